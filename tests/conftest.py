@@ -1,0 +1,33 @@
+# Shared fixtures. `runtime` parametrizes a test over CPython and the MicroPython unix port, so
+# that every firmware behaviour is proven on both.
+import pytest
+
+from tests import runtimes
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--port",
+        default=None,
+        help="serial port of a real board for hardware-in-the-loop tests (e.g. /dev/ttyUSB0)",
+    )
+
+
+@pytest.fixture(params=runtimes.RUNTIMES)
+def runtime(request):
+    return request.param
+
+
+@pytest.fixture
+def run_firmware(runtime):
+    """Run a snippet of firmware code on the parametrized runtime; fail with its stderr if it fails."""
+
+    def run(code, heap_bytes=None, timeout=60, extra_paths=(), cwd=None):
+        proc = runtimes.run_code(runtime, code, heap_bytes, timeout, extra_paths, cwd)
+        out = proc.stdout.decode("utf-8", "replace")
+        err = proc.stderr.decode("utf-8", "replace")
+        if proc.returncode != 0:
+            raise AssertionError("%s exited %d:\n%s%s" % (runtime, proc.returncode, out, err))
+        return out
+
+    return run

