@@ -1,0 +1,223 @@
+# Does firmware/ only use what a stock MicroPython ESP32 build has? Two checks, one command:
+#   1. mypy against a typeshed made of the MicroPython stubs (PyPI micropython-stdlib-stubs for the
+#      standard library as MicroPython has it, micropython-esp32-stubs for the port's modules), so a
+#      call the board lacks (os.path, time.monotonic, socket.create_connection, str.removeprefix...)
+#      or a module it lacks (dataclasses, pathlib, ...) is an error;
+#   2. a syntax/import rule for what the stubs must themselves contain but a board has not: typing,
+#      enum, abc, types, __future__ (the stubs import them), plus the project's own bans (asyncio,
+#      walrus operator, f-string `=` specifiers, match statements).
+# Run: `.venv/bin/python -m hardware.firmware_check [PATH ...]` (default: firmware/). Exit 0 when
+# clean; otherwise one line per problem (`file:line: error: ...`) and exit 1.
+# Rule: the typeshed is derived only from the installed stub packages (rebuilt when their versions
+# change); nothing here edits the stubs in place, and the mypy settings live in mypy-firmware.ini.
+import ast
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tokenize
+from importlib import metadata
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MYPY_CONFIG = os.path.join(REPO_ROOT, "mypy-firmware.ini")
+STDLIB_STUBS = "micropython-stdlib-stubs"
+PORT_STUBS = "micropython-esp32-stubs"
+
+# Modules the stubs ship (other stubs import them) but a MicroPython board does not have, or that
+# the project forbids in firmware (docs/architecture.md, "Firmware import rule").
+FORBIDDEN_MODULES = {
+    "typing": "MicroPython has no typing module: drop the annotations' imports",
+    "typing_extensions": "MicroPython has no typing_extensions",
+    "enum": "MicroPython has no enum: use const() integers or strings",
+    "abc": "MicroPython has no abc: use a plain base class that raises NotImplementedError",
+    "types": "MicroPython has no types module",
+    "__future__": "MicroPython has no __future__ imports",
+    "dataclasses": "MicroPython has no dataclasses: write a plain class",
+    "asyncio": "firmware is blocking by design (docs/architecture.md): no asyncio",
+    "uasyncio": "firmware is blocking by design (docs/architecture.md): no asyncio",
+    "_typeshed": "_typeshed exists only for type checkers",
+}
+
+
+class CheckError(RuntimeError):
+    """The checker itself cannot run (stubs or mypy missing)."""
+
+
+def _distribution_files(name):
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        raise CheckError(
+            "%s is not installed: run ./dev test once (it installs the test extras into .venv)" % name
+        ) from None
+    return dist, [str(f) for f in (dist.files or [])]
+
+
+def _pin_builtins_to_micropython(builtins_text):
+    # mypy 2.x cannot target below Python 3.10, so methods typeshed adds for 3.5+ (str.removeprefix,
+    # int.bit_count, dict | dict, ...) would pass. MicroPython's built-in types follow Python 3.4:
+    # inside class bodies, make every "added in 3.x" branch unreachable. Top-level guards (imports
+    # the stub file needs) stay as they are.
+    return re.sub(
+        r"^(\s+)(if|elif) sys\.version_info >= \(3, (\d+)\):",
+        lambda m: "%s%s sys.version_info >= (%s, %s):"
+        % (m.group(1), m.group(2), "99" if int(m.group(3)) >= 5 else "3", m.group(3)),
+        builtins_text,
+        flags=re.MULTILINE,
+    )
+
+
+def typeshed_dir(cache_root=None):
+    """Build (once per stub version) a typeshed: the MicroPython stdlib plus the ESP32 port modules."""
+    stdlib_dist, stdlib_files = _distribution_files(STDLIB_STUBS)
+    port_dist, port_files = _distribution_files(PORT_STUBS)
+    cache_root = cache_root or os.path.join(REPO_ROOT, ".mypy_cache")
+    target = os.path.join(
+        cache_root,
+        "micropython-typeshed-%s-%s" % (stdlib_dist.version, port_dist.version),
+    )
+    if os.path.exists(os.path.join(target, "stdlib", "VERSIONS")):
+        return target
+    site = str(stdlib_dist.locate_file(""))  # the stubs' stdlib/ and stubs/ folders live here
+    building = "%s.building-%d" % (target, os.getpid())
+    shutil.rmtree(building, ignore_errors=True)
+    shutil.copytree(os.path.join(site, "stdlib"), os.path.join(building, "stdlib"))
+    if os.path.isdir(os.path.join(site, "stubs")):
+        shutil.copytree(os.path.join(site, "stubs"), os.path.join(building, "stubs"))
+    added = set()
+    for dist, files in ((stdlib_dist, stdlib_files), (port_dist, port_files)):
+        for rel in files:
+            if not rel.endswith(".pyi") or rel.startswith(("stdlib/", "stubs/")):
+                continue
+            destination = os.path.join(building, "stdlib", rel)
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            # copied in order, so the port's module wins over a generic one of the same name
+            shutil.copyfile(str(dist.locate_file(rel)), destination)
+            top = rel.split("/")[0]
+            added.add(top[: -len(".pyi")] if top.endswith(".pyi") else top)
+    versions_path = os.path.join(building, "stdlib", "VERSIONS")
+    with open(versions_path) as f:
+        listed = {line.split(":")[0].strip() for line in f if ":" in line and not line.startswith("#")}
+    with open(versions_path, "a") as f:
+        f.write("\n# ESP32 port modules (%s %s)\n" % (PORT_STUBS, port_dist.version))
+        for module in sorted(added - listed):
+            f.write("%s: 3.0-\n" % module)
+    builtins_path = os.path.join(building, "stdlib", "builtins.pyi")
+    with open(builtins_path) as f:
+        text = f.read()
+    with open(builtins_path, "w") as f:
+        f.write(_pin_builtins_to_micropython(text))
+    os.makedirs(cache_root, exist_ok=True)
+    try:
+        os.rename(building, target)
+    except OSError:  # another run finished first: use its copy
+        shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
+def _python_files(paths):
+    for path in paths:
+        if os.path.isfile(path):
+            yield path
+            continue
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    yield os.path.join(folder, name)
+
+
+_FSTRING_SELF_DOCUMENTING = re.compile(r"\{[^{}!:=<>]+=\s*[!:}]")
+
+
+def rule_problems(path):
+    """The import and syntax rules of docs/architecture.md, as 'file:line: error: ...' lines."""
+    with open(path, "rb") as f:
+        source = f.read()
+    problems = []
+    try:
+        tree = ast.parse(source, path)
+    except SyntaxError as e:
+        return ["%s:%s: error: not valid Python: %s  [syntax]" % (path, e.lineno, e.msg)]
+    for node in ast.walk(tree):
+        modules = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module]
+        for module in modules:
+            top = module.split(".")[0]
+            if top in FORBIDDEN_MODULES:
+                problems.append(
+                    "%s:%d: error: import of %s: %s  [micropython-import]"
+                    % (path, node.lineno, module, FORBIDDEN_MODULES[top])
+                )
+        if isinstance(node, ast.NamedExpr):
+            problems.append(
+                "%s:%d: error: walrus operator (:=) is not allowed in firmware: assign on its own line"
+                "  [micropython-syntax]" % (path, node.lineno)
+            )
+        if isinstance(node, ast.Match):
+            problems.append(
+                "%s:%d: error: match statements do not exist on MicroPython: use if/elif"
+                "  [micropython-syntax]" % (path, node.lineno)
+            )
+    for token in tokenize.tokenize(io.BytesIO(source).readline):
+        if token.type == tokenize.STRING and re.match(r"^[rRbB]*[fF]", token.string):
+            if _FSTRING_SELF_DOCUMENTING.search(token.string):
+                problems.append(
+                    "%s:%d: error: f-string '=' specifier is not supported on MicroPython"
+                    "  [micropython-syntax]" % (path, token.start[0])
+                )
+    return problems
+
+
+def run_mypy(paths, cache_root=None):
+    """mypy over `paths` against the MicroPython ESP32 typeshed: (exit code, output lines)."""
+    typeshed = typeshed_dir(cache_root)
+    cache_dir = os.path.join(cache_root or os.path.join(REPO_ROOT, ".mypy_cache"), "firmware")
+    command = [
+        sys.executable, "-m", "mypy",
+        "--config-file", MYPY_CONFIG,
+        "--custom-typeshed-dir", typeshed,
+        "--cache-dir", cache_dir,
+    ] + list(paths)
+    proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    if proc.returncode not in (0, 1):
+        raise CheckError("mypy could not run (exit %d):\n%s%s" % (proc.returncode, proc.stdout, proc.stderr))
+    lines = [line for line in proc.stdout.splitlines() if line and not line.startswith("Success:")]
+    lines = [line for line in lines if not re.match(r"^Found \d+ errors? in", line)]
+    return proc.returncode, lines
+
+
+def check(paths, cache_root=None):
+    """Both checks over `paths`: the list of problems (empty when the code fits an ESP32)."""
+    problems = []
+    for path in _python_files(paths):
+        problems.extend(rule_problems(path))
+    _, mypy_lines = run_mypy(paths, cache_root)
+    return problems + mypy_lines
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    paths = argv or [os.path.join(REPO_ROOT, "firmware")]
+    try:
+        problems = check(paths)
+    except CheckError as e:
+        print("firmware_check: %s" % e, file=sys.stderr)
+        return 2
+    for line in problems:
+        print(line)
+    errors = [line for line in problems if ": error:" in line]
+    if errors:
+        print("firmware_check: %d problem(s): this code would not run on a MicroPython ESP32 build" % len(errors))
+        return 1
+    print("firmware_check: ok (%s)" % ", ".join(paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
