@@ -38,3 +38,126 @@ def collect_garbage():
         gc.collect()
     except ImportError:
         pass
+
+
+# --- streams: MicroPython sockets and TLS sockets speak read/readinto/write; CPython's speak
+# recv_into/send. Both loop until the work is done or the timeout fires. -------------------------
+import errno as _errno
+
+_TIMEOUT_ERRNOS = (_errno.ETIMEDOUT, _errno.EAGAIN)
+
+
+def read_into(f, view):
+    """Fill `view` from a file; return how many bytes arrived (fewer only at end of file)."""
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def set_timeout(sock, seconds):
+    if hasattr(sock, "settimeout"):
+        sock.settimeout(seconds)
+
+
+if IS_MICROPYTHON:
+
+    def sock_recv_into(sock, view):
+        n = sock.readinto(view)
+        if n is None:                        # a non-blocking socket had nothing: a timeout
+            raise OSError(_errno.ETIMEDOUT)
+        return n
+
+    def sock_send(sock, view):
+        n = sock.write(view)
+        if n is None:
+            raise OSError(_errno.ETIMEDOUT)
+        return n
+
+else:
+
+    def sock_recv_into(sock, view):
+        return sock.recv_into(view)
+
+    def sock_send(sock, view):
+        return sock.send(view)
+
+
+def network_error_kind(exc):
+    """'timeout' | 'refused' | 'dns' | 'closed' | 'network' for an exception from a socket."""
+    number = getattr(exc, "errno", None)
+    if number is None and getattr(exc, "args", None) and isinstance(exc.args[0], int):
+        number = exc.args[0]
+    if not IS_MICROPYTHON:
+        import socket
+
+        if isinstance(exc, socket.timeout):
+            return "timeout"
+        if isinstance(exc, socket.gaierror):
+            return "dns"
+    if number in _TIMEOUT_ERRNOS:
+        return "timeout"
+    if number == _errno.ECONNREFUSED:
+        return "refused"
+    if number in (_errno.ECONNRESET, _errno.ECONNABORTED, getattr(_errno, "EPIPE", 32)):
+        return "closed"
+    if isinstance(number, int) and number < 0:   # MicroPython getaddrinfo: negative EAI_* codes
+        return "dns"
+    return "network"
+
+
+# --- TLS: both runtimes have ssl.SSLContext; they differ in how errors look, in minimum version
+# settings and in how a client certificate is loaded (MicroPython takes DER bytes; CPython only
+# files, so they are written to a private temporary PEM file). ---------------------------------
+def new_tls_client_context():
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = ssl.CERT_REQUIRED      # MicroPython's default is CERT_NONE: set it always
+    if not IS_MICROPYTHON:
+        ctx.check_hostname = True
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def load_client_cert(ctx, cert_der, key_der):
+    if IS_MICROPYTHON:
+        ctx.load_cert_chain(cert_der, key_der)
+        return
+    import os
+    import ssl
+    import tempfile
+
+    from cryptography.hazmat.primitives import serialization  # CPython (emulator) only
+
+    key = serialization.load_der_private_key(key_der, password=None)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    fd, path = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(ssl.DER_cert_to_PEM_cert(cert_der).encode() + key_pem)
+        ctx.load_cert_chain(path)
+    finally:
+        os.unlink(path)
+
+
+def tls_error_kind(exc):
+    """('hostname' | 'untrusted' | 'expired' | 'timeout' | 'closed' | 'handshake', text)."""
+    text = str(exc).strip() or repr(exc)
+    lower = text.lower()
+    if "hostname" in lower or "common name" in lower or "(cn)" in lower:
+        return "hostname", text
+    if "expired" in lower or "not yet valid" in lower or "future" in lower:
+        return "expired", text
+    if ("signed by the trusted ca" in lower or "unable to get local issuer" in lower
+            or "self-signed" in lower or "self signed" in lower or "verify failed" in lower
+            or "not trusted" in lower):
+        return "untrusted", text
+    kind = network_error_kind(exc)
+    if kind in ("timeout", "closed"):
+        return kind, text
+    return "handshake", text

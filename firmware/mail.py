@@ -1,0 +1,131 @@
+# send_mail: the mail core's one entry point (Contract 2 in docs/architecture.md), and the thin
+# blocking driver that moves bytes between the board's TCP connection and the sans-I/O SMTP client.
+# Rule: everything that can be refused locally (settings, message, attachments, clock, client
+# certificate) is refused before connecting; the loop below only obeys SmtpClient.next_event().
+import binascii
+import os
+
+from firmware import compat, profiles, smtp_protocol, tls_context
+from firmware.errors import SMTPError
+from firmware.message import Message
+from firmware.mime_writer import MimeWriter
+from firmware.smtp_stream import Stream
+
+__all__ = ("send_mail", "Message", "SMTPError")
+
+
+def _secrets(cfg):
+    """Every form in which a secret of this attempt could appear, to keep it out of errors."""
+    secrets = []
+    for secret in (cfg.get("password"), cfg.get("token")):
+        if secret:
+            secrets.append(secret)
+            secrets.append(binascii.b2a_base64(secret.encode())[:-1].decode())
+    user = cfg.get("username") or ""
+    if cfg.get("password"):
+        plain = b"\0" + user.encode() + b"\0" + cfg["password"].encode()
+        secrets.append(binascii.b2a_base64(plain)[:-1].decode())
+    if cfg.get("token"):
+        blob = "user=%s\x01auth=Bearer %s\x01\x01" % (user, cfg["token"])
+        secrets.append(binascii.b2a_base64(blob.encode())[:-1].decode())
+    return secrets
+
+
+def _random_hex():
+    return binascii.hexlify(os.urandom(12)).decode()
+
+
+def _connect(board, cfg):
+    try:
+        return board.net.open_tcp(cfg["host"], cfg["port"], cfg["timeout_s"])
+    except OSError as exc:
+        kind = compat.network_error_kind(exc)
+        raise SMTPError("connect", "cannot connect to %s:%d (%s): %s" % (
+            cfg["host"], cfg["port"], kind, exc), transient=True, profile=cfg["profile"],
+            port=cfg["port"], kind=kind)
+
+
+def send_mail(settings, msg, board):
+    """Send `msg` with the connection `settings` through `board`'s network.
+    -> {"reply": "250 2.0.0 OK ...", "round_trips": n, "bytes_sent": n}; raises SMTPError."""
+    cfg = profiles.fill(settings)
+    if not isinstance(msg, Message):
+        raise TypeError("send_mail needs a firmware.mail.Message")
+    profile, port = cfg["profile"], cfg["port"]
+    now = board.clock.now()
+    writer = MimeWriter(msg, now, _random_hex())       # checks the attachment files
+    size = writer.size()
+    ctx = None
+    if cfg["tls"] != "none":
+        tls_context.check_clock(now, profile, port)
+        ctx = tls_context.make_context(cfg)
+    client = smtp_protocol.SmtpClient(
+        profiles.choose_ehlo_name(cfg, board), cfg["tls"], cfg["auth"], cfg["username"],
+        cfg["password"], cfg["token"], implicit_tls=cfg["tls"] == "implicit",
+        secrets=_secrets(cfg), profile=profile, port=port)
+    client.set_transaction(msg.sender, msg.recipients(), size)
+    compat.collect_garbage()
+
+    sock = _connect(board, cfg)
+    stream = Stream(sock, profile, port)
+    try:
+        compat.set_timeout(sock, cfg["timeout_s"])
+        if cfg["tls"] == "implicit":
+            stream.sock = tls_context.wrap(ctx, sock, cfg["host"], profile, port)
+        round_trips = _converse(client, stream, writer, ctx, cfg)
+    finally:
+        stream.close()
+    return {"reply": client.result(), "round_trips": round_trips, "bytes_sent": stream.bytes_sent}
+
+
+def _converse(client, stream, writer, ctx, cfg):
+    """Obey the client until it is done; return how many times we waited for the server."""
+    round_trips = 0
+    waiting = False
+    while True:
+        try:
+            event = client.next_event()
+            round_trips, waiting = _step(event, client, stream, writer, ctx, cfg, round_trips,
+                                         waiting)
+        except SMTPError:
+            if client.failure is not None:     # the QUIT after a refusal failed: report the refusal
+                raise client.failure
+            raise
+        if event == smtp_protocol.DONE:
+            return round_trips
+
+
+def _step(event, client, stream, writer, ctx, cfg, round_trips, waiting):
+    if event == smtp_protocol.SEND:
+        stream.write_all(client.take_output(), client.stage)
+        waiting = False
+    elif event == smtp_protocol.NEED_DATA:
+        if not waiting:
+            round_trips += 1
+            waiting = True
+        data = stream.read_some(client.waiting_for())
+        if len(data):
+            client.receive_data(data)
+        else:
+            client.connection_closed()
+    elif event == smtp_protocol.START_TLS:
+        stream.sock = tls_context.wrap(ctx, stream.sock, cfg["host"], cfg["profile"],
+                                       cfg["port"])
+        client.tls_started()
+    elif event == smtp_protocol.SEND_MESSAGE:
+        _send_message(writer, stream)
+        client.message_sent()
+    elif event != smtp_protocol.DONE:  # ABORT or FAILED: the client holds the reason
+        raise client.failure
+    return round_trips, waiting
+
+
+def _send_message(writer, stream):
+    def write(data):
+        stream.write_all(data, "data")
+
+    try:
+        writer.write_to(write)
+    except OSError as exc:                 # the file changed or vanished: abort, do not end data
+        raise SMTPError("data", "reading the attachment failed: %s; nothing was delivered" % exc,
+                        transient=False, kind="message")

@@ -1,0 +1,134 @@
+# Connection profiles: each Microsoft 365 sending option is a handful of settings, not a code path.
+# Rule: fill() returns a complete settings dict (Contract 2) or raises a SettingsError that names
+# the setting and says what to do; credentials are only ever allowed together with TLS.
+from firmware.errors import SettingsError
+from firmware.message import is_domain
+
+TLS_MODES = ("starttls", "opportunistic", "implicit", "none")
+AUTH_MODES = ("login", "xoauth2", "plain", "none")
+
+# profile -> (host, port, tls, auth, tls choices, auth choices). host None = the user must give it
+# (never guessed: MX hosts differ per tenant); port None = from the tls mode.
+PROFILES = {
+    "submission": ("smtp.office365.com", 587, "starttls", "login", ("starttls",),
+                   ("login", "xoauth2")),
+    "direct_send": (None, 25, "opportunistic", "none", ("opportunistic", "starttls"), ("none",)),
+    "relay": (None, 25, "starttls", "none", ("starttls", "opportunistic"), ("none",)),
+    "hve": ("smtp.hve.mx.microsoft", 587, "starttls", "login", ("starttls",), ("login", "xoauth2")),
+    "custom": (None, None, "starttls", "none", TLS_MODES, AUTH_MODES),
+}
+
+_MX_HINT = ("set host to your MX endpoint, shown under Manage DNS in the Microsoft 365 admin "
+            "center (e.g. contoso-com.mail.protection.outlook.com)")
+
+KEYS = ("profile", "host", "port", "tls", "auth", "username", "password", "token", "ca_der",
+        "client_cert_der", "client_key_der", "ehlo_name", "timeout_s")
+
+
+def _is_ipv4(text):
+    parts = text.split(".")
+    if len(parts) != 4:
+        return False
+    for part in parts:
+        if not part.isdigit() or int(part) > 255:
+            return False
+    return True
+
+
+def _check_host(host, profile):
+    if not host:
+        if profile in ("direct_send", "relay"):
+            raise SettingsError("host", "missing: " + _MX_HINT)
+        raise SettingsError("host", "missing: set host to the mail server's name")
+    if not isinstance(host, str) or not (is_domain(host.rstrip(".")) or _is_ipv4(host)):
+        raise SettingsError("host", "%r is not a host name; use e.g. smtp.office365.com" % (host,))
+
+
+def fill(settings):
+    """The settings with every default of their profile filled in, checked."""
+    if not isinstance(settings, dict):
+        raise SettingsError("settings", "must be a dict of settings (see docs/architecture.md)")
+    for key in settings:
+        if key not in KEYS:
+            raise SettingsError(key, "unknown setting; the settings are: " + ", ".join(KEYS))
+    profile = settings.get("profile") or "submission"
+    if profile not in PROFILES:
+        raise SettingsError("profile", "unknown profile %r; choose one of %s" % (
+            profile, ", ".join(sorted(PROFILES))))
+    host, port, tls, auth, tls_choices, auth_choices = PROFILES[profile]
+    out = {"profile": profile, "username": None, "password": None, "token": None, "ca_der": None,
+           "client_cert_der": None, "client_key_der": None, "ehlo_name": None, "timeout_s": 30}
+    out["host"], out["port"], out["tls"], out["auth"] = host, port, tls, auth
+    for key in settings:
+        if settings[key] is not None:
+            out[key] = settings[key]
+
+    if out["tls"] not in tls_choices:
+        raise SettingsError("tls", "%r is not possible with the %s profile; choose %s" % (
+            out["tls"], profile, " or ".join(tls_choices)))
+    if out["auth"] not in auth_choices:
+        raise SettingsError("auth", "%r is not possible with the %s profile; choose %s" % (
+            out["auth"], profile, " or ".join(auth_choices)))
+    _check_host(out["host"], profile)
+    if out["port"] is None:
+        out["port"] = 465 if out["tls"] == "implicit" else 587
+    given_port = out["port"]
+    if not isinstance(given_port, int) or isinstance(given_port, bool) or not 0 < given_port < 65536:
+        raise SettingsError("port", "%r is not a port number (587 for submission, 25 for MX)"
+                            % (given_port,))
+    if out["auth"] != "none":
+        if out["tls"] not in ("starttls", "implicit"):
+            raise SettingsError("tls", "credentials are never sent without TLS: set tls to "
+                                       "starttls (or implicit), or auth to none")
+        if not out["username"]:
+            raise SettingsError("username", "missing: set it to the mailbox address that signs in")
+        if out["auth"] == "xoauth2":
+            if not out["token"]:
+                raise SettingsError("token", "missing: sign in (device code) to get an OAuth "
+                                             "access token, or use auth = login")
+        elif not out["password"]:
+            raise SettingsError("password", "missing: set the mailbox's password, or use "
+                                            "auth = xoauth2 with a token")
+    for key in ("ca_der", "client_cert_der", "client_key_der"):
+        value = out[key]
+        if value is not None and not isinstance(value, (bytes, bytearray)):
+            raise SettingsError(key, "must be DER bytes (convert PEM with openssl x509 -outform der)")
+    if bool(out["client_cert_der"]) != bool(out["client_key_der"]):
+        raise SettingsError("client_key_der" if out["client_cert_der"] else "client_cert_der",
+                            "a client certificate needs both client_cert_der and client_key_der")
+    timeout = out["timeout_s"]
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise SettingsError("timeout_s", "%r is not a positive number of seconds" % (timeout,))
+    name = out["ehlo_name"]
+    if name is not None and ehlo_literal(name) is None:
+        raise SettingsError("ehlo_name", "%r is not a host name or an address literal like "
+                                         "[192.0.2.7]" % (name,))
+    return out
+
+
+def ehlo_literal(name):
+    """The EHLO argument for `name` (RFC 5321 4.1.3): a host name without trailing dot, or an
+    address literal "[a.b.c.d]" for an IP; None if it is neither."""
+    if not isinstance(name, str) or not name:
+        return None
+    if name.startswith("[") and name.endswith("]") and _is_ipv4(name[1:-1]):
+        return name
+    if _is_ipv4(name):
+        return "[" + name + "]"
+    name = name.rstrip(".")
+    if is_domain(name) and not name.replace(".", "").isdigit():
+        return name
+    return None
+
+
+def choose_ehlo_name(settings, board):
+    """settings' ehlo_name, else the board's name, else the board's address as a literal."""
+    for candidate in (settings.get("ehlo_name"), getattr(board, "name", None)):
+        literal = ehlo_literal(candidate)
+        if literal:
+            return literal
+    try:
+        literal = ehlo_literal(board.net.address())
+    except Exception:
+        literal = None
+    return literal or "[127.0.0.1]"

@@ -1,0 +1,338 @@
+# The SMTP client conversation as a pure object (sans-I/O, like h11): replies in, commands and
+# "what the driver must do next" out. RFC 5321 (SMTP), RFC 3207 (STARTTLS), RFC 4954 (AUTH),
+# RFC 2920 (PIPELINING), RFC 1870 (SIZE). Rule: everything that affects the conversation lives
+# here, and every reply is dispatched through the one table _ON_REPLY; the driver only moves
+# bytes. Errors are split: SMTPProtocolError when the server broke the protocol, SMTPError when it
+# refused, LocalProtocolError when the caller drove this object out of order.
+import binascii
+
+from firmware.errors import LocalProtocolError, SMTPError, SMTPProtocolError
+from firmware.smtp_replies import ReplyFormatError, ReplyReader
+
+# What the driver must do next (next_event()).
+SEND = "send"                    # write take_output() to the connection
+NEED_DATA = "need_data"          # read from the connection and call receive_data()
+START_TLS = "start_tls"          # wrap the connection in TLS, then call tls_started()
+SEND_MESSAGE = "send_message"    # stream the dot-stuffed message, then call message_sent()
+DONE = "done"                    # the message was accepted: result(); close the connection
+ABORT = "abort"                  # close the connection WITHOUT ending the data; raise failure
+FAILED = "failed"                # close the connection and raise failure
+
+
+def _b64(data):
+    return binascii.b2a_base64(data)[:-1]
+
+
+class SmtpClient:
+    """One attempt to hand one message to one server."""
+
+    def __init__(self, ehlo_name, tls_mode, auth="none", username=None, password=None, token=None,
+                 implicit_tls=False, secrets=None, profile=None, port=None):
+        self.ehlo_name = ehlo_name
+        self.tls_mode = tls_mode          # starttls | opportunistic | implicit | none
+        self.auth = auth                  # none | login | plain | xoauth2
+        self._username = username
+        self._password = password
+        self._token = token
+        self.secrets = secrets or ()
+        self.profile = profile
+        self.port = port
+        self.tls_active = implicit_tls
+        self.extensions = {}
+        self.max_size = 0
+        self._reader = ReplyReader()
+        self._out = bytearray()
+        self._expect = []                 # stages whose replies are still due, oldest first
+        self._phase = None                # what next_event() reports when nothing is pending
+        self._auth_step = 0
+        self._sender = None
+        self._recipients = ()
+        self._next_rcpt = 0
+        self._size = None
+        self._data_accepted = False
+        self._quit_sent = False
+        self.failure = None
+        self.final_reply = None
+        self.stage = "greeting"
+        self._expect.append("greeting")
+
+    # --- the driver's side -------------------------------------------------------------------
+    def set_transaction(self, sender, recipients, size):
+        self._sender = sender
+        self._recipients = tuple(recipients)
+        self._size = size
+
+    def next_event(self):
+        if self._out:
+            return SEND
+        if self._expect:
+            return NEED_DATA
+        if self._phase is None:
+            raise LocalProtocolError("nothing to send and no reply due: the conversation stalled")
+        return self._phase
+
+    def waiting_for(self):
+        """The stage whose reply is due (or the last stage), for errors while reading."""
+        return self._expect[0] if self._expect else self.stage
+
+    def take_output(self):
+        out = bytes(self._out)
+        self._out = bytearray()
+        return out
+
+    def receive_data(self, data):
+        if not self._expect:
+            raise SMTPProtocolError(self.stage, "the server sent data nobody asked for",
+                                    secrets=self.secrets)
+        try:
+            self._reader.feed(data)
+            reply = self._reader.next_reply()
+            while reply is not None:
+                if not self._expect:
+                    raise SMTPProtocolError(self.stage, "the server sent a reply nobody asked for: %s"
+                                            % reply, secrets=self.secrets)
+                self.stage = self._expect.pop(0)
+                self._dispatch(self.stage, reply)
+                if self._expect:
+                    self.stage = self._expect[0]
+                reply = self._reader.next_reply()
+        except ReplyFormatError as err:
+            raise SMTPProtocolError(self.stage, str(err), secrets=self.secrets)
+
+    def connection_closed(self):
+        """The server closed the connection. Fine only while waiting for QUIT's reply."""
+        if self._expect == ["quit"]:
+            self._expect = []
+            if self.failure is None and self.final_reply is not None:
+                self._phase = DONE
+                return
+        if self.failure is None:
+            self.failure = SMTPError(self.stage, "the server closed the connection",
+                                     transient=True, secrets=self.secrets, profile=self.profile,
+                                     port=self.port, kind="closed")
+        self._expect = []
+        self._phase = FAILED
+
+    def tls_started(self):
+        if self._phase != START_TLS:
+            raise LocalProtocolError("tls_started() without a START_TLS event")
+        self._phase = None
+        self.tls_active = True
+        self.extensions = {}
+        self._send_line(b"EHLO " + self.ehlo_name.encode(), "ehlo")   # RFC 3207 4.2: forget, ask again
+
+    def message_sent(self):
+        if self._phase != SEND_MESSAGE:
+            raise LocalProtocolError("message_sent() without a SEND_MESSAGE event")
+        self._phase = None
+        self._data_accepted = False       # the data is ended: from here a refusal is a refusal
+        self._out.extend(b".\r\n")
+        self._expect.append("end_of_data")
+        if "PIPELINING" in self.extensions:
+            self._queue_quit()            # RFC 2920 3.1: QUIT may follow the end of data
+
+    def result(self):
+        return self.final_reply
+
+    # --- sending -------------------------------------------------------------------------------
+    def _send_line(self, line, stage):
+        if b"\r" in line or b"\n" in line:
+            raise LocalProtocolError("a command must not contain CR or LF")
+        self._out.extend(line)
+        self._out.extend(b"\r\n")
+        self._expect.append(stage)
+
+    def _queue_quit(self):
+        if not self._quit_sent:
+            self._quit_sent = True
+            self._send_line(b"QUIT", "quit")
+
+    def _refused(self, stage, reply, kind=None):
+        return SMTPError(stage, reply.message(), code=reply.code, enhanced=reply.enhanced,
+                         secrets=self.secrets, profile=self.profile, port=self.port, kind=kind)
+
+    def _fail(self, err):
+        """Record the first failure; finish once every pipelined reply has been read."""
+        if self.failure is None:
+            self.failure = err
+        if self._expect:
+            return
+        if self._data_accepted:
+            self._phase = ABORT           # only <CRLF>.<CRLF> commits: closing discards the data
+            return
+        self._phase = FAILED
+        if err.code != 421:              # 421: the server is closing the channel already
+            self._queue_quit()
+
+    # --- the transition table --------------------------------------------------------------------
+    def _dispatch(self, stage, reply):
+        accepted, handler = _ON_REPLY[stage]
+        if stage == "quit":
+            handler(self, reply)
+            return
+        if self.failure is not None:
+            if stage == "data" and reply.code == 354:
+                self._data_accepted = True
+            self._fail(self.failure)
+            return
+        if reply.code in accepted:
+            handler(self, reply)
+        elif 400 <= reply.code < 600:
+            _on_refusal(self, stage, reply)
+        else:
+            self._fail(SMTPProtocolError(stage, "unexpected reply to %s: %s" % (stage, reply),
+                                         secrets=self.secrets))
+
+    def _on_greeting(self, reply):
+        self._send_line(b"EHLO " + self.ehlo_name.encode(), "ehlo")
+
+    def _on_ehlo(self, reply):
+        self.extensions = _parse_extensions(reply.lines[1:])
+        self.max_size = _size_limit(self.extensions.get("SIZE", ""))
+        if not self.tls_active and self.tls_mode in ("starttls", "opportunistic"):
+            if "STARTTLS" in self.extensions:
+                self._send_line(b"STARTTLS", "starttls")
+                return
+            if self.tls_mode == "starttls":
+                self._fail(SMTPError("starttls", "the server at port %s does not offer STARTTLS; "
+                                     "no credentials or mail were sent" % self.port,
+                                     transient=False, profile=self.profile, port=self.port,
+                                     kind="no_starttls"))
+                return
+        self._after_security()
+
+    def _on_starttls(self, reply):
+        self._phase = START_TLS
+
+    def _after_security(self):
+        if self.auth == "none":
+            self._start_transaction()
+            return
+        if not self.tls_active:
+            raise LocalProtocolError("credentials are never sent without TLS")
+        offered = self.extensions.get("AUTH", "").upper().split()
+        wanted = self.auth.upper()
+        if wanted not in offered:
+            self._fail(SMTPError("auth", "the server offers AUTH %s, not %s" % (
+                " ".join(offered) or "nothing", wanted), transient=False, profile=self.profile,
+                port=self.port, kind="auth_unavailable"))
+            return
+        self._auth_step = 0
+        if self.auth == "plain":
+            blob = b"\0" + self._username.encode() + b"\0" + self._password.encode()
+            self._send_line(b"AUTH PLAIN " + _b64(blob), "auth")
+        else:
+            self._send_line(b"AUTH " + wanted.encode(), "auth")
+
+    def _on_auth(self, reply):
+        if reply.code == 235:
+            self._start_transaction()
+            return
+        # 334: the server wants the next piece (RFC 4954 4).
+        self._auth_step += 1
+        step = self._auth_step
+        if self.auth == "login" and step == 1:
+            self._send_line(_b64(self._username.encode()), "auth")
+        elif self.auth == "login" and step == 2:
+            self._send_line(_b64(self._password.encode()), "auth")
+        elif self.auth == "xoauth2" and step == 1:
+            blob = "user=%s\x01auth=Bearer %s\x01\x01" % (self._username, self._token)
+            self._send_line(_b64(blob.encode()), "auth")
+        elif self.auth == "xoauth2" and step == 2:
+            self._send_line(b"", "auth")  # a 334 error challenge: answer empty, then the 535 comes
+        else:
+            self._fail(SMTPProtocolError("auth", "the server asked for more AUTH %s steps than "
+                                         "the mechanism has" % self.auth.upper(),
+                                         secrets=self.secrets))
+
+    def _start_transaction(self):
+        size = self._size
+        if self.max_size and size is not None and size > self.max_size:
+            self._fail(SMTPError("mail", "the message is %d bytes; the server accepts at most %d"
+                                 % (size, self.max_size), enhanced="5.3.4", transient=False,
+                                 profile=self.profile, port=self.port, kind="too_big"))
+            return
+        mail = b"MAIL FROM:<" + self._sender.encode() + b">"
+        if "SIZE" in self.extensions and size is not None:
+            mail += b" SIZE=" + str(size).encode()
+        self._send_line(mail, "mail")
+        if "PIPELINING" in self.extensions:
+            for rcpt in self._recipients:
+                self._send_line(b"RCPT TO:<" + rcpt.encode() + b">", "rcpt")
+            self._send_line(b"DATA", "data")
+        self._next_rcpt = 0
+
+    def _on_mail(self, reply):
+        if "PIPELINING" not in self.extensions:
+            self._send_next_rcpt_or_data()
+
+    def _on_rcpt(self, reply):
+        if "PIPELINING" not in self.extensions:
+            self._send_next_rcpt_or_data()
+
+    def _send_next_rcpt_or_data(self):
+        if self._next_rcpt < len(self._recipients):
+            rcpt = self._recipients[self._next_rcpt]
+            self._next_rcpt += 1
+            self._send_line(b"RCPT TO:<" + rcpt.encode() + b">", "rcpt")
+        else:
+            self._send_line(b"DATA", "data")
+
+    def _on_data(self, reply):
+        self._data_accepted = True
+        self._phase = SEND_MESSAGE
+
+    def _on_end_of_data(self, reply):
+        self.final_reply = str(reply)
+        self._data_accepted = False
+        self._phase = DONE
+        self._queue_quit()
+
+    def _on_quit(self, reply):
+        pass  # the answer to QUIT changes nothing: the message was accepted or refused already
+
+
+def _on_refusal(client, stage, reply):
+    if stage == "starttls" and client.tls_mode == "opportunistic":
+        client._after_security()          # plaintext is allowed here: no credentials to protect
+        return
+    kind = "starttls_refused" if stage == "starttls" else None
+    client._fail(client._refused(stage, reply, kind))
+
+
+# stage -> (reply codes that mean "go on", handler). Every reply passes through here.
+_ON_REPLY = {
+    "greeting": ((220,), SmtpClient._on_greeting),
+    "ehlo": ((250,), SmtpClient._on_ehlo),
+    "starttls": ((220,), SmtpClient._on_starttls),
+    "auth": ((235, 334), SmtpClient._on_auth),
+    "mail": ((250,), SmtpClient._on_mail),
+    "rcpt": ((250, 251), SmtpClient._on_rcpt),
+    "data": ((354,), SmtpClient._on_data),
+    "end_of_data": ((250,), SmtpClient._on_end_of_data),
+    "quit": ((221,), SmtpClient._on_quit),
+}
+
+
+def _parse_extensions(lines):
+    """EHLO keywords (upper case) -> their parameters (RFC 5321 4.1.1.1)."""
+    extensions = {}
+    for line in lines:
+        words = line.strip().split(None, 1)
+        if not words:
+            continue
+        keyword = words[0].upper()
+        params = words[1] if len(words) > 1 else ""
+        if "=" in keyword:                # old-style "AUTH=LOGIN"
+            keyword, params = keyword.split("=", 1)[0], keyword.split("=", 1)[1] + " " + params
+        if keyword == "AUTH" and keyword in extensions:
+            params = extensions[keyword] + " " + params
+        extensions[keyword] = params.strip()
+    return extensions
+
+
+def _size_limit(params):
+    params = params.strip()
+    if params and params.isdigit():
+        return int(params)
+    return 0
