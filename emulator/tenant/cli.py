@@ -1,0 +1,168 @@
+# `scanmail o365 ...`: run the fake tenant (serve), read its message trace (trace) and script faults
+# on a running one (fault add|list|clear, through its HTTP API). Rule: user mistakes raise
+# host_tools.cli.UserError with what was wrong and what to do; handlers return an exit status.
+import asyncio
+import json
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+
+from emulator.tenant.config import TenantFileError, load_tenant
+from emulator.tenant.faults import ACTIONS, ENDPOINTS, STAGES
+from emulator.tenant.trace_log import format_table, read_trace
+
+
+def _user_error(message):
+    from host_tools.cli import UserError
+    return UserError(message)
+
+
+def register(parser):
+    sub = parser.add_subparsers(dest="o365_command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the fake tenant until Ctrl-C",
+                           description="Run the fake Exchange Online tenant: submission, MX and HVE "
+                                       "listeners plus an HTTP API; writes <state>/endpoints.json once up.")
+    serve.add_argument("--tenant", metavar="FILE", help="tenant file (TOML); default: the built-in contoso.com")
+    serve.add_argument("--state", metavar="DIR", default=".state", help="state folder (default .state)")
+    serve.add_argument("--bind", metavar="ADDR", default="127.0.0.1", help="loopback address to listen on")
+    serve.add_argument("--port", metavar="NAME=PORT", action="append", default=[],
+                       help="pin a port, e.g. submission=587 (names: submission, mx, hve, api); default free ports")
+    serve.set_defaults(handler=do_serve)
+
+    trace = sub.add_parser("trace", help="print the message trace",
+                           description="Print the fake tenant's message trace (running or stopped).")
+    trace.add_argument("--state", metavar="DIR", default=".state", help="state folder (default .state)")
+    trace.add_argument("--json", action="store_true", help="JSON instead of a table")
+    trace.set_defaults(handler=do_trace)
+
+    fault = sub.add_parser("fault", help="script faults on a running fake tenant",
+                           description="Add, list or clear faults on a running fake tenant (via its HTTP API).")
+    fault_sub = fault.add_subparsers(dest="fault_command", metavar="ACTION")
+    add = fault_sub.add_parser("add", help="add a fault")
+    add.add_argument("--state", metavar="DIR", default=".state")
+    add.add_argument("--stage", required=True, choices=STAGES)
+    add.add_argument("--action", default=None, choices=ACTIONS,
+                     help="reply (default when --reply is given), drop, delay, tls_fail")
+    add.add_argument("--reply", help="the reply line to send, e.g. \"451 4.7.500 Server busy\"")
+    add.add_argument("--nth", type=int, help="fire on the n-th occurrence only")
+    add.add_argument("--probability", type=float, help="fire with this probability (0-1)")
+    add.add_argument("--seed", type=int, help="seed for --probability (repeatable runs)")
+    add.add_argument("--endpoint", default="all", choices=ENDPOINTS)
+    add.add_argument("--delay", type=float, dest="delay_s", help="seconds, with --action delay")
+    add.set_defaults(handler=do_fault_add)
+    for name, handler, text in (("list", do_fault_list, "list faults"), ("clear", do_fault_clear, "remove all faults")):
+        p = fault_sub.add_parser(name, help=text)
+        p.add_argument("--state", metavar="DIR", default=".state")
+        p.set_defaults(handler=handler)
+
+
+def do_serve(args):
+    from emulator.tenant.server import PortSpecError, TenantServer, parse_port_specs
+    try:
+        tenant = load_tenant(args.tenant)
+        ports = parse_port_specs(args.port)
+    except (TenantFileError, PortSpecError) as exc:
+        raise _user_error(str(exc))
+    if not args.bind.startswith("127."):
+        raise _user_error("--bind %s: the fake tenant listens on loopback only (127.0.0.0/8)" % args.bind)
+    return asyncio.run(_serve(tenant, args))
+
+
+async def _serve(tenant, args):
+    from emulator.tenant.server import TenantServer, parse_port_specs
+    server = TenantServer(tenant=tenant, state_dir=args.state, bind=args.bind, ports=parse_port_specs(args.port))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        info = await server.start()
+    except OSError as exc:
+        raise _user_error("%s (pick another with --port NAME=PORT)" % exc)
+    for name, e in info["endpoints"].items():
+        print("%-10s %s:%d  (%s)" % (name, e["host"], e["port"], e["hostname"]))
+    print("api        %s" % info["api"])
+    print("endpoints  %s" % os.path.join(server.state_dir, "endpoints.json"))
+    print("ready; Ctrl-C stops", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+def do_trace(args):
+    path = os.path.join(args.state, "trace.jsonl")
+    if not os.path.isdir(args.state):
+        raise _user_error("--state %s: no such folder (start one with: scanmail o365 serve --state %s)"
+                          % (args.state, args.state))
+    records = read_trace(path)
+    if args.json:
+        json.dump(records, sys.stdout, indent=1)
+        print()
+    elif records:
+        print(format_table(records))
+    else:
+        print("no messages in the trace yet")
+    return 0
+
+
+def _api(state, method, path, body=None):
+    endpoints = os.path.join(state, "endpoints.json")
+    try:
+        with open(endpoints) as f:
+            api = json.load(f)["api"]
+    except (OSError, ValueError, KeyError):
+        raise _user_error("no running fake tenant found in %s (start one with: scanmail o365 serve --state %s)"
+                          % (state, state))
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(api + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.load(exc)["error"]
+        except Exception:
+            message = "HTTP %d" % exc.code
+        raise _user_error(message)
+    except (urllib.error.URLError, OSError) as exc:
+        raise _user_error("the fake tenant at %s does not answer (%s); is it still running?" % (api, exc))
+
+
+def do_fault_add(args):
+    action = args.action or ("reply" if args.reply else None)
+    if action is None:
+        raise _user_error("give --reply \"CODE text\" or --action drop|delay|tls_fail")
+    body = {"stage": args.stage, "action": action, "endpoint": args.endpoint}
+    for key in ("reply", "nth", "probability", "seed", "delay_s"):
+        value = getattr(args, key)
+        if value is not None:
+            body[key] = value
+    fault = _api(args.state, "POST", "/api/faults", body)
+    print("fault %d added: %s at %s on %s" % (fault["id"], fault["action"], fault["stage"], fault["endpoint"]))
+    return 0
+
+
+def do_fault_list(args):
+    faults = _api(args.state, "GET", "/api/faults")
+    if not faults:
+        print("no faults")
+    for f in faults:
+        when = "nth=%s" % f["nth"] if f["nth"] else ("p=%s seed=%s" % (f["probability"], f["seed"])
+                                                     if f["probability"] is not None else "always")
+        print("%d  %-11s %-8s %-10s %-14s fired %d/%d  %s" % (
+            f["id"], f["stage"], f["action"], f["endpoint"], when, f["fired"], f["seen"],
+            f["reply"] or (f["delay_s"] if f["delay_s"] is not None else "")))
+    return 0
+
+
+def do_fault_clear(args):
+    _api(args.state, "DELETE", "/api/faults")
+    print("faults cleared")
+    return 0

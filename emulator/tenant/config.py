@@ -1,0 +1,289 @@
+# Tenant description: loads and checks a tenant file (TOML) into plain objects the server reads.
+# Rule: a wrong file is refused as a whole with one message that names the key, what is allowed and
+# what was found (`tenant file x.toml: mailboxes[2].smtp_auth: expected true or false, got "yes"`);
+# every default here is the Exchange Online default the reference gives.
+import ipaddress
+import json
+import os
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+BUILTIN_TENANT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "builtin_tenant.toml")
+
+MB = 1024 * 1024
+BASIC_AUTH_STATES = ("enabled", "disabled", "retired")
+TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
+MAILBOX_KINDS = ("user", "shared", "hve")
+
+# Fixed facts of the service (reference sections 1 and 3); [limits] in a tenant file may lower
+# them so a test can reach a quota without sending ten thousand recipients.
+DEFAULT_LIMITS = {
+    "messages_per_minute": 30,
+    "recipients_per_day": 10000,
+    "recipients_per_message": 500,
+    "concurrent_connections": 3,
+    "failed_signins_to_lock": 10,
+    "failed_signin_window_s": 300,
+    "lockout_s": 900,
+    "hve_recipients_per_message": 50,
+    "hve_message_size": 10 * MB,
+}
+ADVERTISED_SIZE = 157286400
+DEFAULT_SEND_SIZE_LIMIT = 35 * MB
+
+# Microsoft's own SPF include, answered by the fake world's DNS (a subset of the real ranges).
+OUTLOOK_SPF = ("v=spf1 ip4:40.92.0.0/15 ip4:40.107.0.0/16 ip4:52.100.0.0/15 ip4:52.102.0.0/16 "
+               "ip4:52.103.0.0/16 ip4:104.47.0.0/17 ip6:2a01:111:f400::/48 ip6:2a01:111:f403::/49 -all")
+
+
+class TenantFileError(ValueError):
+    """A tenant file that cannot be used; the message names the key and what is allowed."""
+
+
+class Mailbox:
+    def __init__(self, address, password, kind, licensed, smtp_auth, send_as, send_size_limit,
+                 mfa_required):
+        self.address = address
+        self.password = password
+        self.kind = kind
+        self.licensed = licensed
+        self.smtp_auth = smtp_auth          # True, False, or None: follow the tenant switch
+        self.send_as = send_as              # lower-case addresses
+        self.send_size_limit = send_size_limit
+        self.mfa_required = mfa_required
+
+    def __repr__(self):  # never shows the password
+        return "Mailbox(%r, kind=%r)" % (self.address, self.kind)
+
+
+class Connector:
+    def __init__(self, name, source_ips, certificate_domain):
+        self.name = name
+        self.source_ips = source_ips        # list of ip_network
+        self.certificate_domain = certificate_domain
+
+    def matches_ip(self, ip):
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(addr in net for net in self.source_ips)
+
+    def matches_certificate(self, names):
+        if not self.certificate_domain:
+            return False
+        domain = self.certificate_domain.lower()
+        for name in names:
+            name = name.lower()
+            if name == domain or name.endswith("." + domain) or name == "*." + domain:
+                return True
+        return False
+
+
+class Tenant:
+    def __init__(self, source, name, accepted_domains, mx_host, submission_host, hve_host, smtp_auth,
+                 basic_auth, reject_direct_send, min_tls, security_defaults, mailboxes, connectors,
+                 spf, limits):
+        self.source = source
+        self.name = name
+        self.accepted_domains = accepted_domains
+        self.mx_host = mx_host
+        self.submission_host = submission_host
+        self.hve_host = hve_host
+        self.smtp_auth = smtp_auth
+        self.basic_auth = basic_auth
+        self.reject_direct_send = reject_direct_send
+        self.min_tls = min_tls
+        self.security_defaults = security_defaults
+        self.mailboxes = mailboxes          # lower-case address -> Mailbox
+        self.connectors = connectors
+        self.spf = spf                      # lower-case domain -> record text
+        self.limits = limits
+
+    def is_accepted_domain(self, address):
+        domain = address.rpartition("@")[2].lower()
+        return domain in self.accepted_domains
+
+    def mailbox(self, address):
+        return self.mailboxes.get((address or "").lower())
+
+    def dns_txt(self):
+        """The TXT records the fake world's DNS answers."""
+        records = {"spf.protection.outlook.com": OUTLOOK_SPF}
+        records.update(self.spf)
+        return records
+
+
+def _show(value):
+    return json.dumps(value) if isinstance(value, str) else repr(value).replace("True", "true").replace(
+        "False", "false")
+
+
+class _Checker:
+    def __init__(self, source):
+        self.source = source
+
+    def fail(self, key, expected, got=None, show_got=True):
+        text = "tenant file %s: %s: expected %s" % (self.source, key, expected)
+        if show_got:
+            text += ", got %s" % _show(got)
+        raise TenantFileError(text)
+
+    def table(self, data, key, allowed):
+        if not isinstance(data, dict):
+            self.fail(key, "a table", data)
+        for name in data:
+            if name not in allowed:
+                self.fail("%s.%s" % (key, name) if key else name,
+                          "one of the keys " + ", ".join(sorted(allowed)), show_got=False)
+        return data
+
+    def boolean(self, data, key, path, default):
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(path + key, "true or false", value)
+        return value
+
+    def optional_boolean(self, data, key, path):
+        if key not in data:
+            return None
+        return self.boolean(data, key, path, None)
+
+    def string(self, data, key, path, default=None, choices=None):
+        if key not in data:
+            if default is None:
+                self.fail(path + key, "a string (this key is required)", show_got=False)
+            return default
+        value = data[key]
+        if not isinstance(value, str) or not value:
+            self.fail(path + key, "a non-empty string", value)
+        if choices and value not in choices:
+            self.fail(path + key, "one of " + ", ".join(_show(c) for c in choices), value)
+        return value
+
+    def positive_int(self, data, key, path, default):
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            self.fail(path + key, "a positive whole number", value)
+        return value
+
+    def address(self, value, key):
+        if not isinstance(value, str) or value.count("@") != 1 or not all(value.split("@")) \
+                or any(c in value for c in " <>,;\"\r\n"):
+            self.fail(key, "an e-mail address like \"scanner@contoso.com\"", value)
+        return value.lower()
+
+    def string_list(self, data, key, path):
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.fail(path + key, "a list of strings", value)
+        return value
+
+
+def load_tenant(path=None):
+    """Load a tenant file; None loads the built-in tenant. Raises TenantFileError."""
+    path = path or BUILTIN_TENANT_PATH
+    source = os.path.basename(path) if path != BUILTIN_TENANT_PATH else "builtin_tenant.toml"
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise TenantFileError("tenant file %s: not found (give the path of a TOML tenant file)" % path)
+    except tomllib.TOMLDecodeError as exc:
+        raise TenantFileError("tenant file %s: not valid TOML: %s" % (source, exc))
+    return parse_tenant(data, source)
+
+
+def parse_tenant(data, source="<tenant>"):
+    c = _Checker(source)
+    c.table(data, "", {"tenant", "mailboxes", "connectors", "spf", "limits"})
+    if "tenant" not in data:
+        c.fail("tenant", "a [tenant] table with at least name = \"contoso.com\"", show_got=False)
+    t = c.table(data["tenant"], "tenant", {
+        "name", "accepted_domains", "mx_host", "submission_host", "hve_host", "smtp_auth",
+        "basic_auth", "reject_direct_send", "min_tls", "security_defaults"})
+    name = c.string(t, "name", "tenant.").lower()
+    domains = [d.lower() for d in c.string_list(t, "accepted_domains", "tenant.")] or [name]
+    if name not in domains:
+        domains.insert(0, name)
+    mx_default = name.replace(".", "-") + ".mail.protection.outlook.com"
+
+    limits = dict(DEFAULT_LIMITS)
+    lim = c.table(data.get("limits", {}), "limits", set(DEFAULT_LIMITS))
+    for key in lim:
+        limits[key] = c.positive_int(lim, key, "limits.", None)
+
+    mailboxes = {}
+    raw_mailboxes = data.get("mailboxes", [])
+    if not isinstance(raw_mailboxes, list):
+        c.fail("mailboxes", "an array of tables ([[mailboxes]])", raw_mailboxes)
+    for i, m in enumerate(raw_mailboxes):
+        p = "mailboxes[%d]." % i
+        c.table(m, p[:-1], {"address", "password", "kind", "licensed", "smtp_auth", "send_as",
+                            "send_size_limit_mb", "mfa_required"})
+        if "address" not in m:
+            c.fail(p + "address", "an e-mail address", show_got=False)
+        address = c.address(m["address"], p + "address")
+        if address in mailboxes:
+            c.fail(p + "address", "an address not listed twice", m["address"])
+        kind = c.string(m, "kind", p, "user", MAILBOX_KINDS)
+        password = m.get("password")
+        if password is not None and (not isinstance(password, str) or not password):
+            c.fail(p + "password", "a non-empty string", show_got=False)  # never echo a password
+        if kind != "shared" and password is None:
+            c.fail(p + "password", "a password for a %s mailbox (only shared mailboxes have none)" % kind,
+                   show_got=False)
+        send_as = [c.address(a, p + "send_as") for a in c.string_list(m, "send_as", p)]
+        size_mb = m.get("send_size_limit_mb", DEFAULT_SEND_SIZE_LIMIT // MB)
+        if isinstance(size_mb, bool) or not isinstance(size_mb, (int, float)) or size_mb <= 0:
+            c.fail(p + "send_size_limit_mb", "a positive number of megabytes", size_mb)
+        mailboxes[address] = Mailbox(
+            address=address, password=password, kind=kind,
+            licensed=c.boolean(m, "licensed", p, True),
+            smtp_auth=c.optional_boolean(m, "smtp_auth", p),
+            send_as=send_as, send_size_limit=int(size_mb * MB),
+            mfa_required=c.boolean(m, "mfa_required", p, False))
+
+    connectors = []
+    raw_connectors = data.get("connectors", [])
+    if not isinstance(raw_connectors, list):
+        c.fail("connectors", "an array of tables ([[connectors]])", raw_connectors)
+    for i, k in enumerate(raw_connectors):
+        p = "connectors[%d]." % i
+        c.table(k, p[:-1], {"name", "source_ips", "certificate_domain"})
+        nets = []
+        for ip in c.string_list(k, "source_ips", p):
+            try:
+                nets.append(ipaddress.ip_network(ip, strict=False))
+            except ValueError:
+                c.fail(p + "source_ips", "IP addresses or ranges like \"127.0.0.30/32\"", ip)
+        cert_domain = k.get("certificate_domain")
+        if cert_domain is not None:
+            cert_domain = c.string(k, "certificate_domain", p).lower()
+            if cert_domain not in domains:
+                c.fail(p + "certificate_domain", "one of the accepted domains (%s)" % ", ".join(domains),
+                       cert_domain)
+        if not nets and not cert_domain:
+            c.fail(p[:-1], "source_ips or certificate_domain", show_got=False)
+        connectors.append(Connector(c.string(k, "name", p, "connector-%d" % (i + 1)), nets, cert_domain))
+
+    spf = {}
+    for domain, record in c.table(data.get("spf", {}), "spf", set(data.get("spf", {}))).items():
+        if not isinstance(record, str) or not record.startswith("v=spf1"):
+            c.fail("spf.%s" % domain, "an SPF record starting with \"v=spf1\"", record)
+        spf[domain.lower()] = record
+
+    return Tenant(
+        source=source, name=name, accepted_domains=domains,
+        mx_host=c.string(t, "mx_host", "tenant.", mx_default).lower(),
+        submission_host=c.string(t, "submission_host", "tenant.", "smtp.office365.com").lower(),
+        hve_host=c.string(t, "hve_host", "tenant.", "smtp.hve.mx.microsoft").lower(),
+        smtp_auth=c.boolean(t, "smtp_auth", "tenant.", True),
+        basic_auth=c.string(t, "basic_auth", "tenant.", "enabled", BASIC_AUTH_STATES),
+        reject_direct_send=c.boolean(t, "reject_direct_send", "tenant.", False),
+        min_tls=c.string(t, "min_tls", "tenant.", "1.2", TLS_VERSIONS),
+        security_defaults=c.boolean(t, "security_defaults", "tenant.", False),
+        mailboxes=mailboxes, connectors=connectors, spf=spf, limits=limits)

@@ -1,0 +1,675 @@
+# One SMTP connection to the fake tenant (submission, MX or HVE), on aiosmtpd's connection and
+# STARTTLS machinery. Rule: every reply comes from emulator/tenant/replies.py; the command loop,
+# AUTH, MAIL/RCPT parameters and DATA are ours (aiosmtpd's texts differ from Exchange's, it reads
+# DATA line by line into memory and it lacks the DSN parameters); each stage asks the fault registry
+# first; DATA streams in large chunks into a spool file and nothing is stored until it is accepted.
+import asyncio
+import asyncio.sslproto as sslproto
+import binascii
+import email.parser
+import email.policy
+import email.utils
+import itertools
+import logging
+import time
+import uuid
+from base64 import b64decode
+
+from aiosmtpd.smtp import SMTP
+
+from emulator.tenant import delivery, replies
+from emulator.tenant.config import ADVERTISED_SIZE
+from emulator.tenant.data_reader import DataDecoder
+from emulator.tenant.sign_in import LOGIN, XOAUTH2, sign_in
+
+log = logging.getLogger("scanmail.tenant")
+
+COMMAND_LIMIT = 64 * 1024       # inline XOAUTH2 tokens of 16 KB and more fit on one line
+CHUNK = 256 * 1024              # DATA is read in chunks this large
+HEADER_LIMIT = 256 * 1024       # headers beyond this: 552 5.3.4 Header size exceeds fixed maximum size
+ERROR_BUDGET = 10               # unrecognized commands before 421 and a close
+TLS_ALERT_HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
+TLS_ORDER = {"1.0": 1, "1.1": 2, "1.2": 3, "1.3": 4,
+             "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
+DSN_MAIL_PARAMS = ("RET", "ENVID")
+DSN_RCPT_PARAMS = ("NOTIFY", "ORCPT")
+_session_ids = itertools.count(1)
+
+
+class _NoHooks:
+    """aiosmtpd wants a handler object; every decision is made in TenantSmtp itself."""
+
+
+class _Closed(Exception):
+    """The connection is gone or was closed on purpose; stop the session."""
+
+
+class TenantSmtp(SMTP):
+    line_length_limit = CHUNK   # the StreamReader's buffer limit (flow control), not a line rule
+
+    def __init__(self, world, endpoint, loop):
+        self.world = world
+        self.endpoint = endpoint
+        super().__init__(_NoHooks(), hostname=endpoint.server_name, tls_context=endpoint.tls_context,
+                         timeout=world.idle_timeout_s, data_size_limit=None, enable_SMTPUTF8=True,
+                         auth_require_tls=True, loop=loop)
+        self.session_id = next(_session_ids)
+        self.client_ip = None
+        self.helo = None
+        self.tls_version = None
+        self.cipher = None
+        self.cert_names = []
+        self.login = None
+        self.last_auth_reply = None
+        self.errors = 0
+        self._reset_envelope()
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def host(self):
+        return self.endpoint.server_name
+
+    def tag(self):
+        return replies.diagnostic_tag(self.host, self.world.clock.now())
+
+    def _reset_envelope(self):
+        self.mail_from = None
+        self.mail_params = {}
+        self.rcpts = []
+        self.mode = None
+        self.connector = None
+        self.spf = ("none", "")
+
+    async def reply(self, text):
+        if self.transport is None:
+            raise _Closed()
+        self._writer.write(text.encode("utf-8", "surrogateescape") + b"\r\n")
+        await self._writer.drain()
+
+    def _close(self):
+        if self.transport is not None:
+            self.transport.close()
+
+    def _abort(self):
+        transport = self._original_transport or self.transport
+        if transport is not None:
+            transport.abort()
+
+    def _timeout_cb(self):
+        # Exchange tells an idle client why it is being dropped before it closes.
+        if self.transport is not None and not self.transport.is_closing():
+            try:
+                self.transport.write((replies.IDLE_TIMEOUT + "\r\n").encode("ascii"))
+            except Exception:
+                pass
+        super()._timeout_cb()
+
+    def trace(self, status, reply, recipients=None, **extra):
+        self.world.trace.add(self.world.clock.now(), self.endpoint.name, self.mode or self.default_mode(),
+                             self.client_ip, self.tls_version, self.mail_from if self.mail_from is not None
+                             else (self.login or ""), recipients if recipients is not None else self.rcpts,
+                             status, reply, **extra)
+
+    def default_mode(self):
+        return {"submission": "submission", "hve": "HVE"}.get(self.endpoint.name, "direct send")
+
+    async def fault(self, stage):
+        """Apply a scripted fault for this stage. Returns None to carry on, or the reply sent."""
+        fault = self.world.faults.take(self.endpoint.name, stage)
+        if fault is None:
+            return None
+        if fault.action == "delay":
+            await asyncio.sleep(fault.delay_s)
+            return None
+        if fault.action == "drop":
+            self._abort()
+            raise _Closed()
+        if fault.action == "tls_fail":
+            return "tls_fail"
+        await self.reply(fault.reply)
+        if fault.reply.startswith("421"):
+            self._close()
+            raise _Closed()
+        return fault.reply
+
+    async def read_line(self):
+        """One command line without CRLF, or raise _Closed at end of stream."""
+        try:
+            line = await self._reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError:
+            raise _Closed()
+        except asyncio.LimitOverrunError as error:
+            await self._reader.read(error.consumed)
+            while True:
+                try:
+                    await self._reader.readuntil(b"\n")
+                    break
+                except asyncio.LimitOverrunError as more:
+                    await self._reader.read(more.consumed)
+                except asyncio.IncompleteReadError:
+                    raise _Closed()
+            return None
+        self._reset_timeout()
+        return line.rstrip(b"\r\n")
+
+    # ------------------------------------------------------------------ the command loop
+    async def _handle_client(self):
+        peer = self.session.peer
+        self.client_ip = peer[0] if isinstance(peer, tuple) else str(peer)
+        try:
+            await self.fault("connect")
+            if await self.fault("greeting") is None:
+                await self.reply(replies.GREETING.format(host=self.host, date=replies.rfc1123_date(
+                    self.world.clock.now()), id=uuid.uuid4().hex[:16].upper()))
+            while self.transport is not None:
+                line = await self.read_line()
+                if line is None or len(line) > COMMAND_LIMIT:
+                    await self.reply(replies.LINE_TOO_LONG)
+                    continue
+                verb, _, arg = line.partition(b" ")
+                verb_text = verb.decode("ascii", "replace")
+                handler = getattr(self, "smtp_" + verb_text.upper(), None) if verb_text.isalpha() else None
+                if handler is None:
+                    self.errors += 1
+                    if self.errors > ERROR_BUDGET:
+                        await self.reply(replies.TOO_MANY_ERRORS)
+                        self._close()
+                        return
+                    await self.reply(replies.UNRECOGNIZED.format(command=verb_text, tag=self.tag()))
+                    continue
+                await handler(arg.strip().decode("utf-8", "surrogateescape"))
+        except (_Closed, ConnectionError):
+            self._close()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("fake tenant session %d failed", self.session_id)
+            self._abort()
+        finally:
+            if self.login:
+                self.world.limits.session_ended(self.login, self.session_id)
+
+    # ------------------------------------------------------------------ greeting commands
+    async def smtp_EHLO(self, arg):
+        if not arg:
+            await self.reply(replies.BAD_SYNTAX)
+            return
+        if await self.fault("ehlo"):
+            return
+        self.helo = arg
+        self._reset_envelope()
+        lines = replies.ehlo_lines(self.host, self.client_ip, self.tls_version is not None,
+                                   self.endpoint.name != "mx")
+        await self.reply("\r\n".join(lines))
+
+    async def smtp_HELO(self, arg):
+        if not arg:
+            await self.reply(replies.BAD_SYNTAX)
+            return
+        if await self.fault("ehlo"):
+            return
+        self.helo = arg
+        self._reset_envelope()
+        await self.reply(replies.HELO_HELLO.format(host=self.host, ip=self.client_ip))
+
+    async def smtp_NOOP(self, arg):
+        await self.reply(replies.NOOP_OK)
+
+    async def smtp_RSET(self, arg):
+        self._reset_envelope()
+        await self.reply(replies.RSET_OK)
+
+    async def smtp_VRFY(self, arg):
+        await self.reply(replies.VRFY_REPLY)
+
+    async def smtp_HELP(self, arg):
+        await self.reply(replies.HELP_REPLY)
+
+    async def smtp_QUIT(self, arg):
+        await self.reply(replies.QUIT_OK)
+        self._close()
+        raise _Closed()
+
+    # ------------------------------------------------------------------ STARTTLS
+    async def smtp_STARTTLS(self, arg):
+        if arg:
+            await self.reply(replies.BAD_SYNTAX)
+            return
+        if self.tls_version is not None:
+            await self.reply(replies.ALREADY_TLS)
+            return
+        outcome = await self.fault("starttls")
+        if outcome == "tls_fail":
+            await self.reply(replies.STARTTLS_READY)
+            self.transport.write(TLS_ALERT_HANDSHAKE_FAILURE)
+            self._close()
+            raise _Closed()
+        if outcome:
+            return
+        await self.reply(replies.STARTTLS_READY)
+        # As aiosmtpd's smtp_STARTTLS, with Exchange's reply text; a failed handshake ends the session.
+        waiter = self.loop.create_future()
+        self._tls_protocol = sslproto.SSLProtocol(self.loop, self, self.tls_context, waiter, server_side=True)
+        self._original_transport = self.transport
+        self._original_transport.set_protocol(self._tls_protocol)
+        self.transport = self._tls_protocol._app_transport
+        self._tls_protocol.connection_made(self._original_transport)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._abort()
+            raise _Closed()
+        ssl_object = self.transport.get_extra_info("ssl_object")
+        self.tls_version = ssl_object.version()
+        self.cipher = (ssl_object.cipher() or ("unknown",))[0]
+        self.cert_names = _certificate_names(ssl_object.getpeercert())
+        self.helo = None                # RFC 3207 4.2: the client starts over with EHLO
+        self._reset_envelope()
+
+    # ------------------------------------------------------------------ AUTH
+    async def smtp_AUTH(self, arg):
+        if not self.helo:
+            await self.reply(replies.SEND_HELLO_FIRST)
+            return
+        host = self.host
+        if self.endpoint.name == "mx" or self.tls_version is None:
+            await self.reply(replies.AUTH_UNRECOGNIZED_TYPE.format(host=host))
+            return
+        if self.login:
+            await self.reply(replies.ALREADY_AUTHENTICATED)
+            return
+        if await self.fault("auth"):
+            return
+        if TLS_ORDER.get(self.tls_version, 4) < TLS_ORDER[self.world.tenant.min_tls]:
+            await self.reply(replies.LEGACY_TLS.format(host=host))
+            self._close()
+            raise _Closed()
+        words = arg.split()
+        mechanism = words[0].upper() if words else ""
+        if mechanism not in (LOGIN, XOAUTH2) or len(words) > 2:
+            await self.reply(replies.AUTH_UNRECOGNIZED_TYPE.format(host=host))
+            return
+        initial = words[1] if len(words) == 2 else None
+        if mechanism == LOGIN:
+            username = await self._auth_exchange(replies.AUTH_LOGIN_USERNAME, initial)
+            if username is None:
+                return
+            password = await self._auth_exchange(replies.AUTH_LOGIN_PASSWORD, None)
+            if password is None:
+                return
+            username, secret = username.decode("utf-8", "replace"), password.decode("utf-8", "replace")
+        else:
+            response = await self._auth_exchange(replies.AUTH_XOAUTH2_CHALLENGE, initial)
+            if response is None:
+                return
+            username, secret = _parse_xoauth2(response)
+        result = sign_in(self.world.tenant, self.world.limits, self.world.tokens, self.endpoint.name,
+                         mechanism, username, secret, host, self.tag())
+        secret = None
+        if result.ok:
+            self.login = result.mailbox.address
+            self.last_auth_reply = None
+            self.world.limits.session_started(self.login, self.session_id)
+        else:
+            self.last_auth_reply = result.reply
+            self.trace("Refused", result.reply, recipients=[], stage="auth", login=username[:256])
+        await self.reply(result.reply)
+
+    async def _auth_exchange(self, challenge, initial):
+        """Send a challenge (unless an initial response came with AUTH) and decode the answer.
+        Returns bytes, or None after replying to a cancel or bad base64."""
+        if initial is None:
+            await self.reply(challenge)
+            line = await self.read_line()
+            if line is None:
+                await self.reply(replies.LINE_TOO_LONG)
+                return None
+            initial = line.decode("ascii", "replace")
+        if initial.strip() == "*":
+            await self.reply(replies.AUTH_CANCELLED)
+            return None
+        if initial.strip() == "=":
+            return b""
+        try:
+            return b64decode(initial.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            await self.reply(replies.BAD_BASE64)
+            return None
+
+    # ------------------------------------------------------------------ MAIL and RCPT
+    async def smtp_MAIL(self, arg):
+        if not self.helo:
+            await self.reply(replies.SEND_HELLO_FIRST)
+            return
+        if self.mail_from is not None:
+            await self.reply(replies.NESTED_MAIL)
+            return
+        if await self.fault("mail"):
+            return
+        parsed = _parse_path(arg, "FROM:")
+        if parsed is None:
+            await self.reply(replies.BAD_SYNTAX)
+            return
+        address, params = parsed
+        if address is None:
+            await self.reply(replies.BAD_ADDRESS)
+            return
+        bad = _unsupported(params, ("SIZE", "BODY", "SMTPUTF8", "AUTH") + DSN_MAIL_PARAMS)
+        if bad is None and params.get("BODY", "7BIT").upper() not in ("7BIT", "8BITMIME"):
+            bad = "BODY"
+        if bad is None and "SIZE" in params and not params["SIZE"].isdigit():
+            bad = "SIZE"
+        if bad:
+            await self.reply(replies.BAD_PARAMETER.format(param=bad))
+            return
+        tenant = self.world.tenant
+        declared = int(params.get("SIZE") or 0)
+        if self.endpoint.name in ("submission", "hve"):
+            refusal = self._submission_sender_refusal(address, declared)
+        else:
+            refusal = self._mx_sender_refusal(address, declared)
+        if refusal:
+            self.mail_from = address
+            self.trace("Refused", refusal, recipients=[], stage="mail")
+            self._reset_envelope()
+            await self.reply(refusal)
+            return
+        self.mail_from = address
+        self.mail_params = params
+        if self.mode == "direct send" or self.mode == "inbound":
+            self.spf = self.world.check_spf(self.client_ip, address, self.helo)
+        del tenant
+        await self.reply(replies.MAIL_OK)
+
+    def _submission_sender_refusal(self, address, declared):
+        if self.tls_version is None:
+            return replies.STARTTLS_REQUIRED.format(tag=self.tag())
+        if not self.login:
+            if self.last_auth_reply:
+                return replies.NOT_AUTHENTICATED_AFTER_FAILURE.format(last_auth_reply=self.last_auth_reply)
+            return replies.NOT_AUTHENTICATED.format(host=self.host)
+        mailbox = self.world.tenant.mailbox(self.login)
+        if not mailbox.licensed:
+            return replies.BAD_OUTBOUND_SENDER
+        if not self._may_send_as(address):
+            return replies.SEND_AS_DENIED_AT_MAIL
+        if declared > self.size_limit():
+            return replies.MESSAGE_TOO_BIG
+        self.mode = "HVE" if self.endpoint.name == "hve" else "submission"
+        return None
+
+    def _mx_sender_refusal(self, address, declared):
+        tenant = self.world.tenant
+        self.connector = self.world.match_connector(self.client_ip, self.cert_names)
+        if self.connector is not None:
+            self.mode = "relay"
+        elif address and tenant.is_accepted_domain(address):
+            self.mode = "direct send"
+        else:
+            self.mode = "inbound"
+        if declared > ADVERTISED_SIZE:
+            return replies.MESSAGE_TOO_BIG
+        return None
+
+    def _may_send_as(self, address):
+        mailbox = self.world.tenant.mailbox(self.login)
+        address = (address or "").lower()
+        return address == mailbox.address or address in mailbox.send_as
+
+    def size_limit(self):
+        if self.endpoint.name == "hve":
+            return self.world.tenant.limits["hve_message_size"]
+        if self.endpoint.name == "submission" and self.login:
+            return self.world.tenant.mailbox(self.login).send_size_limit
+        return ADVERTISED_SIZE
+
+    async def smtp_RCPT(self, arg):
+        if not self.helo:
+            await self.reply(replies.SEND_HELLO_FIRST)
+            return
+        if self.mail_from is None:
+            await self.reply(replies.NEED_MAIL)
+            return
+        if await self.fault("rcpt"):
+            return
+        parsed = _parse_path(arg, "TO:")
+        if parsed is None:
+            await self.reply(replies.BAD_SYNTAX)
+            return
+        address, params = parsed
+        if not address:
+            await self.reply(replies.BAD_ADDRESS)
+            return
+        bad = _unsupported(params, DSN_RCPT_PARAMS)
+        if bad:
+            await self.reply(replies.BAD_PARAMETER.format(param=bad))
+            return
+        refusal = self._recipient_refusal(address)
+        if refusal:
+            self.trace("Refused", refusal, recipients=[address], stage="rcpt")
+            await self.reply(refusal)
+            return
+        self.rcpts.append(address)
+        await self.reply(replies.RCPT_OK)
+
+    def _recipient_refusal(self, address):
+        tenant = self.world.tenant
+        limit_key = "hve_recipients_per_message" if self.endpoint.name == "hve" else "recipients_per_message"
+        if len(self.rcpts) >= tenant.limits[limit_key]:
+            return replies.TOO_MANY_RECIPIENTS
+        internal = tenant.is_accepted_domain(address)
+        if internal and tenant.mailbox(address) is None:
+            return replies.UNKNOWN_RECIPIENT.format(tag=self.tag())
+        if self.endpoint.name == "submission":
+            return None
+        if self.endpoint.name == "hve":
+            return None if internal else replies.RELAY_DENIED.format(host=self.host)
+        if self.mode == "relay":
+            return None
+        if not internal:
+            return replies.RELAY_DENIED.format(host=self.host)
+        if self.mode == "direct send" and tenant.reject_direct_send:
+            return replies.DIRECT_SEND_REJECTED
+        return None
+
+    # ------------------------------------------------------------------ DATA
+    async def smtp_DATA(self, arg):
+        if not self.helo:
+            await self.reply(replies.SEND_HELLO_FIRST)
+            return
+        if self.mail_from is None:
+            await self.reply(replies.NEED_MAIL)
+            return
+        if not self.rcpts:
+            await self.reply(replies.NEED_RCPT)
+            return
+        if await self.fault("data"):
+            return
+        store = self.world.store
+        spool = store.new_spool_file()
+        try:
+            now = self.world.clock.now()
+            started = time.monotonic()
+            prefix = delivery.trace_headers(self.host, self.helo, self.client_ip, self.tls_version, self.cipher,
+                                            now, self.mode, self.mail_from, self.spf[0])
+            spool.write(prefix)
+            limit = self.size_limit()
+            decoder = DataDecoder(_LimitedSink(spool, limit))
+            await self.reply(replies.DATA_GO_AHEAD)
+            reader = self._reader
+            rest = None
+            while rest is None:
+                chunk = await reader.read(CHUNK)
+                if not chunk:
+                    raise _Closed()
+                self._reset_timeout()
+                rest = decoder.feed(chunk)
+            if rest:
+                reader._buffer[0:0] = rest      # pipelined commands after the end of data
+            spool.close()
+            final = await self._end_of_data(spool.name, len(prefix), decoder, time.monotonic() - started)
+        except BaseException:
+            store.discard(spool)
+            self._reset_envelope()
+            raise
+        store.discard(spool)  # already moved into place when delivered; removes it otherwise
+        self._reset_envelope()
+        await self.reply(final)
+
+    async def _end_of_data(self, spool_path, prefix_len, decoder, seconds):
+        """Decide the end-of-data reply; deliver the spooled message when it is accepted."""
+        fault = self.world.faults.take(self.endpoint.name, "end_of_data")
+        if fault is not None:
+            if fault.action == "delay":
+                await asyncio.sleep(fault.delay_s)
+            elif fault.action == "drop":
+                self._abort()
+                raise _Closed()
+            else:
+                self.trace("Failed", fault.reply, stage="end_of_data")
+                if fault.reply.startswith("421"):
+                    await self.reply(fault.reply)
+                    self._close()
+                    raise _Closed()
+                return fault.reply
+        refusal, message_id = self._content_refusal(spool_path, prefix_len, decoder)
+        if refusal is None and self.mode == "submission":
+            refusal = self._quota_refusal()
+        if refusal:
+            self.trace("Failed", refusal, stage="end_of_data", size=decoder.size)
+            return refusal
+        if self.mode == "submission":
+            await self._wait_for_rate_window()
+        places = delivery.destinations(self.world.tenant, self.rcpts, self.mode, self.spf[0], self.login)
+        self.world.store.deliver(spool_path, places)
+        if self.mode == "submission":
+            self.world.limits.record_sent(self.login, len(self.rcpts))
+        if self.endpoint.name == "mx":
+            final = replies.MX_QUEUED.format(
+                message_id=message_id, internal_id=self.world.next_internal_id(), store_host=self.world.store_host,
+                size=decoder.size, seconds=seconds, rate=decoder.size / 1024.0 / max(seconds, 0.001))
+        else:
+            final = replies.SUBMISSION_QUEUED.format(message_id=message_id, store_host=self.world.store_host)
+        status = "Junk" if delivery.is_junk(self.mode, self.spf[0]) else "Delivered"
+        self.trace(status, final, message_id=message_id, size=decoder.size,
+                   spf=self.spf[0], folders=["%s/%s" % p if p[1] else p[0] for p in places])
+        return final
+
+    def _content_refusal(self, spool_path, prefix_len, decoder):
+        if decoder.bare_linefeeds:
+            return replies.BARE_LINEFEED, None
+        if decoder.size > self.size_limit():
+            return replies.MESSAGE_TOO_BIG, None
+        with open(spool_path, "rb") as f:
+            f.seek(prefix_len)
+            head = f.read(HEADER_LIMIT + 4)
+        end = head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(head) > HEADER_LIMIT:
+                return replies.HEADER_TOO_BIG, None
+            end = len(head)
+        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head[:end + 4])
+        from_values = headers.get_all("From") or []
+        addresses = email.utils.getaddresses(from_values)
+        if len(from_values) != 1 or not addresses or "@" not in addresses[0][1]:
+            return replies.NOT_RFC5322, None
+        header_from = addresses[0][1]
+        if self.mode in ("submission", "HVE") and not self._may_send_as(header_from):
+            return replies.SEND_AS_DENIED_AFTER_DATA.format(login=self.login, sender=header_from), None
+        message_id = (headers.get("Message-ID") or "").strip() or "<%s@%s>" % (uuid.uuid4().hex.upper(),
+                                                                               self.world.store_host)
+        return None, message_id
+
+    def _quota_refusal(self):
+        limits = self.world.limits
+        if limits.over_connection_limit(self.login, self.session_id):
+            return replies.CONCURRENT_CONNECTIONS.format(host=self.world.store_host)
+        if limits.over_daily_recipients(self.login, len(self.rcpts)):
+            return replies.DAILY_QUOTA
+        return None
+
+    async def _wait_for_rate_window(self):
+        limits, clock = self.world.limits, self.world.clock
+        moment = limits.next_send_time(self.login)
+        if moment <= clock.now():
+            return
+        self.trace("Delayed", "messages per minute limit reached: held until %s"
+                   % replies.rfc1123_date(moment), stage="end_of_data")
+        while moment > clock.now():
+            self._reset_timeout()
+            await clock.wait_until(moment)
+            moment = limits.next_send_time(self.login)
+
+
+class _LimitedSink:
+    """Writes message bytes to the spool until the size limit; beyond it only counts (the reply is
+    552 5.3.4 at the end of data), so an oversized message never fills the disk."""
+
+    def __init__(self, spool, limit):
+        self.spool = spool
+        self.room = limit
+
+    def __call__(self, data):
+        if self.room >= len(data):
+            self.spool.write(data)
+        self.room -= len(data)
+
+
+def _certificate_names(cert):
+    names = []
+    if not cert:
+        return names
+    for kind, value in cert.get("subjectAltName", ()):
+        if kind == "DNS":
+            names.append(value)
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                names.append(value)
+    return names
+
+
+def _parse_path(arg, keyword):
+    """'FROM:<a@b> SIZE=10' -> ('a@b', {'SIZE': '10'}); None on syntax errors; address None if bad."""
+    if arg[:len(keyword)].upper() != keyword:
+        return None
+    rest = arg[len(keyword):].lstrip()
+    if rest.startswith("<"):
+        close = rest.find(">")
+        if close < 0:
+            return None
+        address, rest = rest[1:close], rest[close + 1:]
+    else:
+        address, _, rest = rest.partition(" ")
+    params = {}
+    for word in rest.split():
+        key, _, value = word.partition("=")
+        params[key.upper()] = value
+    if address == "" and keyword == "FROM:":
+        return "", params          # the null reverse-path
+    if address.count("@") != 1 or not all(address.split("@")) or any(c in address for c in " <>\"\\"):
+        return None, params
+    return address, params
+
+
+def _unsupported(params, allowed):
+    for key in params:
+        if key not in allowed:
+            return key
+    return None
+
+
+def _parse_xoauth2(raw):
+    """`user=<addr>^Aauth=Bearer <token>^A^A` -> (address, token); ('', '') when malformed."""
+    text = raw.decode("utf-8", "replace")
+    user, token = "", ""
+    for part in text.split("\x01"):
+        if part.startswith("user="):
+            user = part[5:]
+        elif part.startswith("auth="):
+            scheme, _, value = part[5:].partition(" ")
+            if scheme.lower() == "bearer":
+                token = value.strip()
+    return user, token
