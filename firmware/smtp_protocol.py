@@ -289,7 +289,9 @@ class SmtpClient:
         self._queue_quit()
 
     def _on_quit(self, reply):
-        pass  # the answer to QUIT changes nothing: the message was accepted or refused already
+        # The answer to QUIT changes nothing: the message was accepted or refused already.
+        if self.failure is not None and not self._expect:
+            self._fail(self.failure)
 
 
 def _on_refusal(client, stage, reply):

@@ -1,0 +1,16 @@
+# Runs on BOTH runtimes: writes one message with the firmware's MIME writer to a file, exactly as
+# it would go on the wire (dot-stuffed), and returns JSON with the writer's own size figure and
+# how many octets it wrote, for the pytest side to check against CPython's email parser.
+import json
+
+from firmware.message import Message
+from firmware.mime_writer import MimeWriter
+
+
+def write(spec, out_path):
+    msg = Message(spec["sender"], spec["to"], spec.get("cc", []), spec["subject"], spec["body"],
+                  [tuple(a) for a in spec.get("attachments", [])])
+    writer = MimeWriter(msg, spec["now"], spec["random_hex"])
+    with open(out_path, "wb") as out:
+        written = writer.write_to(out.write)
+    return json.dumps({"size": writer.size(), "written": written})

@@ -1,0 +1,144 @@
+# The streaming MIME writer, on MicroPython and CPython, with CPython's `email` parser as the
+# oracle: what a mail client would show (subject, addresses, date, text, attachments and their
+# names) is exactly what was given, the wire form is CRLF-only, dot-stuffed, no line over 998
+# octets, its announced size is exact, and both runtimes write the very same bytes.
+import email
+import email.policy
+import json
+import os
+import re
+
+import pytest
+
+from tests.firmware.runtime_cache import run_json
+
+NOW = 1795842877                       # 2026-11-28 05:14:37 UTC
+SMUGGLING_BODY = (
+    "Scan attached.\n.starts with a dot\n..two dots\nbare LF\nbare CR\rmixed\r\n"
+    "smuggle 1\n.\nsmuggle 2\r.\rsmuggle 3\n.\r\nsmuggle 4\r\n.\rend\n"
+    "trailing spaces   \n" + "long line " * 120 + "\nUnicode: héllo wörld 北京 =3D\n.\n"
+)
+
+
+def normalize(text):
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@pytest.fixture(scope="module")
+def attachment_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("scans")
+    files = {}
+    for name, size in (("random.bin", 100_003), ("exact.bin", 57 * 40), ("empty.bin", 0)):
+        path = folder / name
+        path.write_bytes(os.urandom(size))
+        files[name] = str(path)
+    return files
+
+
+def spec_for(files):
+    return {
+        "sender": "scanner@contoso.com",
+        "to": ["alice@contoso.com"] + ["user%02d@contoso.com" % i for i in range(12)],
+        "cc": ["bob@contoso.com"],
+        "subject": "Scan from the 2nd floor — Überweisung 北京 " + "long subject words " * 8,
+        "body": SMUGGLING_BODY,
+        "now": NOW,
+        "random_hex": "00112233445566778899aabb",
+        "attachments": [
+            [files["random.bin"], "scan 0001.pdf", "application/pdf"],
+            [files["exact.bin"], "Überweisung März 2026 — Rechnung Nr. 12345 für die Buchhaltung.pdf",
+             "application/pdf"],
+            [files["empty.bin"], 'odd "name".bin', "application/octet-stream"],
+        ],
+    }
+
+
+def write_on(runtime, spec, out_path):
+    code = ("import json, mime_case\nprint(mime_case.write(json.loads(%r), %r))\n"
+            % (json.dumps(spec), str(out_path)))
+    return run_json(runtime, code)
+
+
+def unstuff(wire):
+    lines = wire.split(b"\r\n")
+    return b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+
+
+@pytest.fixture(scope="module")
+def written(attachment_files, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("out")
+    spec = spec_for(attachment_files)
+    result = {}
+    for runtime in ("cpython", "micropython"):
+        path = folder / (runtime + ".eml")
+        figures = write_on(runtime, spec, path)
+        result[runtime] = (figures, path.read_bytes())
+    return spec, result
+
+
+def test_both_runtimes_write_the_same_bytes(written):
+    _, result = written
+    assert result["cpython"][1] == result["micropython"][1]
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_the_announced_size_is_exact_and_the_wire_is_clean(written, runtime):
+    _, result = written
+    figures, wire = result[runtime]
+    assert figures["written"] == len(wire)
+    assert figures["size"] == len(unstuff(wire))           # RFC 1870: size before dot-stuffing
+    assert wire.endswith(b"\r\n")
+    assert b"\r" not in wire.replace(b"\r\n", b"") and b"\n" not in wire.replace(b"\r\n", b"")
+    lines = wire.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 998
+    assert b"\r\n.\r\n" not in wire                        # nothing inside can end the data early
+    for line in lines:
+        assert not line.startswith(b".") or line.startswith(b".."), line
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_a_mail_client_shows_exactly_what_the_scanner_sent(written, attachment_files, runtime):
+    spec, result = written
+    msg = email.message_from_bytes(unstuff(result[runtime][1]), policy=email.policy.default)
+    assert msg["Subject"] == spec["subject"]
+    assert [a.addr_spec for a in msg["To"].addresses] == spec["to"]
+    assert [a.addr_spec for a in msg["Cc"].addresses] == spec["cc"]
+    assert msg["From"].addresses[0].addr_spec == "scanner@contoso.com"
+    assert msg["Date"].datetime.timestamp() == NOW
+    assert msg["MIME-Version"] == "1.0"
+    assert re.fullmatch(r"<[0-9a-f]+\.\d+@contoso\.com>", msg["Message-ID"])
+    body = msg.get_body(("plain",))
+    assert normalize(body.get_content()) == normalize(spec["body"])
+    attachments = list(msg.iter_attachments())
+    assert [a.get_filename() for a in attachments] == [a[1] for a in spec["attachments"]]
+    for part, (path, _, content_type) in zip(attachments, spec["attachments"]):
+        assert part.get_content_type() == content_type
+        with open(path, "rb") as f:
+            assert part.get_payload(decode=True) == f.read()
+    assert not msg.defects and all(not p.defects for p in msg.walk())
+
+
+def test_a_text_only_message_is_a_single_part(tmp_path):
+    spec = {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "Hi",
+            "body": "one line", "now": NOW, "random_hex": "ab" * 12}
+    figures = write_on("micropython", spec, tmp_path / "m.eml")
+    wire = (tmp_path / "m.eml").read_bytes()
+    msg = email.message_from_bytes(wire, policy=email.policy.default)
+    assert not msg.is_multipart()
+    assert normalize(msg.get_content()) == "one line\n"
+    assert figures["size"] == len(wire)
+
+
+@pytest.mark.parametrize("size_mb", [1, 4])
+def test_heap_use_does_not_grow_with_the_attachment(tmp_path, size_mb):
+    """The same 128 KB MicroPython heap encodes a 1 MB and a 4 MB scan: the file is streamed."""
+    path = tmp_path / "big.bin"
+    with open(path, "wb") as f:
+        f.write(os.urandom(1 << 20) * size_mb)
+    spec = {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "Big",
+            "body": "x", "now": NOW, "random_hex": "cd" * 12,
+            "attachments": [[str(path), "big.bin", "application/octet-stream"]]}
+    code = ("import json, mime_case\nprint(mime_case.write(json.loads(%r), %r))\n"
+            % (json.dumps(spec), "/dev/null"))
+    figures = run_json("micropython", code, heap_bytes=128 * 1024)
+    assert figures["written"] == figures["size"] > (size_mb << 20) * 4 // 3
