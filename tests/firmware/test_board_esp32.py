@@ -1,0 +1,382 @@
+# The ESP32 backing of the board interface (firmware/board_esp32.py), run on CPython and on the
+# MicroPython unix port. An ESP32 cannot run here, so these tests use STAND-IN modules for the
+# hardware-only MicroPython modules `network`, `machine`, `ntptime`, `neopixel` and `camera`: small
+# fakes written to a temporary folder that is put on sys.path for that test's run only (they are
+# defined below, nothing else sees them). Everything else is real: the firmware modules, sockets
+# and files. The stand-ins follow the MicroPython ESP32 API (docs.micropython.org, esp32 quickref,
+# network.WLAN / network.LAN) and the type check in test_type_check.py holds board_esp32.py to the
+# real ESP32 stubs. Kept small on purpose: the logic here is error wording, pins and retries.
+import socket
+import threading
+
+import pytest
+
+STAND_IN_NETWORK = '''
+# STAND-IN for MicroPython's ESP32 `network` module (tests only).
+STA_IF = 0
+STAT_IDLE = 1000
+STAT_CONNECTING = 1001
+STAT_GOT_IP = 1010
+STAT_BEACON_TIMEOUT = 200
+STAT_NO_AP_FOUND = 201
+STAT_WRONG_PASSWORD = 202
+STAT_ASSOC_FAIL = 203
+STAT_CONNECT_FAIL = 203
+STAT_HANDSHAKE_TIMEOUT = 204
+PHY_LAN8720 = 1
+wlan_statuses = [STAT_GOT_IP]   # WLAN.status() answers, one per call; the last one repeats
+lan_link_up = True
+calls = []
+
+class WLAN:
+    def __init__(self, interface):
+        calls.append(("WLAN", interface))
+        self._connected = False
+    def active(self, on=None):
+        calls.append(("active", on))
+    def isconnected(self):
+        return self._connected
+    def connect(self, ssid, password):
+        calls.append(("connect", ssid))
+    def status(self):
+        status = wlan_statuses.pop(0) if len(wlan_statuses) > 1 else wlan_statuses[0]
+        self._connected = status == STAT_GOT_IP
+        return status
+    def disconnect(self):
+        calls.append(("disconnect",))
+    def ifconfig(self):
+        return ("192.168.1.50", "255.255.255.0", "192.168.1.1", "192.168.1.1")
+
+class LAN:
+    def __init__(self, *args, **kwargs):
+        calls.append(("LAN", sorted(kwargs.items())))
+    def active(self, on=None):
+        calls.append(("active", on))
+    def isconnected(self):
+        return lan_link_up
+    def ifconfig(self):
+        return ("10.0.0.7", "255.255.255.0", "10.0.0.1", "10.0.0.1")
+'''
+
+STAND_IN_MACHINE = '''
+# STAND-IN for MicroPython's `machine` module (tests only).
+class Pin:
+    IN = 1
+    OUT = 3
+    def __init__(self, number, mode=-1):
+        self.number = number
+        self.mode = mode
+        self.level = None
+    def value(self, level=None):
+        if level is None:
+            return self.level
+        self.level = level
+    def __repr__(self):
+        return "Pin(%d)" % self.number
+
+class ResetRequested(Exception):
+    pass
+
+def unique_id():
+    return b"\\x24\\x0a\\xc4\\x12\\x3f\\x2a"
+
+def reset():
+    raise ResetRequested()
+'''
+
+STAND_IN_NTPTIME = '''
+# STAND-IN for micropython-lib `ntptime` (tests only): fails `failures` times, then sets the RTC.
+host = "pool.ntp.org"
+failures = 0
+attempts = 0
+rtc_set = False
+
+def settime():
+    global failures, attempts, rtc_set
+    attempts += 1
+    if failures > 0:
+        failures -= 1
+        raise OSError(110, "ETIMEDOUT")
+    rtc_set = True
+'''
+
+STAND_IN_NEOPIXEL = '''
+# STAND-IN for MicroPython's `neopixel` module (tests only).
+shown = []
+
+class NeoPixel:
+    def __init__(self, pin, n):
+        self.pin = pin
+        self.pixels = [(0, 0, 0)] * n
+    def __setitem__(self, index, colour):
+        self.pixels[index] = colour
+    def write(self):
+        shown.append(self.pixels[0])
+'''
+
+STAND_IN_CAMERA = '''
+# STAND-IN for the esp32-camera builds' `camera` module, lemariva driver API (tests only).
+JPEG = 3
+PSRAM = 1
+started = False
+
+def init(camera_id, format=None, fb_location=None):
+    global started
+    started = True
+    return True
+
+def capture():
+    return b"\\xff\\xd8" + b"page" * 1000 + b"\\xff\\xd9"
+
+def deinit():
+    global started
+    started = False
+'''
+
+SECRET = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def stand_ins(tmp_path):
+    folder = tmp_path / "stand_ins"
+    folder.mkdir()
+    for name, source in (
+        ("network", STAND_IN_NETWORK),
+        ("machine", STAND_IN_MACHINE),
+        ("ntptime", STAND_IN_NTPTIME),
+        ("neopixel", STAND_IN_NEOPIXEL),
+    ):
+        (folder / (name + ".py")).write_text(source)
+    return folder
+
+
+@pytest.fixture
+def run_on_esp32_stand_ins(run_firmware, stand_ins, tmp_path):
+    def run(code):
+        return run_firmware(code, extra_paths=[str(stand_ins)], cwd=str(tmp_path))
+
+    return run
+
+
+WIFI_FAILURES = [
+    # (statuses the access point gives, what the error must say)
+    ("[network.STAT_CONNECTING, network.STAT_WRONG_PASSWORD]",
+     ["'OfficeNet'", "refused the password", "WRONG_PASSWORD", "re-enter the Wi-Fi password"]),
+    ("[network.STAT_CONNECTING, network.STAT_NO_AP_FOUND]",
+     ["'OfficeNet'", "was not found", "SSID", "2.4 GHz"]),
+    ("[network.STAT_HANDSHAKE_TIMEOUT]",
+     ["'OfficeNet'", "handshake", "wrong password"]),
+    ("[network.STAT_CONNECTING]",
+     ["'OfficeNet'", "did not give an address within 0.3 s", "signal"]),
+]
+
+
+@pytest.mark.parametrize("statuses, must_say", WIFI_FAILURES)
+def test_a_wifi_failure_is_a_clear_error_that_never_shows_the_password(run_on_esp32_stand_ins, statuses, must_say):
+    out = run_on_esp32_stand_ins(
+        "import network\n"
+        "from firmware.board import BoardError\n"
+        "from firmware.board_esp32 import Esp32Board\n"
+        "network.wlan_statuses = %s\n"
+        "board = Esp32Board({'name': 'scanner-1', 'wifi': {'ssid': 'OfficeNet', 'password': %r},"
+        " 'connect_timeout_s': 0.3})\n"
+        "try:\n"
+        "    board.net.open_tcp('smtp.office365.com', 587, 5)\n"
+        "    print('CONNECTED')\n"
+        "except BoardError as e:\n"
+        "    print(str(e))\n"
+        "    print('WHAT_TO_DO', e.what_to_do)\n"
+        "print(repr(board))\n"
+        "print(('disconnect',) in network.calls)\n" % (statuses, SECRET)
+    )
+    assert "CONNECTED" not in out
+    for phrase in must_say:
+        assert phrase in out, phrase
+    assert SECRET not in out
+    assert out.strip().endswith("True")  # a failed join is abandoned, not left retrying
+
+
+@pytest.fixture
+def tcp_server():
+    """A real TCP server on 127.0.0.1 that answers each connection with a greeting."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(0.05)  # so the thread sees `stop` promptly
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"220 ready\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_the_board_joins_wifi_before_its_first_connection_and_reports_its_address(run_on_esp32_stand_ins, tcp_server):
+    out = run_on_esp32_stand_ins(
+        "import network\n"
+        "from firmware.board_esp32 import Esp32Board\n"
+        "network.wlan_statuses = [network.STAT_CONNECTING, network.STAT_CONNECTING, network.STAT_GOT_IP]\n"
+        "board = Esp32Board({'wifi': {'ssid': 'OfficeNet', 'password': %r}})\n"
+        "print('before', [c[0] for c in network.calls])\n"
+        "sock = board.net.open_tcp('127.0.0.1', %d, 5)\n"
+        "print('greeting', sock.recv(64))\n"
+        "sock.close()\n"
+        "print('address', board.net.address())\n"
+        "print('joins', [c for c in network.calls if c[0] == 'connect'])\n"
+        "print('name', board.name)\n" % (SECRET, tcp_server)
+    )
+    lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert lines["before"] == "[]"  # nothing touched the radio before it was needed
+    assert "220 ready" in lines["greeting"]
+    assert lines["address"] == "192.168.1.50"
+    assert lines["joins"] == "[('connect', 'OfficeNet')]"  # joined once, not per connection
+    assert lines["name"] == "scanner-3f2a"  # from the last two bytes of machine.unique_id()
+
+
+def test_a_wt32_eth01_starts_its_lan8720_on_the_pins_of_its_hardware_profile(run_on_esp32_stand_ins):
+    from hardware import profiles
+
+    ethernet = profiles.load("wt32-eth01")["ethernet"]
+    out = run_on_esp32_stand_ins(
+        "import network\n"
+        "from firmware.board_esp32 import Esp32Board\n"
+        "board = Esp32Board({'name': 'scanner-eth', 'network': 'ethernet', 'ethernet': %r})\n"
+        "print(board.net.address())\n"
+        "print([c for c in network.calls if c[0] == 'LAN'][0][1])\n" % (ethernet,)
+    )
+    address, options = out.strip().splitlines()
+    assert address == "10.0.0.7"
+    assert options == (
+        "[('mdc', Pin(23)), ('mdio', Pin(18)), ('phy_addr', 1), ('phy_type', 1), "
+        "('power', Pin(16)), ('ref_clk', Pin(0)), ('ref_clk_mode', 1)]"
+    )
+
+
+def test_an_ethernet_board_without_a_link_says_to_check_the_cable(run_on_esp32_stand_ins):
+    out = run_on_esp32_stand_ins(
+        "import network\n"
+        "from firmware.board import BoardError\n"
+        "from firmware.board_esp32 import Esp32Board\n"
+        "network.lan_link_up = False\n"
+        "board = Esp32Board({'name': 'x', 'network': 'ethernet', 'connect_timeout_s': 0.3,\n"
+        "                    'ethernet': {'mdc': 23, 'mdio': 18, 'phy_addr': 1}})\n"
+        "try:\n"
+        "    board.net.address()\n"
+        "except BoardError as e:\n"
+        "    print(e)\n"
+    )
+    assert "no Ethernet link or no DHCP address within 0.3 s" in out
+    assert "check the cable" in out
+
+
+def test_ethernet_without_its_pins_names_what_is_missing(run_on_esp32_stand_ins):
+    out = run_on_esp32_stand_ins(
+        "from firmware.board import BoardError\n"
+        "from firmware.board_esp32 import Esp32Board\n"
+        "board = Esp32Board({'name': 'x', 'network': 'ethernet'})\n"
+        "try:\n"
+        "    board.net.address()\n"
+        "except BoardError as e:\n"
+        "    print(e)\n"
+    )
+    assert "missing mdc, mdio" in out
+    assert "[ethernet]" in out
+
+
+def test_the_clock_is_unset_until_ntp_answers_then_reports_utc(run_on_esp32_stand_ins):
+    out = run_on_esp32_stand_ins(
+        "import network, ntptime\n"
+        "from firmware.board_esp32 import Esp32Board, Esp32Clock\n"
+        "ntptime.failures = 1\n"
+        "board = Esp32Board({'name': 'x', 'wifi': {'ssid': 'OfficeNet', 'password': 'p'},"
+        " 'ntp_host': 'time.contoso.com'})\n"
+        "rtc = lambda: 1767225600 if ntptime.rtc_set else 0\n"  # 2026-01-01 once set, else the epoch
+        "clock = Esp32Clock(board.net, 'time.contoso.com', read_time=rtc)\n"
+        "print('offline', clock.now(), ntptime.attempts)\n"
+        "board.net.address()\n"
+        "print('online', clock.now(), ntptime.attempts, ntptime.host)\n"
+    )
+    offline, online = out.strip().splitlines()
+    assert offline == "offline None 0"  # no NTP attempt without a network
+    assert online == "online 1767225600 2 time.contoso.com"  # one retry after a timeout
+
+
+STATUS_LIGHTS = [
+    # (pins table, states shown, what the hardware must show)
+    ({"status_led": 33, "status_led_active_low": True}, ["busy", "ok", "error", "idle"], "[0, 1, 0, 1]"),
+    ({"status_led": 2}, ["busy", "ok", "error", "idle"], "[1, 0, 1, 0]"),
+    ({"status_led": 48, "status_led_kind": "neopixel"}, ["busy", "ok", "error"],
+     "[(0, 0, 32), (0, 32, 0), (32, 0, 0)]"),
+]
+
+
+@pytest.mark.parametrize("pins, states, shown", STATUS_LIGHTS)
+def test_the_status_light_shows_each_state_on_the_boards_own_led(run_on_esp32_stand_ins, pins, states, shown):
+    out = run_on_esp32_stand_ins(
+        "import neopixel\n"
+        "from firmware.board_esp32 import Esp32Board\n"
+        "board = Esp32Board({'name': 'x', 'pins': %r})\n"
+        "levels = []\n"
+        "for state in %r:\n"
+        "    board.status_light.set(state)\n"
+        "    pin = getattr(board.status_light, '_pin', None)\n"
+        "    levels.append(pin.value() if pin is not None else None)\n"
+        "print(neopixel.shown if neopixel.shown else levels)\n"
+        "try:\n"
+        "    board.status_light.set('blinking')\n"
+        "except ValueError as e:\n"
+        "    print(e)\n" % (pins, states)
+    )
+    first, refusal = out.strip().splitlines()
+    assert first == shown
+    assert "'blinking'" in refusal and "idle | busy | ok | error" in refusal
+
+
+def test_an_esp32_cam_build_scans_a_page_to_a_file(run_on_esp32_stand_ins, stand_ins, tmp_path):
+    (stand_ins / "camera.py").write_text(STAND_IN_CAMERA)
+    out = run_on_esp32_stand_ins(
+        "import camera\n"
+        "from firmware.board_esp32 import Esp32Board\n"
+        "board = Esp32Board({'name': 'x', 'scanner': 'ov2640'})\n"
+        "print(board.scanner.scan('page.jpg'), camera.started)\n"
+        "print(Esp32Board({'name': 'y', 'scanner': 'none'}).scanner)\n"
+    )
+    written, disabled = out.strip().splitlines()
+    assert written == "4004 False"  # the bytes written, and the camera released afterwards
+    assert (tmp_path / "page.jpg").read_bytes().startswith(b"\xff\xd8")
+    assert disabled == "None"
+
+
+def test_a_build_without_a_camera_has_no_scanner(run_on_esp32_stand_ins):
+    out = run_on_esp32_stand_ins(
+        "from firmware.board_esp32 import Esp32Board\n"
+        "print(Esp32Board({'name': 'x'}).scanner)\n"
+    )
+    assert out.strip() == "None"
+
+
+def test_reset_asks_the_chip_for_a_hard_reset(run_on_esp32_stand_ins):
+    out = run_on_esp32_stand_ins(
+        "import machine\n"
+        "from firmware.board_esp32 import Esp32Board\n"
+        "try:\n"
+        "    Esp32Board({'name': 'x'}).reset()\n"
+        "except machine.ResetRequested:\n"
+        "    print('reset')\n"
+    )
+    assert out.strip() == "reset"
