@@ -1,0 +1,66 @@
+# First code in every MicroPython board runtime (`micropython -i _vboard_start.py`), standing in for
+# what an ESP32's firmware does before the REPL. Rule: after this script the board's flash folder
+# is "/" (the unix port's root VFS is replaced by _vboard_flashfs.FlashFS over the flash), sys.path is the
+# ESP32's ('', '.frozen', '/lib'), boot.py always runs, main.py only on a hard reset or a soft reset
+# from the friendly REPL, then a ready marker tells the supervisor that the REPL comes next.
+import sys
+import os
+
+import _vboard_host  # before the mount: it keeps its own view of the host filesystem
+
+# The board's "ROM": imported now, while the shims folder is still on sys.path, so that
+# `import network` etc. keep working once only the flash is visible.
+import machine
+import network
+import esp32
+import ntptime
+import virtual_board
+
+_READY_MARKER = "\x00VBOARD-READY\x00"
+
+
+def _mount_flash():
+    flash = _vboard_host.config().get("flash")
+    if not flash:
+        return
+    import _vboard_flashfs
+
+    os.umount("/")
+    os.mount(_vboard_flashfs.FlashFS(_vboard_host.host_vfs(), flash), "/")
+    os.chdir("/")
+    sys.path[:] = ["", ".frozen", "/lib"]
+
+
+def _run_if_exists(name):
+    try:
+        os.stat(name)
+    except OSError:
+        return
+    f = open(name)
+    try:
+        source = f.read()
+    finally:
+        f.close()
+    try:
+        exec(compile(source, name, "exec"), globals())
+    except KeyboardInterrupt as exc:
+        sys.print_exception(exc)
+    except SystemExit:
+        raise
+    except Exception as exc:  # a board prints the traceback and carries on to the REPL
+        sys.print_exception(exc)
+
+
+def _start():
+    _mount_flash()
+    mode = _vboard_host.boot_mode()
+    try:
+        _run_if_exists("boot.py")
+        if mode in ("hard", "soft-friendly"):
+            _run_if_exists("main.py")
+    finally:
+        sys.stdout.write(_READY_MARKER)
+
+
+_start()
+del _start, _run_if_exists, _mount_flash, _READY_MARKER

@@ -1,0 +1,108 @@
+# The files in a virtual board's state folder, in one place. Rule: every file is written atomically
+# (write a temporary file, then rename), so a reader never sees half a document.
+#   supervisor.json  what `board start` asked for (read by the supervisor)
+#   runtime.json     what the board's own modules read (name, ip, flash, tenant, relay, NVS/RTC paths)
+#   board.json       Contract 4: port, profile, runtime, ip, flash, pid (+ ready); gone when stopped
+#   net.json         the network switches (`scanmail board net`), read on every connection
+#   nvs.json, rtc.json, supervisor.log, flash/ (the default flash folder)
+import json
+import os
+
+SUPERVISOR_JSON = "supervisor.json"
+RUNTIME_JSON = "runtime.json"
+BOARD_JSON = "board.json"
+NET_JSON = "net.json"
+NVS_JSON = "nvs.json"
+RTC_JSON = "rtc.json"
+LOG = "supervisor.log"
+
+
+def write_json(path, value):
+    temp = path + ".tmp"
+    with open(temp, "w") as f:
+        json.dump(value, f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(temp, path)
+
+
+def read_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return default
+
+
+def read_supervisor_config(state_dir):
+    return read_json(os.path.join(state_dir, SUPERVISOR_JSON))
+
+
+def write_supervisor_config(state_dir, config):
+    write_json(os.path.join(state_dir, SUPERVISOR_JSON), config)
+
+
+def runtime_config_path(state_dir):
+    return os.path.join(state_dir, RUNTIME_JSON)
+
+
+def write_runtime_config(state_dir, config, relay):
+    flash = config["flash"]
+    write_json(
+        runtime_config_path(state_dir),
+        {
+            "name": config["name"],
+            "hostname": config["hostname"],
+            "profile": config["profile"],
+            "ip": config["ip"],
+            "flash": flash,
+            # On MicroPython the flash is mounted at "/"; on CPython it stays a host folder.
+            "storage_root": "/" if config["runtime"] == "micropython" else flash,
+            "state_dir": state_dir,
+            "tenant_state": config.get("tenant_state"),
+            "net_switches": os.path.join(state_dir, NET_JSON),
+            "nvs": os.path.join(state_dir, NVS_JSON),
+            "rtc": os.path.join(state_dir, RTC_JSON),
+            "relay": list(relay.address) if relay else None,
+            "scanner": config.get("scanner", "none"),
+            "network": config.get("network", "wifi"),
+        },
+    )
+
+
+def clear_power_on_state(state_dir):
+    """What a power cycle loses: the RTC (NVS and flash survive)."""
+    try:
+        os.remove(os.path.join(state_dir, RTC_JSON))
+    except FileNotFoundError:
+        pass
+
+
+def board_json_path(state_dir):
+    return os.path.join(state_dir, BOARD_JSON)
+
+
+def write_board_json(state_dir, value):
+    write_json(board_json_path(state_dir), value)
+
+
+def read_board_json(state_dir):
+    return read_json(board_json_path(state_dir))
+
+
+def remove_board_json(state_dir):
+    try:
+        os.remove(board_json_path(state_dir))
+    except FileNotFoundError:
+        pass
+
+
+def net_switches_path(state_dir):
+    return os.path.join(state_dir, NET_JSON)
+
+
+def read_net_switches(state_dir):
+    return read_json(net_switches_path(state_dir), {}) or {}
+
+
+def write_net_switches(state_dir, switches):
+    write_json(net_switches_path(state_dir), switches)

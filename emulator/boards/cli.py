@@ -1,0 +1,158 @@
+# `scanmail board ...`: start, stop, reset and list virtual boards, and flip their network
+# switches. Rule: handlers take the parsed arguments and return an exit status; a user mistake
+# raises host_tools.cli.UserError with what was wrong and what to do.
+import os
+
+from emulator.boards import lifecycle, netswitches
+
+EXAMPLES = """examples:
+  scanmail board start --profile esp32-devkitc --tenant-state .state/tenant
+  scanmail board start --profile esp32-devkitc --runtime cpython --ip 127.0.0.21 --name annex
+  mpremote connect $(scanmail board list --ports | head -1) fs ls :
+  scanmail board net esp32-devkitc-20 --block-port 25
+  scanmail board net --state .state/boards/annex --latency-ms 80 --bandwidth-kbps 256
+  scanmail board stop esp32-devkitc-20
+"""
+
+
+def _user_error(text):
+    from host_tools.cli import UserError
+
+    return UserError(text)
+
+
+def _state_dir(args):
+    """The state folder named by --state, or by a board NAME under --root."""
+    if getattr(args, "state", None):
+        return os.path.abspath(args.state)
+    if getattr(args, "name", None):
+        return os.path.abspath(os.path.join(args.root, args.name))
+    running = [b for b in lifecycle.list_boards(args.root) if b["alive"]]
+    if len(running) == 1:
+        return running[0]["state"]
+    if not running:
+        raise _user_error("no virtual board is running under %s; start one with `scanmail board start`" % args.root)
+    raise _user_error("%d boards are running (%s): name one, or give --state DIR"
+                      % (len(running), ", ".join(b["name"] for b in running)))
+
+
+def do_start(args):
+    try:
+        info, _proc = lifecycle.start_board(
+            args.profile, args.runtime, args.state, args.ip, args.name, args.tenant_state, args.fast,
+            root=args.root,
+        )
+    except lifecycle.BoardError as exc:
+        raise _user_error(str(exc))
+    print("board %s (%s, %s runtime) on %s, ip %s, flash %s" % (
+        info["name"], info["profile"], info["runtime"], info["port"], info["ip"], info["flash"]))
+    print("state: %s   stop: scanmail board stop --state %s" % (info["state"], info["state"]))
+    return 0
+
+
+def do_stop(args):
+    state_dir = _state_dir(args)
+    try:
+        info = lifecycle.stop_board(state_dir)
+    except lifecycle.BoardError as exc:
+        raise _user_error(str(exc))
+    print("stopped board %s (was on %s); its flash and NVS stay in %s" % (info["name"], info["port"], state_dir))
+    return 0
+
+
+def do_reset(args):
+    try:
+        info = lifecycle.reset_board(_state_dir(args))
+    except lifecycle.BoardError as exc:
+        raise _user_error(str(exc))
+    print("hard reset sent to board %s on %s" % (info["name"], info["port"]))
+    return 0
+
+
+def do_list(args):
+    boards = lifecycle.list_boards(args.root)
+    if args.ports:
+        for board in boards:
+            if board["alive"]:
+                print(board["port"])
+        return 0
+    if not boards:
+        print("no virtual boards under %s" % args.root)
+        return 0
+    from host_tools.tables import render
+
+    rows = [[b["name"], b.get("profile"), b.get("runtime"), b.get("ip"), b.get("port"), b.get("pid"),
+             "yes" if b["alive"] else "no (stale: scanmail board stop %s)" % b["name"]] for b in boards]
+    print(render(["name", "profile", "runtime", "ip", "port", "pid", "alive"], rows))
+    return 0
+
+
+def do_net(args):
+    changes = {}
+    if args.block_port or args.unblock_port:
+        current = set(netswitches.board_state.read_net_switches(_state_dir(args)).get("block_ports", []))
+        current |= set(args.block_port or [])
+        current -= set(args.unblock_port or [])
+        changes["block_ports"] = sorted(current)
+    for key in ("block_mode", "latency_ms", "bandwidth_kbps", "drop_after_bytes"):
+        value = getattr(args, key)
+        if value is not None:
+            changes[key] = value
+    state_dir = _state_dir(args)
+    if not os.path.isdir(state_dir):
+        raise _user_error("%s is not a board state folder; `scanmail board list` shows the boards" % state_dir)
+    try:
+        switches = netswitches.update(state_dir, changes, clear=args.clear)
+    except netswitches.SwitchError as exc:
+        raise _user_error(str(exc))
+    print("%s: %s" % (os.path.basename(state_dir), netswitches.describe(switches)))
+    return 0
+
+
+def register(parser):
+    parser.epilog = EXAMPLES
+    import argparse
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub = parser.add_subparsers(dest="board_command", metavar="ACTION")
+
+    def add(name, handler, help_text, named=True):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--root", default=lifecycle.DEFAULT_ROOT,
+                       help="folder holding one state folder per board (default: %(default)s)")
+        if named:
+            p.add_argument("name", nargs="?", help="board name (a folder under --root)")
+            p.add_argument("--state", metavar="DIR", help="the board's state folder")
+        p.set_defaults(handler=handler)
+        return p
+
+    start = sub.add_parser("start", help="start a virtual board in the background",
+                           description="Start a virtual board; prints its serial port (a /dev/pts/N).")
+    start.add_argument("--profile", required=True, help="board profile id (hardware/boards/<id>.toml)")
+    start.add_argument("--runtime", choices=("micropython", "cpython", "auto"), default="auto",
+                       help="micropython: the unix port (default when installed); cpython: fallback")
+    start.add_argument("--state", metavar="DIR", help="state folder (default: <root>/<name>)")
+    start.add_argument("--root", default=lifecycle.DEFAULT_ROOT, help="default: %(default)s")
+    start.add_argument("--ip", help="the board's address in 127.0.0.0/8 (default: first free from 127.0.0.20)")
+    start.add_argument("--name", help="board name (default: <profile>-<last octet of ip>)")
+    start.add_argument("--tenant-state", metavar="DIR", help="state folder of the fake tenant (its endpoints.json)")
+    start.add_argument("--fast", action="store_true",
+                       help="no baud-rate pacing and no input-buffer drops (CI speed)")
+    start.set_defaults(handler=do_start)
+
+    add("stop", do_stop, "stop a virtual board (its flash and NVS stay)")
+    add("reset", do_reset, "hard-reset a virtual board (as the EN button: boot.py, then main.py)")
+    lst = add("list", do_list, "list virtual boards", named=False)
+    lst.add_argument("--ports", action="store_true", help="print only the ports of running boards")
+
+    net = add("net", do_net, "set a board's network switches (they apply to its next connection)")
+    net.add_argument("--block-port", type=int, action="append", metavar="PORT",
+                     help="block outbound connections to PORT (repeatable), e.g. 25")
+    net.add_argument("--unblock-port", type=int, action="append", metavar="PORT")
+    net.add_argument("--block-mode", choices=netswitches.BLOCK_MODES,
+                     help="refuse (default) or timeout, as a firewall that drops packets")
+    net.add_argument("--latency-ms", type=int, metavar="MS", help="added round-trip time (0: none)")
+    net.add_argument("--bandwidth-kbps", type=int, metavar="KBPS", help="bandwidth cap each way (0: none)")
+    net.add_argument("--drop-after-bytes", type=int, metavar="N", help="links die after N bytes (0: never)")
+    net.add_argument("--clear", action="store_true", help="start from a clean network")
+    return parser

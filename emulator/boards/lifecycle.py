@@ -1,0 +1,286 @@
+# Starting, stopping, resetting and listing virtual boards, and the Python API `VirtualBoard`
+# (Contract 4 in docs/architecture.md). Rule: a board is one supervisor process per state folder;
+# its <state>/board.json says where its port is and exists only while the supervisor runs.
+# Failures say what was wrong and what to do, and a failed start leaves nothing running.
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from emulator.boards import board_state, runtimes
+
+DEFAULT_ROOT = os.path.join(".state", "boards")
+FIRST_BOARD_IP = 20  # 127.0.0.20, .21, ... for boards started without --ip
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 5.0
+
+
+class BoardError(Exception):
+    """A board could not be started, found or stopped; the text says why and what to do."""
+
+
+def _warn(text):
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _pid_is_supervisor(pid):
+    """True if `pid` is a live (not zombie) board supervisor; guards against reused pids."""
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return "emulator.boards.supervisor" in " ".join(proc.cmdline())
+    except Exception:  # psutil missing, or no such process, or no access
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+
+
+def board_status(state_dir):
+    """board.json of the board in `state_dir` plus `alive`, or None when none was started there."""
+    info = board_state.read_board_json(state_dir)
+    if info is None:
+        return None
+    info = dict(info)
+    info["alive"] = _pid_is_supervisor(info.get("pid", -1))
+    info.setdefault("name", os.path.basename(state_dir.rstrip(os.sep)))
+    info["state"] = state_dir
+    return info
+
+
+def list_boards(root=DEFAULT_ROOT):
+    boards = []
+    if not os.path.isdir(root):
+        return boards
+    for name in sorted(os.listdir(root)):
+        status = board_status(os.path.join(root, name))
+        if status is not None:
+            boards.append(status)
+    return boards
+
+
+def _validate_ip(ip):
+    parts = ip.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and int(p) <= 255 for p in parts):
+        raise BoardError("--ip %r is not an IPv4 address; give one in 127.0.0.0/8 such as 127.0.0.20" % ip)
+    if parts[0] != "127" or parts[3] in ("0", "255"):
+        raise BoardError(
+            "--ip %s is outside the virtual network: boards live on loopback, give an address in "
+            "127.0.0.1-127.255.255.254 such as 127.0.0.20" % ip
+        )
+
+
+def _free_ip(root):
+    used = {b.get("ip") for b in list_boards(root) if b["alive"]}
+    for last in range(FIRST_BOARD_IP, 255):
+        ip = "127.0.0.%d" % last
+        if ip not in used:
+            return ip
+    raise BoardError("no free address left in 127.0.0.20-254; stop a board or pass --ip")
+
+
+def _load_profile(profile_id):
+    from hardware import profiles
+
+    try:
+        return profiles.load(profile_id)
+    except profiles.ProfileError as exc:
+        raise BoardError(str(exc))
+
+
+def _get(profile, dotted, default=None):
+    value = profile
+    for key in dotted.split("."):
+        if not isinstance(value, dict) or key not in value:
+            return default
+        value = value[key]
+    return value
+
+
+def _tail(path, lines=15):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, tenant_state=None,
+                fast=False, flash=None, root=DEFAULT_ROOT, timeout_s=START_TIMEOUT_S, warn=_warn):
+    """Start a board's supervisor in the background and wait for its first prompt. Returns
+    (board.json as a dict, the supervisor's Popen)."""
+    profile = _load_profile(profile_id)
+    try:
+        chosen = runtimes.choose(runtime, warn)
+    except LookupError as exc:
+        raise BoardError(str(exc))
+    if ip is None:
+        ip = _free_ip(root)
+    _validate_ip(ip)
+    name = name or "%s-%s" % (profile_id, ip.rsplit(".", 1)[1])
+    state_dir = os.path.abspath(state_dir or os.path.join(root, name))
+    running = board_status(state_dir)
+    if running and running["alive"]:
+        raise BoardError(
+            "a board already runs in %s (pid %d, port %s): stop it first with "
+            "`scanmail board stop --state %s`" % (state_dir, running["pid"], running["port"], state_dir)
+        )
+    if tenant_state:
+        tenant_state = os.path.abspath(tenant_state)
+        if tenant_state.endswith(".json"):  # the endpoints.json itself was given
+            tenant_state = os.path.dirname(tenant_state)
+        if not os.path.isdir(tenant_state):
+            raise BoardError("--tenant-state %s is not a folder; give the state folder of a running fake "
+                             "tenant (the one holding endpoints.json)" % tenant_state)
+    flash = os.path.abspath(flash or os.path.join(state_dir, "flash"))
+    os.makedirs(flash, exist_ok=True)
+    board_state.remove_board_json(state_dir)
+    heap = profile.get("heap_bytes_psram") or profile["heap_bytes"]
+    config = {
+        "name": name,
+        "hostname": "scanner-" + hashlib.sha256(name.encode()).hexdigest()[:4],
+        "profile": profile_id,
+        "runtime": chosen,
+        "ip": ip,
+        "flash": flash,
+        "state_dir": state_dir,
+        "tenant_state": tenant_state,
+        "fast": bool(fast),
+        "heap_bytes": heap,
+        "serial": {
+            "kind": _get(profile, "serial.kind", "usb-uart-bridge"),
+            "baud": _get(profile, "serial.baud", 115200),
+            "rx_buffer_bytes": _get(profile, "serial.rx_buffer_bytes", 260),
+        },
+        "scanner": profile.get("scanner", "none"),
+        "network": profile.get("network", "wifi"),
+    }
+    board_state.write_supervisor_config(state_dir, config)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([runtimes.REPO_ROOT] + [p for p in [env.get("PYTHONPATH")] if p])
+    log_path = os.path.join(state_dir, board_state.LOG)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "emulator.boards.supervisor", state_dir],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=runtimes.REPO_ROOT, env=env,
+            start_new_session=True, close_fds=True,
+        )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = board_state.read_board_json(state_dir)
+        if info and info.get("ready"):
+            return info, proc
+        if proc.poll() is not None:
+            raise BoardError("the virtual board %s did not start (supervisor exited %d):\n%s"
+                             % (name, proc.returncode, _tail(log_path)))
+        if time.monotonic() > deadline:
+            if info:
+                warn("warning: board %s is running on %s but showed no prompt within %.0f s "
+                     "(is main.py still running?)" % (name, info["port"], timeout_s))
+                return info, proc
+            _stop_pid(proc.pid, proc)
+            raise BoardError("the virtual board %s did not come up within %.0f s:\n%s"
+                             % (name, timeout_s, _tail(log_path)))
+        time.sleep(0.05)
+
+
+def _stop_pid(pid, proc=None):
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc is not None:
+            if proc.poll() is not None:
+                return
+        elif not _pid_is_supervisor(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    if proc is not None:
+        proc.wait()
+
+
+def stop_board(state_dir, proc=None):
+    """Stop the board in `state_dir`; its flash, NVS and logs stay. Returns its last board.json."""
+    status = board_status(state_dir)
+    if status is None:
+        raise BoardError("no board was started in %s (no board.json there); `scanmail board list` "
+                         "shows the running ones" % state_dir)
+    if status["alive"] or proc is not None:
+        _stop_pid(status["pid"], proc)
+    board_state.remove_board_json(state_dir)
+    return status
+
+
+def reset_board(state_dir):
+    """Hard reset, as pressing the EN button: boot noise, boot.py, main.py."""
+    status = board_status(state_dir)
+    if status is None or not status["alive"]:
+        raise BoardError("no running board in %s; start one with `scanmail board start`" % state_dir)
+    os.kill(status["pid"], signal.SIGUSR1)
+    return status
+
+
+class VirtualBoard:
+    """A virtual board for tests and the demo: `with VirtualBoard("esp32-devkitc", "micropython",
+    state_dir, "127.0.0.20", tenant_state) as b:` then talk to `b.port` like a serial port."""
+
+    def __init__(self, profile_id, runtime="auto", state_dir=None, ip=None, tenant_state=None, fast=False,
+                 name=None, flash=None, timeout_s=START_TIMEOUT_S):
+        self.profile_id = profile_id
+        self.requested_runtime = runtime
+        self.state_dir = os.path.abspath(state_dir) if state_dir else None
+        self.ip = ip
+        self.tenant_state = tenant_state
+        self.fast = fast
+        self.name = name
+        self.flash = flash
+        self.timeout_s = timeout_s
+        self.info = None
+        self._proc = None
+
+    def start(self):
+        self.info, self._proc = start_board(
+            self.profile_id, self.requested_runtime, self.state_dir, self.ip, self.name, self.tenant_state,
+            self.fast, self.flash, timeout_s=self.timeout_s,
+        )
+        self.state_dir = self.info["state"]
+        return self
+
+    port = property(lambda self: self.info["port"])
+    runtime = property(lambda self: self.info["runtime"])
+    pid = property(lambda self: self.info["pid"])
+    flash_dir = property(lambda self: self.info["flash"])
+
+    def stop(self):
+        if self._proc is not None:
+            stop_board(self.state_dir, self._proc)
+            self._proc = None
+
+    def reset(self):
+        reset_board(self.state_dir)
+
+    def set_network(self, **switches):
+        """Set network switches (block_ports, block_mode, latency_ms, bandwidth_kbps,
+        drop_after_bytes); None removes one. Applies to the next connection the board opens."""
+        from emulator.boards import netswitches
+
+        return netswitches.update(self.state_dir, switches)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,76 @@
+# The two board runtimes and how each is launched. Rule: both run the same firmware from the board's
+# flash with the same "ROM" (emulator/board_shims: network, machine, esp32, ntptime,
+# virtual_board) and speak the same raw REPL on their stdin/stdout:
+#   micropython  the unix port, `micropython -X heapsize=<profile heap> -i _vboard_start.py`
+#   cpython      emulator/boards/cpython_board.py, a raw REPL written in Python, for machines
+#                without the MicroPython wheel (a loud warning says so when chosen automatically)
+import os
+import shutil
+import sys
+
+from emulator.boards import board_state
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHIMS_DIR = os.path.join(REPO_ROOT, "emulator", "board_shims")
+CPYTHON_BOARD = os.path.join(REPO_ROOT, "emulator", "boards", "cpython_board.py")
+RUNTIMES = ("micropython", "cpython")
+
+
+def micropython_executable():
+    """The unix port installed beside this interpreter (the project's venv), else on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "micropython")
+    if os.path.exists(beside):
+        return beside
+    return shutil.which("micropython")
+
+
+def choose(requested, warn=None):
+    """The runtime to use for `requested` (micropython | cpython | auto)."""
+    if requested in RUNTIMES:
+        if requested == "micropython" and not micropython_executable():
+            raise LookupError(
+                "the MicroPython unix port is not installed (no `micropython` beside %s or on PATH): "
+                "run ./dev test once to install it, or start the board with --runtime cpython" % sys.executable
+            )
+        return requested
+    if requested != "auto":
+        raise LookupError("unknown runtime %r: use micropython, cpython or auto" % requested)
+    if micropython_executable():
+        return "micropython"
+    if warn:
+        warn(
+            "WARNING: the MicroPython unix port is not installed, so this virtual board runs its "
+            "firmware on CPython instead. CPython is NOT the runtime of a real board: heap limits "
+            "and MicroPython-only behaviour are not checked. Install it (./dev test) for a faithful board."
+        )
+    return "cpython"
+
+
+def command(config, mode, reset_cause):
+    """(argv, env) that start the board runtime; mode: hard | soft-raw | soft-friendly."""
+    flash = config["flash"]
+    env = dict(os.environ)
+    env["SCANMAIL_VBOARD_CONFIG"] = board_state.runtime_config_path(config["state_dir"])
+    env["SCANMAIL_VBOARD_BOOT"] = mode
+    env["SCANMAIL_VBOARD_RESET_CAUSE"] = str(reset_cause)
+    paths = [os.path.join(flash, "lib"), flash, SHIMS_DIR]
+    if config["runtime"] == "micropython":
+        env["MICROPYPATH"] = ":".join(paths)
+        argv = [
+            config.get("micropython") or micropython_executable(),
+            "-X",
+            "heapsize=%d" % int(config["heap_bytes"]),
+            "-i",
+            os.path.join(SHIMS_DIR, "_vboard_start.py"),
+        ]
+    else:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        env.pop("PYTHONSTARTUP", None)
+        argv = [sys.executable, "-B", "-u", CPYTHON_BOARD]
+    return argv, env
+
+
+def start_relay(config, log):
+    from emulator.vnet.relay import ShapingRelay
+
+    return ShapingRelay(config["ip"], board_state.net_switches_path(config["state_dir"]), log)
