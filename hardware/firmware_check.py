@@ -177,7 +177,16 @@ def rule_problems(path):
 def run_mypy(paths, cache_root=None):
     """mypy over `paths` against the MicroPython ESP32 typeshed: (exit code, output lines)."""
     typeshed = typeshed_dir(cache_root)
-    cache_dir = os.path.join(cache_root or os.path.join(REPO_ROOT, ".mypy_cache"), "firmware")
+    inside_repo = all(
+        os.path.abspath(path).startswith(REPO_ROOT + os.sep) for path in paths
+    )
+    # mypy's cache is keyed by module name: code from elsewhere (a scratch folder whose modules
+    # share names with an earlier run's) is checked without reading or writing a cache.
+    cache_dir = (
+        os.path.join(cache_root or os.path.join(REPO_ROOT, ".mypy_cache"), "firmware")
+        if inside_repo
+        else os.devnull
+    )
     command = [
         sys.executable, "-m", "mypy",
         "--config-file", MYPY_CONFIG,
@@ -194,6 +203,7 @@ def run_mypy(paths, cache_root=None):
 
 def check(paths, cache_root=None):
     """Both checks over `paths`: the list of problems (empty when the code fits an ESP32)."""
+    paths = [os.path.abspath(path) for path in paths]  # mypy runs from the repository root
     problems = []
     for path in _python_files(paths):
         problems.extend(rule_problems(path))
