@@ -90,16 +90,21 @@ def connect_wifi(ssid, password, timeout_s=CONNECT_TIMEOUT_S):
     wlan.connect(ssid, password or "")
     started = ticks_ms()
     got_ip = getattr(network, "STAT_GOT_IP", None)
+    # The ESP32 driver stops after an authentication failure but keeps retrying after the others
+    # (an access point missed in one scan, a lost handshake): those are reported at the deadline.
+    wrong_password = getattr(network, "STAT_WRONG_PASSWORD", None)
     while True:
         status = wlan.status()
         if wlan.isconnected() or (got_ip is not None and status == got_ip):
             return wlan
-        failure = _wifi_failure(network, status, ssid)
-        if failure is not None:
+        if wrong_password is not None and status == wrong_password:
             wlan.disconnect()
-            raise failure
+            raise _wifi_failure(network, status, ssid)
         if ticks_diff(ticks_ms(), started) > timeout_s * 1000:
             wlan.disconnect()
+            failure = _wifi_failure(network, status, ssid)
+            if failure is not None:
+                raise failure
             raise BoardError(
                 "Wi-Fi network %r did not give an address within %s s (last status %r)" % (ssid, timeout_s, status),
                 "check the signal strength and that the network's DHCP server has free addresses",

@@ -39,6 +39,7 @@ class WLAN:
     def connect(self, ssid, password):
         calls.append(("connect", ssid))
     def status(self):
+        calls.append(("status",))
         status = wlan_statuses.pop(0) if len(wlan_statuses) > 1 else wlan_statuses[0]
         self._connected = status == STAT_GOT_IP
         return status
@@ -194,6 +195,23 @@ def test_a_wifi_failure_is_a_clear_error_that_never_shows_the_password(run_on_es
         assert phrase in out, phrase
     assert SECRET not in out
     assert out.strip().endswith("True")  # a failed join is abandoned, not left retrying
+
+
+def test_a_wrong_password_ends_the_join_at_once_since_the_esp32_driver_stops_retrying(run_on_esp32_stand_ins):
+    out = run_on_esp32_stand_ins(
+        "import network\n"
+        "from firmware.board import BoardError\n"
+        "from firmware.board_esp32 import connect_wifi\n"
+        "network.wlan_statuses = [network.STAT_CONNECTING, network.STAT_WRONG_PASSWORD, network.STAT_CONNECTING]\n"
+        "try:\n"
+        "    connect_wifi('OfficeNet', %r, timeout_s=60)\n"
+        "except BoardError as e:\n"
+        "    print(e.what)\n"
+        "print(len([c for c in network.calls if c == ('status',)]))\n" % SECRET
+    )
+    error, polls = out.strip().splitlines()
+    assert error == "Wi-Fi network 'OfficeNet' refused the password (status 202, WRONG_PASSWORD)"
+    assert polls == "2"  # no waiting for the 60 s deadline
 
 
 @pytest.fixture
