@@ -207,3 +207,14 @@ def _validate_consistency(profile, path):
                 "%s: missing key 'sources.%s': say where the figure comes from (a non-empty string)"
                 % (path, figure)
             )
+
+
+# The parts of a profile the ESP32 backing (firmware/board_esp32.py) reads from its config; a board
+# cannot read TOML, so host tools write these into the board's settings.
+BOARD_CONFIG_KEYS = ("network", "ethernet", "pins", "scanner")
+
+
+def board_config(board_id):
+    """The config dict for firmware.board_esp32.Esp32Board that describes this board's hardware."""
+    profile = load(board_id)
+    return {key: profile[key] for key in BOARD_CONFIG_KEYS if key in profile}

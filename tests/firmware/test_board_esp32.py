@@ -269,13 +269,14 @@ def test_the_board_joins_wifi_before_its_first_connection_and_reports_its_addres
 def test_a_wt32_eth01_starts_its_lan8720_on_the_pins_of_its_hardware_profile(run_on_esp32_stand_ins):
     from hardware import profiles
 
-    ethernet = profiles.load("wt32-eth01")["ethernet"]
+    config = profiles.board_config("wt32-eth01")
+    config["name"] = "scanner-eth"
     out = run_on_esp32_stand_ins(
         "import network\n"
         "from firmware.board_esp32 import Esp32Board\n"
-        "board = Esp32Board({'name': 'scanner-eth', 'network': 'ethernet', 'ethernet': %r})\n"
+        "board = Esp32Board(%r)\n"
         "print(board.net.address())\n"
-        "print([c for c in network.calls if c[0] == 'LAN'][0][1])\n" % (ethernet,)
+        "print([c for c in network.calls if c[0] == 'LAN'][0][1])\n" % (config,)
     )
     address, options = out.strip().splitlines()
     assert address == "10.0.0.7"

@@ -159,3 +159,22 @@ def test_wiring_notes_cover_what_a_builder_gets_wrong(board_id, wiring_must_say)
     wiring = open(os.path.join(HARDWARE_DIR, board_id, "wiring.md")).read()
     for phrase in wiring_must_say:
         assert phrase in wiring, phrase
+
+
+@pytest.mark.parametrize(
+    "board_id, expected",
+    [
+        ("wt32-eth01", {"network": "ethernet", "ethernet.mdc": 23, "ethernet.phy_addr": 1, "pins.status_led": 2}),
+        ("esp32-cam", {"network": "wifi", "scanner": "ov2640", "pins.status_led": 33, "pins.status_led_active_low": True}),
+        ("esp32-s3-devkitc-1", {"pins.status_led_kind": "neopixel", "scanner": "none"}),
+    ],
+)
+def test_a_boards_hardware_config_for_the_firmware_comes_from_its_profile(board_id, expected):
+    config = profiles.board_config(board_id)
+    assert set(config) <= set(profiles.BOARD_CONFIG_KEYS)
+    assert "sources" not in config and "heap_bytes" not in config  # only what the firmware uses
+    for dotted, value in expected.items():
+        node = config
+        for part in dotted.split("."):
+            node = node[part]
+        assert node == value, dotted
