@@ -23,28 +23,37 @@ class FlashFS:
         pass
 
     def open(self, path, mode):
-        return self._host.open(self._host_path(path), mode)
+        return self._host.open(self.host_path(path), mode)
 
     def ilistdir(self, path):
-        return self._host.ilistdir(self._host_path(path))
+        # (name, type, inode, size) as LittleFS on an ESP32 gives it; VfsPosix leaves out the size
+        base = self.host_path(path).rstrip("/") + "/"
+        for entry in self._host.ilistdir(self.host_path(path)):
+            size = 0
+            if not entry[1] & _S_IFDIR:
+                try:
+                    size = self._host.stat(base + entry[0])[6]
+                except OSError:
+                    pass
+            yield (entry[0], entry[1], entry[2], size)
 
     def stat(self, path):
-        return self._host.stat(self._host_path(path))
+        return self._host.stat(self.host_path(path))
 
     def statvfs(self, path):
         return self._host.statvfs(self._root + "/")
 
     def mkdir(self, path):
-        self._host.mkdir(self._host_path(path))
+        self._host.mkdir(self.host_path(path))
 
     def rmdir(self, path):
-        self._host.rmdir(self._host_path(path))
+        self._host.rmdir(self.host_path(path))
 
     def remove(self, path):
-        self._host.remove(self._host_path(path))
+        self._host.remove(self.host_path(path))
 
     def rename(self, old_path, new_path):
-        self._host.rename(self._host_path(old_path), self._host_path(new_path))
+        self._host.rename(self.host_path(old_path), self.host_path(new_path))
 
     def chdir(self, path):
         device_path = self.device_path(path)
@@ -71,5 +80,5 @@ class FlashFS:
             parts.append(part)
         return "/" + "/".join(parts)
 
-    def _host_path(self, path):
+    def host_path(self, path):
         return self._root + self.device_path(path)

@@ -69,12 +69,17 @@ def write_runtime_config(state_dir, config, relay):
     )
 
 
-def clear_power_on_state(state_dir):
-    """What a power cycle loses: the RTC (NVS and flash survive)."""
-    try:
-        os.remove(os.path.join(state_dir, RTC_JSON))
-    except FileNotFoundError:
-        pass
+def power_on_state(state_dir, clock_set):
+    """What a power cycle resets: the RTC (NVS and flash survive). The RTC starts set to the host's
+    time (offset 0) when clock_set, else unset until ntptime.settime() runs on the board."""
+    path = os.path.join(state_dir, RTC_JSON)
+    if clock_set:
+        write_json(path, {"offset": 0})
+    else:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
 
 
 def board_json_path(state_dir):

@@ -40,7 +40,7 @@ def do_start(args):
     try:
         info, _proc = lifecycle.start_board(
             args.profile, args.runtime, args.state, args.ip, args.name, args.tenant_state, args.fast,
-            root=args.root,
+            root=args.root, clock_set=not args.clock_unset,
         )
     except lifecycle.BoardError as exc:
         raise _user_error(str(exc))
@@ -138,6 +138,8 @@ def register(parser):
     start.add_argument("--tenant-state", metavar="DIR", help="state folder of the fake tenant (its endpoints.json)")
     start.add_argument("--fast", action="store_true",
                        help="no baud-rate pacing and no input-buffer drops (CI speed)")
+    start.add_argument("--clock-unset", action="store_true",
+                       help="power on with the RTC unset until the firmware runs NTP (default: set)")
     start.set_defaults(handler=do_start)
 
     add("stop", do_stop, "stop a virtual board (its flash and NVS stay)")

@@ -113,7 +113,8 @@ def _tail(path, lines=15):
 
 
 def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, tenant_state=None,
-                fast=False, flash=None, root=DEFAULT_ROOT, timeout_s=START_TIMEOUT_S, warn=_warn):
+                fast=False, flash=None, root=DEFAULT_ROOT, timeout_s=START_TIMEOUT_S, warn=_warn,
+                clock_set=True):
     """Start a board's supervisor in the background and wait for its first prompt. Returns
     (board.json as a dict, the supervisor's Popen)."""
     profile = _load_profile(profile_id)
@@ -161,6 +162,9 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
         },
         "scanner": profile.get("scanner", "none"),
         "network": profile.get("network", "wifi"),
+        # Power-on: the RTC is set as if the board's boot had run NTP (firmware that checks
+        # certificates needs it); clock_set=False powers on with the clock unset instead.
+        "clock_set": bool(clock_set),
     }
     board_state.write_supervisor_config(state_dir, config)
     env = dict(os.environ)
@@ -238,7 +242,7 @@ class VirtualBoard:
     state_dir, "127.0.0.20", tenant_state) as b:` then talk to `b.port` like a serial port."""
 
     def __init__(self, profile_id, runtime="auto", state_dir=None, ip=None, tenant_state=None, fast=False,
-                 name=None, flash=None, timeout_s=START_TIMEOUT_S):
+                 name=None, flash=None, timeout_s=START_TIMEOUT_S, clock_set=True):
         self.profile_id = profile_id
         self.requested_runtime = runtime
         self.state_dir = os.path.abspath(state_dir) if state_dir else None
@@ -248,13 +252,14 @@ class VirtualBoard:
         self.name = name
         self.flash = flash
         self.timeout_s = timeout_s
+        self.clock_set = clock_set
         self.info = None
         self._proc = None
 
     def start(self):
         self.info, self._proc = start_board(
             self.profile_id, self.requested_runtime, self.state_dir, self.ip, self.name, self.tenant_state,
-            self.fast, self.flash, timeout_s=self.timeout_s,
+            self.fast, self.flash, timeout_s=self.timeout_s, clock_set=self.clock_set,
         )
         self.state_dir = self.info["state"]
         return self

@@ -66,7 +66,8 @@ def command(config, mode, reset_cause):
     else:
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env.pop("PYTHONSTARTUP", None)
-        argv = [sys.executable, "-B", "-u", CPYTHON_BOARD]
+        # -S: no site-packages, so the board imports only what is on its flash and in its ROM
+        argv = [sys.executable, "-B", "-S", "-u", CPYTHON_BOARD]
     return argv, env
 
 

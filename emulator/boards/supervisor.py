@@ -319,7 +319,7 @@ class Supervisor:
         signal.signal(signal.SIGUSR1, lambda *_: self.request_hard_reset())
         self.relay = runtimes.start_relay(self.config, self.log)
         board_state.write_runtime_config(self.state_dir, self.config, self.relay)
-        board_state.clear_power_on_state(self.state_dir)
+        board_state.power_on_state(self.state_dir, self.config.get("clock_set", True))
         self.write_board_json(False)
         self.log("port %s, profile %s, runtime %s, ip %s%s" % (
             self.port, self.config["profile"], self.config["runtime"], self.config["ip"],

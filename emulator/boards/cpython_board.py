@@ -1,0 +1,328 @@
+# The CPython board runtime: the board's firmware run by CPython behind a raw REPL written in
+# Python, for machines without the MicroPython unix port. Started by the board supervisor as
+# `python -B -u cpython_board.py` with the board's pty as stdin/stdout (never imported).
+# Rule: speak the REPL exactly as MicroPython's shared/runtime/pyexec.c does, so the same host
+# tools and mpremote drive it: Ctrl-A raw REPL, Ctrl-B friendly, Ctrl-C clear, Ctrl-D run (empty:
+# soft reset by exiting 0), raw-paste with a 128-byte window topped up by 0x01, `OK`/0x04 framing.
+# Code typed at the REPL sees the flash as "/" (a MicroPython-style `os` and `open` over it); the
+# firmware itself gets the flash folder as board.storage_root. It reads stdin one byte at a time
+# with a blocking read on fd 0, so the supervisor can tell "at a prompt" from "running code".
+import builtins
+import codeop
+import errno
+import os
+import sys
+import traceback
+import types
+
+# This file's folder must not shadow the board's modules: the board sees only its flash + ROM.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+import _vboard_flashfs  # noqa: E402  (the ROM folder is on PYTHONPATH)
+import _vboard_host  # noqa: E402
+
+READY_MARKER = b"\x00VBOARD-READY\x00"
+RAW_PASTE_WINDOW = 128  # MICROPY_REPL_STDIN_BUFFER_MAX / 2, as on an ESP32
+CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E = 1, 2, 3, 4, 5
+FRIENDLY, RAW = "friendly", "raw"
+
+
+def out(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    view = memoryview(data)
+    while view:
+        view = view[os.write(1, view):]
+
+
+class _ConsoleBytes:
+    def write(self, data):
+        out(bytes(data))
+        return len(data)
+
+    def flush(self):
+        pass
+
+
+class Console:
+    """sys.stdout and sys.stderr: straight to the serial line, no buffering, no newline changes."""
+
+    buffer = _ConsoleBytes()
+    encoding = "utf-8"
+
+    def write(self, text):
+        out(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def read_byte():
+    while True:
+        try:
+            data = os.read(0, 1)
+        except KeyboardInterrupt:  # a Ctrl-C that arrived at the prompt: nothing runs, ignore it
+            continue
+        if not data:
+            raise SystemExit(0)  # the supervisor went away
+        return data[0]
+
+
+# -- the flash as "/" for code typed at the REPL ---------------------------------------------------
+class HostPosix:
+    """What _vboard_flashfs.FlashFS needs from the host, in CPython terms."""
+
+    open = staticmethod(builtins.open)
+    mkdir = staticmethod(os.mkdir)
+    rmdir = staticmethod(os.rmdir)
+    remove = staticmethod(os.remove)
+    rename = staticmethod(os.replace)
+
+    @staticmethod
+    def ilistdir(path):
+        for entry in os.scandir(path):
+            yield (entry.name, 0x4000 if entry.is_dir() else 0x8000, entry.inode())
+
+    @staticmethod
+    def stat(path):
+        return tuple(os.stat(path))[:10]
+
+    @staticmethod
+    def statvfs(path):
+        st = os.statvfs(path)
+        return (st.f_bsize, st.f_frsize, st.f_blocks, st.f_bfree, st.f_bavail, st.f_files, st.f_ffree,
+                st.f_favail, st.f_flag, st.f_namemax)
+
+
+def board_os(fs):
+    """A MicroPython-flavoured `os` module over the flash."""
+    mod = types.ModuleType("os")
+    mod.sep = "/"
+    mod.ilistdir = lambda path="": fs.ilistdir(path)
+    mod.listdir = lambda path="": [entry[0] for entry in fs.ilistdir(path)]
+    for name in ("stat", "statvfs", "mkdir", "rmdir", "remove", "rename", "chdir", "getcwd"):
+        setattr(mod, name, getattr(fs, name))
+    mod.unlink = fs.remove
+    mod.urandom = os.urandom
+    mod.sync = lambda: None
+    mod.uname = lambda: types.SimpleNamespace(
+        sysname="esp32", nodename="esp32", release="cpython-" + sys.version.split()[0],
+        version="scanmail virtual board (CPython runtime)", machine="virtual ESP32 with CPython")
+    return mod
+
+
+def board_builtins(fs):
+    flash_os = board_os(fs)
+    table = dict(builtins.__dict__)
+
+    def board_open(path, mode="r", *args, **kwargs):
+        if isinstance(path, int):
+            return builtins.open(path, mode, *args, **kwargs)
+        return builtins.open(fs.host_path(path), mode, *args, **kwargs)
+
+    def board_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and name in ("os", "uos"):
+            return flash_os
+        return builtins.__import__(name, globals, locals, fromlist, level)
+
+    table["open"] = board_open
+    table["__import__"] = board_import
+    return table
+
+
+def _print_exception(exc, file=None):
+    (file or sys.stdout).write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+
+
+# -- running code ------------------------------------------------------------------------------------
+class Board:
+    def __init__(self, flash):
+        self.fs = _vboard_flashfs.FlashFS(HostPosix(), flash)
+        self.namespace = {"__name__": "__main__", "__builtins__": board_builtins(self.fs)}
+
+    def run_file(self, name):
+        try:
+            self.fs.stat(name)
+        except OSError:
+            return
+        with builtins.open(self.fs.host_path(name)) as f:
+            source = f.read()
+        try:
+            exec(compile(source, name, "exec"), self.namespace)
+        except SystemExit:
+            raise
+        except BaseException as exc:  # a board prints the traceback and carries on to the REPL
+            self._print_traceback(exc)
+
+    def _print_traceback(self, exc):
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next  # frames of this REPL are not the user's business
+        lines = traceback.format_exception(type(exc), exc, tb)
+        if isinstance(exc, OSError) and isinstance(exc.errno, int):
+            # MicroPython's words, which host tools parse: "OSError: [Errno 2] ENOENT"
+            lines[-1] = "OSError: [Errno %d] %s\n" % (exc.errno, errno.errorcode.get(exc.errno, exc.strerror))
+        out("".join(lines))
+
+    def execute(self, source, mode):
+        """Compile and run; returns the exception (or None). SystemExit propagates."""
+        try:
+            code = compile(source, "<stdin>", mode)
+            exec(code, self.namespace)
+        except SystemExit:
+            raise
+        except BaseException as exc:
+            return exc
+        return None
+
+    # -- the raw REPL ----------------------------------------------------------------------------------
+    def raw_repl(self):
+        """Returns FRIENDLY on Ctrl-B; raises SystemExit for a soft reset."""
+        out("raw REPL; CTRL-B to exit\r\n")
+        while True:
+            out(">")
+            line = bytearray()
+            while True:
+                c = read_byte()
+                if c == CTRL_A:
+                    if line == b"\x05A":
+                        self.raw_paste()
+                        break
+                    out("raw REPL; CTRL-B to exit\r\n")
+                    line = bytearray()
+                    out(">")
+                elif c == CTRL_B:
+                    out("\r\n" + banner())
+                    return FRIENDLY
+                elif c == CTRL_C:
+                    line = bytearray()
+                elif c == CTRL_D:
+                    out("OK")
+                    if not line:
+                        out("\r\n")
+                        raise SystemExit(0)
+                    self.run_framed(bytes(line))
+                    break
+                else:
+                    line.append(c)
+
+    def raw_paste(self):
+        out(b"R\x01" + RAW_PASTE_WINDOW.to_bytes(2, "little"))
+        source = bytearray()
+        remaining = 0
+        while True:
+            if remaining == 0:
+                out(b"\x01")
+                remaining = RAW_PASTE_WINDOW
+            c = read_byte()
+            remaining -= 1
+            if c == CTRL_C:  # the host aborted: wait for its end marker, then back to the prompt
+                while read_byte() != CTRL_D:
+                    pass
+                out(b"\x04")
+                out(b"\x04Traceback (most recent call last):\nKeyboardInterrupt: \n\x04")
+                return
+            if c == CTRL_D:
+                out(b"\x04")
+                break
+            source.append(c)
+        self.run_framed(bytes(source))
+
+    def run_framed(self, source):
+        """stdout, 0x04, the error text, 0x04: what the host's raw-REPL client reads back."""
+        try:
+            error = self.execute(source.decode("utf-8", "replace"), "exec")
+        except SystemExit as exc:
+            out(b"\x04\x04")
+            raise SystemExit(exc.code if isinstance(exc.code, int) else 0)
+        out(b"\x04")
+        if error is not None:
+            self._print_traceback(error)
+        out(b"\x04")
+
+    # -- the friendly REPL -------------------------------------------------------------------------------
+    def friendly_repl(self):
+        """Returns RAW on Ctrl-A; raises SystemExit for a soft reset (Ctrl-D on an empty line)."""
+        compiler = codeop.CommandCompiler()
+        lines = []
+        line = bytearray()
+        out(">>> ")
+        while True:
+            c = read_byte()
+            if c == CTRL_A:
+                out("\r\n")
+                return RAW
+            if c == 13 and not line and not lines:
+                out("\r\n>>> ")
+                continue
+            if c == CTRL_B:
+                out("\r\n" + banner())
+                lines, line = [], bytearray()
+                out(">>> ")
+            elif c == CTRL_C:
+                lines, line = [], bytearray()
+                out("\r\n>>> ")
+            elif c == CTRL_D:
+                if not line and not lines:
+                    out("\r\n")
+                    raise SystemExit(0)
+            elif c in (8, 127):
+                if line:
+                    del line[-1]
+                    out("\x08 \x08")
+            elif c == 13:
+                out("\r\n")
+                lines.append(line.decode("utf-8", "replace"))
+                line = bytearray()
+                source = "\n".join(lines)
+                try:
+                    code = compiler(source, "<stdin>", "single")
+                except (SyntaxError, OverflowError, ValueError) as exc:
+                    code, lines = None, []
+                    self._print_traceback(exc)
+                else:
+                    if code is None and lines[-1] != "":
+                        out("... ")
+                        continue
+                    lines = []
+                    if code is not None:
+                        error = self.execute(source, "single")
+                        if error is not None:
+                            self._print_traceback(error)
+                out(">>> ")
+            elif c >= 32 or c == 9:
+                line.append(c)
+                out(bytes([c]))
+
+
+def banner():
+    return ("MicroPython-compatible CPython %s (scanmail virtual board, CPython runtime); %s\r\n"
+            'Type "help()" for more information.\r\n'
+            % (sys.version.split()[0], _vboard_host.config().get("profile", "virtual")))
+
+
+def main():
+    sys.stdout = sys.stderr = Console()
+    sys.print_exception = _print_exception
+    config = _vboard_host.config()
+    board = Board(config.get("flash") or os.getcwd())
+    mode = _vboard_host.boot_mode()
+    try:
+        board.run_file("boot.py")
+        if mode in ("hard", "soft-friendly"):
+            board.run_file("main.py")
+    finally:
+        out(READY_MARKER)
+    out(banner())
+    repl = FRIENDLY
+    while True:
+        repl = board.raw_repl() if repl == RAW else board.friendly_repl()
+
+
+if __name__ == "__main__":
+    main()
