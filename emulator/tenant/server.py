@@ -63,6 +63,7 @@ class TenantWorld:
         self.store_host = STORE_HOST
         self._internal_ids = itertools.count(33998961543173)
         self.dns = None
+        self.sessions = set()       # open SMTP sessions, closed on stop
 
     def check_spf(self, client_ip, mail_from, helo):
         return check_spf(self.dns, client_ip, mail_from, helo)
@@ -178,6 +179,8 @@ class TenantServer:
             self.http = None
         for server in self.servers:
             server.close()
+        for session in list(self.world.sessions):
+            session._abort()
         for server in self.servers:
             await server.wait_closed()
         self.servers = []

@@ -104,11 +104,12 @@ class TenantSmtp(SMTP):
                 pass
         super()._timeout_cb()
 
-    def trace(self, status, reply, recipients=None, **extra):
+    def trace(self, status, reply, recipients=None, sender=None, **extra):
+        if sender is None:
+            sender = self.mail_from if self.mail_from is not None else (self.login or "")
         self.world.trace.add(self.world.clock.now(), self.endpoint.name, self.mode or self.default_mode(),
-                             self.client_ip, self.tls_version, self.mail_from if self.mail_from is not None
-                             else (self.login or ""), recipients if recipients is not None else self.rcpts,
-                             status, reply, **extra)
+                             self.client_ip, self.tls_version, sender,
+                             recipients if recipients is not None else self.rcpts, status, reply, **extra)
 
     def default_mode(self):
         return {"submission": "submission", "hve": "HVE"}.get(self.endpoint.name, "direct send")
@@ -126,6 +127,8 @@ class TenantSmtp(SMTP):
             raise _Closed()
         if fault.action == "tls_fail":
             return "tls_fail"
+        if stage in ("auth", "mail", "rcpt", "data"):
+            self.trace("Refused" if stage != "data" else "Failed", fault.reply, stage=stage, fault=fault.id)
         await self.reply(fault.reply)
         if fault.reply.startswith("421"):
             self._close()
@@ -156,6 +159,7 @@ class TenantSmtp(SMTP):
     async def _handle_client(self):
         peer = self.session.peer
         self.client_ip = peer[0] if isinstance(peer, tuple) else str(peer)
+        self.world.sessions.add(self)
         try:
             await self.fault("connect")
             if await self.fault("greeting") is None:
@@ -175,17 +179,20 @@ class TenantSmtp(SMTP):
                         await self.reply(replies.TOO_MANY_ERRORS)
                         self._close()
                         return
-                    await self.reply(replies.UNRECOGNIZED.format(command=verb_text, tag=self.tag()))
+                    await self.reply(replies.UNRECOGNIZED.format(command=_printable(verb_text), tag=self.tag()))
                     continue
                 await handler(arg.strip().decode("utf-8", "surrogateescape"))
         except (_Closed, ConnectionError):
             self._close()
         except asyncio.CancelledError:
+            # aiosmtpd cancels the session on EOF and keeps the socket half-open: close it here.
+            self._close()
             raise
         except Exception:
             log.exception("fake tenant session %d failed", self.session_id)
             self._abort()
         finally:
+            self.world.sessions.discard(self)
             if self.login:
                 self.world.limits.session_ended(self.login, self.session_id)
 
@@ -314,7 +321,7 @@ class TenantSmtp(SMTP):
             self.world.limits.session_started(self.login, self.session_id)
         else:
             self.last_auth_reply = result.reply
-            self.trace("Refused", result.reply, recipients=[], stage="auth", login=username[:256])
+            self.trace("Refused", result.reply, recipients=[], sender=username[:256], stage="auth")
         await self.reply(result.reply)
 
     async def _auth_exchange(self, challenge, initial):
@@ -364,7 +371,6 @@ class TenantSmtp(SMTP):
         if bad:
             await self.reply(replies.BAD_PARAMETER.format(param=bad))
             return
-        tenant = self.world.tenant
         declared = int(params.get("SIZE") or 0)
         if self.endpoint.name in ("submission", "hve"):
             refusal = self._submission_sender_refusal(address, declared)
@@ -380,7 +386,6 @@ class TenantSmtp(SMTP):
         self.mail_params = params
         if self.mode == "direct send" or self.mode == "inbound":
             self.spf = self.world.check_spf(self.client_ip, address, self.helo)
-        del tenant
         await self.reply(replies.MAIL_OK)
 
     def _submission_sender_refusal(self, address, declared):
@@ -615,6 +620,12 @@ class _LimitedSink:
         if self.room >= len(data):
             self.spool.write(data)
         self.room -= len(data)
+
+
+def _printable(text, limit=64):
+    """A client's word made safe to echo in a reply: printable ASCII only, bounded (RFC 5321 4.5.3.1.5)."""
+    cleaned = "".join(c if " " <= c <= "~" else "?" for c in text[:limit])
+    return cleaned + ("..." if len(text) > limit else "")
 
 
 def _certificate_names(cert):
