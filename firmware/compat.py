@@ -66,9 +66,13 @@ def set_timeout(sock, seconds):
 if IS_MICROPYTHON:
 
     def sock_recv_into(sock, view):
-        n = sock.readinto(view)
-        if n is None:                        # a non-blocking socket had nothing: a timeout
+        # On MicroPython a blocking readinto()/recv_into() waits until the whole buffer is full,
+        # plain or TLS; recv() returns what has arrived, which is what a reply reader needs.
+        data = sock.recv(len(view))
+        if data is None:                     # a non-blocking socket had nothing: a timeout
             raise OSError(_errno.ETIMEDOUT)
+        n = len(data)
+        view[:n] = data
         return n
 
     def sock_send(sock, view):

@@ -1,0 +1,52 @@
+# The test-only board for end-to-end tests of the mail core (Contract 1 members the core uses):
+# runs on BOTH runtimes. Its network maps the Microsoft host names (and any extra route a test
+# adds) to the fake tenant's loopback listeners, binds the board's own source address
+# (127.0.0.20 direct send, 127.0.0.30 relay connector) and can block a port the way an ISP does.
+# Rule: a real TCP connection every time; only name resolution is replaced.
+import errno
+import socket
+
+
+class TestClock:
+    __test__ = False
+
+    def __init__(self, now):
+        self._now = now
+
+    def now(self):
+        return self._now
+
+
+class TestNet:
+    __test__ = False
+
+    def __init__(self, routes, ip, blocked_ports=()):
+        self.routes = routes              # "host:port" -> [listen address, listen port]
+        self.ip = ip
+        self.blocked_ports = blocked_ports
+        self.opened = []
+
+    def address(self):
+        return self.ip
+
+    def open_tcp(self, host, port, timeout_s, local_ip=None):
+        if port in self.blocked_ports:
+            raise OSError(errno.ECONNREFUSED)
+        target = self.routes.get("%s:%d" % (host, port))
+        if target is None:
+            raise OSError(-2, "cannot resolve %s" % host)   # what getaddrinfo gives for an unknown name
+        sock = socket.socket()
+        sock.settimeout(timeout_s)
+        sock.bind(socket.getaddrinfo(local_ip or self.ip, 0)[0][-1])
+        sock.connect(socket.getaddrinfo(target[0], target[1])[0][-1])
+        self.opened.append("%s:%d" % (host, port))
+        return sock
+
+
+class TestBoard:
+    __test__ = False
+
+    def __init__(self, name, ip, routes, now, blocked_ports=()):
+        self.name = name
+        self.net = TestNet(routes, ip, blocked_ports)
+        self.clock = TestClock(now)

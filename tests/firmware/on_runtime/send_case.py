@@ -1,0 +1,37 @@
+# Runs on BOTH runtimes: one send_mail through the loopback TestBoard, described by a JSON spec
+# (settings with file paths for the DER blobs, the message, the board). Returns JSON: the result
+# dict, or the SMTPError's fields and diagnosis, and whether anything was connected at all.
+import json
+
+from firmware.mail import Message, SMTPError, send_mail
+from loopback_board import TestBoard
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def run(spec):
+    settings = dict(spec["settings"])
+    for key in ("ca_der", "client_cert_der", "client_key_der"):
+        if settings.get(key + "_path"):
+            settings[key] = _read(settings.pop(key + "_path"))
+        elif key + "_path" in settings:
+            settings.pop(key + "_path")
+    b = spec["board"]
+    board = TestBoard(b.get("name", "scanner-3f2a"), b.get("ip", "127.0.0.20"), b["routes"],
+                      b.get("now"), b.get("blocked_ports", []))
+    out = {"connected": board.net.opened}
+    try:
+        m = spec["message"]
+        msg = Message(m["sender"], m["to"], m.get("cc", []), m.get("subject", ""), m.get("body", ""),
+                      [tuple(a) for a in m.get("attachments", [])])
+        out["result"] = send_mail(settings, msg, board)
+    except SMTPError as err:
+        cause, todo = err.diagnosis()
+        out["error"] = {"stage": err.stage, "code": err.code, "enhanced": err.enhanced,
+                        "transient": err.transient, "kind": err.kind, "text": err.text,
+                        "str": str(err), "repr": repr(err), "cause": cause, "todo": todo,
+                        "cls": type(err).__name__}
+    return json.dumps(out)

@@ -1,0 +1,284 @@
+# End to end: the firmware's send_mail, on MicroPython (the unix port, as a subprocess) and on
+# CPython, through a loopback TestBoard to the fake Exchange Online tenant (emulator/tenant), for
+# every Microsoft 365 option, success and refusal; plus the attacks a scanner must survive:
+# STARTTLS stripped, a certificate from an unknown CA or for another name, header injection,
+# SMTP smuggling sequences in the body.
+import json
+import os
+import time
+
+import pytest
+
+from emulator.tenant import FakeTenant
+from tests.firmware.plain_servers import StrippingServer
+from tests.firmware.runtime_cache import run_json
+
+NOW = int(time.time())
+MX_HOST = "contoso-com.mail.protection.outlook.com"
+PASSWORD = "Scanner-Pass-1"
+
+
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory):
+    with FakeTenant(state_dir=tmp_path_factory.mktemp("o365")) as t:
+        yield t
+
+
+@pytest.fixture
+def o365(tenant):
+    tenant.reset()
+    tenant.clear_faults()
+    yield tenant
+    tenant.clear_faults()
+
+
+def routes_for(t):
+    routes = {}
+    for endpoint, port in (("submission", 587), ("mx", 25), ("hve", 587)):
+        routes["%s:%d" % (t.hostname(endpoint), port)] = list(t.address(endpoint))
+    return routes
+
+
+def settings_for(t, profile, **overrides):
+    base = {
+        "submission": {"profile": "submission", "username": "scanner@contoso.com",
+                       "password": PASSWORD},
+        "direct_send": {"profile": "direct_send", "host": MX_HOST},
+        "relay": {"profile": "relay", "host": MX_HOST},
+        "hve": {"profile": "hve", "username": "hve-scanner@contoso.com", "password": "Hve-Pass-1"},
+    }[profile]
+    base = dict(base, ca_der_path=t.ca_der_path, timeout_s=10)
+    base.update(overrides)
+    return base
+
+
+def send(runtime, t, settings, message, ip="127.0.0.20", now=NOW, routes=None, **board):
+    spec = {"settings": settings, "message": message,
+            "board": dict(board, ip=ip, now=now, routes=routes or routes_for(t))}
+    code = "import json, send_case\nprint(send_case.run(json.loads(%r)))\n" % json.dumps(spec)
+    return run_json(runtime, code)
+
+
+def scan(tmp_path, size=30_000, name="scan.pdf"):
+    path = tmp_path / name
+    path.write_bytes(os.urandom(size))
+    return str(path)
+
+
+def only_message(t, mailbox):
+    messages = t.messages(mailbox, "Inbox") + t.messages(mailbox, "Junk Email")
+    assert len(messages) == 1, [m["Subject"] for m in messages]
+    return messages[0]
+
+
+def attachment_bytes(msg):
+    return [part.get_payload(decode=True) for part in msg.iter_attachments()]
+
+
+# --- every option, delivered ------------------------------------------------------------------
+def test_a_scanner_submits_a_scan_to_alice_with_its_mailbox_password(runtime, o365, tmp_path):
+    path = scan(tmp_path)
+    out = send(runtime, o365, settings_for(o365, "submission"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "Scan 1",
+                "body": "See attached.", "attachments": [[path, "scan 0001.pdf", "application/pdf"]]})
+    assert "error" not in out, out
+    assert out["result"]["reply"].startswith("250 2.0.0 OK")
+    msg = only_message(o365, "alice@contoso.com")
+    assert msg["Subject"] == "Scan 1"
+    with open(path, "rb") as f:
+        assert attachment_bytes(msg) == [f.read()]
+
+
+def test_a_scanner_submits_with_an_oauth_token(runtime, o365):
+    token = o365.mint_token("scanner@contoso.com")
+    out = send(runtime, o365, settings_for(o365, "submission", auth="xoauth2", password=None,
+                                           token=token),
+               {"sender": "scanner@contoso.com", "to": ["bob@contoso.com"], "subject": "OAuth"})
+    assert "error" not in out, out
+    assert only_message(o365, "bob@contoso.com")["Subject"] == "OAuth"
+
+
+def test_a_scanner_sends_as_the_front_desk_it_has_send_as_on(runtime, o365):
+    out = send(runtime, o365, settings_for(o365, "submission"),
+               {"sender": "frontdesk@contoso.com", "to": ["alice@contoso.com"], "subject": "As FD"})
+    assert "error" not in out, out
+    assert only_message(o365, "alice@contoso.com")["From"] == "frontdesk@contoso.com"
+
+
+def test_a_scanner_direct_sends_to_an_inside_mailbox_from_its_spf_address(runtime, o365):
+    out = send(runtime, o365, settings_for(o365, "direct_send"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "Direct"})
+    assert "error" not in out, out
+    assert out["result"]["reply"].startswith("250 2.6.0")
+    assert only_message(o365, "alice@contoso.com")["Subject"] == "Direct"
+
+
+def test_a_printer_relays_to_an_outside_address_through_its_ip_connector(runtime, o365):
+    out = send(runtime, o365, settings_for(o365, "relay"),
+               {"sender": "printer@contoso.com", "to": ["someone@fabrikam.example"],
+                "subject": "Relayed"}, ip="127.0.0.30")
+    assert "error" not in out, out
+    assert [m["Subject"] for m in o365.internet_messages()] == ["Relayed"]
+
+
+def test_a_scanner_sends_through_high_volume_email(runtime, o365):
+    out = send(runtime, o365, settings_for(o365, "hve"),
+               {"sender": "hve-scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "HVE"})
+    assert "error" not in out, out
+    assert only_message(o365, "alice@contoso.com")["Subject"] == "HVE"
+
+
+# --- refusals, each with the reason and the fix ------------------------------------------------
+REFUSALS = {
+    "a scanner sends to an outside address by direct send and is refused with 5.7.64": (
+        "direct_send", {}, {"to": ["someone@fabrikam.example"]}, "127.0.0.20",
+        ("rcpt", 550, "5.7.64"), "outside recipients need client submission or a connector"),
+    "a printer without a connector relays outside and is refused with 5.7.64": (
+        "relay", {}, {"to": ["someone@fabrikam.example"]}, "127.0.0.20",
+        ("rcpt", 550, "5.7.64"), "outside recipients need client submission or a connector"),
+    "a mailbox with SMTP AUTH turned off is refused with 5.7.139": (
+        "submission", {"username": "nosmtp@contoso.com", "password": "NoSmtp-Pass-1"},
+        {"sender": "nosmtp@contoso.com"}, "127.0.0.20",
+        ("auth", 535, "5.7.139"), "enable SMTP AUTH"),
+    "a wrong password is refused with 5.7.3": (
+        "submission", {"password": "Wrong-Pass-9"}, {}, "127.0.0.20",
+        ("auth", 535, "5.7.3"), "check the sign-in credentials"),
+    "a scanner sending as bob without Send As is refused with 5.7.60": (
+        "submission", {}, {"sender": "bob@contoso.com"}, "127.0.0.20",
+        ("mail", 550, "5.7.60"), "Send As"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSALS))
+def test_refusals_say_why_and_what_to_do(runtime, o365, name):
+    profile, overrides, message, ip, (stage, code, enhanced), fix = REFUSALS[name]
+    msg = dict({"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "x"},
+               **message)
+    out = send(runtime, o365, settings_for(o365, profile, **overrides), msg, ip=ip)
+    err = out["error"]
+    assert (err["stage"], err["code"], err["enhanced"]) == (stage, code, enhanced), err
+    assert err["transient"] is False
+    assert fix in err["todo"]
+    for secret in ("Wrong-Pass-9", PASSWORD, "NoSmtp-Pass-1"):
+        assert secret not in json.dumps(err)
+    assert o365.messages("alice@contoso.com", "Inbox") == []
+
+
+def test_too_many_devices_on_one_mailbox_is_a_transient_432(runtime, o365):
+    o365.add_fault(stage="end_of_data", reply="432 4.3.2 Concurrent connections limit exceeded. "
+                   "Visit https://aka.ms/concurrent_sending for more information. [Hostname=X]",
+                   nth=1, endpoint="submission")
+    out = send(runtime, o365, settings_for(o365, "submission"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "busy"})
+    err = out["error"]
+    assert (err["stage"], err["code"], err["enhanced"], err["transient"]) == (
+        "end_of_data", 432, "4.3.2", True)
+    assert err["cause"] == "too many devices share this mailbox at once"
+
+
+def test_port_25_blocked_by_the_isp_points_to_submission_or_a_relay(runtime, o365):
+    out = send(runtime, o365, settings_for(o365, "direct_send"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"]}, blocked_ports=[25])
+    err = out["error"]
+    assert (err["stage"], err["kind"], err["transient"]) == ("connect", "refused", True)
+    assert "outbound port 25 is blocked" in err["cause"]
+    assert "use client submission on 587 or a relay" in err["todo"]
+
+
+# --- attacks and broken set-ups ---------------------------------------------------------------
+def test_starttls_stripped_by_the_server_sends_no_password(runtime, o365):
+    with StrippingServer() as evil:
+        routes = {"smtp.office365.com:587": list(evil.address)}
+        out = send(runtime, o365, settings_for(o365, "submission"),
+                   {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"]}, routes=routes)
+    err = out["error"]
+    assert (err["stage"], err["kind"]) == ("starttls", "no_starttls")
+    assert "credentials would travel in clear text" in err["cause"]
+    wire = bytes(evil.received)
+    assert wire.startswith(b"EHLO scanner-3f2a\r\n")
+    for forbidden in (PASSWORD.encode(), b"U2Nhbm5lci1QYXNzLTE", b"AUTH", b"MAIL", b"DATA"):
+        assert forbidden not in wire
+
+
+def test_a_certificate_from_an_unknown_ca_is_refused(runtime, o365):
+    settings = settings_for(o365, "submission", ca_der_path=None)   # bundled DigiCert G2 only
+    out = send(runtime, o365, settings, {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"]})
+    err = out["error"]
+    assert (err["stage"], err["kind"]) == ("tls", "untrusted"), err
+    assert "does not chain to a trusted root" in err["cause"]
+
+
+def test_a_certificate_for_another_name_is_refused(runtime, o365):
+    routes = routes_for(o365)
+    routes["smtp.office365.com:587"] = list(o365.address("hve"))    # a cert for smtp.hve.mx.microsoft
+    out = send(runtime, o365, settings_for(o365, "submission"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"]}, routes=routes)
+    err = out["error"]
+    assert (err["stage"], err["kind"]) == ("tls", "hostname"), err
+    assert o365.messages("alice@contoso.com", "Inbox") == []
+
+
+@pytest.mark.parametrize("now", [None, 946684800], ids=["no time yet", "the year 2000"])
+def test_a_board_whose_clock_is_not_set_is_told_to_set_the_time(runtime, o365, now):
+    out = send(runtime, o365, settings_for(o365, "submission"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"]}, now=now)
+    err = out["error"]
+    assert (err["stage"], err["kind"]) == ("tls", "clock")
+    assert "NTP" in err["todo"]
+    assert out["connected"] == []
+
+
+# case -> (what the message gets, the field the error must name)
+INJECTIONS = {
+    "a subject with CRLF and a Bcc header": ({"subject": "Scan\r\nBcc: everyone@fabrikam.example"},
+                                             "subject"),
+    "a recipient with CRLF and a RCPT command": (
+        {"to": ["alice@contoso.com\r\nRCPT TO:<x@fabrikam.example>"]}, "to"),
+    "a sender that closes the angle bracket": (
+        {"sender": "scanner@contoso.com>\r\nRCPT TO:<x@fabrikam.example"}, "sender"),
+    "a cc with a bare LF": ({"cc": ["bob@contoso.com\nBcc: x@fabrikam.example"]}, "cc"),
+    "an attachment name with a header": (
+        {"attachments": [["/etc/hostname", "a.pdf\r\nContent-Type: text/html", "application/pdf"]]},
+        "attachment name"),
+    "a malformed address": ({"to": ["alice@@contoso.com"]}, "to"),
+    "an address with a space": ({"to": ["alice smith@contoso.com"]}, "to"),
+}
+
+
+@pytest.mark.parametrize("case", list(INJECTIONS))
+def test_header_injection_and_bad_addresses_are_refused_before_connecting(runtime, o365, case):
+    overrides, field = INJECTIONS[case]
+    msg = dict({"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "x"},
+               **overrides)
+    out = send(runtime, o365, settings_for(o365, "submission"), msg)
+    err = out["error"]
+    assert (err["stage"], err["cls"]) == ("message", "MessageError"), err
+    assert out["connected"] == []
+    assert err["text"].startswith(field + ":")
+
+
+SMUGGLING_BODY = ("Hello\n.\nnot the end\r.\rstill\n.\r\nmore\r\n.\rand\n..two\n.lead\rbare CR"
+                  "\nbare LF\r\nlast\r\n.\r\n")
+
+
+def test_smtp_smuggling_sequences_are_stored_exactly_as_meant(runtime, o365):
+    out = send(runtime, o365, settings_for(o365, "submission"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "smuggle",
+                "body": SMUGGLING_BODY})
+    assert "error" not in out, out
+    msg = only_message(o365, "alice@contoso.com")
+    stored = msg.get_body(("plain",)).get_content()
+    want = SMUGGLING_BODY.replace("\r\n", "\n").replace("\r", "\n")
+    assert stored.replace("\r\n", "\n") == want
+    assert o365.messages("x@fabrikam.example", "Inbox") == [] and o365.internet_messages() == []
+
+
+def test_a_one_megabyte_scan_goes_through_on_the_unix_port(o365, tmp_path):
+    path = scan(tmp_path, size=1 << 20)
+    out = send("micropython", o365, settings_for(o365, "submission"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "1 MB",
+                "attachments": [[path, "big scan.pdf", "application/pdf"]]})
+    assert "error" not in out, out
+    assert out["result"]["bytes_sent"] > (1 << 20) * 4 // 3
+    with open(path, "rb") as f:
+        assert attachment_bytes(only_message(o365, "alice@contoso.com")) == [f.read()]
