@@ -11,13 +11,11 @@
 # Rule: the typeshed is derived only from the installed stub packages (rebuilt when their versions
 # change); nothing here edits the stubs in place, and the mypy settings live in mypy-firmware.ini.
 import ast
-import io
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tokenize
 from importlib import metadata
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -141,6 +139,8 @@ def rule_problems(path):
         tree = ast.parse(source, path)
     except SyntaxError as e:
         return ["%s:%s: error: not valid Python: %s  [syntax]" % (path, e.lineno, e.msg)]
+    text_source = source.decode("utf-8", "replace")
+    fstring_lines = set()
     for node in ast.walk(tree):
         modules = []
         if isinstance(node, ast.Import):
@@ -164,12 +164,14 @@ def rule_problems(path):
                 "%s:%d: error: match statements do not exist on MicroPython: use if/elif"
                 "  [micropython-syntax]" % (path, node.lineno)
             )
-    for token in tokenize.tokenize(io.BytesIO(source).readline):
-        if token.type == tokenize.STRING and re.match(r"^[rRbB]*[fF]", token.string):
-            if _FSTRING_SELF_DOCUMENTING.search(token.string):
+        if isinstance(node, ast.JoinedStr) and node.lineno not in fstring_lines:
+            # the AST of f"{x=}" equals that of f"x={x!r}": only the source text tells them apart
+            text = ast.get_source_segment(text_source, node) or ""
+            if _FSTRING_SELF_DOCUMENTING.search(text):
+                fstring_lines.add(node.lineno)
                 problems.append(
                     "%s:%d: error: f-string '=' specifier is not supported on MicroPython"
-                    "  [micropython-syntax]" % (path, token.start[0])
+                    "  [micropython-syntax]" % (path, node.lineno)
                 )
     return problems
 
