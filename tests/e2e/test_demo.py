@@ -1,0 +1,56 @@
+# The demo is the whole story: the fake tenant, virtual boards running the real firmware, every
+# Microsoft 365 option. Run it as a user does (`scanmail demo --json`) on both runtimes and check
+# each outcome against the seed's comparison table, independently of the demo's own verdict.
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.runtimes import REPO_ROOT
+
+
+def run_demo(runtime):
+    proc = subprocess.run(
+        [sys.executable, "-m", "host_tools.cli", "demo", "--runtime", runtime, "--json"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
+    )
+    assert proc.stdout.strip(), "the demo printed nothing; stderr:\n" + proc.stderr[-3000:]
+    return proc, json.loads(proc.stdout)
+
+
+def case(report, option, recipient, board=None):
+    matches = [c for c in report["cases"] if c["option"] == option and c["recipient"] == recipient
+               and (board is None or c["board"] == board)]
+    assert len(matches) == 1, (option, recipient, board)
+    return matches[0]
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_the_demo_sends_a_scan_through_every_option_as_microsoft_describes(runtime):
+    proc, report = run_demo(runtime)
+    assert report["runtime"] == runtime
+    # Option 1, client submission: inside and outside recipients both reached.
+    assert case(report, "submission", "alice@contoso.com")["landed"] == ["alice@contoso.com/Inbox"]
+    assert case(report, "submission", "someone@fabrikam.com")["landed"] == ["internet"]
+    # Option 2, direct send: inside only; an IP outside the SPF record lands in Junk Email.
+    assert case(report, "direct_send", "alice@contoso.com", "lobby")["landed"] == ["alice@contoso.com/Inbox"]
+    refused = case(report, "direct_send", "someone@fabrikam.com")
+    assert refused["landed"] == []
+    assert refused["result"]["ok"] is False
+    assert refused["result"]["code"] == 550 and refused["result"]["enhanced"] == "5.7.64"
+    assert refused["result"]["text"].startswith("5.7.64 TenantAttribution; Relay Access Denied") or \
+        "TenantAttribution; Relay Access Denied" in refused["result"]["text"]
+    assert "connector" in (refused["result"]["todo"] + refused["result"]["cause"]).lower()
+    assert case(report, "direct_send", "alice@contoso.com", "annex")["landed"] == ["alice@contoso.com/Junk Email"]
+    # Option 3, relay through the connector that knows the print room's IP: outside reached.
+    assert case(report, "relay", "someone@fabrikam.com")["landed"] == ["internet"]
+    # High Volume Email to an inside mailbox.
+    assert case(report, "hve", "bob@contoso.com")["landed"] == ["bob@contoso.com/Inbox"]
+    assert report["all_matched"] is True
+    # The exit status follows the outcomes and the demo's 30 s limit (a limit the demo reports; the
+    # test asserts no timing of its own: a slow CI machine must not fail it).
+    assert proc.returncode == (0 if report["within_time_limit"] else 1), proc.stderr[-3000:]
+    # No password ever appears in what the demo shows.
+    for secret in ("Scanner-Pass-1", "Hve-Pass-1"):
+        assert secret not in proc.stdout and secret not in proc.stderr
