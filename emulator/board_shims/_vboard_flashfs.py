@@ -66,8 +66,11 @@ class FlashFS:
 
     # -- paths ----------------------------------------------------------------------------------------
     def device_path(self, path):
-        """The absolute, normalised device path; ".." never climbs above "/"."""
-        if not path.startswith("/"):
+        """The absolute, normalised device path; ".." never climbs above "/". A host path inside the
+        flash (board.storage_root + name on the CPython runtime) means that file."""
+        if path == self._root or path.startswith(self._root + "/"):
+            path = path[len(self._root):] or "/"
+        elif not path.startswith("/"):
             path = self._cwd + "/" + path
         parts = []
         for part in path.split("/"):

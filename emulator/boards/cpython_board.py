@@ -10,6 +10,7 @@
 import builtins
 import codeop
 import errno
+import importlib
 import os
 import sys
 import traceback
@@ -128,6 +129,12 @@ def board_builtins(fs):
     def board_import(name, globals=None, locals=None, fromlist=(), level=0):
         if level == 0 and name in ("os", "uos"):
             return flash_os
+        if name not in sys.modules:
+            # Files written onto the flash since the last import (a folder that did not exist at
+            # start-up is cached as "no finder" by CPython): look again, as MicroPython always does.
+            for path in [p for p, finder in sys.path_importer_cache.items() if finder is None]:
+                del sys.path_importer_cache[path]
+            importlib.invalidate_caches()
         return builtins.__import__(name, globals, locals, fromlist, level)
 
     table["open"] = board_open

@@ -1,11 +1,15 @@
 # The two board runtimes and how each is launched. Rule: both run the same firmware from the board's
 # flash with the same "ROM" (emulator/board_shims: network, machine, esp32, ntptime,
 # virtual_board) and speak the same raw REPL on their stdin/stdout:
-#   micropython  the unix port, `micropython -X heapsize=<profile heap> -i _vboard_start.py`
+#   micropython  the unix port, `micropython -X heapsize=<heap> -i _vboard_start.py`, where heap is
+#                the profile's heap_bytes scaled by the word size: MicroPython objects are made of
+#                machine words, so the same objects take twice the bytes on this 64-bit port as on
+#                the 32-bit ESP32 (heap_for_runtime)
 #   cpython      emulator/boards/cpython_board.py, a raw REPL written in Python, for machines
 #                without the MicroPython wheel (a loud warning says so when chosen automatically)
 import os
 import shutil
+import struct
 import sys
 
 from emulator.boards import board_state
@@ -46,6 +50,11 @@ def choose(requested, warn=None):
     return "cpython"
 
 
+def heap_for_runtime(profile_heap_bytes):
+    """The unix port's heap that holds what `profile_heap_bytes` holds on a 32-bit ESP32."""
+    return int(profile_heap_bytes) * struct.calcsize("P") // 4
+
+
 def command(config, mode, reset_cause):
     """(argv, env) that start the board runtime; mode: hard | soft-raw | soft-friendly."""
     flash = config["flash"]
@@ -59,7 +68,7 @@ def command(config, mode, reset_cause):
         argv = [
             config.get("micropython") or micropython_executable(),
             "-X",
-            "heapsize=%d" % int(config["heap_bytes"]),
+            "heapsize=%d" % heap_for_runtime(config["heap_bytes"]),
             "-i",
             os.path.join(SHIMS_DIR, "_vboard_start.py"),
         ]
