@@ -1,0 +1,187 @@
+# The seed document's "Compare the options" table (shared/seed, "How to set up a multifunction
+# device or application to send email using Office 365"), as a table-driven test against the fake
+# tenant: one row per (option, recipient kind) with the reply the device gets, byte for byte up to
+# the diagnostic tag, and where the message ends up. Rule: each row is one real SMTP session with
+# smtplib from the device's own source address, TLS checked against the fake's CA under the
+# endpoint's real host name; a row passes only if the deciding reply line matches exactly and the
+# message is where the seed says (or, when refused, nowhere at all).
+import base64
+import re
+import smtplib
+import socket
+import ssl
+import uuid
+
+import pytest
+
+from emulator.tenant import FakeTenant
+
+# Error replies end in the diagnostic tag `[HOST]` or `[HOST <ISO-8601 UTC ms>Z <16 hex>]`
+# (shared/reference/exchange-online.md, introduction).
+TAG = r"\[[A-Za-z0-9.-]+(?: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [0-9A-F]{16})?\]"
+
+RCPT_OK = re.escape("250 2.1.5 Recipient OK")
+SUBMISSION_QUEUED = r"250 2\.0\.0 OK <[^<>\s]+> \[Hostname=[A-Z0-9.]+\]"
+MX_QUEUED = (r"250 2\.6\.0 <[^<>\s]+> \[InternalId=\d+, Hostname=[A-Z0-9.]+\] \d+ bytes in "
+             r"\d+\.\d{3}, \d+\.\d{3} KB/sec Queued mail for delivery")
+RELAY_DENIED = re.escape("550 5.7.64 TenantAttribution; Relay Access Denied") + " " + TAG
+STARTTLS_REQUIRED = re.escape("451 5.7.3 STARTTLS is required to send mail") + " " + TAG
+NOT_AUTHENTICATED = re.escape("530 5.7.57 Client not authenticated to send mail.") + " " + TAG
+SMTP_AUTH_OFF_FOR_MAILBOX = re.escape(
+    "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
+    "Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.") + " " + TAG
+HVE_EXTERNAL_REFUSED = re.escape("550 5.7.64 TenantAttribution; Relay Access Denied") + " " + TAG
+
+SCANNER = ("scanner@contoso.com", "Scanner-Pass-1")
+NOSMTP = ("nosmtp@contoso.com", "NoSmtp-Pass-1")
+HVE = ("hve-scanner@contoso.com", "Hve-Pass-1")
+ALICE, BOB, OUTSIDE = "alice@contoso.com", "bob@contoso.com", "someone@fabrikam.com"
+IN_SPF, RELAY_CONNECTOR, OUTSIDE_SPF = "127.0.0.20", "127.0.0.30", "127.0.0.99"
+
+
+def row(scenario, option, endpoint, rcpt, stage, reply, lands, source=None, tls=True, login=None,
+        sender="scanner@contoso.com"):
+    return pytest.param(
+        dict(option=option, endpoint=endpoint, rcpt=rcpt, stage=stage, reply=reply, lands=lands,
+             source=source, tls=tls, login=login, sender=sender),
+        id=scenario,
+    )
+
+
+INBOX = lambda address: ("mailbox", address, "Inbox")  # noqa: E731 (reads like the table)
+JUNK = lambda address: ("mailbox", address, "Junk Email")  # noqa: E731
+INTERNET = ("internet",)
+NOWHERE = None
+
+COMPARISON = [
+    # SMTP client submission: internal and external recipients, TLS and AUTH required.
+    row("a scanner submits with STARTTLS and AUTH to a colleague and it lands in her Inbox",
+        "submission", "submission", ALICE, "end_of_data", SUBMISSION_QUEUED, INBOX(ALICE),
+        login=SCANNER),
+    row("a scanner submits with STARTTLS and AUTH to an outside address and it is relayed to the "
+        "internet", "submission", "submission", OUTSIDE, "end_of_data", SUBMISSION_QUEUED, INTERNET,
+        login=SCANNER),
+    row("a scanner without TLS on the submission port is told STARTTLS is required with 5.7.3",
+        "submission", "submission", ALICE, "mail", STARTTLS_REQUIRED, NOWHERE, tls=False),
+    row("a scanner with TLS but without AUTH is refused at MAIL with 5.7.57", "submission",
+        "submission", ALICE, "mail", NOT_AUTHENTICATED, NOWHERE),
+    row("a mailbox with SMTP AUTH switched off is refused at AUTH with 5.7.139", "submission",
+        "submission", ALICE, "auth", SMTP_AUTH_OFF_FOR_MAILBOX, NOWHERE, login=NOSMTP,
+        sender="nosmtp@contoso.com"),
+    # Direct send: internal recipients only, no auth, TLS optional, SPF decides Inbox or Junk.
+    row("a scanner in the SPF record sends by direct send without TLS to a colleague and it lands "
+        "in her Inbox", "direct send", "mx", ALICE, "end_of_data", MX_QUEUED, INBOX(ALICE),
+        source=IN_SPF, tls=False),
+    row("a scanner in the SPF record sends by direct send with opportunistic TLS to a colleague "
+        "and it lands in her Inbox", "direct send", "mx", BOB, "end_of_data", MX_QUEUED,
+        INBOX(BOB), source=IN_SPF),
+    row("a scanner sends to an outside address by direct send and is refused with 5.7.64",
+        "direct send", "mx", OUTSIDE, "rcpt", RELAY_DENIED, NOWHERE, source=IN_SPF, tls=False),
+    row("a scanner outside the SPF record sends by direct send and the message lands in Junk Email",
+        "direct send", "mx", ALICE, "end_of_data", MX_QUEUED, JUNK(ALICE), source=OUTSIDE_SPF,
+        tls=False),
+    # SMTP relay through the inbound connector (matched by source IP): internal and external.
+    row("a scanner behind the relay connector sends to an outside address and it is relayed to "
+        "the internet", "relay", "mx", OUTSIDE, "end_of_data", MX_QUEUED, INTERNET,
+        source=RELAY_CONNECTOR),
+    row("a scanner behind the relay connector sends to a colleague and it lands in her Inbox",
+        "relay", "mx", ALICE, "end_of_data", MX_QUEUED, INBOX(ALICE), source=RELAY_CONNECTOR),
+    row("a scanner outside the relay connector cannot relay to an outside address (5.7.64)",
+        "relay", "mx", OUTSIDE, "rcpt", RELAY_DENIED, NOWHERE, source=OUTSIDE_SPF),
+    # High Volume Email: internal recipients only, STARTTLS and the HVE account's password.
+    row("an HVE account sends to a colleague and it lands in his Inbox", "hve", "hve", BOB,
+        "end_of_data", SUBMISSION_QUEUED, INBOX(BOB), login=HVE, sender=HVE[0]),
+    row("an HVE account cannot send to an outside address", "hve", "hve", OUTSIDE, "rcpt",
+        HVE_EXTERNAL_REFUSED, NOWHERE, login=HVE, sender=HVE[0]),
+]
+
+
+class SMTPToAddress(smtplib.SMTP):
+    """smtplib.SMTP that connects to the fake's address but uses the endpoint's real host name for
+    TLS (SNI and the certificate check), as a device does after resolving smtp.office365.com."""
+
+    def __init__(self, address, server_hostname, source_ip=None, timeout=30):
+        self._address = tuple(address)
+        super().__init__(server_hostname, self._address[1], timeout=timeout,
+                         source_address=(source_ip, 0) if source_ip else None)
+
+    def _get_socket(self, host, port, timeout):
+        return socket.create_connection(self._address, timeout, self.source_address)
+
+
+def reply_line(code, text):
+    """The last line of a reply as the server sent it (smtplib joins multi-line texts with \\n)."""
+    last = text.decode("utf-8", "replace").split("\n")[-1]
+    return "%d %s" % (code, last)
+
+
+def run_session(tenant, case, token):
+    """One device session; returns [(stage, reply line)] up to the first refusal or the end."""
+    replies = []
+    with SMTPToAddress(tenant.address(case["endpoint"]), tenant.hostname(case["endpoint"]),
+                       source_ip=case["source"]) as smtp:
+        smtp.ehlo("scanner-3f2a")
+        if case["tls"]:
+            context = ssl.create_default_context(cafile=str(tenant.ca_pem_path))
+            code, text = smtp.starttls(context=context)
+            replies.append(("starttls", reply_line(code, text)))
+            smtp.ehlo("scanner-3f2a")
+        if case["login"]:
+            user, password = case["login"]
+            code, text = smtp.docmd("AUTH", "LOGIN")
+            if code == 334:
+                code, text = smtp.docmd(base64.b64encode(user.encode()).decode())
+            if code == 334:
+                code, text = smtp.docmd(base64.b64encode(password.encode()).decode())
+            replies.append(("auth", reply_line(code, text)))
+            if code != 235:
+                return replies
+        message = (
+            "From: %s\r\nTo: %s\r\nSubject: Scan %s\r\nDate: Sat, 28 Nov 2026 06:00:00 +0000\r\n"
+            "Message-ID: <%s@scanner.contoso.com>\r\n\r\nSee attached.\r\n"
+            % (case["sender"], case["rcpt"], token, token)
+        ).encode("ascii")
+        for stage, command in (("mail", lambda: smtp.mail(case["sender"])),
+                               ("rcpt", lambda: smtp.rcpt(case["rcpt"])),
+                               ("end_of_data", lambda: smtp.data(message))):
+            code, text = command()
+            replies.append((stage, reply_line(code, text)))
+            if code >= 300:
+                return replies
+    return replies
+
+
+def where_is(tenant, token):
+    """Every place a message with this token was stored: [("mailbox", address, folder)|("internet",)]."""
+    found = []
+    for address in (ALICE, BOB, SCANNER[0], NOSMTP[0], HVE[0]):
+        for folder in ("Inbox", "Junk Email"):   # the sender's Sent Items copy is not in the table
+            for message in tenant.messages(address, folder):
+                if token in str(message.get("Subject", "")):
+                    found.append(("mailbox", address, folder))
+    for message in tenant.internet_messages():
+        if token in str(message.get("Subject", "")):
+            found.append(INTERNET)
+    return found
+
+
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory):
+    with FakeTenant(state_dir=tmp_path_factory.mktemp("seed-table-tenant")) as fake:
+        yield fake
+
+
+@pytest.mark.parametrize("case", COMPARISON)
+def test_seed_comparison_table(tenant, case):
+    token = uuid.uuid4().hex
+    replies = run_session(tenant, case, token)
+    transcript = "\n".join("%s: %s" % pair for pair in replies)
+    stage, line = replies[-1]
+    assert stage == case["stage"], "the session ended at %s, not %s:\n%s" % (
+        stage, case["stage"], transcript)
+    assert re.fullmatch(case["reply"], line), "%s reply is not the expected one:\n%s\nexpected %s" % (
+        stage, transcript, case["reply"])
+    earlier = [pair for pair in replies[:-1] if not pair[1].startswith(("2", "3"))]
+    assert not earlier, "a step before %s failed:\n%s" % (stage, transcript)
+    expected = [] if case["lands"] is NOWHERE else [case["lands"]]
+    assert where_is(tenant, token) == expected, transcript
