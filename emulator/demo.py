@@ -251,12 +251,24 @@ def run(args):
                 raise UserError("a virtual board did not start: " + "; ".join(errors))
             runtime = boards["lobby"].runtime
             repls = {}
-            for name, board in boards.items():
-                repls[name] = RawRepl(board.port)
-                repls[name].enter()
-                count = _install(repls[name], ca_der, sample_scan_pdf(name))
-                progress.step("%s (%s, %s): firmware (%d files, .mpy), tenant CA and a sample scan copied over %s, verified by SHA-256"
-                              % (name, BOARDS[name]["ip"], runtime, count, board.port))
+
+            def install(name):
+                try:
+                    repl = repls[name] = RawRepl(boards[name].port)
+                    repl.enter()
+                    count = _install(repl, ca_der, sample_scan_pdf(name))
+                    progress.step("%s (%s, %s): firmware (%d files), tenant CA and a sample scan copied over %s, verified by SHA-256"
+                                  % (name, BOARDS[name]["ip"], runtime, count, boards[name].port))
+                except Exception as exc:  # reported below with the board's name
+                    errors.append("%s: %s" % (name, exc))
+
+            threads = [threading.Thread(target=install, args=(name,)) for name in boards]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if errors:
+                raise UserError("could not put the firmware on a board: " + "; ".join(errors))
             for number, case in enumerate(CASES, 1):
                 token = "demo-%d-%s" % (number, case["option"])
                 code = _SEND_ON_BOARD % {

@@ -51,8 +51,9 @@ def compile_module(source_path, device_name, march=None):
         return handle.read()
 
 
-def firmware_image(march=None):
-    """[(content bytes, device path)] for the whole firmware package, in a stable order."""
+def firmware_image(march=None, compiled=True):
+    """[(content bytes, device path)] for the whole firmware package, in a stable order: modules as
+    .mpy (compiled=True, for MicroPython) or as .py sources (for a board running CPython)."""
     image = []
     for folder, dirs, files in os.walk(FIRMWARE_DIR):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__pycache__")))
@@ -62,7 +63,10 @@ def firmware_image(march=None):
             path = os.path.join(folder, name)
             if name in HOST_ONLY:
                 continue
-            if name.endswith(".py"):
+            if name.endswith(".py") and not compiled:
+                with open(path, "rb") as handle:
+                    image.append((handle.read(), device_dir + "/" + name))
+            elif name.endswith(".py"):
                 device_name = "firmware/" + (name if rel == "." else rel + "/" + name)
                 image.append((compile_module(path, device_name, march), device_dir + "/" + name[:-3] + ".mpy"))
             elif name.endswith(DATA_SUFFIXES):
@@ -71,12 +75,33 @@ def firmware_image(march=None):
     return image
 
 
+# .mpy major version this build's mpy-cross emits (MicroPython >= 1.19 reads major 6).
+MPY_MAJOR = 6
+
+
+def board_runtime(repl):
+    """What the board runs: ("micropython", mpy major version) or ("cpython", None)."""
+    out = repl.exec(
+        "import sys\nprint(sys.implementation.name, getattr(sys.implementation, '_mpy', 0) & 0xff)"
+    ).split()
+    name, mpy = out[0], int(out[1])
+    return name, (mpy if name == "micropython" else None)
+
+
 def install(repl, progress=None, march=None):
-    """Copy the firmware image onto a board through a host_tools.raw_repl.RawRepl. Stale .py
-    sources of the same modules are removed so that they cannot shadow the .mpy files. Returns
+    """Copy the firmware image onto a board through a host_tools.raw_repl.RawRepl: .mpy files for
+    MicroPython (after checking the board reads this .mpy version), .py sources for a board running
+    CPython. Files of the other form are removed so they cannot shadow the new ones. Returns
     (files written, files already up to date)."""
+    runtime, mpy_major = board_runtime(repl)
+    compiled = runtime == "micropython"
+    if compiled and mpy_major != MPY_MAJOR:
+        raise BuildError(
+            "the board reads .mpy version %d but mpy-cross here writes version %d: update the "
+            "board's MicroPython to 1.19 or newer (or install a matching mpy-cross)" % (mpy_major, MPY_MAJOR)
+        )
     written = unchanged = 0
-    image = firmware_image(march)
+    image = firmware_image(march, compiled=compiled)
     for content, device_path in image:
         if repl.put_file(content, device_path):
             written += 1
@@ -84,13 +109,14 @@ def install(repl, progress=None, march=None):
             unchanged += 1
         if progress:
             progress(device_path)
-    stale = [path[:-4] + ".py" for _, path in image if path.endswith(".mpy")]
+    other_form = [path[:-4] + ".py" if compiled else path[:-3] + ".mpy"
+                  for _, path in image if path.endswith(".mpy" if compiled else ".py")]
     repl.exec(
         "import os\n"
         "for _p in %r:\n"
         "    try:\n"
         "        os.remove(_p)\n"
         "    except OSError:\n"
-        "        pass\n" % stale
+        "        pass\n" % other_form
     )
     return written, unchanged
