@@ -162,3 +162,13 @@ def test_open_board_without_the_shim_builds_the_esp32_board_without_touching_har
         "print(type(board).__name__, board.name, board.storage_root, board.scanner)\n"
     )
     assert out.strip() == "Esp32Board scanner-real / None"
+
+
+def test_importing_the_board_modules_touches_no_hardware_module(run_firmware):
+    out = run_firmware(
+        "import sys\n"
+        "import firmware.board, firmware.board_esp32\n"
+        "print(sorted(m for m in ('machine', 'network', 'ntptime', 'esp32', 'neopixel', 'camera')"
+        " if m in sys.modules))\n"
+    )
+    assert out.strip() == "[]"

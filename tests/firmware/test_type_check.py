@@ -41,6 +41,7 @@ CPYTHON_ONLY_SNIPPETS = [
     ("uses_monotonic", "import time\n\ndef f():\n    return time.monotonic()\n", 'has no attribute "monotonic"'),
     ("uses_create_connection", "import socket\n\ndef f():\n    return socket.create_connection(('a', 25))\n", 'has no attribute "create_connection"'),
     ("uses_bit_count", "def f(n):\n    return (7).bit_count() + n\n", '"int" has no attribute "bit_count"'),
+    ("package/imports_relatively", "from . import sibling\n", "relative import"),
     ("uses_walrus", "def f(xs):\n    if (n := len(xs)) > 1:\n        return n\n", "walrus operator"),
     ("uses_fstring_equals", "def f(x):\n    return f'{x=}'\n", "f-string '=' specifier"),
 ]
@@ -83,6 +84,9 @@ def wifi(ssid, password):
 @pytest.fixture(scope="module")
 def checker_run_over_snippets(tmp_path_factory):
     folder = tmp_path_factory.mktemp("snippets")
+    (folder / "package").mkdir()
+    (folder / "package" / "__init__.py").write_text("")
+    (folder / "package" / "sibling.py").write_text("")
     for name, source, _ in CPYTHON_ONLY_SNIPPETS:
         (folder / (name + ".py")).write_text(source)
     (folder / "esp32_code_that_is_fine.py").write_text(ESP32_CODE_THAT_IS_FINE)
