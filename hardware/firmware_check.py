@@ -2,7 +2,8 @@
 #   1. mypy against a typeshed made of the MicroPython stubs (PyPI micropython-stdlib-stubs for the
 #      standard library as MicroPython has it, micropython-esp32-stubs for the port's modules), so a
 #      call the board lacks (os.path, time.monotonic, socket.create_connection, str.removeprefix...)
-#      or a module it lacks (dataclasses, pathlib, ...) is an error;
+#      or a module it lacks (dataclasses, pathlib, ...) is an error (builtins.pyi is pinned to
+#      MicroPython's built-in types in the derived copy, see _pin_builtins_to_micropython);
 #   2. a syntax/import rule for what the stubs must themselves contain but a board has not: typing,
 #      enum, abc, types, __future__ (the stubs import them), plus the project's own bans (asyncio,
 #      relative imports, walrus operator, f-string `=` specifiers, match statements).
@@ -54,10 +55,11 @@ def _distribution_files(name):
 
 
 def _pin_builtins_to_micropython(builtins_text):
-    # mypy 2.x cannot target below Python 3.10, so methods typeshed adds for 3.5+ (str.removeprefix,
-    # int.bit_count, dict | dict, ...) would pass. MicroPython's built-in types follow Python 3.4:
-    # inside class bodies, make every "added in 3.x" branch unreachable. Top-level guards (imports
-    # the stub file needs) stay as they are.
+    # mypy 2.x cannot target below Python 3.10, so the methods typeshed guards as added in 3.9 and
+    # later (str.removeprefix/removesuffix, int.bit_count, dict | dict, zip(strict=)) would pass;
+    # MicroPython's built-in types have none of them (they follow Python 3.4 plus a few extras
+    # that typeshed no longer guards, such as bytes.hex). Inside class bodies, make every
+    # "added in 3.x" branch unreachable; top-level guards (imports the stub needs) stay.
     return re.sub(
         r"^(\s+)(if|elif) sys\.version_info >= \(3, (\d+)\):",
         lambda m: "%s%s sys.version_info >= (%s, %s):"
