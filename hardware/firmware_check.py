@@ -23,6 +23,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MYPY_CONFIG = os.path.join(REPO_ROOT, "mypy-firmware.ini")
 STDLIB_STUBS = "micropython-stdlib-stubs"
 PORT_STUBS = "micropython-esp32-stubs"
+TYPESHED_LAYOUT = 1  # bump when typeshed_dir() builds differently, so old copies are not reused
 
 # Modules the stubs ship (other stubs import them) but a MicroPython board does not have, or that
 # the project forbids in firmware (docs/architecture.md, "Firmware import rule").
@@ -76,7 +77,7 @@ def typeshed_dir(cache_root=None):
     cache_root = cache_root or os.path.join(REPO_ROOT, ".mypy_cache")
     target = os.path.join(
         cache_root,
-        "micropython-typeshed-%s-%s" % (stdlib_dist.version, port_dist.version),
+        "micropython-typeshed-%s-%s-v%d" % (stdlib_dist.version, port_dist.version, TYPESHED_LAYOUT),
     )
     if os.path.exists(os.path.join(target, "stdlib", "VERSIONS")):
         return target
