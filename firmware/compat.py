@@ -30,6 +30,17 @@ else:
         _time.sleep(ms / 1000)
 
 
+def free_heap():
+    """Bytes free in the heap after a collection (CPython: plenty, say 16 MB)."""
+    collect_garbage()
+    try:
+        import gc
+
+        return gc.mem_free()
+    except (ImportError, AttributeError):
+        return 16 << 20
+
+
 def collect_garbage():
     """Free what can be freed before a large allocation (a no-op worth calling on CPython too)."""
     try:

@@ -7,10 +7,12 @@
 import binascii
 import os
 
-from firmware.compat import collect_garbage, const, read_into
+from firmware.compat import const, free_heap, read_into
 
 _B64_GROUP = const(57)                 # 57 bytes -> one 76-character base64 line (RFC 2045 6.8)
-_GROUPS_PER_CHUNK = const(32)
+_MIN_GROUPS = const(8)                 # per chunk: 57 bytes in, 78 out, 77 in b2a_base64's result
+_MAX_GROUPS = const(256)
+_BYTES_PER_GROUP = const(212)
 _LINE_WITH_CRLF = const(78)
 _QP_MAX = const(76)                    # RFC 2045 6.7 rule 5
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -236,9 +238,12 @@ class MimeWriter:
             write(piece)
             written += len(piece)
         if self._parts:
-            collect_garbage()
-            inbuf = bytearray(_B64_GROUP * _GROUPS_PER_CHUNK)
-            outbuf = bytearray(_LINE_WITH_CRLF * _GROUPS_PER_CHUNK)
+            # Chunks sized from the free heap (an eighth of it): a small board streams in small
+            # chunks, a roomy one in big ones (fewer TLS records and system calls).
+            groups = free_heap() // 8 // _BYTES_PER_GROUP
+            groups = max(_MIN_GROUPS, min(_MAX_GROUPS, groups))
+            inbuf = bytearray(_B64_GROUP * groups)
+            outbuf = bytearray(_LINE_WITH_CRLF * groups)
             for head, path, size in self._parts:
                 write(head)
                 written += len(head)
