@@ -1,0 +1,153 @@
+# `scanmail o365 serve` and `scanmail o365 trace` as a user runs them: the server writes
+# endpoints.json once every listener is up, pins a port on request, answers on its HTTP API, stops
+# cleanly on SIGTERM and SIGINT; the trace prints as an aligned table or JSON, while running or after.
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.tenant.helpers import SCANNER_IP, message
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# What the `scanmail` console script runs (`python -m host_tools.cli` would load the module twice and
+# miss its UserError handling).
+SCANMAIL = [sys.executable, "-c", "import sys; from host_tools.cli import main; sys.exit(main(sys.argv[1:]))"]
+
+
+def scanmail(*args, **kwargs):
+    return subprocess.run(SCANMAIL + list(args), cwd=REPO, capture_output=True,
+                          text=True, timeout=60, **kwargs)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Served:
+    """A `scanmail o365 serve` process that is always stopped."""
+
+    def __init__(self, state, *extra):
+        self.state = state
+        self.proc = subprocess.Popen(SCANMAIL + ["o365", "serve", "--state", str(state)]
+                                     + list(extra), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.endpoints_path = os.path.join(str(state), "endpoints.json")
+        while not os.path.exists(self.endpoints_path):
+            assert self.proc.poll() is None, self.proc.communicate()
+            time.sleep(0.02)
+        with open(self.endpoints_path) as f:
+            self.endpoints = json.load(f)
+
+    def stop(self, signum=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        out, err = self.proc.communicate(timeout=30)
+        return self.proc.returncode, out, err
+
+    def api(self, method, path):
+        request = urllib.request.Request(self.endpoints["api"] + path, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+
+@pytest.fixture
+def served(tmp_path):
+    started = []
+
+    def start(*extra):
+        server = Served(tmp_path / "state", *extra)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.communicate()
+
+
+def direct_send(endpoints, to="alice@contoso.com"):
+    import smtplib
+    mx = endpoints["endpoints"]["mx"]
+    with smtplib.SMTP(mx["host"], mx["port"], source_address=(SCANNER_IP, 0), timeout=20) as smtp:
+        return smtp.sendmail("scanner@contoso.com", [to], message(to=to))
+
+
+def test_serve_writes_endpoints_json_with_absolute_paths_and_a_pinned_port_then_stops_on_sigterm(served, tmp_path):
+    port = free_port()
+    server = served("--port", "submission=%d" % port)
+    e = server.endpoints
+    assert e["tenant"] == "contoso.com"
+    assert e["endpoints"]["submission"] == {"hostname": "smtp.office365.com", "host": "127.0.0.1", "port": port}
+    assert e["endpoints"]["mx"]["hostname"] == "contoso-com.mail.protection.outlook.com"
+    assert e["endpoints"]["hve"]["hostname"] == "smtp.hve.mx.microsoft"
+    assert all(os.path.isabs(p) and os.path.exists(p) for p in (e["ca"]["pem"], e["ca"]["der"]))
+    assert os.path.isabs(e["mail"]) and e["api"].startswith("http://127.0.0.1:")
+    ports = {v["port"] for v in e["endpoints"].values()}
+    assert len(ports) == 3 and 465 not in ports
+    code, out, err = server.stop(signal.SIGTERM)
+    assert (code, err) == (0, "")
+    assert "stopped" in out
+    assert not os.path.exists(server.endpoints_path)
+
+
+def test_the_trace_prints_while_running_and_after_a_ctrl_c(served):
+    server = served()
+    direct_send(server.endpoints)
+    running = scanmail("o365", "trace", "--state", server.state)
+    assert running.returncode == 0
+    header, row = running.stdout.splitlines()
+    assert header.split()[:4] == ["Time", "Endpoint", "Mode", "Client"]
+    assert row.index("direct send") == header.index("Mode")             # aligned columns
+    assert row.index("Delivered") == header.index("Status")
+    assert "250 2.6.0 <" in row
+    assert server.stop(signal.SIGINT)[0] == 0
+    after = scanmail("o365", "trace", "--state", server.state, "--json")
+    record, = json.loads(after.stdout)
+    assert (record["endpoint"], record["mode"], record["client_ip"], record["tls"], record["sender"],
+            record["recipients"], record["status"]) == (
+        "mx", "direct send", SCANNER_IP, "none", "scanner@contoso.com", ["alice@contoso.com"], "Delivered")
+
+
+def test_the_http_api_serves_trace_and_messages_and_resets(served):
+    server = served()
+    direct_send(server.endpoints)
+    trace = server.api("GET", "/api/trace")
+    assert [r["status"] for r in trace] == ["Delivered"]
+    stored, = server.api("GET", "/api/messages?mailbox=alice@contoso.com&folder=Inbox")
+    assert stored["subject"] == "Scan 0001" and stored["from"] == "scanner@contoso.com"
+    assert server.api("POST", "/api/reset") == {"reset": True}
+    assert server.api("GET", "/api/trace") == []
+    assert server.api("GET", "/api/messages?mailbox=alice@contoso.com") == []
+    assert server.stop()[0] == 0
+
+
+def test_a_wrong_tenant_file_stops_serve_with_the_key_named(tmp_path):
+    bad = tmp_path / "x.toml"
+    bad.write_text('[tenant]\nname = "contoso.com"\nbasic_auth = "off"\n')
+    result = scanmail("o365", "serve", "--tenant", str(bad), "--state", str(tmp_path / "s"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == ('scanmail: tenant file x.toml: tenant.basic_auth: expected one of "enabled", '
+                                     '"disabled", "retired", got "off"')
+
+
+def test_a_busy_pinned_port_is_reported_with_what_to_do(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = scanmail("o365", "serve", "--state", str(tmp_path / "s"), "--port", "mx=%d" % port)
+    assert result.returncode == 2
+    assert "cannot listen on 127.0.0.1:%d" % port in result.stderr and "--port NAME=PORT" in result.stderr
+
+
+def test_trace_of_a_state_dir_that_does_not_exist_says_how_to_start_one(tmp_path):
+    result = scanmail("o365", "trace", "--state", str(tmp_path / "nothing"))
+    assert result.returncode == 2 and "scanmail o365 serve --state" in result.stderr

@@ -1,0 +1,62 @@
+# Where mail lands and how users' own CI reaches the fake: Maildir folders that Python's `mailbox`
+# module reads, a refused message never stored anywhere, a 10 MB scan stored byte for byte, and the
+# `o365` pytest fixture (entry point `scanmail_o365`) with its FakeClock.
+import hashlib
+import mailbox
+import os
+
+import pytest
+
+from tests.tenant.helpers import SCANNER, SCANNER_IP, Client, leftover_files, message
+
+
+def test_stored_mail_is_a_maildir_per_mailbox_and_folder_that_the_mailbox_module_reads(tenant):
+    with Client(tenant, "submission") as smtp:
+        smtp.secure().login_as(SCANNER)
+        smtp.sendmail("scanner@contoso.com", ["alice@contoso.com", "partner@fabrikam.com"], message())
+    mail = tenant.mail_dir
+    inbox = mailbox.Maildir(os.path.join(mail, "alice@contoso.com", "Inbox"), create=False)
+    sent = mailbox.Maildir(os.path.join(mail, "scanner@contoso.com", "Sent Items"), create=False)
+    internet = mailbox.Maildir(os.path.join(mail, "internet"), create=False)
+    assert [m["Subject"] for m in inbox] == ["Scan 0001"]
+    assert [m["Subject"] for m in sent] == ["Scan 0001"]
+    assert [m["To"] for m in internet] == ["alice@contoso.com"]
+    assert leftover_files(tenant) == []
+
+
+def test_a_10_mb_scan_is_stored_byte_for_byte(tenant):
+    lines = [(b"%076d" % n) for n in range(10 * 1024 * 1024 // 78)]
+    body = b"\r\n".join(lines) + b"\r\n"
+    data = (b"From: scanner@contoso.com\r\nTo: alice@contoso.com\r\nSubject: big scan\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n" + body)
+    with Client(tenant, "mx", SCANNER_IP) as smtp:
+        assert smtp.sendmail("scanner@contoso.com", ["alice@contoso.com"], data) == {}
+    stored, = tenant.messages("alice@contoso.com")
+    payload = stored.get_payload(decode=False).encode("ascii").replace(b"\n", b"\r\n")
+    assert hashlib.sha256(payload).hexdigest() == hashlib.sha256(body).hexdigest()
+
+
+@pytest.mark.parametrize("sender", ["bob@contoso.com"], ids=["header From refused after DATA"])
+def test_a_message_refused_at_the_end_of_data_is_stored_nowhere(tenant, sender):
+    with Client(tenant, "submission") as smtp:
+        smtp.secure().login_as(SCANNER)
+        smtp.mail("scanner@contoso.com")
+        smtp.rcpt("alice@contoso.com")
+        smtp.rcpt("partner@fabrikam.com")
+        assert smtp.data(message(sender=sender))[0] == 554
+    assert tenant.messages("alice@contoso.com") == []
+    assert tenant.internet_messages() == []
+    assert tenant.messages("scanner@contoso.com", "Sent Items") == []
+    assert leftover_files(tenant) == []
+
+
+def test_the_o365_fixture_gives_a_running_tenant_with_a_fake_clock(o365):
+    token = o365.mint_token("scanner@contoso.com", lifetime_s=60)
+    o365.clock.advance(30)
+    assert o365.world.tokens.verify(token, "scanner@contoso.com")
+    o365.clock.advance(31)
+    assert not o365.world.tokens.verify(token, "scanner@contoso.com")
+    with Client(o365, "mx", SCANNER_IP) as smtp:
+        assert smtp.sendmail("scanner@contoso.com", ["bob@contoso.com"], message(to="bob@contoso.com")) == {}
+    assert [m["Subject"] for m in o365.messages("bob@contoso.com")] == ["Scan 0001"]
+    assert os.path.exists(os.path.join(o365.state_dir, "endpoints.json"))
