@@ -82,8 +82,8 @@ _TABLE = (
      "enter the sign-in credentials (user name and password, or OAuth) of the mailbox being used"),
     ("5.7.139", "tenant", None, None, None,
      "SMTP AUTH is disabled for the organization",
-     "an admin must enable SMTP AUTH (Set-TransportConfig -SmtpClientAuthenticationDisabled "
-     "$false), or use OAuth"),
+     "an admin must enable SMTP AUTH, or use OAuth (Set-TransportConfig "
+     "-SmtpClientAuthenticationDisabled $false)"),
     ("5.7.139", "mailbox", None, None, None,
      "SMTP AUTH is disabled for this mailbox",
      "an admin must enable SMTP AUTH for the mailbox (Set-CASMailbox "

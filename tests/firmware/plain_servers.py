@@ -64,3 +64,19 @@ class StrippingServer:
                     return
                 else:
                     conn.sendall(b"250 OK\r\n")
+
+
+class SilentServer:
+    """Accepts connections and never says a word (a firewall that black-holes the port)."""
+
+    def __init__(self, bind="127.0.0.1"):
+        self._listener = socket.socket()
+        self._listener.bind((bind, 0))
+        self._listener.listen(4)
+        self.address = self._listener.getsockname()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._listener.close()

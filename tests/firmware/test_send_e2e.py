@@ -39,14 +39,14 @@ def routes_for(t):
     return routes
 
 
-def settings_for(t, profile, **overrides):
+def settings_for(t, option, **overrides):
     base = {
         "submission": {"profile": "submission", "username": "scanner@contoso.com",
                        "password": PASSWORD},
         "direct_send": {"profile": "direct_send", "host": MX_HOST},
         "relay": {"profile": "relay", "host": MX_HOST},
         "hve": {"profile": "hve", "username": "hve-scanner@contoso.com", "password": "Hve-Pass-1"},
-    }[profile]
+    }[option]
     base = dict(base, ca_der_path=t.ca_der_path, timeout_s=10)
     base.update(overrides)
     return base
@@ -282,3 +282,67 @@ def test_a_one_megabyte_scan_goes_through_on_the_unix_port(o365, tmp_path):
     assert out["result"]["bytes_sent"] > (1 << 20) * 4 // 3
     with open(path, "rb") as f:
         assert attachment_bytes(only_message(o365, "alice@contoso.com")) == [f.read()]
+
+
+# --- the remaining ways to connect -------------------------------------------------------------
+CERT_TENANT = """
+[tenant]
+name = "contoso.com"
+accepted_domains = ["contoso.com"]
+mx_host = "contoso-com.mail.protection.outlook.com"
+submission_host = "smtp.office365.com"
+hve_host = "smtp.hve.mx.microsoft"
+
+[[mailboxes]]
+address = "alice@contoso.com"
+password = "Alice-Pass-1"
+
+[[connectors]]
+name = "printers-by-certificate"
+certificate_domain = "contoso.com"
+"""
+
+
+def test_a_printer_relays_outside_with_a_client_certificate_its_connector_trusts(runtime, tmp_path):
+    tenant_file = tmp_path / "tenant.toml"
+    tenant_file.write_text(CERT_TENANT)
+    with FakeTenant(tenant=str(tenant_file), state_dir=tmp_path / "o365") as t:
+        cert = t.issue_client_cert("printer.contoso.com")
+        message = {"sender": "printer@contoso.com", "to": ["someone@fabrikam.example"],
+                   "subject": "By certificate"}
+        refused = send(runtime, t, settings_for(t, "relay"), message, ip="127.0.0.40")
+        assert refused["error"]["enhanced"] == "5.7.64"
+        out = send(runtime, t, settings_for(t, "relay", client_cert_der_path=cert["cert_der"],
+                                            client_key_der_path=cert["key_der"]),
+                   message, ip="127.0.0.40")
+        assert "error" not in out, out
+        assert [m["Subject"] for m in t.internet_messages()] == ["By certificate"]
+
+
+def test_a_custom_profile_reaches_the_submission_endpoint_with_starttls_and_login(runtime, o365):
+    settings = settings_for(o365, "submission", profile="custom", host="smtp.office365.com",
+                            port=587, tls="starttls", auth="login")
+    out = send(runtime, o365, settings, {"sender": "scanner@contoso.com", "to": ["bob@contoso.com"],
+                                         "subject": "custom"})
+    assert "error" not in out, out
+    assert only_message(o365, "bob@contoso.com")["Subject"] == "custom"
+
+
+def test_a_custom_profile_without_tls_delivers_in_clear_to_the_mx(runtime, o365):
+    settings = settings_for(o365, "direct_send", profile="custom", port=25, tls="none")
+    out = send(runtime, o365, settings, {"sender": "scanner@contoso.com", "to": ["bob@contoso.com"],
+                                         "subject": "plain"})
+    assert "error" not in out, out
+    assert only_message(o365, "bob@contoso.com")["Subject"] == "plain"
+
+
+def test_a_server_that_never_answers_ends_in_a_transient_timeout(runtime, o365):
+    from tests.firmware.plain_servers import SilentServer
+
+    with SilentServer() as silent:
+        out = send(runtime, o365, settings_for(o365, "submission", timeout_s=1),
+                   {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"]},
+                   routes={"smtp.office365.com:587": list(silent.address)})
+    err = out["error"]
+    assert (err["stage"], err["kind"], err["transient"]) == ("greeting", "timeout", True)
+    assert "did not answer in time" in err["cause"]
