@@ -25,9 +25,12 @@ def _read_switches(path):
 
 
 def _reset(sock):
-    """Close with a TCP reset, as a dropped link looks to the other end."""
+    """Close with a TCP reset, as a dropped link looks to the other end. SHUT_RD first wakes a
+    thread blocked in recv() on it (which holds the socket open); the reset goes out when the
+    last user lets go, with SO_LINGER 0."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
     sock.close()
@@ -145,7 +148,11 @@ class ShapingRelay:
             self.log("relay: %s" % exc)
             _reset(conn)
             return
-        _Link(conn, upstream, _read_switches(self.switches_path), self.log)
+        switches = _read_switches(self.switches_path)
+        self.log("relay: link to %s:%s (latency %s ms, bandwidth cap %s kbit/s, drop after %s bytes; 0 = off)" % (
+            host, port, switches.get("latency_ms") or 0, switches.get("bandwidth_kbps") or 0,
+            switches.get("drop_after_bytes") or 0))
+        _Link(conn, upstream, switches, self.log)
 
     def close(self):
         self.closed = True

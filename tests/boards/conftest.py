@@ -1,15 +1,9 @@
 # Fixtures for the virtual-board tests: a running fake tenant, boards that are always stopped,
 # and the firmware installed onto a board's flash over its serial port (as a user would).
-import os
-
 import pytest
 
 from emulator.boards import VirtualBoard
 from host_tools.raw_repl import RawRepl
-
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FIRMWARE_DIR = os.path.join(REPO_ROOT, "firmware")
-
 
 @pytest.fixture
 def tenant(tmp_path):
@@ -37,20 +31,12 @@ def start_board(tmp_path):
             board.stop()
 
 
-def firmware_files():
-    """(local path, device path) of every firmware file, laid out as on a board (/lib/firmware)."""
-    for folder, _dirs, files in os.walk(FIRMWARE_DIR):
-        for name in sorted(files):
-            if name.endswith(".pyc") or "__pycache__" in folder:
-                continue
-            local = os.path.join(folder, name)
-            yield local, "/lib/firmware/" + os.path.relpath(local, FIRMWARE_DIR).replace(os.sep, "/")
-
-
 def install_firmware(repl):
-    for local, device in firmware_files():
-        with open(local, "rb") as f:
-            repl.put_file(f.read(), device)
+    """The firmware image as a user installs it (host_tools.firmware_build): .mpy on MicroPython
+    (a board's heap cannot compile the sources), sources on the CPython runtime."""
+    from host_tools import firmware_build
+
+    firmware_build.install(repl)
 
 
 def open_repl(board):

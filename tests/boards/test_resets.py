@@ -1,0 +1,83 @@
+# Resets behave as on an ESP32: a soft reset (Ctrl-D on an empty raw REPL line, sys.exit() in
+# raw-REPL code, machine.soft_reset()) prints the soft-reboot line, runs boot.py but not main.py and
+# comes back in the raw REPL; a hard reset (machine.reset(), `scanmail board reset`) prints boot
+# noise, runs boot.py then main.py and shows the friendly prompt. Ctrl-C interrupts running code.
+import os
+
+import pytest
+
+from emulator.boards import reset_board
+from tests.boards.serial_port import Port
+
+RUNTIMES = ("micropython", "cpython")
+RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
+
+
+def _board_with_boot_and_main(start_board, runtime):
+    board = start_board(runtime, fast=True)
+    with open(os.path.join(board.flash_dir, "boot.py"), "w") as f:
+        f.write("print('boot.py ran')\nbooted = True\n")
+    with open(os.path.join(board.flash_dir, "main.py"), "w") as f:
+        f.write("print('main.py ran')\n")
+    return board
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("how", ["ctrl-d on an empty line", "sys.exit()", "machine.soft_reset()"])
+def test_a_soft_reset_from_the_raw_repl_runs_boot_py_but_not_main_py_and_returns_to_the_raw_repl(
+        start_board, runtime, how):
+    board = _board_with_boot_and_main(start_board, runtime)
+    with Port(board.port) as port:
+        port.enter_raw_repl()
+        port.run_raw("left_over = 42")
+        trigger = {"ctrl-d on an empty line": b"\x04", "sys.exit()": b"import sys\nsys.exit()\x04",
+                   "machine.soft_reset()": b"import machine\nmachine.soft_reset()\x04"}[how]
+        port.write(trigger)
+        after_reset = port.read_until(RAW_PROMPT)
+        assert b"soft reboot\r\n" in after_reset
+        assert b"boot.py ran" in after_reset.split(b"soft reboot\r\n", 1)[1]
+        assert b"main.py ran" not in after_reset
+        assert b">>> " not in after_reset  # the restarted runtime's friendly banner is not shown
+        out, err = port.run_raw("print(booted, 'left_over' in globals())")
+        assert (out.split(), err) == (["True", "False"], "")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_machine_reset_is_a_hard_reset_with_boot_noise_boot_py_main_py_and_the_friendly_prompt(
+        start_board, runtime):
+    board = _board_with_boot_and_main(start_board, runtime)
+    with Port(board.port) as port:
+        port.enter_raw_repl()
+        port.write(b"import machine\nmachine.reset()\x04")
+        after_reset = port.read_until(b'Type "help()" for more information.\r\n>>> ')
+        noise, _, rest = after_reset.partition(b"rst:0xc (SW_CPU_RESET)")
+        assert rest, "no ESP32 reset line in %r" % after_reset
+        assert rest.index(b"boot.py ran") < rest.index(b"main.py ran")
+        port.enter_raw_repl()
+        out, _ = port.run_raw("import machine\nprint(machine.reset_cause() == machine.SOFT_RESET)")
+        assert out.strip() == "True"  # what esp_restart() reports on an ESP32
+
+
+def test_scanmail_board_reset_restarts_a_running_board_from_boot_py_and_main_py(start_board):
+    board = _board_with_boot_and_main(start_board, "micropython")
+    with Port(board.port) as port:
+        port.write(b"\r")
+        port.read_until(b">>> ")
+        reset_board(board.state_dir)
+        after_reset = port.read_until(b'Type "help()" for more information.\r\n>>> ')
+        assert b"boot.py ran" in after_reset and b"main.py ran" in after_reset
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_ctrl_c_interrupts_running_code_and_the_board_answers_again(start_board, runtime):
+    board = start_board(runtime, fast=True)
+    with Port(board.port) as port:
+        port.enter_raw_repl()
+        port.write(b"print('looping')\nwhile True:\n    pass\n\x04")
+        port.read_until(b"looping")
+        port.write(b"\x03")
+        port.read_until(b"\x04")
+        err = port.read_until(b"\x04")
+        assert b"KeyboardInterrupt" in err
+        port.read_until(b">")
+        assert port.run_raw("print(6 * 7)") == ("42\n", "")
