@@ -13,10 +13,7 @@ import logging
 import os
 import random
 import re
-import smtplib
-import socket
 import ssl
-import sys
 import threading
 import time
 import uuid
@@ -26,6 +23,7 @@ import pytest
 
 from emulator.tenant import FakeTenant
 from emulator.tenant.config import BUILTIN_TENANT_PATH
+from tests.tenant.helpers import BOB, HVE, SCANNER, SCANNER_IP, Client, leftover_files
 
 BASE_SEED = int(os.environ.get("SCANMAIL_FUZZ_SEED", "20261128"))
 SESSIONS_PER_BATCH = int(os.environ.get("SCANMAIL_FUZZ_SESSIONS", "300"))
@@ -45,11 +43,8 @@ SOURCES = {
     "submission": ["127.0.0.41", "127.0.0.42"],
     "hve": ["127.0.0.43"],
 }
-LOGINS = {
-    "submission": ("scanner@contoso.com", "Scanner-Pass-1"),
-    "hve": ("hve-scanner@contoso.com", "Hve-Pass-1"),
-}
-CHECKER = ("bob@contoso.com", "Bob-Pass-1")
+LOGINS = {"submission": SCANNER, "hve": HVE}
+CHECKER = BOB
 # Hostile clients sign in now and then; the per-mailbox limit of 30 messages a minute would hold
 # their messages back for up to a minute (as Exchange does), which is not what this file tests.
 RAISED_LIMITS = "\n[limits]\nmessages_per_minute = 1000000\nrecipients_per_day = 100000000\n"
@@ -489,16 +484,6 @@ def stored_tokens(tenant, state_dir):
     return found
 
 
-def leftover_files(state_dir):
-    """Files in Maildir tmp/ folders or the DATA spool: half-written messages."""
-    left = []
-    for root, _dirs, files in os.walk(state_dir):
-        parts = set(os.path.relpath(root, state_dir).split(os.sep))
-        if parts & {"tmp", "spool", ".spool"}:
-            left.extend(os.path.join(root, name) for name in files)
-    return left
-
-
 def wait_for(condition, deadline_s=SETTLE_DEADLINE_S):
     """Poll until condition() is true or the deadline passes; returns the last value."""
     end = time.monotonic() + deadline_s
@@ -522,28 +507,16 @@ def steady(read, deadline_s=SETTLE_DEADLINE_S):
     return last
 
 
-class SMTPToAddress(smtplib.SMTP):
-    """smtplib.SMTP connecting to the fake's address, using the endpoint's name for TLS."""
-
-    def __init__(self, address, server_hostname, source_ip=None, timeout=30):
-        self._address = tuple(address)
-        super().__init__(server_hostname, self._address[1], timeout=timeout,
-                         source_address=(source_ip, 0) if source_ip else None)
-
-    def _get_socket(self, host, port, timeout):
-        return socket.create_connection(self._address, timeout, self.source_address)
-
-
 def well_formed_sessions_work(tenant, ca_context):
     """A direct send and a client submission, as a scanner does them, still get through."""
     token = "fuzz-" + uuid.uuid4().hex
     message = ("From: scanner@contoso.com\r\nTo: alice@contoso.com\r\nSubject: check %s\r\n"
                "Date: Sat, 28 Nov 2026 06:00:00 +0000\r\nMessage-ID: <%s@scanner.contoso.com>\r\n\r\n"
                "See attached.\r\n" % (token, token)).encode("ascii")
-    with SMTPToAddress(tenant.address("mx"), tenant.hostname("mx"), "127.0.0.20") as smtp:
+    with Client(tenant, "mx", SCANNER_IP) as smtp:
         smtp.starttls(context=ca_context)
         assert smtp.sendmail("scanner@contoso.com", ["alice@contoso.com"], message) == {}
-    with SMTPToAddress(tenant.address("submission"), tenant.hostname("submission")) as smtp:
+    with Client(tenant, "submission") as smtp:
         smtp.starttls(context=ca_context)
         smtp.login(*CHECKER)   # a mailbox the hostile clients never try passwords on
         assert smtp.sendmail(CHECKER[0], ["alice@contoso.com"], message.replace(
@@ -624,8 +597,8 @@ def test_the_tenant_survives_hostile_clients_and_still_serves_a_scanner(fuzzed, 
     assert not lost, "accepted with 250 but not stored:\n\n%s" % "\n\n".join(
         by_token[t].report() if t in by_token else t for t in sorted(lost)[:3])
 
-    assert wait_for(lambda: not leftover_files(state_dir)), (
-        "half-written files left in the spool or a Maildir tmp/: %s" % leftover_files(state_dir)[:5])
+    assert wait_for(lambda: not leftover_files(tenant)), (
+        "half-written files left in the spool or a Maildir tmp/: %s" % leftover_files(tenant)[:5])
 
     baseline = fuzzed["baseline"]
     settled = wait_for(lambda: all(now <= then for now, then in zip(server_resources(), baseline)))

@@ -7,14 +7,14 @@
 # message is where the seed says (or, when refused, nowhere at all).
 import base64
 import re
-import smtplib
-import socket
-import ssl
 import uuid
 
 import pytest
 
 from emulator.tenant import FakeTenant
+from tests.tenant.helpers import (ALICE as ALICE_ACCOUNT, BOB as BOB_ACCOUNT, HVE, NOSMTP, SCANNER,
+                                  SCANNER_IP as IN_SPF, PRINTER_IP as RELAY_CONNECTOR,
+                                  STRANGER_IP as OUTSIDE_SPF, Client, tls_context)
 
 # Error replies end in the diagnostic tag `[HOST]` or `[HOST <ISO-8601 UTC ms>Z <16 hex>]`
 # (shared/reference/exchange-online.md, introduction).
@@ -32,11 +32,7 @@ SMTP_AUTH_OFF_FOR_MAILBOX = re.escape(
     "Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.") + " " + TAG
 HVE_EXTERNAL_REFUSED = re.escape("550 5.7.64 TenantAttribution; Relay Access Denied") + " " + TAG
 
-SCANNER = ("scanner@contoso.com", "Scanner-Pass-1")
-NOSMTP = ("nosmtp@contoso.com", "NoSmtp-Pass-1")
-HVE = ("hve-scanner@contoso.com", "Hve-Pass-1")
-ALICE, BOB, OUTSIDE = "alice@contoso.com", "bob@contoso.com", "someone@fabrikam.com"
-IN_SPF, RELAY_CONNECTOR, OUTSIDE_SPF = "127.0.0.20", "127.0.0.30", "127.0.0.99"
+ALICE, BOB, OUTSIDE = ALICE_ACCOUNT[0], BOB_ACCOUNT[0], "someone@fabrikam.com"
 
 
 def row(scenario, option, endpoint, rcpt, stage, reply, lands, source=None, tls=True, login=None,
@@ -96,19 +92,6 @@ COMPARISON = [
 ]
 
 
-class SMTPToAddress(smtplib.SMTP):
-    """smtplib.SMTP that connects to the fake's address but uses the endpoint's real host name for
-    TLS (SNI and the certificate check), as a device does after resolving smtp.office365.com."""
-
-    def __init__(self, address, server_hostname, source_ip=None, timeout=30):
-        self._address = tuple(address)
-        super().__init__(server_hostname, self._address[1], timeout=timeout,
-                         source_address=(source_ip, 0) if source_ip else None)
-
-    def _get_socket(self, host, port, timeout):
-        return socket.create_connection(self._address, timeout, self.source_address)
-
-
 def reply_line(code, text):
     """The last line of a reply as the server sent it (smtplib joins multi-line texts with \\n)."""
     last = text.decode("utf-8", "replace").split("\n")[-1]
@@ -118,12 +101,10 @@ def reply_line(code, text):
 def run_session(tenant, case, token):
     """One device session; returns [(stage, reply line)] up to the first refusal or the end."""
     replies = []
-    with SMTPToAddress(tenant.address(case["endpoint"]), tenant.hostname(case["endpoint"]),
-                       source_ip=case["source"]) as smtp:
+    with Client(tenant, case["endpoint"], source_ip=case["source"]) as smtp:
         smtp.ehlo("scanner-3f2a")
-        if case["tls"]:
-            context = ssl.create_default_context(cafile=str(tenant.ca_pem_path))
-            code, text = smtp.starttls(context=context)
+        if case["tls"]:   # verified against the fake's CA under the endpoint's public name
+            code, text = smtp.starttls(context=tls_context(tenant))
             replies.append(("starttls", reply_line(code, text)))
             smtp.ehlo("scanner-3f2a")
         if case["login"]:
