@@ -346,3 +346,22 @@ def test_a_server_that_never_answers_ends_in_a_transient_timeout(runtime, o365):
     err = out["error"]
     assert (err["stage"], err["kind"], err["transient"]) == ("greeting", "timeout", True)
     assert "did not answer in time" in err["cause"]
+
+
+def test_a_mistyped_mx_host_is_reported_as_a_name_that_does_not_resolve(runtime, o365):
+    out = send(runtime, o365, settings_for(o365, "direct_send",
+                                           host="contoso-com.mail.protection.outlook.con"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"]})
+    err = out["error"]
+    assert (err["stage"], err["kind"], err["transient"]) == ("connect", "dns", True)
+    assert "Manage DNS" in err["todo"]
+
+
+def test_an_expired_or_forged_token_is_refused_without_showing_it(runtime, o365):
+    token = o365.mint_token("scanner@contoso.com") + "forged"
+    out = send(runtime, o365, settings_for(o365, "submission", auth="xoauth2", password=None,
+                                           token=token),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"]})
+    err = out["error"]
+    assert (err["stage"], err["code"], err["enhanced"]) == ("auth", 535, "5.7.3")
+    assert token not in json.dumps(err) and token[:40] not in json.dumps(err)
