@@ -28,7 +28,7 @@ def register(parser):
     serve.add_argument("--tenant", metavar="FILE", help="tenant file (TOML); default: the built-in contoso.com")
     serve.add_argument("--state", metavar="DIR", default=".state", help="state folder (default .state)")
     serve.add_argument("--bind", metavar="ADDR", default="127.0.0.1", help="loopback address to listen on")
-    serve.add_argument("--port", metavar="NAME=PORT", action="append", default=[],
+    serve.add_argument("--port", metavar="NAME=PORT", action="extend", nargs="+", default=[],
                        help="pin a port, e.g. submission=587 (names: submission, mx, hve, api); default free ports")
     serve.set_defaults(handler=do_serve)
 

@@ -48,7 +48,7 @@ def trace_headers(server_name, helo, client_ip, tls_version, cipher, now, mode, 
                      "H:%s;PTR:;CAT:%s;SFS:;DIR:INB;" % (client_ip, SPF_LABEL.get(spf_result, "None"), scl,
                                                          "SPM" if junk else "NSPM", helo,
                                                          "SPM" if junk else "NONE"))
-    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8", "surrogateescape")
 
 
 def destinations(tenant, recipients, mode, spf_result, login=None):

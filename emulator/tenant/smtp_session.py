@@ -203,7 +203,7 @@ class TenantSmtp(SMTP):
             return
         if await self.fault("ehlo"):
             return
-        self.helo = arg
+        self.helo = _printable(arg, 255)   # it goes into the Received header: no CR, no control bytes
         self._reset_envelope()
         lines = replies.ehlo_lines(self.host, self.client_ip, self.tls_version is not None,
                                    self.endpoint.name != "mx")
@@ -215,7 +215,7 @@ class TenantSmtp(SMTP):
             return
         if await self.fault("ehlo"):
             return
-        self.helo = arg
+        self.helo = _printable(arg, 255)
         self._reset_envelope()
         await self.reply(replies.HELO_HELLO.format(host=self.host, ip=self.client_ip))
 
@@ -660,7 +660,8 @@ def _parse_path(arg, keyword):
         params[key.upper()] = value
     if address == "" and keyword == "FROM:":
         return "", params          # the null reverse-path
-    if address.count("@") != 1 or not all(address.split("@")) or any(c in address for c in " <>\"\\"):
+    if address.count("@") != 1 or not all(address.split("@")) or any(c in address for c in " <>\"\\") \
+            or any(c < " " or c == "\x7f" for c in address):
         return None, params
     return address, params
 

@@ -30,7 +30,7 @@ class TraceLog:
                   "tls": tls or "none", "sender": sender or "", "recipients": list(recipients or []),
                   "status": status, "reply": reply}
         record.update(extra)
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        line = json.dumps(record) + "\n"   # ASCII escapes: undecodable client bytes stay valid JSON
         with self._lock:
             self._records.append(record)
             with open(self.path, "a", encoding="utf-8") as f:

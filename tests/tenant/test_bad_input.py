@@ -160,3 +160,18 @@ def test_commands_out_of_order_get_exchanges_sequence_replies(tenant):
         assert raw.command(b"MAIL FROM:<not an address>") == replies.BAD_ADDRESS
     finally:
         raw.close()
+
+
+def test_a_carriage_return_in_ehlo_cannot_inject_a_header_into_the_stored_message(tenant):
+    raw = Raw(tenant)
+    try:
+        assert raw.command(b"EHLO printer\rX-Injected: yes").startswith("250 ")
+        raw.command(b"MAIL FROM:<scanner@contoso.com>")
+        raw.command(b"RCPT TO:<alice@contoso.com>")
+        raw.command(b"DATA")
+        assert raw.command(message() + b".").startswith("250 2.6.0 ")
+    finally:
+        raw.close()
+    stored, = tenant.messages("alice@contoso.com")
+    assert stored["X-Injected"] is None
+    assert stored["Received"].startswith("from printer?X-Injected: yes (127.0.0.20)")
