@@ -8,7 +8,7 @@ import pytest
 
 from tests.firmware.runtime_cache import batch
 
-LOGIN_B64 = ["c2Nhbm5lckBjb250b3NvLmNvbQ==", "U2Nhbm5lci1QYXNzLTE="]  # user, Scanner-Pass-1
+LOGIN_B64 = ["AUTH LOGIN c2Nhbm5lckBjb250b3NvLmNvbQ==", "U2Nhbm5lci1QYXNzLTE="]  # user, password
 NO_PIPELINING_EHLO = "250-mx.example Hello\r\n250-SIZE 1000000\r\n250 STARTTLS\r\n"
 NO_PIPELINING_EHLO_TLS = "250-mx.example Hello\r\n250-SIZE 1000000\r\n250 AUTH LOGIN\r\n"
 MX_EHLO = "250-mx.example Hello\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n250 STARTTLS\r\n"
@@ -19,17 +19,22 @@ PLAIN_MX_EHLO = "250-mx.example Hello\r\n250-SIZE 157286400\r\n250 PIPELINING\r\
 CASES = {
     "a scanner submits with AUTH LOGIN: STARTTLS first, MAIL+RCPT+DATA in one write, QUIT pipelined": (
         {"rcpts": ["alice@contoso.com", "bob@contoso.com"]},
-        {"commands": ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a", "AUTH LOGIN"]
+        {"commands": ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a"]
          + LOGIN_B64 + ["MAIL FROM:<scanner@contoso.com> SIZE=1000", "RCPT TO:<alice@contoso.com>",
                         "RCPT TO:<bob@contoso.com>", "DATA", "<message>", ".", "QUIT"],
-         "writes": [1, 1, 1, 1, 1, 1, 4, 2], "outcome": "done",
+         "writes": [1, 1, 1, 1, 1, 4, 2], "outcome": "done",
          "result": "250 2.0.0 OK <id@example> [Hostname=EXAMPLE]"}),
     "a server without PIPELINING gets one command per round trip": (
         {"replies": {"ehlo": NO_PIPELINING_EHLO, "ehlo_tls": NO_PIPELINING_EHLO_TLS}},
-        {"commands": ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a", "AUTH LOGIN"]
+        {"commands": ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a"]
          + LOGIN_B64 + ["MAIL FROM:<scanner@contoso.com> SIZE=1000", "RCPT TO:<alice@contoso.com>",
                         "DATA", "<message>", ".", "QUIT"],
-         "writes": [1] * 11, "outcome": "done"}),
+         "writes": [1] * 10, "outcome": "done"}),
+    "a server that ignores the user name sent with AUTH LOGIN is given it again": (
+        {"replies": {"auth": ["334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n",
+                              "235 2.7.0 Authentication successful\r\n"]}},
+        {"commands_prefix": ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a"]
+         + LOGIN_B64[:1] + ["c2Nhbm5lckBjb250b3NvLmNvbQ==", LOGIN_B64[1]], "outcome": "done"}),
     "a scanner signs in with an OAuth token (XOAUTH2)": (
         {"client": {"auth": "xoauth2", "token": "tok-123", "password": None, "secrets": ["tok-123"]},
          "replies": {"auth": ["334 \r\n", "235 2.7.0 Authentication successful\r\n"]}},
@@ -80,7 +85,7 @@ CASES = {
         {"commands_suffix": ["RCPT TO:<alice@contoso.com>", "RCPT TO:<nobody@contoso.com>", "QUIT"],
          "outcome": "failed", "error": {"stage": "rcpt", "code": 550, "enhanced": "5.4.1"}}),
     "a wrong password is refused with 535 5.7.3 and the error never shows the password": (
-        {"replies": {"auth": ["334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n",
+        {"replies": {"auth": ["334 UGFzc3dvcmQ6\r\n",
                               "535 5.7.3 Authentication unsuccessful, you sent Scanner-Pass-1 "
                               "U2Nhbm5lci1QYXNzLTE=\r\n"]},
          "client": {"secrets": ["Scanner-Pass-1", "U2Nhbm5lci1QYXNzLTE="]}},
@@ -90,7 +95,7 @@ CASES = {
     "SMTP AUTH disabled for the tenant is refused with 5.7.139": (
         {"replies": {"auth": ["535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication "
                               "is disabled for the Tenant. [HOST]\r\n"]}},
-        {"commands_suffix": ["AUTH LOGIN", "QUIT"], "outcome": "failed",
+        {"commands_suffix": ["AUTH LOGIN c2Nhbm5lckBjb250b3NvLmNvbQ==", "QUIT"], "outcome": "failed",
          "error": {"stage": "auth", "code": 535, "enhanced": "5.7.139"}}),
     "a mechanism the server does not offer is not attempted": (
         {"client": {"auth": "plain"}},

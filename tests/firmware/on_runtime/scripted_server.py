@@ -16,7 +16,7 @@ DEFAULT_REPLIES = {
     "ehlo": EHLO_BEFORE_TLS,
     "ehlo_tls": EHLO_AFTER_TLS,
     "starttls": "220 2.0.0 SMTP server ready\r\n",
-    "auth": ["334 VXNlcm5hbWU6\r\n", "334 UGFzc3dvcmQ6\r\n", "235 2.7.0 Authentication successful\r\n"],
+    "auth": ["334 UGFzc3dvcmQ6\r\n", "235 2.7.0 Authentication successful\r\n"],
     "mail": "250 2.1.0 Sender OK\r\n",
     "rcpt": ["250 2.1.5 Recipient OK\r\n"],
     "data": "354 Start mail input; end with <CRLF>.<CRLF>\r\n",
