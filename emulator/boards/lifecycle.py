@@ -72,7 +72,7 @@ def _validate_ip(ip):
         raise BoardError("--ip %r is not an IPv4 address; give one in 127.0.0.0/8 such as 127.0.0.20" % ip)
     if parts[0] != "127" or parts[3] in ("0", "255"):
         raise BoardError(
-            "--ip %s is outside the virtual network: boards live on loopback, give an address in "
+            "--ip %s is outside the virtual network: boards live on loopback (127.0.0.0/8); give an address in "
             "127.0.0.1-127.255.255.254 such as 127.0.0.20" % ip
         )
 
