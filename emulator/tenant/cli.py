@@ -60,7 +60,7 @@ def register(parser):
 
 
 def do_serve(args):
-    from emulator.tenant.server import PortSpecError, TenantServer, parse_port_specs
+    from emulator.tenant.server import PortSpecError, parse_port_specs
     try:
         tenant = load_tenant(args.tenant)
         ports = parse_port_specs(args.port)
@@ -73,7 +73,10 @@ def do_serve(args):
 
 async def _serve(tenant, args):
     from emulator.tenant.server import TenantServer, parse_port_specs
-    server = TenantServer(tenant=tenant, state_dir=args.state, bind=args.bind, ports=parse_port_specs(args.port))
+    try:
+        server = TenantServer(tenant=tenant, state_dir=args.state, bind=args.bind, ports=parse_port_specs(args.port))
+    except OSError as exc:
+        raise _user_error("--state %s: cannot use it as the state folder (%s)" % (args.state, exc.strerror or exc))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -3,7 +3,6 @@
 # and returns only once every listener is up and endpoints.json is written; leaving the block stops
 # the listeners and joins the thread, even when the body failed.
 import asyncio
-import os
 import tempfile
 import threading
 

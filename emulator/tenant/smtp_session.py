@@ -161,8 +161,8 @@ class TenantSmtp(SMTP):
         self.client_ip = peer[0] if isinstance(peer, tuple) else str(peer)
         self.world.sessions.add(self)
         try:
-            await self.fault("connect")
-            if await self.fault("greeting") is None:
+            # A reply scripted at connect or greeting is sent instead of the greeting.
+            if await self.fault("connect") is None and await self.fault("greeting") is None:
                 await self.reply(replies.GREETING.format(host=self.host, date=replies.rfc1123_date(
                     self.world.clock.now()), id=uuid.uuid4().hex[:16].upper()))
             while self.transport is not None:

@@ -5,7 +5,6 @@
 # Failed. Passwords and tokens never reach a record.
 import datetime
 import json
-import os
 import threading
 
 STATUSES = ("Delivered", "Junk", "Refused", "Delayed", "Failed")

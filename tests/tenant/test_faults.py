@@ -144,3 +144,12 @@ def test_faults_from_the_command_line_reach_the_running_tenant(tenant, capsys):
     assert tenant.faults() == []
     assert cli.main(["o365", "fault", "add", "--state", state, "--stage", "rcpt", "--reply", "oops"]) == 2
     assert "reply must be one SMTP reply line" in capsys.readouterr().err
+
+
+def test_a_reply_scripted_at_connect_is_sent_instead_of_the_greeting(tenant):
+    tenant.add_fault(stage="connect", reply="421 4.3.2 Service not available", nth=1, endpoint="submission")
+    with pytest.raises(smtplib.SMTPConnectError) as refused:
+        Client(tenant, "submission")
+    assert (refused.value.smtp_code, refused.value.smtp_error) == (421, b"4.3.2 Service not available")
+    with Client(tenant, "submission") as smtp:
+        assert smtp.ehlo()[0] == 250
