@@ -3,8 +3,9 @@
 # tenant: one row per (option, recipient kind) with the reply the device gets, byte for byte up to
 # the diagnostic tag, and where the message ends up. Rule: each row is one real SMTP session with
 # smtplib from the device's own source address, TLS checked against the fake's CA under the
-# endpoint's real host name; a row passes only if the deciding reply line matches exactly and the
-# message is where the seed says (or, when refused, nowhere at all).
+# endpoint's real host name; a row passes only if every reply line is Exchange's (the deciding one
+# up to its diagnostic tag and ids) and the message is where the seed says (or, when refused,
+# nowhere at all).
 import base64
 import re
 import uuid
