@@ -202,6 +202,12 @@ class SmtpClient:
         self._after_security()
 
     def _on_starttls(self, reply):
+        if not self._reader.is_empty():
+            # Bytes after the 220 arrived in clear but would be read as if from inside TLS
+            # (STARTTLS response injection, CVE-2011-0411 and kin): refuse them.
+            # Nothing more is said on this connection, not even QUIT.
+            raise SMTPProtocolError("starttls", "the server sent data after its STARTTLS reply, "
+                                    "before TLS began", secrets=self.secrets)
         self._phase = START_TLS
 
     def _after_security(self):

@@ -82,8 +82,9 @@ class ReplyReader:
         self._code = 0
         self._ready = []                 # complete replies, oldest first
 
-    def pending_bytes(self):
-        return len(self._partial) + len(self._lines)
+    def is_empty(self):
+        """Nothing received beyond the replies already taken."""
+        return not (self._partial or self._lines or self._ready)
 
     def feed(self, data):
         data = bytes(data)

@@ -57,6 +57,10 @@ CASES = {
         {"replies": {"starttls": "454 4.7.0 TLS not available due to temporary reason\r\n"}},
         {"commands": ["EHLO scanner-3f2a", "STARTTLS", "QUIT"], "outcome": "failed",
          "error": {"stage": "starttls", "code": 454, "enhanced": "4.7.0", "transient": True}}),
+    "replies smuggled in clear after the STARTTLS reply are refused, TLS never starts": (
+        {"replies": {"starttls": "220 2.0.0 SMTP server ready\r\n250-AUTH LOGIN PLAIN\r\n"}},
+        {"commands": ["EHLO scanner-3f2a", "STARTTLS"], "outcome": "raised",
+         "error": {"stage": "starttls", "cls": "SMTPProtocolError"}}),
     "direct send with opportunistic TLS falls back to plaintext when STARTTLS is refused": (
         {"client": {"tls": "opportunistic", "auth": "none", "profile": "direct_send"},
          "replies": {"starttls": "454 4.7.0 TLS not available\r\n", "ehlo": MX_EHLO}},
