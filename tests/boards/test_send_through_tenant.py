@@ -80,7 +80,7 @@ def _submission():
 
 
 def _direct_send(tenant):
-    return {"profile": "direct_send", "host": tenant.hostname("mx"), "port": 25, "timeout_s": 5}
+    return {"profile": "direct_send", "host": tenant.hostname("mx"), "port": 25, "timeout_s": 2}
 
 
 def _subjects(tenant, mailbox):
