@@ -417,8 +417,31 @@ class HostileSession:
                 await self.ehlo_good()
             if self.endpoint != "mx" and self.tls and self.rng.random() < 0.7:
                 await self.auth()
+        if self.rng.random() < 0.3:
+            await self.pipelined_transaction()
+            return
         sender, rcpt = await self.valid_envelope()
         await self.data(sender, rcpt)
+
+    async def pipelined_transaction(self):
+        """RFC 2920: MAIL, RCPT and DATA in one write; then the content, the end of data and two
+        more commands in one write. Exactly one reply per command must come back, in order."""
+        sender = "scanner@contoso.com" if self.endpoint == "mx" else LOGINS[self.endpoint][0]
+        rcpt = self.rng.choice(["alice@contoso.com", "bob@contoso.com"])
+        self.events.add("pipelined transaction")
+        await self.send(b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (sender.encode(), rcpt.encode()))
+        codes = await self.replies(3)
+        if codes[-1] != 354:
+            return
+        content = self.message_head(sender, rcpt) + self.hostile_body()
+        await self.send(content + b".\r\nRSET\r\nNOOP\r\n")
+        end, reset, noop = await self.replies(3)
+        if 200 <= end < 300:
+            self.accepted = True
+            self.events.add("accepted")
+        if (reset, noop) != (250, 250):
+            self.anomaly("RSET and NOOP pipelined after the end of data got %r and %r, not 250"
+                         % (reset, noop))
 
     async def ehlo_good(self):
         await self.command(b"EHLO scanner-3f2a")
@@ -538,7 +561,7 @@ def well_formed_sessions_work(tenant, ca_context):
 EXPECTED_EVENTS = {
     "accepted", "vanished", "vanished mid-DATA", "stalled", "stalled mid-DATA", "100 KB line",
     "NUL in a command", "pipelined junk", "early talker", "TLS", "plain bytes after STARTTLS",
-    "ClientHello on a plaintext port", "invalid base64 in AUTH",
+    "ClientHello on a plaintext port", "invalid base64 in AUTH", "pipelined transaction",
 }
 
 
