@@ -15,6 +15,7 @@ _ECONNREFUSED = 111
 _ETIMEDOUT = 110
 _ENETUNREACH = 101
 _EAI_NONAME = -2
+_EINVAL = 22
 
 
 def _is_ipv4(text):
@@ -43,7 +44,12 @@ class VirtualNet:
 
     def switches(self):
         """The live network switches (written by `scanmail board net`); {} when none are set."""
-        return _vboard_host.read_json(self._config.get("net_switches"), {}) or {}
+        path = self._config.get("net_switches")
+        try:
+            return _vboard_host.read_json(path, {}) or {}
+        except ValueError:
+            raise OSError(_EINVAL, "this board's network switches (%s) are not valid JSON; reset them "
+                                   "with `scanmail board net --clear`" % path)
 
     def resolve(self, host, port):
         """(address, port) of the listener that answers for host:port, like a DNS lookup plus

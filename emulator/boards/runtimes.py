@@ -83,4 +83,4 @@ def command(config, mode, reset_cause):
 def start_relay(config, log):
     from emulator.vnet.relay import ShapingRelay
 
-    return ShapingRelay(config["ip"], board_state.net_switches_path(config["state_dir"]), log)
+    return ShapingRelay(config["ip"], lambda: board_state.read_net_switches(config["state_dir"]), log)

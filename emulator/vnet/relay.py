@@ -1,12 +1,11 @@
 # A per-board TCP relay that shapes the link between a virtual board and the fake tenant. Rule: it
 # forwards bytes unchanged (TLS passes through untouched, certificate checks stay end to end), it
 # connects onward from the board's own address so the tenant sees the board's IP, and it applies
-# the switches as they are when a connection opens (<state>/net.json):
+# the switches as they are when a connection opens (read_switches(), the board's net.json):
 #   latency_ms        added round-trip time, half on each direction
 #   bandwidth_kbps    a cap in kilobits per second, each direction
 #   drop_after_bytes  the link dies (both sides reset) once this many bytes crossed it, both ways
 # The board opens a connection here and first sends one line: `VNET <host> <port>\n`.
-import json
 import queue
 import socket
 import struct
@@ -14,14 +13,6 @@ import threading
 import time
 
 _HEADER_LIMIT = 128
-
-
-def _read_switches(path):
-    try:
-        with open(path) as f:
-            return json.load(f) or {}
-    except (FileNotFoundError, ValueError):
-        return {}
 
 
 def _reset(sock):
@@ -111,9 +102,9 @@ class _Link:
 
 
 class ShapingRelay:
-    def __init__(self, board_ip, switches_path, log=lambda text: None):
+    def __init__(self, board_ip, read_switches, log=lambda text: None):
         self.board_ip = board_ip
-        self.switches_path = switches_path
+        self.read_switches = read_switches
         self.log = log
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -148,7 +139,11 @@ class ShapingRelay:
             self.log("relay: %s" % exc)
             _reset(conn)
             return
-        switches = _read_switches(self.switches_path)
+        try:
+            switches = self.read_switches()
+        except ValueError as exc:  # a hand-edited net.json that is not JSON: say so, shape nothing
+            self.log("relay: unreadable network switches (%s); link not shaped" % exc)
+            switches = {}
         self.log("relay: link to %s:%s (latency %s ms, bandwidth cap %s kbit/s, drop after %s bytes; 0 = off)" % (
             host, port, switches.get("latency_ms") or 0, switches.get("bandwidth_kbps") or 0,
             switches.get("drop_after_bytes") or 0))
