@@ -135,7 +135,7 @@ def serve_fake(state_dir):
 
     tenant, note = bench_tenant_settings(state_dir)
     fake = FakeTenant(tenant=tenant, state_dir=os.path.join(state_dir, "tenant"), bind="127.0.0.1")
-    fake.__enter__()
+    fake.start()
     ready = {
         "plain": list(fake.address("mx")),
         "submission": list(fake.address("submission")),
@@ -144,7 +144,7 @@ def serve_fake(state_dir):
         "mail_dir": fake.mail_dir,
         "note": note,
     }
-    return ready, lambda: fake.__exit__(None, None, None)
+    return ready, fake.stop
 
 
 def peak_rss_kb():
