@@ -18,6 +18,8 @@ AUTH_OK = "235 2.7.0 Authentication successful"
 MAIL_OK = "250 2.1.0 Sender OK"
 RCPT_OK = "250 2.1.5 Recipient OK"
 DATA_GO_AHEAD = "354 Start mail input; end with <CRLF>.<CRLF>"
+BDAT_CHUNK_OK = "250 2.6.0 CHUNK received OK, {size} octets"                        # [INF]
+DATA_AFTER_BDAT = "503 5.5.1 Bad sequence of commands"                              # [INF] RFC 3030 section 2
 SUBMISSION_QUEUED = "250 2.0.0 OK {message_id} [Hostname={store_host}]"
 MX_QUEUED = ("250 2.6.0 {message_id} [InternalId={internal_id}, Hostname={store_host}] "
              "{size} bytes in {seconds:.3f}, {rate:.3f} KB/sec Queued mail for delivery")
@@ -80,10 +82,10 @@ HEADER_TOO_BIG = "552 5.3.4 Header size exceeds fixed maximum size"
 NOT_RFC5322 = "550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant"
 BARE_LINEFEED = "550 5.6.11 SMTPSEND.BareLinefeedsAreIllegal"
 
-# EHLO keyword lists (reference section 3). BDAT/CHUNKING and BINARYMIME are left out: the fake
-# does not implement BDAT (see emulator/tenant/README.md). DSN parameters are accepted.
+# EHLO keyword list (reference section 3), as Exchange sends it. DSN parameters are accepted (no
+# DSNs are generated); BDAT (CHUNKING) and BODY=BINARYMIME are implemented.
 EHLO_KEYWORDS_BEFORE_TLS = ["SIZE {size}", "PIPELINING", "DSN", "ENHANCEDSTATUSCODES", "STARTTLS",
-                            "8BITMIME", "SMTPUTF8"]
+                            "8BITMIME", "BINARYMIME", "CHUNKING", "SMTPUTF8"]
 AUTH_KEYWORD = "AUTH LOGIN XOAUTH2"
 
 

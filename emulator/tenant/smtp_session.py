@@ -18,6 +18,7 @@ from base64 import b64decode
 from aiosmtpd.smtp import SMTP
 
 from emulator.tenant import delivery, replies
+from emulator.tenant.chunking import BdatTransfer
 from emulator.tenant.config import ADVERTISED_SIZE
 from emulator.tenant.data_reader import DataDecoder
 from emulator.tenant.sign_in import LOGIN, XOAUTH2, sign_in
@@ -62,6 +63,7 @@ class TenantSmtp(SMTP):
         self.login = None
         self.last_auth_reply = None
         self.errors = 0
+        self.bdat = None
         self._reset_envelope()
 
     # ------------------------------------------------------------------ plumbing
@@ -73,6 +75,9 @@ class TenantSmtp(SMTP):
         return replies.diagnostic_tag(self.host, self.world.clock.now())
 
     def _reset_envelope(self):
+        if self.bdat is not None:
+            self.world.store.discard(self.bdat.spool)
+            self.bdat = None
         self.mail_from = None
         self.mail_params = {}
         self.rcpts = []
@@ -192,6 +197,7 @@ class TenantSmtp(SMTP):
             log.exception("fake tenant session %d failed", self.session_id)
             self._abort()
         finally:
+            self._reset_envelope()          # an unfinished BDAT message leaves no spool file
             self.world.sessions.discard(self)
             if self.login:
                 self.world.limits.session_ended(self.login, self.session_id)
@@ -364,7 +370,7 @@ class TenantSmtp(SMTP):
             await self.reply(replies.BAD_ADDRESS)
             return
         bad = _unsupported(params, ("SIZE", "BODY", "SMTPUTF8", "AUTH") + DSN_MAIL_PARAMS)
-        if bad is None and params.get("BODY", "7BIT").upper() not in ("7BIT", "8BITMIME"):
+        if bad is None and params.get("BODY", "7BIT").upper() not in ("7BIT", "8BITMIME", "BINARYMIME"):
             bad = "BODY"
         if bad is None and "SIZE" in params and not params["SIZE"].isdigit():
             bad = "SIZE"
@@ -490,18 +496,18 @@ class TenantSmtp(SMTP):
         if not self.rcpts:
             await self.reply(replies.NEED_RCPT)
             return
+        if self.bdat is not None or self.mail_params.get("BODY", "").upper() == "BINARYMIME":
+            await self.reply(replies.DATA_AFTER_BDAT)
+            return
         if await self.fault("data"):
             return
         store = self.world.store
         spool = store.new_spool_file()
         try:
-            now = self.world.clock.now()
             started = time.monotonic()
-            prefix = delivery.trace_headers(self.host, self.helo, self.client_ip, self.tls_version, self.cipher,
-                                            now, self.mode, self.mail_from, self.spf[0])
+            prefix = self._spool_prefix()
             spool.write(prefix)
-            limit = self.size_limit()
-            decoder = DataDecoder(_LimitedSink(spool, limit))
+            decoder = DataDecoder(_LimitedSink(spool, self.size_limit()))
             await self.reply(replies.DATA_GO_AHEAD)
             reader = self._reader
             rest = None
@@ -522,6 +528,63 @@ class TenantSmtp(SMTP):
         store.discard(spool)  # already moved into place when delivered; removes it otherwise
         self._reset_envelope()
         await self.reply(final)
+
+    def _spool_prefix(self):
+        return delivery.trace_headers(self.host, self.helo, self.client_ip, self.tls_version, self.cipher,
+                                      self.world.clock.now(), self.mode, self.mail_from, self.spf[0])
+
+    # ------------------------------------------------------------------ BDAT (RFC 3030)
+    async def smtp_BDAT(self, arg):
+        words = arg.split()
+        if not words or len(words) > 2 or not words[0].isdigit() or len(words[0]) > 12 \
+                or (len(words) == 2 and words[1].upper() != "LAST"):
+            await self.reply(replies.BAD_SYNTAX)     # without a size the chunk cannot be skipped
+            return
+        size, last = int(words[0]), len(words) == 2
+        refusal = None
+        if not self.helo:
+            refusal = replies.SEND_HELLO_FIRST
+        elif self.mail_from is None:
+            refusal = replies.NEED_MAIL
+        elif not self.rcpts:
+            refusal = replies.NEED_RCPT
+        if refusal is not None:
+            await self._skip_octets(size)          # the chunk follows the command regardless
+            await self.reply(refusal)
+            return
+        if self.bdat is None:
+            if await self.fault("data"):
+                await self._skip_octets(size)
+                return
+            spool = self.world.store.new_spool_file()
+            prefix = self._spool_prefix()
+            spool.write(prefix)
+            self.bdat = BdatTransfer(spool, _LimitedSink(spool, self.size_limit()), len(prefix),
+                                     self.mail_params.get("BODY", "").upper() == "BINARYMIME", time.monotonic())
+        transfer = self.bdat
+        remaining = size
+        while remaining:
+            chunk = await self._reader.read(min(CHUNK, remaining))
+            if not chunk:
+                raise _Closed()
+            self._reset_timeout()
+            transfer.add(chunk)
+            remaining -= len(chunk)
+        if not last:
+            await self.reply(replies.BDAT_CHUNK_OK.format(size=size))
+            return
+        transfer.spool.close()
+        final = await self._end_of_data(transfer.spool.name, transfer.prefix_len, transfer,
+                                        time.monotonic() - transfer.started)
+        self._reset_envelope()   # removes the spool unless it was delivered
+        await self.reply(final)
+
+    async def _skip_octets(self, size):
+        while size:
+            chunk = await self._reader.read(min(CHUNK, size))
+            if not chunk:
+                raise _Closed()
+            size -= len(chunk)
 
     async def _end_of_data(self, spool_path, prefix_len, decoder, seconds):
         """Decide the end-of-data reply; deliver the spooled message when it is accepted."""

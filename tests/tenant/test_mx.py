@@ -13,7 +13,7 @@ from tests.tenant.helpers import PRINTER_IP, SCANNER_IP, STRANGER_IP, Client, me
 MX_HOST = "AMS0EPF0000019A.mail.protection.outlook.com"
 TAG = r"\[%s \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [0-9A-F]{16}\]" % re.escape(MX_HOST)
 EHLO_BEFORE_TLS = ("%s Hello [%s]\nSIZE 157286400\nPIPELINING\nDSN\nENHANCEDSTATUSCODES\nSTARTTLS\n"
-                   "8BITMIME\nSMTPUTF8")
+                   "8BITMIME\nBINARYMIME\nCHUNKING\nSMTPUTF8")
 S550_RELAY_DENIED = "550 5.7.64 TenantAttribution; Relay Access Denied [%s]" % MX_HOST
 MX_QUEUED = re.compile(r"250 2\.6\.0 <[^>]+> \[InternalId=\d+, Hostname=[A-Z0-9.]+\] \d+ bytes in "
                        r"\d+\.\d{3}, \d+\.\d{3} KB/sec Queued mail for delivery")

@@ -15,7 +15,7 @@ from tests.tenant.helpers import (ALICE, NOSMTP, SCANNER, Client, message, reply
 HOST = "SC1PR80CA0174.outlook.office365.com"
 TAG = r"\[%s \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [0-9A-F]{16}\]" % re.escape(HOST)
 EHLO_BEFORE_TLS = ("%s Hello [127.0.0.1]\nSIZE 157286400\nPIPELINING\nDSN\nENHANCEDSTATUSCODES\nSTARTTLS\n"
-                   "8BITMIME\nSMTPUTF8" % HOST)
+                   "8BITMIME\nBINARYMIME\nCHUNKING\nSMTPUTF8" % HOST)
 EHLO_AFTER_TLS = EHLO_BEFORE_TLS.replace("STARTTLS", "AUTH LOGIN XOAUTH2")
 S530_NOT_AUTHENTICATED = "530 5.7.57 Client not authenticated to send mail. [%s]" % HOST
 S535_WRONG_PASSWORD = "535 5.7.3 Authentication unsuccessful [%s]" % HOST
