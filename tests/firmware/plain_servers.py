@@ -1,6 +1,7 @@
-# Tiny raw-socket SMTP servers for the cases a well-behaved fake tenant never shows: a server (or
-# a man in the middle) that strips STARTTLS from EHLO and would happily take a password in clear.
-# Rule: it records every byte it receives so a test can prove what never reached the wire.
+# Tiny SMTP servers for the cases the fake tenant does not cover: a server (or a man in the middle)
+# that strips STARTTLS from EHLO and would happily take a password in clear, one that never
+# answers, and an implicit-TLS server (the "custom" profile on port 465) built on aiosmtpd.
+# Rule: the raw ones record every byte they receive so a test can prove what never reached the wire.
 import socket
 import threading
 
@@ -80,3 +81,46 @@ class SilentServer:
 
     def __exit__(self, *exc):
         self._listener.close()
+
+
+class ImplicitTlsServer:
+    """aiosmtpd behind implicit TLS for `hostname`, AUTH PLAIN/LOGIN for one user; `messages`
+    holds what it accepted and `ca_der` is the CA to trust."""
+
+    def __init__(self, hostname, user, password):
+        import ssl
+
+        import trustme
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        ca = trustme.CA()
+        self.ca_der = ssl.PEM_cert_to_DER_cert(ca.cert_pem.bytes().decode())
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert(hostname).configure_cert(context)
+        self.messages = []
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, smtp, session, envelope):
+                server.messages.append(envelope.content)
+                return "250 2.0.0 OK stored"
+
+        def authenticate(smtp, session, envelope, mechanism, data):
+            ok = data.login == user.encode() and data.password == password.encode()
+            return AuthResult(success=ok, handled=False)   # handled=True would send no reply
+
+        probe = socket.socket()                 # aiosmtpd's Controller cannot bind port 0
+        probe.bind(("127.0.0.1", 0))
+        self.address = probe.getsockname()
+        probe.close()
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.address[1],
+                                      ssl_context=context, authenticator=authenticate,
+                                      auth_require_tls=False, server_hostname=hostname)
+
+    def __enter__(self):
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._controller.stop()

@@ -365,3 +365,22 @@ def test_an_expired_or_forged_token_is_refused_without_showing_it(runtime, o365)
     err = out["error"]
     assert (err["stage"], err["code"], err["enhanced"]) == ("auth", 535, "5.7.3")
     assert token not in json.dumps(err) and token[:40] not in json.dumps(err)
+
+
+def test_a_custom_server_with_implicit_tls_takes_auth_plain(runtime, o365, tmp_path):
+    from tests.firmware.plain_servers import ImplicitTlsServer
+
+    with ImplicitTlsServer("mail.example.org", "printer@example.org", "Printer-Pass-1") as server:
+        ca = tmp_path / "ca.der"
+        ca.write_bytes(server.ca_der)
+        settings = {"profile": "custom", "host": "mail.example.org", "tls": "implicit",
+                    "auth": "plain", "username": "printer@example.org",
+                    "password": "Printer-Pass-1", "ca_der_path": str(ca), "timeout_s": 10}
+        routes = {"mail.example.org:465": list(server.address)}
+        message = {"sender": "printer@example.org", "to": ["x@example.org"], "subject": "465"}
+        out = send(runtime, o365, settings, message, routes=routes)
+        assert "error" not in out, out
+        assert len(server.messages) == 1 and b"Subject: 465" in server.messages[0]
+        wrong = send(runtime, o365, dict(settings, password="Wrong-Pass-9"), message, routes=routes)
+        assert (wrong["error"]["stage"], wrong["error"]["code"]) == ("auth", 535), wrong["error"]["str"]
+        assert "Wrong-Pass-9" not in json.dumps(wrong)
