@@ -241,12 +241,15 @@ INJECTIONS = {
         {"attachments": [["/etc/hostname", "a.pdf\r\nContent-Type: text/html", "application/pdf"]]},
         "attachment name"),
     "a malformed address": ({"to": ["alice@@contoso.com"]}, "to"),
+    "a scan that was never saved": (
+        {"attachments": [["/nonexistent/scan-0001.pdf", "scan.pdf", "application/pdf"]]}, "attachments"),
     "an address with a space": ({"to": ["alice smith@contoso.com"]}, "to"),
 }
 
 
 @pytest.mark.parametrize("case", list(INJECTIONS))
-def test_header_injection_and_bad_addresses_are_refused_before_connecting(runtime, o365, case):
+def test_header_injection_bad_addresses_and_missing_scans_are_refused_before_connecting(
+        runtime, o365, case):
     overrides, field = INJECTIONS[case]
     msg = dict({"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "x"},
                **overrides)
