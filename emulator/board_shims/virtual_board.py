@@ -18,6 +18,8 @@ _EAI_NONAME = -2
 _EINVAL = 22
 
 
+# The same test as firmware/profiles.py makes; the ROM cannot import firmware (a board's flash may
+# not hold it, or hold another version).
 def _is_ipv4(text):
     parts = text.split(".")
     if len(parts) != 4:

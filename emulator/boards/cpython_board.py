@@ -12,6 +12,7 @@ import codeop
 import errno
 import importlib
 import os
+import signal
 import sys
 import traceback
 import types
@@ -63,12 +64,27 @@ class Console:
         return True
 
 
+class _UserCode:
+    """Ctrl-C (SIGINT from the supervisor) interrupts user code only; arriving while the REPL
+    itself works (printing a prompt, framing output) it is ignored, as MicroPython ignores it."""
+
+    running = False
+
+    def __enter__(self):
+        _UserCode.running = True
+
+    def __exit__(self, *exc):
+        _UserCode.running = False
+
+
+def _on_sigint(signum, frame):
+    if _UserCode.running:
+        raise KeyboardInterrupt
+
+
 def read_byte():
     while True:
-        try:
-            data = os.read(0, 1)
-        except KeyboardInterrupt:  # a Ctrl-C that arrived at the prompt: nothing runs, ignore it
-            continue
+        data = os.read(0, 1)
         if not data:
             raise SystemExit(0)  # the supervisor went away
         return data[0]
@@ -160,7 +176,8 @@ class Board:
         with builtins.open(self.fs.host_path(name)) as f:
             source = f.read()
         try:
-            exec(compile(source, name, "exec"), self.namespace)
+            with _UserCode():
+                exec(compile(source, name, "exec"), self.namespace)
         except SystemExit:
             raise
         except BaseException as exc:  # a board prints the traceback and carries on to the REPL
@@ -180,7 +197,8 @@ class Board:
         """Compile and run; returns the exception (or None). SystemExit propagates."""
         try:
             code = compile(source, "<stdin>", mode)
-            exec(code, self.namespace)
+            with _UserCode():
+                exec(code, self.namespace)
         except SystemExit:
             raise
         except BaseException as exc:
@@ -314,6 +332,7 @@ def banner():
 
 
 def main():
+    signal.signal(signal.SIGINT, _on_sigint)
     sys.stdout = sys.stderr = Console()
     sys.print_exception = _print_exception
     config = _vboard_host.config()
