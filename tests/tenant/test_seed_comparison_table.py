@@ -67,6 +67,9 @@ COMPARISON = [
     row("a scanner submits with STARTTLS and AUTH to an outside address and it is relayed to the "
         "internet", "submission", "submission", OUTSIDE, "end_of_data", SUBMISSION_QUEUED, INTERNET,
         login=SCANNER),
+    row("a scanner submitting from an address in no SPF record still lands in the Inbox (submission "
+        "bypasses antispam, and works from anywhere)", "submission", "submission", ALICE,
+        "end_of_data", SUBMISSION_QUEUED, INBOX(ALICE), login=SCANNER, source=OUTSIDE_SPF),
     row("a scanner without TLS on the submission port is told STARTTLS is required with 5.7.3",
         "submission", "submission", ALICE, "mail", STARTTLS_REQUIRED, NOWHERE, tls=False),
     row("a scanner with TLS but without AUTH is refused at MAIL with 5.7.57", "submission",
