@@ -625,22 +625,25 @@ def test_the_tenant_survives_hostile_clients_and_still_serves_a_scanner(fuzzed, 
     assert not lost, "accepted with 250 but not stored:\n\n%s" % "\n\n".join(
         by_token[t].report() if t in by_token else t for t in sorted(lost)[:3])
 
+    seeds = "seeds %d-%d (SCANMAIL_FUZZ_SEED=%d)" % (first_seed, first_seed + len(sessions) - 1, BASE_SEED)
     assert wait_for(lambda: not leftover_files(tenant)), (
-        "half-written files left in the spool or a Maildir tmp/: %s" % leftover_files(tenant)[:5])
+        "half-written files left in the spool or a Maildir tmp/ after %s: %s" % (
+            seeds, leftover_files(tenant)[:5]))
 
     baseline = fuzzed["baseline"]
     settled = wait_for(lambda: all(now <= then for now, then in zip(server_resources(), baseline)))
-    assert settled, ("the server holds more after batch %d than before the first: fds/threads %r, "
+    assert settled, ("the server holds more after %s than before the first batch: fds/threads %r, "
                      "before %r; connections by state: %r" % (
-                         batch + 1, server_resources(), baseline, connection_states()))
+                         seeds, server_resources(), baseline, connection_states()))
 
-    assert not fuzzed["errors"].records, "the server logged errors:\n%s" % "\n".join(
-        fuzzed["errors"].records[:5])
-    assert not fuzzed["thread_errors"], "a server thread died: %s" % fuzzed["thread_errors"][:5]
+    assert not fuzzed["errors"].records, "the server logged errors during %s:\n%s" % (
+        seeds, "\n".join(fuzzed["errors"].records[:5]))
+    assert not fuzzed["thread_errors"], "a server thread died during %s: %s" % (
+        seeds, fuzzed["thread_errors"][:5])
 
     exercised = set().union(*(s.events for s in sessions))
-    assert EXPECTED_EVENTS <= exercised, "batch %d never exercised: %s" % (
-        batch + 1, sorted(EXPECTED_EVENTS - exercised))
+    assert EXPECTED_EVENTS <= exercised, "%s never exercised: %s" % (
+        seeds, sorted(EXPECTED_EVENTS - exercised))
 
 
 def connection_states():
