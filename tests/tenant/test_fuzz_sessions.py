@@ -263,7 +263,7 @@ class HostileSession:
         parts = []
         for _ in range(rng.randrange(1, 6)):
             parts.append(rng.choice([
-                b"See attached.\r\n", b"..leading dots\r\n", b".\r\n.\r\n".replace(b".\r\n.", b"..\r\n.."),
+                b"See attached.\r\n", b"..leading dots\r\n", b"..\r\n..\r\n",   # dot-stuffed
                 b"x" * rng.choice([998, 1000, 5000, 100_000]) + b"\r\n", b"nul \x00 byte\r\n",
                 b"smuggle \n.\nMAIL FROM:<x@fabrikam.com>\r\n",
                 b"smuggle \r\n.\nRCPT TO:<y@fabrikam.com>\r\n", b"smuggle \n.\r\nNOOP\r\n",
