@@ -50,6 +50,11 @@ def choose(requested, warn=None):
     return "cpython"
 
 
+# The runtime dies with its supervisor (prctl PR_SET_PDEATHSIG = SIGKILL survives execv): a board
+# whose supervisor was killed must not keep running code, maybe a busy loop, with nobody to stop it.
+_EXEC_TIED_TO_PARENT = "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, 9); os.execv(sys.argv[1], sys.argv[1:])"
+
+
 def heap_for_runtime(profile_heap_bytes):
     """The unix port's heap that holds what `profile_heap_bytes` holds on a 32-bit ESP32."""
     return int(profile_heap_bytes) * struct.calcsize("P") // 4
@@ -77,7 +82,7 @@ def command(config, mode, reset_cause):
         env.pop("PYTHONSTARTUP", None)
         # -S: no site-packages, so the board imports only what is on its flash and in its ROM
         argv = [sys.executable, "-B", "-S", "-u", CPYTHON_BOARD]
-    return argv, env
+    return [sys.executable, "-S", "-c", _EXEC_TIED_TO_PARENT] + argv, env
 
 
 def start_relay(config, log):
