@@ -5,10 +5,9 @@
 
 
 class BdatTransfer:
-    def __init__(self, spool, sink, prefix_len, binary, started):
+    def __init__(self, spool, sink, binary, started):
         self.spool = spool
         self.sink = sink
-        self.prefix_len = prefix_len
         self.binary = binary
         self.started = started
         self.size = 0

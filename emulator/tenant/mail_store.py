@@ -25,6 +25,7 @@ class MailStore:
         self._lock = threading.Lock()
         self._host = socket.gethostname().replace("/", "_").replace(":", "_")
         self._counter = 0
+        self._made = set()          # Maildir folders known to exist (forgotten by clear())
 
     def new_spool_file(self):
         """An open binary file in the spool; the caller writes DATA into it as it arrives."""
@@ -49,8 +50,11 @@ class MailStore:
         return os.path.join(self.root, address.lower(), folder)
 
     def _ensure_maildir(self, path):
+        if path in self._made:
+            return
         for sub in ("tmp", "new", "cur"):
             os.makedirs(os.path.join(path, sub), exist_ok=True)
+        self._made.add(path)
 
     def _unique_name(self):
         with self._lock:
@@ -96,6 +100,7 @@ class MailStore:
         return sorted(os.listdir(self.spool_dir))
 
     def clear(self):
+        self._made = set()
         for name in os.listdir(self.root):
             path = os.path.join(self.root, name)
             if name == ".spool":

@@ -23,6 +23,7 @@ class SenderLimits:
             self._sessions = collections.defaultdict(list)
             self._sent = collections.defaultdict(collections.deque)
             self._recipients = collections.defaultdict(collections.deque)
+            self._recipient_totals = collections.defaultdict(int)   # running sum of each window
 
     # -- sign-in lockout --
     def is_locked(self, address):
@@ -62,8 +63,8 @@ class SenderLimits:
         with self._lock:
             window = self._recipients[address]
             while window and window[0][0] <= now - DAY_S:
-                window.popleft()
-            return sum(count for _, count in window)
+                self._recipient_totals[address] -= window.popleft()[1]
+            return self._recipient_totals[address]
 
     def over_daily_recipients(self, address, count):
         return self.recipients_today(address) + count > self.limits["recipients_per_day"]
@@ -86,3 +87,4 @@ class SenderLimits:
         with self._lock:
             self._sent[address].append(now)
             self._recipients[address].append((now, recipients))
+            self._recipient_totals[address] += recipients

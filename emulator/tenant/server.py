@@ -184,3 +184,4 @@ class TenantServer:
         for server in self.servers:
             await server.wait_closed()
         self.servers = []
+        self.world.trace.close()

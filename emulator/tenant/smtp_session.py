@@ -49,11 +49,34 @@ class TenantSmtp(SMTP):
     line_length_limit = CHUNK   # the StreamReader's buffer limit (flow control), not a line rule
 
     def __init__(self, world, endpoint, loop):
+        # aiosmtpd's SMTP.__init__ walks every member of the instance and the handler with
+        # inspect.getmembers (a third of a millisecond per connection) to build tables this class
+        # never uses; set only what its inherited connection, STARTTLS and timeout code reads
+        # (aiosmtpd 1.4.x, pinned in pyproject.toml).
+        asyncio.StreamReaderProtocol.__init__(
+            self, asyncio.StreamReader(limit=self.line_length_limit, loop=loop),
+            client_connected_cb=self._cb_client_connected, loop=loop)
         self.world = world
         self.endpoint = endpoint
-        super().__init__(_NoHooks(), hostname=endpoint.server_name, tls_context=endpoint.tls_context,
-                         timeout=world.idle_timeout_s, data_size_limit=None, enable_SMTPUTF8=True,
-                         auth_require_tls=True, loop=loop)
+        self.loop = loop
+        self.event_handler = _NoHooks()
+        self.hostname = endpoint.server_name
+        self.tls_context = endpoint.tls_context
+        self.require_starttls = False
+        self.enable_SMTPUTF8 = True
+        self.data_size_limit = None
+        self._decode_data = False
+        self._timeout_duration = world.idle_timeout_s
+        self._timeout_handle = None
+        self._tls_handshake_okay = True
+        self._tls_protocol = None
+        self._original_transport = None
+        self._handler_coroutine = None
+        self._handle_hooks = {}
+        self._proxy_timeout = None
+        self.session = None
+        self.envelope = None
+        self.transport = None
         self.session_id = next(_session_ids)
         self.client_ip = None
         self.helo = None
@@ -520,7 +543,7 @@ class TenantSmtp(SMTP):
             if rest:
                 reader._buffer[0:0] = rest      # pipelined commands after the end of data
             spool.close()
-            final = await self._end_of_data(spool.name, len(prefix), decoder, time.monotonic() - started)
+            final = await self._end_of_data(spool.name, decoder.sink.head, decoder, time.monotonic() - started)
         except BaseException:
             store.discard(spool)
             self._reset_envelope()
@@ -559,7 +582,7 @@ class TenantSmtp(SMTP):
             spool = self.world.store.new_spool_file()
             prefix = self._spool_prefix()
             spool.write(prefix)
-            self.bdat = BdatTransfer(spool, _LimitedSink(spool, self.size_limit()), len(prefix),
+            self.bdat = BdatTransfer(spool, _LimitedSink(spool, self.size_limit()),
                                      self.mail_params.get("BODY", "").upper() == "BINARYMIME", time.monotonic())
         transfer = self.bdat
         remaining = size
@@ -574,7 +597,7 @@ class TenantSmtp(SMTP):
             await self.reply(replies.BDAT_CHUNK_OK.format(size=size))
             return
         transfer.spool.close()
-        final = await self._end_of_data(transfer.spool.name, transfer.prefix_len, transfer,
+        final = await self._end_of_data(transfer.spool.name, transfer.sink.head, transfer,
                                         time.monotonic() - transfer.started)
         self._reset_envelope()   # removes the spool unless it was delivered
         await self.reply(final)
@@ -586,7 +609,7 @@ class TenantSmtp(SMTP):
                 raise _Closed()
             size -= len(chunk)
 
-    async def _end_of_data(self, spool_path, prefix_len, decoder, seconds):
+    async def _end_of_data(self, spool_path, head, decoder, seconds):
         """Decide the end-of-data reply; deliver the spooled message when it is accepted."""
         fault = self.world.faults.take(self.endpoint.name, "end_of_data")
         if fault is not None:
@@ -602,7 +625,7 @@ class TenantSmtp(SMTP):
                     self._close()
                     raise _Closed()
                 return fault.reply
-        refusal, message_id = self._content_refusal(spool_path, prefix_len, decoder)
+        refusal, message_id = self._content_refusal(head, decoder)
         if refusal is None and self.mode == "submission":
             refusal = self._quota_refusal()
         if refusal:
@@ -625,14 +648,11 @@ class TenantSmtp(SMTP):
                    spf=self.spf[0], folders=["%s/%s" % p if p[1] else p[0] for p in places])
         return final
 
-    def _content_refusal(self, spool_path, prefix_len, decoder):
+    def _content_refusal(self, head, decoder):
         if decoder.bare_linefeeds:
             return replies.BARE_LINEFEED, None
         if decoder.size > self.size_limit():
             return replies.MESSAGE_TOO_BIG, None
-        with open(spool_path, "rb") as f:
-            f.seek(prefix_len)
-            head = f.read(HEADER_LIMIT + 4)
         end = head.find(b"\r\n\r\n")
         if end < 0:
             if len(head) > HEADER_LIMIT:
@@ -673,16 +693,20 @@ class TenantSmtp(SMTP):
 
 class _LimitedSink:
     """Writes message bytes to the spool until the size limit; beyond it only counts (the reply is
-    552 5.3.4 at the end of data), so an oversized message never fills the disk."""
+    552 5.3.4 at the end of data), so an oversized message never fills the disk. Keeps the first
+    HEADER_LIMIT bytes in memory too, for the header checks at the end of data."""
 
     def __init__(self, spool, limit):
         self.spool = spool
         self.room = limit
+        self.head = b""
 
     def __call__(self, data):
         if self.room >= len(data):
             self.spool.write(data)
         self.room -= len(data)
+        if len(self.head) <= HEADER_LIMIT:
+            self.head += data[:HEADER_LIMIT + 4 - len(self.head)]
 
 
 def _printable(text, limit=64):

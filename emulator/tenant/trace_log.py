@@ -21,6 +21,7 @@ class TraceLog:
         self.path = path
         self._lock = threading.Lock()
         self._records = read_trace(path)
+        self._file = open(path, "a", encoding="utf-8")   # flushed after every record
 
     def add(self, now, endpoint, mode, client_ip, tls, sender, recipients, status, reply, **extra):
         if status not in STATUSES:
@@ -32,8 +33,12 @@ class TraceLog:
         line = json.dumps(record) + "\n"   # ASCII escapes: undecodable client bytes stay valid JSON
         with self._lock:
             self._records.append(record)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(line)
+            if self._file.closed:          # a session finishing while the server stops
+                with open(self.path, "a", encoding="utf-8") as late:
+                    late.write(line)
+            else:
+                self._file.write(line)
+                self._file.flush()
         return record
 
     def records(self):
@@ -43,7 +48,16 @@ class TraceLog:
     def clear(self):
         with self._lock:
             self._records = []
-            open(self.path, "w").close()
+            reopen = not self._file.closed
+            self._file.close()
+            with open(self.path, "w", encoding="utf-8"):
+                pass
+            if reopen:
+                self._file = open(self.path, "a", encoding="utf-8")
+
+    def close(self):
+        with self._lock:
+            self._file.close()
 
 
 def read_trace(path):
