@@ -1,16 +1,9 @@
-# Fixtures for the virtual-board tests: a running fake tenant, boards that are always stopped,
-# and the firmware installed onto a board's flash over its serial port (as a user would).
+# Fixtures for the virtual-board tests: boards that are always stopped, and the firmware installed
+# onto a board's flash over its serial port (as a user would).
 import pytest
 
 from emulator.boards import VirtualBoard
 from host_tools.raw_repl import RawRepl
-
-@pytest.fixture
-def tenant(tmp_path):
-    from emulator.tenant import FakeTenant
-
-    with FakeTenant(state_dir=str(tmp_path / "tenant")) as fake:
-        yield fake
 
 
 @pytest.fixture
