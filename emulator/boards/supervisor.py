@@ -43,7 +43,7 @@ RESET_REASON = {"power-on": b"0x1 (POWERON_RESET)", "hard": b"0xc (SW_CPU_RESET)
 # SOFT_RESET there; a soft reboot of MicroPython does not reset the chip, so the cause is kept).
 RESET_CAUSE = {"power-on": 1, "hard": 5, "crash": 3}
 CTRL_C = 0x03
-# Give up restarting a runtime that dies this many times in a row within a second of starting.
+# Give up restarting a runtime that crashes this many times in a row within a second of starting.
 CRASH_LOOP_LIMIT = 5
 OUTPUT_BACKLOG_LIMIT = 1 << 20  # bytes kept for a host that does not read; more are dropped
 
@@ -158,8 +158,11 @@ class Supervisor:
 
     def on_runtime_exit(self, status):
         self.log("runtime exited with status %s" % status)
+        intended = status in (0, -signal.SIGINT, HARD_RESET_EXIT) or self.hard_reset_requested
         quick = time.monotonic() - self.started_at < 1.0
-        self.quick_deaths = self.quick_deaths + 1 if quick else 0
+        # Resets asked for (even many in a row, as a script running mpremote in a loop does) are
+        # not a crash loop; a runtime that keeps crashing at start is.
+        self.quick_deaths = self.quick_deaths + 1 if quick and not intended else 0
         if self.quick_deaths >= CRASH_LOOP_LIMIT:
             self.emit(b"\r\n[virtual board] the runtime keeps dying at start (status %d): stopped; see %s\r\n"
                       % (status, os.path.join(self.state_dir, "supervisor.log").encode()))

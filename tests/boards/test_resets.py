@@ -7,6 +7,7 @@ import os
 import pytest
 
 from emulator.boards import reset_board
+from tests.boards.conftest import open_repl
 from tests.boards.serial_port import Port
 
 RUNTIMES = ("micropython", "cpython")
@@ -81,3 +82,14 @@ def test_ctrl_c_interrupts_running_code_and_the_board_answers_again(start_board,
         assert b"KeyboardInterrupt" in err
         port.read_until(b">")
         assert port.run_raw("print(6 * 7)") == ("42\n", "")
+
+
+def test_a_host_that_soft_resets_the_board_many_times_in_a_row_keeps_a_working_board(start_board):
+    board = start_board("micropython", fast=True)
+    repl = open_repl(board)
+    try:
+        for _ in range(8):  # what a script running `mpremote exec ...` in a loop does
+            repl.enter(soft_reset=True)
+        assert repl.exec("print('still here')").strip() == "still here"
+    finally:
+        repl.close()
