@@ -82,7 +82,9 @@ class Message:
         self.cc = [check_address("cc", a) for a in cc]
         if not self.to and not self.cc:
             raise MessageError("to", "no recipient: give at least one address in to or cc")
-        self.subject = _check_text("subject", subject)
+        # Whitespace around a subject or file name means nothing to a reader and mail clients
+        # trim it, so it is trimmed here: what is sent is what will be shown.
+        self.subject = _check_text("subject", subject).strip()
         self.body = _check_text("body", body, allow_newlines=True)
         self.attachments = []
         for item in attachments:
@@ -91,7 +93,7 @@ class Message:
                                                   "got %r" % (item,))
             path, name, content_type = item
             _check_text("attachment path", path)
-            _check_text("attachment name", name)
+            name = _check_text("attachment name", name).strip()
             if not name:
                 raise MessageError("attachment name", "is empty; give the file name to show")
             self.attachments.append((path, name, _check_content_type("attachment type",

@@ -1,0 +1,111 @@
+# Property tests (hypothesis, CPython; the same modules are proven on MicroPython by the table-driven
+# tests): whatever bytes a server sends, the reply reader and the SMTP client end in a reply or an
+# SMTPError, never another exception, a hang or an unbounded buffer; whatever text, subject and
+# file names a user gives, the MIME writer's output parses back to exactly that, at the exact
+# announced size.
+import email
+import email.policy
+import os
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from firmware import smtp_protocol as sp
+from firmware.errors import MessageError, SMTPError
+from firmware.message import Message
+from firmware.mime_writer import MimeWriter
+from firmware.smtp_replies import MAX_LINE_BYTES, ReplyFormatError, ReplyReader
+
+REPLY_LINES = st.sampled_from([
+    b"220 mx ready\r\n", b"250-mx Hello\r\n", b"250 PIPELINING\r\n", b"250-STARTTLS\r\n",
+    b"250 AUTH LOGIN\r\n", b"235 2.7.0 ok\r\n", b"334 VXNlcm5hbWU6\r\n", b"354 go\r\n",
+    b"421 4.3.2 bye\r\n", b"550 5.7.64 no\r\n", b"221 bye\r\n", b"\r\n", b"2", b"-", b" ",
+])
+SERVER_BYTES = st.one_of(st.binary(max_size=3000),
+                         st.lists(REPLY_LINES, max_size=30).map(b"".join))
+
+
+@settings(max_examples=300, deadline=None)
+@given(SERVER_BYTES, st.integers(min_value=1, max_value=64))
+def test_any_bytes_give_replies_or_a_format_error_never_a_crash(data, chunk):
+    reader = ReplyReader()
+    try:
+        for i in range(0, len(data), chunk):
+            reader.feed(data[i:i + chunk])
+            assert len(reader._partial) <= MAX_LINE_BYTES
+            while reader.next_reply() is not None:
+                pass
+    except ReplyFormatError:
+        pass
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(SERVER_BYTES, min_size=1, max_size=12), st.sampled_from(["starttls", "opportunistic"]))
+def test_any_server_script_ends_in_success_or_an_smtp_error(replies, tls_mode):
+    auth = "login" if tls_mode == "starttls" else "none"
+    client = sp.SmtpClient("scanner-3f2a", tls_mode, auth, "scanner@contoso.com", "Pass-1",
+                           secrets=["Pass-1"])
+    client.set_transaction("scanner@contoso.com", ["alice@contoso.com"], 100)
+    sent = []
+    try:
+        for _ in range(200):
+            event = client.next_event()
+            if event == sp.SEND:
+                sent.append(client.take_output())
+            elif event == sp.NEED_DATA:
+                if replies:
+                    client.receive_data(replies.pop(0))
+                else:
+                    client.connection_closed()
+            elif event == sp.START_TLS:
+                client.tls_started()
+            elif event == sp.SEND_MESSAGE:
+                client.message_sent()
+            else:
+                break
+        else:
+            raise AssertionError("the conversation did not end")
+    except SMTPError as err:
+        assert "Pass-1" not in str(err)
+    wire = b"".join(sent)
+    if not client.tls_active:                 # downgrade protection: no password before TLS
+        assert b"UGFzcy0x" not in wire and b"AUTH" not in wire
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+               max_size=300)
+LINE_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=120)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=TEXT, subject=LINE_TEXT, name=LINE_TEXT.filter(lambda s: s.strip()),
+       size=st.integers(min_value=0, max_value=3000))
+def test_whatever_a_user_types_arrives_exactly(tmp_path, body, subject, name, size):
+    path = os.path.join(str(tmp_path), "scan.bin")
+    content = os.urandom(size)
+    with open(path, "wb") as f:
+        f.write(content)
+    try:
+        msg = Message("scanner@contoso.com", ["alice@contoso.com"], [], subject, body,
+                      [(path, name, "application/pdf")])
+    except MessageError:
+        return                                  # refused up front, with the field named
+    writer = MimeWriter(msg, 1795842877, "0123456789abcdef01234567")
+    chunks = []
+    writer.write_to(chunks.append)
+    wire = b"".join(bytes(c) for c in chunks)
+    assert b"\r" not in wire.replace(b"\r\n", b"") and b"\n" not in wire.replace(b"\r\n", b"")
+    assert max(len(line) for line in wire.split(b"\r\n")) <= 998
+    unstuffed = b"\r\n".join(line[1:] if line.startswith(b".") else line
+                             for line in wire.split(b"\r\n"))
+    assert writer.size() == len(unstuffed)
+    parsed = email.message_from_bytes(unstuffed, policy=email.policy.default)
+    assert parsed["Subject"] == subject.strip()
+    text = parsed.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    want = body.replace("\r\n", "\n").replace("\r", "\n")
+    if want and not want.endswith("\n"):
+        want += "\n"
+    assert text == want
+    attachment = next(parsed.iter_attachments())
+    assert attachment.get_filename() == name.strip()
+    assert attachment.get_payload(decode=True) == content
