@@ -8,7 +8,6 @@
 # bridge the baud rate and the 260-byte input buffer that drops what overflows it.
 import errno
 import fcntl
-import json
 import os
 import pty
 import select

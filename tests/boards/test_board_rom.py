@@ -2,7 +2,6 @@
 # leave the flash, NVS that keeps only what was committed, Wi-Fi that connects as the esp32 port
 # does, and a clock that stays unset until NTP when the board powers on without one.
 import json
-import os
 
 import pytest
 
