@@ -21,6 +21,10 @@ def check_address(field, address):
     if not isinstance(address, str):
         raise MessageError(field, "an address must be text, got %r" % (address,))
     _refuse_line_breaks(field, address)
+    for ch in address:
+        if ord(ch) > 126:
+            raise MessageError(field, "%r has non-ASCII characters; internationalized addresses "
+                                      "are not supported: use the mailbox's ASCII address" % address)
     what = "%r is not a valid e-mail address (expected name@example.com)" % address
     if len(address) > 254 or address.count("@") != 1:
         raise MessageError(field, what)

@@ -244,6 +244,7 @@ INJECTIONS = {
     "a scan that was never saved": (
         {"attachments": [["/nonexistent/scan-0001.pdf", "scan.pdf", "application/pdf"]]}, "attachments"),
     "an address with a space": ({"to": ["alice smith@contoso.com"]}, "to"),
+    "an internationalized address": ({"cc": ["jürgen@contoso.com"]}, "cc"),
 }
 
 
