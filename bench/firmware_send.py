@@ -136,6 +136,21 @@ def board_script(tenant, target, attachments, secure=True):
                            "settings": settings, "attachments": attachments}
 
 
+def median_times(tenant, mpy_dir, target, attachments, secure, repeat):
+    """Median seconds of the firmware (256 KB heap) and of the anchor, sending alternately."""
+    script = board_script(tenant, target, attachments, secure)
+    firmware_times, anchor_times = [], []
+    for _ in range(repeat):
+        tenant.reset()
+        ok, elapsed, out = run_board(mpy_dir, 256 * 1024, script)
+        if not ok:
+            raise SystemExit("firmware_send: the firmware send failed:\n" + out)
+        firmware_times.append(elapsed)
+        tenant.reset()
+        anchor_times.append(run_anchor(tenant, target, attachments, secure))
+    return statistics.median(firmware_times), statistics.median(anchor_times)
+
+
 def resident_code_bytes(mpy_dir):
     script = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport firmware.mail\ngc.collect()\n"
               "print('RESIDENT', gc.mem_alloc() - a)\n")
@@ -238,29 +253,10 @@ def main(argv=None):
                   "%.1f KB" % (resident / 1024, heap_kb - resident / 1024))
 
             print("(2) throughput, %d MB attachment, same endpoint" % args.size_mb)
-            firmware_times, anchor_times = [], []
-            for _ in range(args.repeat):
-                tenant.reset()
-                ok, elapsed, out = run_board(mpy_dir, 256 * 1024, big)
-                if not ok:
-                    raise SystemExit("firmware_send: the firmware send failed:\n" + out)
-                firmware_times.append(elapsed)
-                tenant.reset()
-                anchor_times.append(run_anchor(tenant, target, [(scan, "scan.pdf", "application/pdf")]))
-            fw, anchor = statistics.median(firmware_times), statistics.median(anchor_times)
-            plain_fw, plain_anchor = [], []
-            plain = board_script(tenant, tenant.address("mx"), [(scan, "scan.pdf", "application/pdf")],
-                                 secure=False)
-            for _ in range(args.repeat):
-                tenant.reset()
-                ok, elapsed, out = run_board(mpy_dir, 256 * 1024, plain)
-                if not ok:
-                    raise SystemExit("firmware_send: the plaintext firmware send failed:\n" + out)
-                plain_fw.append(elapsed)
-                tenant.reset()
-                plain_anchor.append(run_anchor(tenant, tenant.address("mx"),
-                                               [(scan, "scan.pdf", "application/pdf")], secure=False))
-            pfw, panchor = statistics.median(plain_fw), statistics.median(plain_anchor)
+            attachments = [(scan, "scan.pdf", "application/pdf")]
+            fw, anchor = median_times(tenant, mpy_dir, target, attachments, True, args.repeat)
+            pfw, panchor = median_times(tenant, mpy_dir, tenant.address("mx"), attachments, False,
+                                        args.repeat)
             mb = size / 1e6
             print("    firmware on MicroPython (256 KB heap), send_mail():  %.2f s, %.1f MB/s"
                   % (fw, mb / fw))
