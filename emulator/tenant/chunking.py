@@ -5,8 +5,9 @@
 
 
 class BdatTransfer:
-    def __init__(self, spool, sink, binary, started):
+    def __init__(self, spool, places, sink, binary, started):
         self.spool = spool
+        self.places = places        # where it will be delivered; the spool is in places[0]'s tmp/
         self.sink = sink
         self.binary = binary
         self.started = started

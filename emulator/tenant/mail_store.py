@@ -1,8 +1,9 @@
 # Where accepted mail lands: Maildir folders readable with Python's `mailbox` module,
 # `<mail>/<address>/{Inbox,Junk Email,Sent Items}` for tenant mailboxes and `<mail>/internet/` for
-# everything relayed outside the tenant. Rule: never half-stored. DATA is spooled into
-# `<mail>/.spool/` as it arrives; only an accepted message is hard-linked into each Maildir's `tmp/`
-# and renamed into `new/` (the Maildir protocol), and the spool file is always removed.
+# everything relayed outside the tenant. Rule: never half-stored. DATA is spooled as it arrives
+# into the `tmp/` folder of the message's first destination (the Maildir protocol's own spool);
+# only an accepted message is renamed into `new/` there and hard-linked (tmp/ then new/) into every
+# other destination. A refused or interrupted message is unlinked from tmp/.
 import email.parser
 import email.policy
 import mailbox
@@ -20,17 +21,18 @@ INTERNET = "internet"
 class MailStore:
     def __init__(self, root):
         self.root = root
-        self.spool_dir = os.path.join(root, ".spool")
-        os.makedirs(self.spool_dir, exist_ok=True)
+        os.makedirs(root, exist_ok=True)
         self._lock = threading.Lock()
         self._host = socket.gethostname().replace("/", "_").replace(":", "_")
         self._counter = 0
         self._made = set()          # Maildir folders known to exist (forgotten by clear())
 
-    def new_spool_file(self):
-        """An open binary file in the spool; the caller writes DATA into it as it arrives."""
-        path = os.path.join(self.spool_dir, uuid.uuid4().hex + ".eml")
-        return open(path, "wb", buffering=0)
+    def new_spool_file(self, first_destination):
+        """An open binary file in the tmp/ folder of (address, folder); the caller writes DATA into
+        it as it arrives and later passes its name to deliver() or the file to discard()."""
+        path = self.folder_path(*first_destination)
+        self._ensure_maildir(path)
+        return open(os.path.join(path, "tmp", self._unique_name()), "wb", buffering=0)
 
     @staticmethod
     def discard(spool_file):
@@ -64,24 +66,21 @@ class MailStore:
                                           self._host)
 
     def deliver(self, spool_path, destinations):
-        """Place the spooled message into every (address, folder) of `destinations`, then remove the
-        spool file. Each copy appears atomically (rename from tmp/ to new/)."""
-        try:
-            for address, folder in destinations:
-                path = self.folder_path(address, folder)
-                self._ensure_maildir(path)
-                name = self._unique_name()
-                tmp = os.path.join(path, "tmp", name)
-                try:
-                    os.link(spool_path, tmp)
-                except OSError:
-                    shutil.copyfile(spool_path, tmp)
-                os.rename(tmp, os.path.join(path, "new", name))
-        finally:
+        """Place the message spooled in destinations[0]'s tmp/ into every (address, folder) of
+        `destinations`. Each copy appears atomically (rename from tmp/ to new/); the first one last,
+        so that a failure on the way leaves the spool file to be discarded, not a partial delivery."""
+        for address, folder in destinations[1:]:
+            path = self.folder_path(address, folder)
+            self._ensure_maildir(path)
+            name = self._unique_name()
+            tmp = os.path.join(path, "tmp", name)
             try:
-                os.unlink(spool_path)
-            except FileNotFoundError:
-                pass
+                os.link(spool_path, tmp)
+            except OSError:
+                shutil.copyfile(spool_path, tmp)
+            os.rename(tmp, os.path.join(path, "new", name))
+        first_tmp, name = os.path.split(spool_path)
+        os.rename(spool_path, os.path.join(os.path.dirname(first_tmp), "new", name))
 
     def messages(self, address, folder="Inbox"):
         """Stored messages, oldest first, as email.message.EmailMessage."""
@@ -97,12 +96,15 @@ class MailStore:
         return found
 
     def spool_files(self):
-        return sorted(os.listdir(self.spool_dir))
+        """Files in any Maildir tmp/ folder: messages arriving right now (or half-written ones)."""
+        found = []
+        for folder, _dirs, files in os.walk(self.root):
+            if os.path.basename(folder) == "tmp":
+                found.extend(os.path.join(folder, name) for name in files)
+        return sorted(found)
 
     def clear(self):
         self._made = set()
         for name in os.listdir(self.root):
             path = os.path.join(self.root, name)
-            if name == ".spool":
-                continue
             shutil.rmtree(path, ignore_errors=True)

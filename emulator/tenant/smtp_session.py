@@ -26,7 +26,7 @@ from emulator.tenant.sign_in import LOGIN, XOAUTH2, sign_in
 log = logging.getLogger("scanmail.tenant")
 
 COMMAND_LIMIT = 64 * 1024       # inline XOAUTH2 tokens of 16 KB and more fit on one line
-CHUNK = 256 * 1024              # DATA is read in chunks this large
+CHUNK = 64 * 1024               # DATA is read in chunks this large (and the stream buffers 2x this)
 HEADER_LIMIT = 256 * 1024       # headers beyond this: 552 5.3.4 Header size exceeds fixed maximum size
 ERROR_BUDGET = 10               # unrecognized commands before 421 and a close
 TLS_ALERT_HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
@@ -525,7 +525,8 @@ class TenantSmtp(SMTP):
         if await self.fault("data"):
             return
         store = self.world.store
-        spool = store.new_spool_file()
+        places = self._destinations()
+        spool = store.new_spool_file(places[0])
         try:
             started = time.monotonic()
             prefix = self._spool_prefix()
@@ -543,7 +544,8 @@ class TenantSmtp(SMTP):
             if rest:
                 reader._buffer[0:0] = rest      # pipelined commands after the end of data
             spool.close()
-            final = await self._end_of_data(spool.name, decoder.sink.head, decoder, time.monotonic() - started)
+            final = await self._end_of_data(spool.name, places, decoder.sink.head, decoder,
+                                            time.monotonic() - started)
         except BaseException:
             store.discard(spool)
             self._reset_envelope()
@@ -579,10 +581,10 @@ class TenantSmtp(SMTP):
             if await self.fault("data"):
                 await self._skip_octets(size)
                 return
-            spool = self.world.store.new_spool_file()
-            prefix = self._spool_prefix()
-            spool.write(prefix)
-            self.bdat = BdatTransfer(spool, _LimitedSink(spool, self.size_limit()),
+            places = self._destinations()
+            spool = self.world.store.new_spool_file(places[0])
+            spool.write(self._spool_prefix())
+            self.bdat = BdatTransfer(spool, places, _LimitedSink(spool, self.size_limit()),
                                      self.mail_params.get("BODY", "").upper() == "BINARYMIME", time.monotonic())
         transfer = self.bdat
         remaining = size
@@ -597,7 +599,7 @@ class TenantSmtp(SMTP):
             await self.reply(replies.BDAT_CHUNK_OK.format(size=size))
             return
         transfer.spool.close()
-        final = await self._end_of_data(transfer.spool.name, transfer.sink.head, transfer,
+        final = await self._end_of_data(transfer.spool.name, transfer.places, transfer.sink.head, transfer,
                                         time.monotonic() - transfer.started)
         self._reset_envelope()   # removes the spool unless it was delivered
         await self.reply(final)
@@ -609,7 +611,11 @@ class TenantSmtp(SMTP):
                 raise _Closed()
             size -= len(chunk)
 
-    async def _end_of_data(self, spool_path, head, decoder, seconds):
+    def _destinations(self):
+        # Known before DATA: recipients, mode and SPF decide every folder the message will land in.
+        return delivery.destinations(self.world.tenant, self.rcpts, self.mode, self.spf[0], self.login)
+
+    async def _end_of_data(self, spool_path, places, head, decoder, seconds):
         """Decide the end-of-data reply; deliver the spooled message when it is accepted."""
         fault = self.world.faults.take(self.endpoint.name, "end_of_data")
         if fault is not None:
@@ -633,7 +639,6 @@ class TenantSmtp(SMTP):
             return refusal
         if self.mode == "submission":
             await self._wait_for_rate_window()
-        places = delivery.destinations(self.world.tenant, self.rcpts, self.mode, self.spf[0], self.login)
         self.world.store.deliver(spool_path, places)
         if self.mode == "submission":
             self.world.limits.record_sent(self.login, len(self.rcpts))
@@ -700,13 +705,17 @@ class _LimitedSink:
         self.spool = spool
         self.room = limit
         self.head = b""
+        self.head_complete = False
 
     def __call__(self, data):
         if self.room >= len(data):
             self.spool.write(data)
         self.room -= len(data)
-        if len(self.head) <= HEADER_LIMIT:
-            self.head += data[:HEADER_LIMIT + 4 - len(self.head)]
+        if not self.head_complete:
+            before = len(self.head)
+            self.head += data[:HEADER_LIMIT + 4 - before]
+            self.head_complete = (len(self.head) > HEADER_LIMIT
+                                  or b"\r\n\r\n" in self.head[max(0, before - 3):])
 
 
 def _printable(text, limit=64):
