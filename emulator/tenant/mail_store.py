@@ -26,6 +26,8 @@ class MailStore:
         self._host = socket.gethostname().replace("/", "_").replace(":", "_")
         self._counter = 0
         self._made = set()          # Maildir folders known to exist (forgotten by clear())
+        for stale in self.spool_files():
+            os.unlink(stale)        # half-written by a server that was killed: never delivered
 
     def new_spool_file(self, first_destination):
         """An open binary file in the tmp/ folder of (address, folder); the caller writes DATA into

@@ -60,3 +60,36 @@ def test_the_o365_fixture_gives_a_running_tenant_with_a_fake_clock(o365):
         assert smtp.sendmail("scanner@contoso.com", ["bob@contoso.com"], message(to="bob@contoso.com")) == {}
     assert [m["Subject"] for m in o365.messages("bob@contoso.com")] == ["Scan 0001"]
     assert os.path.exists(os.path.join(o365.state_dir, "endpoints.json"))
+
+
+def test_a_half_written_message_left_by_a_killed_server_is_removed_when_the_tenant_starts_again(tmp_path):
+    from emulator.tenant import FakeTenant
+    with FakeTenant(state_dir=tmp_path) as first:
+        with Client(first, "mx", SCANNER_IP) as smtp:
+            smtp.sendmail("scanner@contoso.com", ["alice@contoso.com"], message())
+        inbox = os.path.join(first.mail_dir, "alice@contoso.com", "Inbox")
+    torn = os.path.join(inbox, "tmp", "1.torn.scanmail")
+    with open(torn, "wb") as f:
+        f.write(b"From: scanner@contoso.com\r\nSubject: cut o")
+    with FakeTenant(state_dir=tmp_path) as second:
+        assert not os.path.exists(torn)
+        assert [m["Subject"] for m in second.messages("alice@contoso.com")] == ["Scan 0001"]
+
+
+def test_no_password_or_token_reaches_the_trace_or_a_log_line(tenant, caplog):
+    import logging
+    import smtplib
+    from tests.tenant.helpers import xoauth2
+    caplog.set_level(logging.DEBUG)
+    password, token = "Hunter2-Secret-Pass", tenant.mint_token("scanner@contoso.com") + "tampered"
+    with Client(tenant, "submission") as smtp:
+        smtp.secure()
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            smtp.login("scanner@contoso.com", password)
+        assert smtp.raw("AUTH XOAUTH2 " + xoauth2("scanner@contoso.com", token))[0] == 535
+    with open(os.path.join(tenant.state_dir, "trace.jsonl")) as f:
+        trace_text = f.read()
+    assert [r["status"] for r in tenant.trace()] == ["Refused", "Refused"]
+    for secret in (password, token, token[:40]):
+        assert secret not in trace_text
+        assert secret not in caplog.text
