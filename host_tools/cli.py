@@ -62,4 +62,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the package's own module so that `UserError` raised by a command group is the
+    # class main() catches (under `python -m`, this file is a second module named __main__).
+    from host_tools.cli import main as package_main
+
+    sys.exit(package_main())

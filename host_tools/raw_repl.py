@@ -239,7 +239,7 @@ class RawRepl:
             if progress:
                 progress(len(data))
             return False
-        parent = device_path.rsplit("/", 1)[0]
+        parent = device_path.rsplit("/", 1)[0] if "/" in device_path else ""
         if parent:
             self.makedirs(parent)
         temp_path = device_path + ".part"

@@ -19,3 +19,13 @@ def test_scanmail_help_lists_the_command_groups():
     )
     assert proc.returncode == 0
     assert "examples:" in proc.stdout
+
+
+def test_a_user_mistake_is_one_line_and_exit_status_2_also_under_python_dash_m():
+    proc = subprocess.run(
+        [sys.executable, "-m", "host_tools.cli", "board", "stop", "no-such-board-anywhere"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("scanmail: ")
+    assert "Traceback" not in proc.stderr
