@@ -38,8 +38,8 @@ def _random_hex():
 def _connect(board, cfg):
     try:
         return board.net.open_tcp(cfg["host"], cfg["port"], cfg["timeout_s"])
-    except OSError as exc:
-        kind = compat.network_error_kind(exc)
+    except Exception as exc:               # OSError, or the board's own error (network not up)
+        kind = compat.network_error_kind(exc) if isinstance(exc, OSError) else "network"
         raise SMTPError("connect", "cannot connect to %s:%d (%s): %s" % (
             cfg["host"], cfg["port"], kind, exc), transient=True, profile=cfg["profile"],
             port=cfg["port"], kind=kind)

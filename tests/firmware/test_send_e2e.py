@@ -388,3 +388,12 @@ def test_a_custom_server_with_implicit_tls_takes_auth_plain(runtime, o365, tmp_p
         wrong = send(runtime, o365, dict(settings, password="Wrong-Pass-9"), message, routes=routes)
         assert (wrong["error"]["stage"], wrong["error"]["code"]) == ("auth", 535), wrong["error"]["str"]
         assert "Wrong-Pass-9" not in json.dumps(wrong)
+
+
+def test_a_board_whose_wifi_is_not_up_fails_at_connect_with_the_boards_words(runtime, o365):
+    out = send(runtime, o365, settings_for(o365, "submission"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"]}, down=True)
+    err = out["error"]
+    assert (err["cls"], err["stage"], err["kind"], err["transient"]) == (
+        "SMTPError", "connect", "network", True)
+    assert "Wi-Fi is not connected" in err["text"]

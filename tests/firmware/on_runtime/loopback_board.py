@@ -17,19 +17,26 @@ class TestClock:
         return self._now
 
 
+class NetworkDown(Exception):
+    """What a board's own network layer raises when Wi-Fi is not up (like firmware.board's)."""
+
+
 class TestNet:
     __test__ = False
 
-    def __init__(self, routes, ip, blocked_ports=()):
+    def __init__(self, routes, ip, blocked_ports=(), down=False):
         self.routes = routes              # "host:port" -> [listen address, listen port]
         self.ip = ip
         self.blocked_ports = blocked_ports
+        self.down = down
         self.opened = []
 
     def address(self):
         return self.ip
 
     def open_tcp(self, host, port, timeout_s, local_ip=None):
+        if self.down:
+            raise NetworkDown("no IP address: the Wi-Fi is not connected yet")
         if port in self.blocked_ports:
             raise OSError(errno.ECONNREFUSED)
         target = self.routes.get("%s:%d" % (host, port))
@@ -46,7 +53,7 @@ class TestNet:
 class TestBoard:
     __test__ = False
 
-    def __init__(self, name, ip, routes, now, blocked_ports=()):
+    def __init__(self, name, ip, routes, now, blocked_ports=(), down=False):
         self.name = name
-        self.net = TestNet(routes, ip, blocked_ports)
+        self.net = TestNet(routes, ip, blocked_ports, down)
         self.clock = TestClock(now)

@@ -21,7 +21,7 @@ def run(spec):
             settings.pop(key + "_path")
     b = spec["board"]
     board = TestBoard(b.get("name", "scanner-3f2a"), b.get("ip", "127.0.0.20"), b["routes"],
-                      b.get("now"), b.get("blocked_ports", []))
+                      b.get("now"), b.get("blocked_ports", []), b.get("down", False))
     out = {"connected": board.net.opened}
     try:
         m = spec["message"]
