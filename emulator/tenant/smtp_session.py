@@ -1,14 +1,12 @@
 # One SMTP connection to the fake tenant (submission, MX or HVE), on aiosmtpd's connection and
 # STARTTLS machinery. Rule: every reply comes from emulator/tenant/replies.py; the command loop,
-# AUTH, MAIL/RCPT parameters and DATA are ours (aiosmtpd's texts differ from Exchange's, it reads
-# DATA line by line into memory and it lacks the DSN parameters); each stage asks the fault registry
-# first; DATA streams in large chunks into a spool file and nothing is stored until it is accepted.
+# AUTH, MAIL/RCPT parameters, DATA and BDAT are ours (aiosmtpd's texts differ from Exchange's, it
+# reads DATA line by line into memory and lacks DSN parameters and BDAT); each stage asks the fault
+# registry first, then the rules in envelope_rules.py; DATA streams in large chunks into a spool
+# file and nothing is stored until it is accepted.
 import asyncio
 import asyncio.sslproto as sslproto
 import binascii
-import email.parser
-import email.policy
-import email.utils
 import itertools
 import logging
 import time
@@ -18,8 +16,10 @@ from base64 import b64decode
 from aiosmtpd.smtp import SMTP
 
 from emulator.tenant import delivery, replies
+from emulator.tenant import envelope_rules as rules
 from emulator.tenant.chunking import BdatTransfer
-from emulator.tenant.config import ADVERTISED_SIZE
+from emulator.tenant.command_syntax import (certificate_names, parse_path, parse_xoauth2, printable,
+                                            unsupported)
 from emulator.tenant.data_reader import DataDecoder
 from emulator.tenant.sign_in import LOGIN, XOAUTH2, sign_in
 
@@ -27,7 +27,6 @@ log = logging.getLogger("scanmail.tenant")
 
 COMMAND_LIMIT = 64 * 1024       # inline XOAUTH2 tokens of 16 KB and more fit on one line
 CHUNK = 64 * 1024               # DATA is read in chunks this large (and the stream buffers 2x this)
-HEADER_LIMIT = 256 * 1024       # headers beyond this: 552 5.3.4 Header size exceeds fixed maximum size
 ERROR_BUDGET = 10               # unrecognized commands before 421 and a close
 TLS_ALERT_HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
 TLS_ORDER = {"1.0": 1, "1.1": 2, "1.2": 3, "1.3": 4,
@@ -207,7 +206,7 @@ class TenantSmtp(SMTP):
                         await self.reply(replies.TOO_MANY_ERRORS)
                         self._close()
                         return
-                    await self.reply(replies.UNRECOGNIZED.format(command=_printable(verb_text), tag=self.tag()))
+                    await self.reply(replies.UNRECOGNIZED.format(command=printable(verb_text), tag=self.tag()))
                     continue
                 await handler(arg.strip().decode("utf-8", "surrogateescape"))
         except (_Closed, ConnectionError):
@@ -232,7 +231,7 @@ class TenantSmtp(SMTP):
             return
         if await self.fault("ehlo"):
             return
-        self.helo = _printable(arg, 255)   # it goes into the Received header: no CR, no control bytes
+        self.helo = printable(arg, 255)   # it goes into the Received header: no CR, no control bytes
         self._reset_envelope()
         lines = replies.ehlo_lines(self.host, self.client_ip, self.tls_version is not None,
                                    self.endpoint.name != "mx")
@@ -244,7 +243,7 @@ class TenantSmtp(SMTP):
             return
         if await self.fault("ehlo"):
             return
-        self.helo = _printable(arg, 255)
+        self.helo = printable(arg, 255)
         self._reset_envelope()
         await self.reply(replies.HELO_HELLO.format(host=self.host, ip=self.client_ip))
 
@@ -300,7 +299,7 @@ class TenantSmtp(SMTP):
         ssl_object = self.transport.get_extra_info("ssl_object")
         self.tls_version = ssl_object.version()
         self.cipher = (ssl_object.cipher() or ("unknown",))[0]
-        self.cert_names = _certificate_names(ssl_object.getpeercert())
+        self.cert_names = certificate_names(ssl_object.getpeercert())
         self.helo = None                # RFC 3207 4.2: the client starts over with EHLO
         self._reset_envelope()
 
@@ -340,7 +339,7 @@ class TenantSmtp(SMTP):
             response = await self._auth_exchange(replies.AUTH_XOAUTH2_CHALLENGE, initial)
             if response is None:
                 return
-            username, secret = _parse_xoauth2(response)
+            username, secret = parse_xoauth2(response)
         result = sign_in(self.world.tenant, self.world.limits, self.world.tokens, self.endpoint.name,
                          mechanism, username, secret, host, self.tag())
         secret = None
@@ -384,7 +383,7 @@ class TenantSmtp(SMTP):
             return
         if await self.fault("mail"):
             return
-        parsed = _parse_path(arg, "FROM:")
+        parsed = parse_path(arg, "FROM:")
         if parsed is None:
             await self.reply(replies.BAD_SYNTAX)
             return
@@ -392,7 +391,7 @@ class TenantSmtp(SMTP):
         if address is None:
             await self.reply(replies.BAD_ADDRESS)
             return
-        bad = _unsupported(params, ("SIZE", "BODY", "SMTPUTF8", "AUTH") + DSN_MAIL_PARAMS)
+        bad = unsupported(params, ("SIZE", "BODY", "SMTPUTF8", "AUTH") + DSN_MAIL_PARAMS)
         if bad is None and params.get("BODY", "7BIT").upper() not in ("7BIT", "8BITMIME", "BINARYMIME"):
             bad = "BODY"
         if bad is None and "SIZE" in params and not params["SIZE"].isdigit():
@@ -402,9 +401,11 @@ class TenantSmtp(SMTP):
             return
         declared = int(params.get("SIZE") or 0)
         if self.endpoint.name in ("submission", "hve"):
-            refusal = self._submission_sender_refusal(address, declared)
+            refusal = rules.submission_sender_refusal(self, address, declared)
+            self.mode = "HVE" if self.endpoint.name == "hve" else "submission"
         else:
-            refusal = self._mx_sender_refusal(address, declared)
+            refusal = rules.mx_sender_refusal(self, address, declared)
+            self.mode, self.connector = rules.mx_mode(self, address)
         if refusal:
             self.mail_from = address
             self.trace("Refused", refusal, recipients=[], stage="mail")
@@ -417,48 +418,6 @@ class TenantSmtp(SMTP):
             self.spf = self.world.check_spf(self.client_ip, address, self.helo)
         await self.reply(replies.MAIL_OK)
 
-    def _submission_sender_refusal(self, address, declared):
-        if self.tls_version is None:
-            return replies.STARTTLS_REQUIRED.format(tag=self.tag())
-        if not self.login:
-            if self.last_auth_reply:
-                return replies.NOT_AUTHENTICATED_AFTER_FAILURE.format(last_auth_reply=self.last_auth_reply)
-            return replies.NOT_AUTHENTICATED.format(host=self.host)
-        mailbox = self.world.tenant.mailbox(self.login)
-        if not mailbox.licensed:
-            return replies.BAD_OUTBOUND_SENDER
-        if not self._may_send_as(address):
-            return replies.SEND_AS_DENIED_AT_MAIL
-        if declared > self.size_limit():
-            return replies.MESSAGE_TOO_BIG
-        self.mode = "HVE" if self.endpoint.name == "hve" else "submission"
-        return None
-
-    def _mx_sender_refusal(self, address, declared):
-        tenant = self.world.tenant
-        self.connector = self.world.match_connector(self.client_ip, self.cert_names)
-        if self.connector is not None:
-            self.mode = "relay"
-        elif address and tenant.is_accepted_domain(address):
-            self.mode = "direct send"
-        else:
-            self.mode = "inbound"
-        if declared > ADVERTISED_SIZE:
-            return replies.MESSAGE_TOO_BIG
-        return None
-
-    def _may_send_as(self, address):
-        mailbox = self.world.tenant.mailbox(self.login)
-        address = (address or "").lower()
-        return address == mailbox.address or address in mailbox.send_as
-
-    def size_limit(self):
-        if self.endpoint.name == "hve":
-            return self.world.tenant.limits["hve_message_size"]
-        if self.endpoint.name == "submission" and self.login:
-            return self.world.tenant.mailbox(self.login).send_size_limit
-        return ADVERTISED_SIZE
-
     async def smtp_RCPT(self, arg):
         if not self.helo:
             await self.reply(replies.SEND_HELLO_FIRST)
@@ -468,7 +427,7 @@ class TenantSmtp(SMTP):
             return
         if await self.fault("rcpt"):
             return
-        parsed = _parse_path(arg, "TO:")
+        parsed = parse_path(arg, "TO:")
         if parsed is None:
             await self.reply(replies.BAD_SYNTAX)
             return
@@ -476,37 +435,17 @@ class TenantSmtp(SMTP):
         if not address:
             await self.reply(replies.BAD_ADDRESS)
             return
-        bad = _unsupported(params, DSN_RCPT_PARAMS)
+        bad = unsupported(params, DSN_RCPT_PARAMS)
         if bad:
             await self.reply(replies.BAD_PARAMETER.format(param=bad))
             return
-        refusal = self._recipient_refusal(address)
+        refusal = rules.recipient_refusal(self, address)
         if refusal:
             self.trace("Refused", refusal, recipients=[address], stage="rcpt")
             await self.reply(refusal)
             return
         self.rcpts.append(address)
         await self.reply(replies.RCPT_OK)
-
-    def _recipient_refusal(self, address):
-        tenant = self.world.tenant
-        limit_key = "hve_recipients_per_message" if self.endpoint.name == "hve" else "recipients_per_message"
-        if len(self.rcpts) >= tenant.limits[limit_key]:
-            return replies.TOO_MANY_RECIPIENTS
-        internal = tenant.is_accepted_domain(address)
-        if internal and tenant.mailbox(address) is None:
-            return replies.UNKNOWN_RECIPIENT.format(tag=self.tag())
-        if self.endpoint.name == "submission":
-            return None
-        if self.endpoint.name == "hve":
-            return None if internal else replies.RELAY_DENIED.format(host=self.host)
-        if self.mode == "relay":
-            return None
-        if not internal:
-            return replies.RELAY_DENIED.format(host=self.host)
-        if self.mode == "direct send" and tenant.reject_direct_send:
-            return replies.DIRECT_SEND_REJECTED
-        return None
 
     # ------------------------------------------------------------------ DATA
     async def smtp_DATA(self, arg):
@@ -531,7 +470,7 @@ class TenantSmtp(SMTP):
             started = time.monotonic()
             prefix = self._spool_prefix()
             spool.write(prefix)
-            decoder = DataDecoder(_LimitedSink(spool, self.size_limit()))
+            decoder = DataDecoder(_LimitedSink(spool, rules.size_limit(self)))
             await self.reply(replies.DATA_GO_AHEAD)
             reader = self._reader
             rest = None
@@ -584,7 +523,7 @@ class TenantSmtp(SMTP):
             places = self._destinations()
             spool = self.world.store.new_spool_file(places[0])
             spool.write(self._spool_prefix())
-            self.bdat = BdatTransfer(spool, places, _LimitedSink(spool, self.size_limit()),
+            self.bdat = BdatTransfer(spool, places, _LimitedSink(spool, rules.size_limit(self)),
                                      self.mail_params.get("BODY", "").upper() == "BINARYMIME", time.monotonic())
         transfer = self.bdat
         remaining = size
@@ -631,9 +570,9 @@ class TenantSmtp(SMTP):
                     self._close()
                     raise _Closed()
                 return fault.reply
-        refusal, message_id = self._content_refusal(head, decoder)
+        refusal, message_id = rules.content_refusal(self, head, decoder)
         if refusal is None and self.mode == "submission":
-            refusal = self._quota_refusal()
+            refusal = rules.quota_refusal(self)
         if refusal:
             self.trace("Failed", refusal, stage="end_of_data", size=decoder.size)
             return refusal
@@ -652,36 +591,6 @@ class TenantSmtp(SMTP):
         self.trace(status, final, message_id=message_id, size=decoder.size,
                    spf=self.spf[0], folders=["%s/%s" % p if p[1] else p[0] for p in places])
         return final
-
-    def _content_refusal(self, head, decoder):
-        if decoder.bare_linefeeds:
-            return replies.BARE_LINEFEED, None
-        if decoder.size > self.size_limit():
-            return replies.MESSAGE_TOO_BIG, None
-        end = head.find(b"\r\n\r\n")
-        if end < 0:
-            if len(head) > HEADER_LIMIT:
-                return replies.HEADER_TOO_BIG, None
-            end = len(head)
-        headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head[:end + 4])
-        from_values = headers.get_all("From") or []
-        addresses = email.utils.getaddresses(from_values)
-        if len(from_values) != 1 or not addresses or "@" not in addresses[0][1]:
-            return replies.NOT_RFC5322, None
-        header_from = addresses[0][1]
-        if self.mode in ("submission", "HVE") and not self._may_send_as(header_from):
-            return replies.SEND_AS_DENIED_AFTER_DATA.format(login=self.login, sender=header_from), None
-        message_id = (headers.get("Message-ID") or "").strip() or "<%s@%s>" % (uuid.uuid4().hex.upper(),
-                                                                               self.world.store_host)
-        return None, message_id
-
-    def _quota_refusal(self):
-        limits = self.world.limits
-        if limits.over_connection_limit(self.login, self.session_id):
-            return replies.CONCURRENT_CONNECTIONS.format(host=self.world.store_host)
-        if limits.over_daily_recipients(self.login, len(self.rcpts)):
-            return replies.DAILY_QUOTA
-        return None
 
     async def _wait_for_rate_window(self):
         limits, clock = self.world.limits, self.world.clock
@@ -713,71 +622,6 @@ class _LimitedSink:
         self.room -= len(data)
         if not self.head_complete:
             before = len(self.head)
-            self.head += data[:HEADER_LIMIT + 4 - before]
-            self.head_complete = (len(self.head) > HEADER_LIMIT
+            self.head += data[:rules.HEADER_LIMIT + 4 - before]
+            self.head_complete = (len(self.head) > rules.HEADER_LIMIT
                                   or b"\r\n\r\n" in self.head[max(0, before - 3):])
-
-
-def _printable(text, limit=64):
-    """A client's word made safe to echo in a reply: printable ASCII only, bounded (RFC 5321 4.5.3.1.5)."""
-    cleaned = "".join(c if " " <= c <= "~" else "?" for c in text[:limit])
-    return cleaned + ("..." if len(text) > limit else "")
-
-
-def _certificate_names(cert):
-    names = []
-    if not cert:
-        return names
-    for kind, value in cert.get("subjectAltName", ()):
-        if kind == "DNS":
-            names.append(value)
-    for rdn in cert.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                names.append(value)
-    return names
-
-
-def _parse_path(arg, keyword):
-    """'FROM:<a@b> SIZE=10' -> ('a@b', {'SIZE': '10'}); None on syntax errors; address None if bad."""
-    if arg[:len(keyword)].upper() != keyword:
-        return None
-    rest = arg[len(keyword):].lstrip()
-    if rest.startswith("<"):
-        close = rest.find(">")
-        if close < 0:
-            return None
-        address, rest = rest[1:close], rest[close + 1:]
-    else:
-        address, _, rest = rest.partition(" ")
-    params = {}
-    for word in rest.split():
-        key, _, value = word.partition("=")
-        params[key.upper()] = value
-    if address == "" and keyword == "FROM:":
-        return "", params          # the null reverse-path
-    if address.count("@") != 1 or not all(address.split("@")) or any(c in address for c in " <>\"\\") \
-            or any(c < " " or c == "\x7f" for c in address):
-        return None, params
-    return address, params
-
-
-def _unsupported(params, allowed):
-    for key in params:
-        if key not in allowed:
-            return key
-    return None
-
-
-def _parse_xoauth2(raw):
-    """`user=<addr>^Aauth=Bearer <token>^A^A` -> (address, token); ('', '') when malformed."""
-    text = raw.decode("utf-8", "replace")
-    user, token = "", ""
-    for part in text.split("\x01"):
-        if part.startswith("user="):
-            user = part[5:]
-        elif part.startswith("auth="):
-            scheme, _, value = part[5:].partition(" ")
-            if scheme.lower() == "bearer":
-                token = value.strip()
-    return user, token
