@@ -15,8 +15,7 @@ import pytest
 from tests.tenant.helpers import SCANNER_IP, message
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# What the `scanmail` console script runs (`python -m host_tools.cli` would load the module twice and
-# miss its UserError handling).
+# Exactly what the `scanmail` console script runs: host_tools.cli:main.
 SCANMAIL = [sys.executable, "-c", "import sys; from host_tools.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 
