@@ -46,6 +46,7 @@ TOO_MANY_ERRORS = "421 4.7.0 Too many errors on this connection, closing transmi
 IDLE_TIMEOUT = "451 4.7.0 Timeout waiting for client input"                        # [INF]
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"                              # [INF]
 MESSAGE_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"      # [INF]
+STORE_FAILED = "451 4.7.0 Temporary server error. Please try again later. PRX4"     # [INF] the mail store failed
 
 STARTTLS_REQUIRED = "451 5.7.3 STARTTLS is required to send mail {tag}"
 AUTH_UNRECOGNIZED_TYPE = "504 5.7.4 Unrecognized authentication type [{host}]"

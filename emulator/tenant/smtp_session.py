@@ -578,7 +578,12 @@ class TenantSmtp(SMTP):
             return refusal
         if self.mode == "submission":
             await self._wait_for_rate_window()
-        self.world.store.deliver(spool_path, places)
+        try:
+            self.world.store.deliver(spool_path, places)
+        except OSError as exc:   # e.g. the store was reset under a message in flight
+            log.warning("fake tenant could not store a message: %s", exc)
+            self.trace("Failed", replies.STORE_FAILED, stage="end_of_data", size=decoder.size)
+            return replies.STORE_FAILED
         if self.mode == "submission":
             self.world.limits.record_sent(self.login, len(self.rcpts))
         if self.endpoint.name == "mx":

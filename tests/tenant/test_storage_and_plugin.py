@@ -4,6 +4,7 @@
 import hashlib
 import mailbox
 import os
+import time
 
 import pytest
 
@@ -93,3 +94,22 @@ def test_no_password_or_token_reaches_the_trace_or_a_log_line(tenant, caplog):
     for secret in (password, token, token[:40]):
         assert secret not in trace_text
         assert secret not in caplog.text
+
+
+def test_a_reset_under_a_message_in_flight_gives_a_temporary_error_not_a_crash(tenant):
+    from emulator.tenant import replies
+    with Client(tenant, "mx", SCANNER_IP) as smtp:
+        smtp.ehlo()
+        smtp.mail("scanner@contoso.com")
+        smtp.rcpt("alice@contoso.com")
+        smtp.putcmd("DATA")
+        assert smtp.getreply()[0] == 354
+        smtp.send(message())
+        while not tenant.spool_files():      # the server has started spooling (pytest-timeout bounds it)
+            time.sleep(0.01)
+        tenant.reset()                        # wipes the mail store, the spool file with it
+        smtp.send(b".\r\n")
+        code, text = smtp.getreply()
+        assert "%d %s" % (code, text.decode()) == replies.STORE_FAILED
+        assert smtp.noop()[0] == 250          # the session goes on
+    assert tenant.messages("alice@contoso.com") == []
