@@ -2,9 +2,7 @@
 # RCPT and the end of data on each endpoint. Rule: decisions only, no I/O. Each function reads the
 # session's state `s` (endpoint, TLS, login, mode, recipients, the tenant and its limits) and returns
 # a reply from replies.py to refuse, or None to go on; the session does the talking.
-import email.parser
-import email.policy
-import email.utils
+import re
 import uuid
 
 from emulator.tenant import replies
@@ -92,17 +90,46 @@ def content_refusal(s, head, decoder):
         if len(head) > HEADER_LIMIT:
             return replies.HEADER_TOO_BIG, None
         end = len(head)
-    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head[:end + 4])
-    from_values = headers.get_all("From") or []
-    addresses = email.utils.getaddresses(from_values)
-    if len(from_values) != 1 or not addresses or "@" not in addresses[0][1]:
+    fields = header_fields(head[:end])
+    from_values = fields.get("from", [])
+    header_from = mailbox_address(from_values[0]) if len(from_values) == 1 else None
+    if header_from is None:
         return replies.NOT_RFC5322, None
-    header_from = addresses[0][1]
     if s.mode in ("submission", "HVE") and not may_send_as(s, header_from):
         return replies.SEND_AS_DENIED_AFTER_DATA.format(login=s.login, sender=header_from), None
-    message_id = (headers.get("Message-ID") or "").strip() or "<%s@%s>" % (uuid.uuid4().hex.upper(),
-                                                                           s.world.store_host)
+    message_ids = fields.get("message-id")
+    message_id = message_ids[0] if message_ids and message_ids[0] else "<%s@%s>" % (
+        uuid.uuid4().hex.upper(), s.world.store_host)
     return None, message_id
+
+
+def header_fields(block):
+    """RFC 5322 section 2.2 header fields of a header block (bytes, no trailing blank line) as
+    {lower-case name: [unfolded values]}. Lines that are not fields are ignored."""
+    fields = {}
+    last = None
+    for line in block.decode("utf-8", "surrogateescape").split("\r\n"):
+        if line[:1] in (" ", "\t"):
+            if last is not None:                       # a folded continuation line
+                last[-1] += " " + line.strip()
+            continue
+        name, colon, value = line.partition(":")
+        if colon and name and " " not in name.strip():
+            last = fields.setdefault(name.strip().lower(), [])
+            last.append(value.strip())
+        else:
+            last = None
+    return fields
+
+
+_ANGLE_ADDRESS = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>")
+_BARE_ADDRESS = re.compile(r"(?:^|[\s,;:])([^\s<>(),;:\"@]+@[^\s<>(),;:\"@]+)(?=$|[\s,;(])")
+
+
+def mailbox_address(value):
+    """The address of a From field (`Name <a@b>` or `a@b (comment)`), or None."""
+    found = _ANGLE_ADDRESS.search(value) or _BARE_ADDRESS.search(value)
+    return found.group(1) if found else None
 
 
 def quota_refusal(s):

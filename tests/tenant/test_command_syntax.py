@@ -42,3 +42,23 @@ def test_a_client_word_is_echoed_as_printable_ascii_and_bounded():
     assert printable("xyz") == "xyz"
     assert printable("\x00\x16\u00e9\r") == "????"
     assert printable("A" * 100) == "A" * 64 + "..."
+
+
+@pytest.mark.parametrize("value,address", [
+    ("scanner@contoso.com", "scanner@contoso.com"),
+    ("Front Desk <frontdesk@contoso.com>", "frontdesk@contoso.com"),
+    ("scanner@contoso.com (Scanner 3F2A)", "scanner@contoso.com"),
+    ('"Doe, Jane" <jane@fabrikam.com>', "jane@fabrikam.com"),
+    ("undisclosed-recipients:;", None),
+    ("Scanner", None),
+])
+def test_the_address_of_a_from_field_is_found_in_its_usual_forms(value, address):
+    from emulator.tenant.envelope_rules import mailbox_address
+    assert mailbox_address(value) == address
+
+
+def test_header_fields_are_unfolded_and_grouped_by_lower_case_name():
+    from emulator.tenant.envelope_rules import header_fields
+    block = b"From: Front Desk\r\n <frontdesk@contoso.com>\r\nSubject: Scan\r\nFROM: second@contoso.com\r\nnot a field"
+    assert header_fields(block) == {"from": ["Front Desk <frontdesk@contoso.com>", "second@contoso.com"],
+                                    "subject": ["Scan"]}
