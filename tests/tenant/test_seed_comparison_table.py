@@ -40,6 +40,8 @@ NOT_AUTHENTICATED = re.escape("530 5.7.57 Client not authenticated to send mail.
 SMTP_AUTH_OFF_FOR_MAILBOX = re.escape(
     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
     "Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.") + " " + TAG
+# The reference gives no text for an outside recipient on HVE; the fake answers as for any relay
+# it refuses (5.7.64), and that is what this pins.
 HVE_EXTERNAL_REFUSED = re.escape("550 5.7.64 TenantAttribution; Relay Access Denied") + " " + TAG
 
 ALICE, BOB, OUTSIDE = ALICE_ACCOUNT[0], BOB_ACCOUNT[0], "someone@fabrikam.com"
