@@ -373,15 +373,18 @@ def best(runs, key, pick):
     return pick(run[key] for run in runs)
 
 
-def run(quick, repeat):
+def run(quick, repeat, work_root=None):
     clients = 10
     size = (1 if quick else 10) * MB
     sessions = 40 if quick else 300
     workers = 3
-    work_dir = tempfile.mkdtemp(prefix="bench-fake-tenant-")
+    if work_root:
+        os.makedirs(work_root, exist_ok=True)
+    work_dir = tempfile.mkdtemp(prefix="bench-fake-tenant-", dir=work_root)
     message = scan_message(size, SENDER, INGEST_RECIPIENT)
     figures = {"settings": {"clients": clients, "message_bytes": len(message), "sessions": sessions,
-                            "session_workers": workers, "quick": quick, "repeat": repeat},
+                            "session_workers": workers, "quick": quick, "repeat": repeat,
+                            "work_dir": os.path.dirname(work_dir)},
                "load_average_before": os.getloadavg(), "cpus": os.cpu_count()}
     runs = {"fake_ingest": [], "anchor_ingest": [], "fake_sessions": [], "anchor_sessions": []}
     key_type = None
@@ -442,6 +445,7 @@ def print_table(figures):
     out("  sessions: fake's submission endpoint vs aiosmtpd with STARTTLS + accept-all AUTH LOGIN;"
         " %s certificates on both\n" % figures["certificate_key_type"])
     out("  tenant: %s\n" % figures["tenant"])
+    out("  state (spool and Maildirs) under %s\n" % s["work_dir"])
     out("  best of %d alternating runs per side; load average %.1f before, %.1f after, on %d CPUs%s\n\n"
         % (s["repeat"], figures["load_average_before"][0], figures["load_average_after"][0],
            figures["cpus"], "  (BUSY MACHINE: ratios are noisy)"
@@ -485,6 +489,9 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--repeat", type=int, default=0,
                         help="runs per side, alternating, best one counts (default 3; 1 with --quick)")
+    parser.add_argument("--work-dir", default=None,
+                        help="where the servers keep their state (the fake spools and stores every "
+                             "message there); default the system's temporary folder")
     parser.add_argument("--serve", choices=("fake", "anchor"), help=argparse.SUPPRESS)
     parser.add_argument("--state", help=argparse.SUPPRESS)
     parser.add_argument("--key-type", default="ECDSA", help=argparse.SUPPRESS)
@@ -492,7 +499,7 @@ def main(argv=None):
     if args.serve:
         serve(args.serve, args.state, args.key_type)
         return 0
-    figures = run(args.quick, args.repeat or (1 if args.quick else 3))
+    figures = run(args.quick, args.repeat or (1 if args.quick else 3), args.work_dir)
     if args.json:
         sys.stdout.write(json.dumps(figures, indent=2) + "\n")
     else:
