@@ -176,7 +176,8 @@ def tenant(tmp_path_factory):
 def test_seed_comparison_table(tenant, case):
     token = uuid.uuid4().hex
     replies = run_session(tenant, case, token)
-    transcript = "\n".join("%s: %s" % pair for pair in replies)
+    transcript = "%s on %s from %s:\n" % (case["option"], case["endpoint"], case["source"] or "127.0.0.1") + \
+        "\n".join("%s: %s" % pair for pair in replies)
     stage, line = replies[-1]
     assert stage == case["stage"], "the session ended at %s, not %s:\n%s" % (
         stage, case["stage"], transcript)
