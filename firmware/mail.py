@@ -63,7 +63,7 @@ def send_mail(settings, msg, board):
         profiles.choose_ehlo_name(cfg, board), cfg["tls"], cfg["auth"], cfg["username"],
         cfg["password"], cfg["token"], implicit_tls=cfg["tls"] == "implicit",
         secrets=_secrets(cfg), profile=profile, port=port)
-    client.set_transaction(msg.sender, msg.recipients(), size)
+    client.set_transaction(msg.sender, msg.recipients(), size, writer.size(binary=True))
     compat.collect_garbage()
 
     sock = _connect(board, cfg)
@@ -113,19 +113,21 @@ def _step(event, client, stream, writer, ctx, cfg, round_trips, waiting):
                                        cfg["port"])
         client.tls_started()
     elif event == smtp_protocol.SEND_MESSAGE:
-        _send_message(writer, stream)
+        _send_message(writer, stream, client)
         client.message_sent()
     elif event != smtp_protocol.DONE:  # ABORT or FAILED: the client holds the reason
         raise client.failure
     return round_trips, waiting
 
 
-def _send_message(writer, stream):
+def _send_message(writer, stream, client):
     def write(data):
         stream.write_all(data, "data")
 
     try:
-        writer.write_to(write)
+        if client.body_command:
+            write(client.body_command)
+        writer.write_to(write, client.binary, dot_stuffing=not client.use_bdat)
     except OSError as exc:                 # the file changed or vanished: abort, do not end data
         raise SMTPError("data", "reading the attachment failed: %s; nothing was delivered" % exc,
                         transient=False, kind="message")

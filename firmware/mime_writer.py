@@ -1,9 +1,10 @@
-# Streaming MIME writer: turns a Message into the exact bytes of the DATA phase (RFC 5322 headers,
+# Streaming MIME writer: turns a Message into the exact bytes of the message (RFC 5322 headers,
 # RFC 2045-2047 MIME, RFC 2231 file names), and can tell their size without producing them.
 # Rule: heap use does not grow with the attachments: files are read in fixed chunks into
-# preallocated buffers and written as 76-character base64 lines; only the headers and the text body
-# are ever held whole. Every line ends in CRLF, none is over 998 octets, no bare CR or LF is ever
-# produced (SMTP smuggling), and lines starting with "." are dot-stuffed (RFC 5321 4.5.2).
+# preallocated buffers and written as 76-character base64 lines, or as they are when the server
+# takes BINARYMIME (RFC 3030, sent by BDAT); only the headers and the text body are ever held whole.
+# Every header and text line ends in CRLF, none is over 998 octets, no bare CR or LF is ever
+# produced (SMTP smuggling), and for DATA lines starting with "." are dot-stuffed (RFC 5321 4.5.2).
 import binascii
 import os
 
@@ -169,24 +170,26 @@ def base64_size(size):
 
 
 class MimeWriter:
-    """MimeWriter(message, now, random_hex).size() and .write_to(write)."""
+    """MimeWriter(message, now, random_hex).size(binary) and .write_to(write, binary, dot_stuffing).
+    binary=True writes attachments unencoded (Content-Transfer-Encoding: binary, BINARYMIME)."""
 
     def __init__(self, message, now, random_hex, file_sizes=None):
         self.message = message
         self.file_sizes = file_sizes if file_sizes is not None else message.check_files()
-        # The boundary cannot collide with any body line: every body is base64 or quoted-printable,
-        # and neither can contain "=_" (base64 has no "_"; in QP "=" is always followed by two hex
-        # digits or a line break). So no scan of the content is needed.
+        # The boundary cannot collide with a base64 or quoted-printable body: neither can contain
+        # "=_" (base64 has no "_"; in QP "=" is always followed by two hex digits or a line break),
+        # so no scan of the content is needed. A binary attachment could hold any bytes, but not
+        # knowingly these: 96 random bits make a chance collision about size / 2**96.
         self.boundary = "=_scanmail_" + random_hex
         self._head = self._headers(now, random_hex)
         text = message.body
         if text and not text.endswith("\n") and not text.endswith("\r"):
             text += "\n"                   # the text body always ends with a line break
         self._text = quoted_printable(normalize_newlines(text))
-        self._parts = []                   # (part header bytes, path, size) per attachment
+        self._parts = []                   # (part header without its encoding, path, size)
         for (path, name, content_type), size in zip(message.attachments, self.file_sizes):
             head = ("--%s\r\nContent-Type: %s%s\r\nContent-Disposition: attachment%s\r\n"
-                    "Content-Transfer-Encoding: base64\r\n\r\n" % (
+                    "Content-Transfer-Encoding: " % (
                         self.boundary, content_type, file_name_param("name", name),
                         file_name_param("filename", name)))
             self._parts.append((head.encode(), path, size))
@@ -223,18 +226,21 @@ class MimeWriter:
         # Multipart: the CRLF before a boundary belongs to the boundary (RFC 2046 5.1.1).
         return b"\r\n" if self._parts else b""
 
-    def size(self):
+    def size(self, binary=False):
         """The exact size of the message content (RFC 1870: without dot-stuffing)."""
         total = len(self._head) + len(self._text) + len(self._text_tail()) + len(self._closing())
         for head, path, size in self._parts:
-            total += len(head) + base64_size(size)
+            total += len(head) + len(_encoding(binary))
+            total += size + 2 if binary else base64_size(size)
         return total
 
-    def write_to(self, write):
-        """Call write(bytes-like) with the dot-stuffed message, in order; return octets written."""
+    def write_to(self, write, binary=False, dot_stuffing=True):
+        """Call write(bytes-like) with the message, in order; return octets written. DATA needs
+        dot_stuffing; BDAT counts octets instead and must not have it (RFC 3030 2)."""
         written = 0
         for piece in (self._head, self._text + self._text_tail()):
-            piece = dot_stuff(piece)
+            if dot_stuffing:
+                piece = dot_stuff(piece)
             write(piece)
             written += len(piece)
         if self._parts:
@@ -243,15 +249,40 @@ class MimeWriter:
             groups = free_heap() // 8 // _BYTES_PER_GROUP
             groups = max(_MIN_GROUPS, min(_MAX_GROUPS, groups))
             inbuf = bytearray(_B64_GROUP * groups)
-            outbuf = bytearray(_LINE_WITH_CRLF * groups)
+            outbuf = None if binary else bytearray(_LINE_WITH_CRLF * groups)
             for head, path, size in self._parts:
                 write(head)
-                written += len(head)
-                written += _write_base64_file(path, size, inbuf, outbuf, write)
+                write(_encoding(binary))
+                written += len(head) + len(_encoding(binary))
+                if binary:
+                    written += _write_binary_file(path, size, inbuf, write)
+                else:
+                    written += _write_base64_file(path, size, inbuf, outbuf, write)
             closing = self._closing()
             write(closing)
             written += len(closing)
         return written
+
+
+def _encoding(binary):
+    return b"binary\r\n\r\n" if binary else b"base64\r\n\r\n"
+
+
+def _write_binary_file(path, size, inbuf, write):
+    """The first `size` bytes of `path` as they are (BINARYMIME), then the CRLF that belongs to
+    the next boundary."""
+    inview = memoryview(inbuf)
+    remaining = size
+    with open(path, "rb") as f:
+        while remaining:
+            want = min(len(inbuf), remaining)
+            got = read_into(f, inview[:want])
+            if got != want:
+                raise OSError("%s became shorter while it was being sent" % path)
+            write(inview[:got])
+            remaining -= got
+    write(b"\r\n")
+    return size + 2
 
 
 def _write_base64_file(path, size, inbuf, outbuf, write):

@@ -1,6 +1,6 @@
 # The SMTP client conversation as a pure object (sans-I/O, like h11): replies in, commands and
 # "what the driver must do next" out. RFC 5321 (SMTP), RFC 3207 (STARTTLS), RFC 4954 (AUTH),
-# RFC 2920 (PIPELINING), RFC 1870 (SIZE). Rule: everything that affects the conversation lives
+# RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 3030 (CHUNKING, BINARYMIME). Rule: everything that affects the conversation lives
 # here, and every reply is dispatched through the one table _ON_REPLY; the driver only moves
 # bytes. Errors are split: SMTPProtocolError when the server broke the protocol, SMTPError when it
 # refused, LocalProtocolError when the caller drove this object out of order.
@@ -13,7 +13,8 @@ from firmware.smtp_replies import ReplyFormatError, ReplyReader
 SEND = "send"                    # write take_output() to the connection
 NEED_DATA = "need_data"          # read from the connection and call receive_data()
 START_TLS = "start_tls"          # wrap the connection in TLS, then call tls_started()
-SEND_MESSAGE = "send_message"    # stream the dot-stuffed message, then call message_sent()
+SEND_MESSAGE = "send_message"    # write body_command, stream the message (binary / dot_stuffing
+                                 # as the client says), then call message_sent()
 DONE = "done"                    # the message was accepted: result(); close the connection
 ABORT = "abort"                  # close the connection WITHOUT ending the data; raise failure
 FAILED = "failed"                # close the connection and raise failure
@@ -49,6 +50,10 @@ class SmtpClient:
         self._recipients = ()
         self._next_rcpt = 0
         self._size = None
+        self._binary_size = None
+        self.use_bdat = False             # CHUNKING offered: BDAT <size> LAST, no dot-stuffing
+        self.binary = False               # BINARYMIME offered too: attachments go unencoded
+        self.body_command = b""           # what the driver writes right before the message
         self._data_accepted = False
         self._quit_sent = False
         self.failure = None
@@ -57,10 +62,13 @@ class SmtpClient:
         self._expect.append("greeting")
 
     # --- the driver's side -------------------------------------------------------------------
-    def set_transaction(self, sender, recipients, size):
+    def set_transaction(self, sender, recipients, size, binary_size=None):
+        """`size`: the message with base64 attachments; `binary_size`: with them unencoded (None:
+        never send BINARYMIME)."""
         self._sender = sender
         self._recipients = tuple(recipients)
         self._size = size
+        self._binary_size = binary_size
 
     def next_event(self):
         if self._out:
@@ -126,7 +134,8 @@ class SmtpClient:
             raise LocalProtocolError("message_sent() without a SEND_MESSAGE event")
         self._phase = None
         self._data_accepted = False       # the data is ended: from here a refusal is a refusal
-        self._out.extend(b".\r\n")
+        if not self.use_bdat:
+            self._out.extend(b".\r\n")   # BDAT counted its octets: no end marker
         self._expect.append("end_of_data")
         if "PIPELINING" in self.extensions:
             self._queue_quit()            # RFC 2920 3.1: QUIT may follow the end of data
@@ -258,7 +267,10 @@ class SmtpClient:
                                          secrets=self.secrets))
 
     def _start_transaction(self):
-        size = self._size
+        self.use_bdat = "CHUNKING" in self.extensions
+        self.binary = (self.use_bdat and "BINARYMIME" in self.extensions
+                       and self._binary_size is not None)
+        size = self._binary_size if self.binary else self._size
         if self.max_size and size is not None and size > self.max_size:
             self._fail(SMTPError("mail", "the message is %d bytes; the server accepts at most %d"
                                  % (size, self.max_size), enhanced="5.3.4", transient=False,
@@ -267,11 +279,14 @@ class SmtpClient:
         mail = b"MAIL FROM:<" + self._sender.encode() + b">"
         if "SIZE" in self.extensions and size is not None:
             mail += b" SIZE=" + str(size).encode()
+        if self.binary:
+            mail += b" BODY=BINARYMIME"
         self._send_line(mail, "mail")
         if "PIPELINING" in self.extensions:
             for rcpt in self._recipients:
                 self._send_line(b"RCPT TO:<" + rcpt.encode() + b">", "rcpt")
-            self._send_line(b"DATA", "data")
+            if not self.use_bdat:         # BDAT waits for the RCPT replies: a refused
+                self._send_line(b"DATA", "data")   # recipient must not cost the whole upload
         self._next_rcpt = 0
 
     def _on_mail(self, reply):
@@ -281,14 +296,23 @@ class SmtpClient:
     def _on_rcpt(self, reply):
         if "PIPELINING" not in self.extensions:
             self._send_next_rcpt_or_data()
+        elif self.use_bdat and not self._expect:
+            self._start_bdat()            # the last recipient was accepted
 
     def _send_next_rcpt_or_data(self):
         if self._next_rcpt < len(self._recipients):
             rcpt = self._recipients[self._next_rcpt]
             self._next_rcpt += 1
             self._send_line(b"RCPT TO:<" + rcpt.encode() + b">", "rcpt")
+        elif self.use_bdat:
+            self._start_bdat()
         else:
             self._send_line(b"DATA", "data")
+
+    def _start_bdat(self):
+        size = self._binary_size if self.binary else self._size
+        self.body_command = b"BDAT " + str(size).encode() + b" LAST\r\n"
+        self._phase = SEND_MESSAGE
 
     def _on_data(self, reply):
         self._data_accepted = True

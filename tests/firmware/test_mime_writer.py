@@ -142,3 +142,29 @@ def test_heap_use_does_not_grow_with_the_attachment(tmp_path, size_mb):
             % (json.dumps(spec), "/dev/null"))
     figures = run_json("micropython", code, heap_bytes=128 * 1024)
     assert figures["written"] == figures["size"] > (size_mb << 20) * 4 // 3
+
+
+@pytest.fixture(scope="module")
+def written_binary(attachment_files, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("out-binary")
+    spec = dict(spec_for(attachment_files), binary=True)
+    result = {}
+    for runtime in ("cpython", "micropython"):
+        path = folder / (runtime + ".eml")
+        result[runtime] = (write_on(runtime, spec, path), path.read_bytes())
+    return spec, result
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_for_binarymime_the_scans_go_unencoded_and_arrive_exactly(written_binary, runtime):
+    spec, result = written_binary
+    figures, wire = result[runtime]
+    assert figures["size"] == figures["written"] == len(wire)       # BDAT: no dot-stuffing
+    assert wire == result["cpython"][1]
+    msg = email.message_from_bytes(wire, policy=email.policy.default)
+    assert normalize(msg.get_body(("plain",)).get_content()) == normalize(spec["body"])
+    parts = list(msg.iter_attachments())
+    assert [p["Content-Transfer-Encoding"] for p in parts] == ["binary"] * 3
+    for part, (path, _, _) in zip(parts, spec["attachments"]):
+        with open(path, "rb") as f:
+            assert part.get_payload(decode=True) == f.read()

@@ -3,6 +3,8 @@
 # every Microsoft 365 option, success and refusal; plus the attacks a scanner must survive:
 # STARTTLS stripped, a certificate from an unknown CA or for another name, header injection,
 # SMTP smuggling sequences in the body.
+import email
+import email.policy
 import json
 import os
 import time
@@ -75,6 +77,19 @@ def attachment_bytes(msg):
     return [part.get_payload(decode=True) for part in msg.iter_attachments()]
 
 
+def stored_attachments(t, mailbox):
+    """The attachments of the one message in `mailbox`'s Inbox, read from the Maildir file's bytes.
+    (FakeTenant.messages() parses through a text wrapper whose universal newlines turn a lone CR
+    in a BINARYMIME part into LF, so binary parts are checked from the file itself.)"""
+    folder = os.path.join(t.mail_dir, mailbox, "Inbox")
+    files = [os.path.join(folder, sub, name) for sub in ("new", "cur")
+             for name in sorted(os.listdir(os.path.join(folder, sub)))]
+    assert len(files) == 1, files
+    with open(files[0], "rb") as f:
+        msg = email.message_from_bytes(f.read(), policy=email.policy.default)
+    return attachment_bytes(msg)
+
+
 # --- every option, delivered ------------------------------------------------------------------
 def test_a_scanner_submits_a_scan_to_alice_with_its_mailbox_password(runtime, o365, tmp_path):
     path = scan(tmp_path)
@@ -86,7 +101,7 @@ def test_a_scanner_submits_a_scan_to_alice_with_its_mailbox_password(runtime, o3
     msg = only_message(o365, "alice@contoso.com")
     assert msg["Subject"] == "Scan 1"
     with open(path, "rb") as f:
-        assert attachment_bytes(msg) == [f.read()]
+        assert stored_attachments(o365, "alice@contoso.com") == [f.read()]
 
 
 def test_a_scanner_submits_with_an_oauth_token(runtime, o365):
@@ -283,9 +298,10 @@ def test_a_one_megabyte_scan_goes_through_on_the_unix_port(o365, tmp_path):
                {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "1 MB",
                 "attachments": [[path, "big scan.pdf", "application/pdf"]]})
     assert "error" not in out, out
-    assert out["result"]["bytes_sent"] > (1 << 20) * 4 // 3
+    # The fake offers CHUNKING and BINARYMIME as Exchange does: the scan went unencoded by BDAT.
+    assert (1 << 20) < out["result"]["bytes_sent"] < (1 << 20) * 4 // 3
     with open(path, "rb") as f:
-        assert attachment_bytes(only_message(o365, "alice@contoso.com")) == [f.read()]
+        assert stored_attachments(o365, "alice@contoso.com") == [f.read()]
 
 
 # --- the remaining ways to connect -------------------------------------------------------------
@@ -397,3 +413,24 @@ def test_a_board_whose_wifi_is_not_up_fails_at_connect_with_the_boards_words(run
     assert (err["cls"], err["stage"], err["kind"], err["transient"]) == (
         "SMTPError", "connect", "network", True)
     assert "Wi-Fi is not connected" in err["text"]
+
+
+def test_smuggling_sequences_survive_dot_stuffed_data_on_a_server_without_chunking(runtime, o365,
+                                                                                  tmp_path):
+    """The fake offers CHUNKING (BDAT needs no dot-stuffing); aiosmtpd does not, so this is DATA."""
+    from tests.firmware.plain_servers import ImplicitTlsServer
+
+    with ImplicitTlsServer("mail.example.org", "printer@example.org", "Printer-Pass-1") as server:
+        ca = tmp_path / "ca.der"
+        ca.write_bytes(server.ca_der)
+        settings = {"profile": "custom", "host": "mail.example.org", "tls": "implicit",
+                    "ca_der_path": str(ca), "timeout_s": 10}
+        out = send(runtime, o365, settings,
+                   {"sender": "printer@example.org", "to": ["x@example.org"], "subject": "smuggle",
+                    "body": SMUGGLING_BODY},
+                   routes={"mail.example.org:465": list(server.address)})
+        assert "error" not in out, out
+        assert len(server.messages) == 1
+    stored = email.message_from_bytes(server.messages[0], policy=email.policy.default)
+    text = stored.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert text == SMUGGLING_BODY.replace("\r\n", "\n").replace("\r", "\n")

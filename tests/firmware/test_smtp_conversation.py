@@ -15,8 +15,36 @@ MX_EHLO = "250-mx.example Hello\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n250 S
 MX_EHLO_TLS = "250-mx.example Hello\r\n250-SIZE 157286400\r\n250 PIPELINING\r\n"
 PLAIN_MX_EHLO = "250-mx.example Hello\r\n250-SIZE 157286400\r\n250 PIPELINING\r\n"
 
+EXCHANGE_EHLO_TLS = ("250-x Hello\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n250-AUTH LOGIN XOAUTH2\r\n"
+                     "250-8BITMIME\r\n250-BINARYMIME\r\n250 CHUNKING\r\n")
+TLS_LOGIN = ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a"] + LOGIN_B64
+
 # name -> (spec for scripted_server.run, what must hold)
 CASES = {
+    "Exchange offers CHUNKING and BINARYMIME: the scan goes unencoded by one BDAT after the RCPTs": (
+        {"replies": {"ehlo_tls": EXCHANGE_EHLO_TLS}, "binary_size": 900,
+         "rcpts": ["alice@contoso.com", "bob@contoso.com"]},
+        {"commands": TLS_LOGIN + ["MAIL FROM:<scanner@contoso.com> SIZE=900 BODY=BINARYMIME",
+                                  "RCPT TO:<alice@contoso.com>", "RCPT TO:<bob@contoso.com>",
+                                  "BDAT 900 LAST", "<binary message>", "QUIT"],
+         "writes": [1, 1, 1, 1, 1, 3, 1], "outcome": "done"}),
+    "a refused recipient before BDAT costs no upload": (
+        {"replies": {"ehlo_tls": EXCHANGE_EHLO_TLS,
+                     "rcpt": ["550 5.4.1 Recipient address rejected: Access denied\r\n"]},
+         "binary_size": 900},
+        {"commands_suffix": ["RCPT TO:<alice@contoso.com>", "QUIT"], "outcome": "failed",
+         "error": {"stage": "rcpt", "code": 550, "enhanced": "5.4.1"}}),
+    "CHUNKING without BINARYMIME sends the base64 message by BDAT": (
+        {"replies": {"ehlo_tls": "250-x\r\n250-SIZE 0\r\n250-AUTH LOGIN\r\n250 CHUNKING\r\n"},
+         "binary_size": 900},
+        {"commands": TLS_LOGIN + ["MAIL FROM:<scanner@contoso.com> SIZE=1000",
+                                  "RCPT TO:<alice@contoso.com>", "BDAT 1000 LAST", "<message>",
+                                  "QUIT"], "outcome": "done"}),
+    "a BINARYMIME message refused after its BDAT fails at the end of data": (
+        {"replies": {"ehlo_tls": EXCHANGE_EHLO_TLS, "bdat": "554 5.2.252 SendAsDenied; not allowed\r\n"},
+         "binary_size": 900},
+        {"commands_suffix": ["BDAT 900 LAST", "<binary message>", "QUIT"], "outcome": "failed",
+         "error": {"stage": "end_of_data", "code": 554, "enhanced": "5.2.252"}}),
     "a scanner submits with AUTH LOGIN: STARTTLS first, MAIL+RCPT+DATA in one write, QUIT pipelined": (
         {"rcpts": ["alice@contoso.com", "bob@contoso.com"]},
         {"commands": ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a"]

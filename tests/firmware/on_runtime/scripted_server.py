@@ -21,6 +21,7 @@ DEFAULT_REPLIES = {
     "rcpt": ["250 2.1.5 Recipient OK\r\n"],
     "data": "354 Start mail input; end with <CRLF>.<CRLF>\r\n",
     "dot": "250 2.0.0 OK <id@example> [Hostname=EXAMPLE]\r\n",
+    "bdat": "250 2.0.0 OK <id@example> [Hostname=EXAMPLE]\r\n",
     "quit": "221 2.0.0 Service closing transmission channel\r\n",
 }
 
@@ -62,7 +63,7 @@ def run(spec):
                            secrets=args.get("secrets", ["Scanner-Pass-1"]), port=587,
                            profile=args.get("profile", "submission"))
     client.set_transaction("scanner@contoso.com", spec.get("rcpts", ["alice@contoso.com"]),
-                           spec.get("size", 1000))
+                           spec.get("size", 1000), spec.get("binary_size"))
     state = {"tls": False, "auth_pending": False}
     commands = []
     writes = []
@@ -97,7 +98,10 @@ def run(spec):
                 commands.append("<tls>")
                 client.tls_started()
             elif event == sp.SEND_MESSAGE:
-                commands.append("<message>")
+                if client.body_command:           # BDAT: the command rides just before the data
+                    commands.append(client.body_command.decode().strip())
+                    due.append(replies["bdat"])
+                commands.append("<binary message>" if client.binary else "<message>")
                 client.message_sent()
             else:
                 outcome = event
