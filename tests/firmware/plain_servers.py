@@ -84,10 +84,10 @@ class SilentServer:
 
 
 class ImplicitTlsServer:
-    """aiosmtpd behind implicit TLS for `hostname`, AUTH PLAIN/LOGIN for one user; `messages`
-    holds what it accepted and `ca_der` is the CA to trust."""
+    """aiosmtpd behind implicit TLS for `hostname`, AUTH PLAIN/LOGIN for one user, PIPELINING
+    advertised on request; `messages` holds what it accepted and `ca_der` is the CA to trust."""
 
-    def __init__(self, hostname, user, password):
+    def __init__(self, hostname, user, password, pipelining=False):
         import ssl
 
         import trustme
@@ -105,6 +105,12 @@ class ImplicitTlsServer:
             async def handle_DATA(self, smtp, session, envelope):
                 server.messages.append(envelope.content)
                 return "250 2.0.0 OK stored"
+
+            async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
+                session.host_name = hostname
+                if pipelining:                  # aiosmtpd reads commands in order anyway
+                    responses.insert(1, "250-PIPELINING")
+                return responses
 
         def authenticate(smtp, session, envelope, mechanism, data):
             ok = data.login == user.encode() and data.password == password.encode()

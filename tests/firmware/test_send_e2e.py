@@ -417,10 +417,12 @@ def test_a_board_whose_wifi_is_not_up_fails_at_connect_with_the_boards_words(run
 
 def test_smuggling_sequences_survive_dot_stuffed_data_on_a_server_without_chunking(runtime, o365,
                                                                                   tmp_path):
-    """The fake offers CHUNKING (BDAT needs no dot-stuffing); aiosmtpd does not, so this is DATA."""
+    """The fake offers CHUNKING (BDAT needs no dot-stuffing); aiosmtpd does not, so this is DATA,
+    pipelined: MAIL, RCPT and DATA in one write, then the body, the end of data and QUIT."""
     from tests.firmware.plain_servers import ImplicitTlsServer
 
-    with ImplicitTlsServer("mail.example.org", "printer@example.org", "Printer-Pass-1") as server:
+    with ImplicitTlsServer("mail.example.org", "printer@example.org", "Printer-Pass-1",
+                           pipelining=True) as server:
         ca = tmp_path / "ca.der"
         ca.write_bytes(server.ca_der)
         settings = {"profile": "custom", "host": "mail.example.org", "tls": "implicit",
@@ -431,6 +433,8 @@ def test_smuggling_sequences_survive_dot_stuffed_data_on_a_server_without_chunki
                    routes={"mail.example.org:465": list(server.address)})
         assert "error" not in out, out
         assert len(server.messages) == 1
+    # greeting, EHLO, MAIL+RCPT+DATA, body+end of data+QUIT: pipelined, 4 waits instead of 7
+    assert out["result"]["round_trips"] == 4
     stored = email.message_from_bytes(server.messages[0], policy=email.policy.default)
     text = stored.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert text == SMUGGLING_BODY.replace("\r\n", "\n").replace("\r", "\n")
