@@ -6,7 +6,6 @@
 # Every header and text line ends in CRLF, none is over 998 octets, no bare CR or LF is ever
 # produced (SMTP smuggling), and for DATA lines starting with "." are dot-stuffed (RFC 5321 4.5.2).
 import binascii
-import os
 
 from firmware.compat import const, free_heap, read_into
 
