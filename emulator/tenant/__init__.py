@@ -1,8 +1,23 @@
 # The fake Exchange Online tenant: SMTP client submission, the MX (direct send and connector relay)
 # and High Volume Email, with Maildir storage, a message trace, faults on demand and an HTTP API.
 # Rule: it answers as Exchange Online does, byte for byte from the reference; see README.md here.
-from emulator.tenant.clock import FakeClock, SystemClock
-from emulator.tenant.config import TenantFileError, load_tenant
-from emulator.tenant.fake_tenant import FakeTenant
+# Names are imported on first use (PEP 562), so loading the pytest plugin or the CLI table costs
+# nothing until a tenant is really wanted.
+import importlib
 
-__all__ = ["FakeTenant", "FakeClock", "SystemClock", "TenantFileError", "load_tenant"]
+_EXPORTS = {
+    "FakeTenant": "emulator.tenant.fake_tenant",
+    "FakeClock": "emulator.tenant.clock",
+    "SystemClock": "emulator.tenant.clock",
+    "TenantFileError": "emulator.tenant.config",
+    "load_tenant": "emulator.tenant.config",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError("module 'emulator.tenant' has no attribute %r" % name)
+    return getattr(importlib.import_module(module), name)

@@ -4,9 +4,6 @@
 # tenant file instead of the built-in contoso.com.
 import pytest
 
-from emulator.tenant.clock import FakeClock
-from emulator.tenant.fake_tenant import FakeTenant
-
 
 def pytest_addoption(parser):
     group = parser.getgroup("scanmail-o365", "fake Microsoft 365 tenant")
@@ -17,6 +14,9 @@ def pytest_addoption(parser):
 @pytest.fixture
 def o365(tmp_path, request):
     """A running fake Exchange Online tenant (FakeTenant) with a FakeClock at `o365.clock`."""
+    from emulator.tenant.clock import FakeClock          # imported here: loading the plugin stays
+    from emulator.tenant.fake_tenant import FakeTenant   # free for test runs that never use it
+
     tenant_file = request.config.getoption("--o365-tenant")
     with FakeTenant(tenant=tenant_file, state_dir=tmp_path / "o365", clock=FakeClock()) as tenant:
         yield tenant
