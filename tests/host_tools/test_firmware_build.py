@@ -41,3 +41,25 @@ def test_the_compiled_image_imports_on_the_micropython_unix_port(tmp_path):
                           env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == str(tmp_path / "lib" / "firmware" / "mail.mpy")
+
+
+def test_parallel_builds_into_an_empty_cache_all_succeed_with_identical_images(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setattr(firmware_build, "CACHE_DIR", str(tmp_path / "cache"))
+    images, errors = [], []
+
+    def build():
+        try:
+            images.append(firmware_build.firmware_image(compiled=True))
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert all(image == images[0] for image in images)
+    assert not [n for n in os.listdir(tmp_path / "cache") if n.endswith(".tmp")]
