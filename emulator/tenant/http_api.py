@@ -151,7 +151,9 @@ class ApiServer:
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="fake-o365-api", daemon=True)
+        # A short poll interval: shutdown() waits for the serve loop to notice, and tests stop many tenants.
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-o365-api", daemon=True)
 
     def start(self):
         self._thread.start()
