@@ -266,3 +266,13 @@ def test_dsn_parameters_are_accepted_on_mail_and_rcpt(tenant):
             replies.MAIL_OK
         assert reply_line(smtp.raw("RCPT TO:<alice@contoso.com> NOTIFY=SUCCESS,FAILURE "
                                    "ORCPT=rfc822;alice@contoso.com")) == replies.RCPT_OK
+
+
+def test_a_tenant_minimum_of_tls_1_3_turns_a_tls_1_2_client_away_at_auth(make_tenant):
+    fake = make_tenant(replace=[('min_tls = "1.2"', 'min_tls = "1.3"')])
+    with Client(fake, "submission") as smtp:
+        smtp.ehlo()
+        smtp.starttls(context=tls_context(fake, maximum=ssl.TLSVersion.TLSv1_2))
+        assert smtp.sock.version() == "TLSv1.2"
+        smtp.ehlo()
+        assert reply_line(smtp.raw("AUTH LOGIN")) == replies.LEGACY_TLS.format(host=HOST)
