@@ -27,7 +27,12 @@ def register(parser):
                                        "listeners plus an HTTP API; writes <state>/endpoints.json once up.")
     serve.add_argument("--tenant", metavar="FILE", help="tenant file (TOML); default: the built-in contoso.com")
     serve.add_argument("--state", metavar="DIR", default=".state", help="state folder (default .state)")
-    serve.add_argument("--bind", metavar="ADDR", default="127.0.0.1", help="loopback address to listen on")
+    serve.add_argument("--bind", metavar="ADDR", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1); 0.0.0.0 with --allow-lan lets a real "
+                            "dev board on your LAN reach the fake (pin --port submission=587 --port mx=25)")
+    serve.add_argument("--allow-lan", action="store_true",
+                       help="allow --bind outside 127.0.0.0/8; the built-in mailboxes' passwords are public, "
+                            "so use it on a lab network only")
     serve.add_argument("--port", metavar="NAME=PORT", action="extend", nargs="+", default=[],
                        help="pin a port, e.g. submission=587 (names: submission, mx, hve, api); default free ports")
     serve.set_defaults(handler=do_serve)
@@ -67,7 +72,11 @@ def do_serve(args):
     except (TenantFileError, PortSpecError) as exc:
         raise _user_error(str(exc))
     if not args.bind.startswith("127."):
-        raise _user_error("--bind %s: the fake tenant listens on loopback only (127.0.0.0/8)" % args.bind)
+        if not args.allow_lan:
+            raise _user_error("--bind %s: outside loopback (127.0.0.0/8) the fake is reachable from your network; "
+                              "add --allow-lan if that is what you want (a real board on a lab LAN)" % args.bind)
+        print("scanmail: warning: listening on %s: anything on your network can reach the fake tenant, whose "
+              "mailbox passwords are public (the HTTP API stays on 127.0.0.1)" % args.bind, file=sys.stderr)
     return asyncio.run(_serve(tenant, args))
 
 

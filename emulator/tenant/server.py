@@ -136,13 +136,19 @@ class TenantServer:
                 endpoint = Endpoint(name, hostnames[name], SERVER_NAMES[name], context)
                 sock = bind_socket(self.bind, self.ports.get(name, 0))
                 endpoint.host, endpoint.port = sock.getsockname()[:2]
+                if endpoint.host == "0.0.0.0":
+                    # Listening on every interface (a real board on the LAN): local clients, the
+                    # virtual network and endpoints.json use loopback.
+                    endpoint.host = "127.0.0.1"
                 server = await loop.create_server(
                     lambda endpoint=endpoint: TenantSmtp(world, endpoint, loop), sock=sock)
                 self.servers.append(server)
                 self.endpoints[name] = endpoint
             world.dns = world_dns(tenant, self.endpoints["mx"].host)
             from emulator.tenant.http_api import ApiServer
-            self.http = ApiServer(self, self.bind, self.ports.get("api", 0))
+            # The HTTP API (reset, faults, tokens) stays on loopback whatever the mail listeners do.
+            self.api_host = self.bind if self.bind.startswith("127.") else "127.0.0.1"
+            self.http = ApiServer(self, self.api_host, self.ports.get("api", 0))
             self.http.start()
         except BaseException:
             await self.stop()
@@ -156,7 +162,7 @@ class TenantServer:
             "endpoints": {name: {"hostname": e.hostname, "host": e.host, "port": e.port}
                           for name, e in self.endpoints.items()},
             "ca": {"pem": self.world.certs.pem_path, "der": self.world.certs.der_path},
-            "api": "http://%s:%d" % (self.bind, self.http.port),
+            "api": "http://%s:%d" % (self.api_host, self.http.port),
             "mail": self.world.mail_dir,
         }
         path = os.path.join(self.state_dir, "endpoints.json")

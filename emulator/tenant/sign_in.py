@@ -39,7 +39,9 @@ def sign_in(tenant, limits, tokens, endpoint, mechanism, username, secret, host,
     else:
         good = right_kind and tokens.verify(secret or "", address)
     if not good:
-        if mechanism == LOGIN:
+        # Only existing accounts can be locked; counting failures for every name a client makes up
+        # would let a password sprayer grow the server's memory without bound.
+        if mechanism == LOGIN and mailbox is not None:
             limits.record_failed_signin(address)
         return SignInResult(replies.AUTH_FAILED.format(host=host))
     if endpoint == "hve":

@@ -150,3 +150,11 @@ def test_a_busy_pinned_port_is_reported_with_what_to_do(tmp_path):
 def test_trace_of_a_state_dir_that_does_not_exist_says_how_to_start_one(tmp_path):
     result = scanmail("o365", "trace", "--state", str(tmp_path / "nothing"))
     assert result.returncode == 2 and "scanmail o365 serve --state" in result.stderr
+
+
+def test_listening_beyond_loopback_needs_an_explicit_allow_lan_and_says_why(tmp_path):
+    # Nothing is bound here: the refusal comes before any listener starts.
+    result = scanmail("o365", "serve", "--state", str(tmp_path / "s"), "--bind", "0.0.0.0")
+    assert result.returncode == 2
+    assert "--allow-lan" in result.stderr and "reachable from your network" in result.stderr
+    assert not (tmp_path / "s" / "endpoints.json").exists()

@@ -145,3 +145,16 @@ def test_failed_sign_ins_spread_beyond_five_minutes_do_not_lock(tenant):
                 smtp.login("alice@contoso.com", "guess")
             tenant.clock.advance(35)      # never ten inside one five-minute window
         assert smtp.login(*ALICE)[0] == 235
+
+
+def test_a_password_sprayer_inventing_names_does_not_grow_the_lockout_table(tenant):
+    with Client(tenant, "submission") as smtp:
+        smtp.secure()
+        for n in range(200):
+            with pytest.raises(smtplib.SMTPAuthenticationError):
+                smtp.login("sprayed-%04d-%s@contoso.com" % (n, "x" * 900), "guess")
+    # Only real accounts are tracked (and locked); made-up names leave nothing behind.
+    assert len(tenant.world.limits._failures) == 0
+    with Client(tenant, "submission") as smtp:
+        smtp.secure()
+        assert smtp.login(*ALICE)[0] == 235
