@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 # Benchmark: the firmware mail core sending a scan to the fake tenant, all in one run.
 #   (1) the smallest MicroPython heap (`micropython -X heapsize=...`, bisected to 1 KB) with which
-#       the core, compiled to .mpy as on a board, sends a 10 MB attachment over STARTTLS + AUTH
-#       LOGIN to the fake tenant's submission endpoint (target: at most 32 KB); and how much of it
-#       is the firmware's code resident after import (the unix port is 64-bit: objects are twice
-#       an ESP32's size) versus what the send itself needs;
+#       the core sends a 10 MB attachment over STARTTLS + AUTH LOGIN to the fake tenant's
+#       submission endpoint (target: at most 32 KB), for two builds of the same .mpy modules:
+#       the stock build (.mpy files on the board's filesystem: imported code lives in the GC heap)
+#       and the product build (the modules in a ROMFS partition, host_tools.firmware_build
+#       .romfs_image(), memory-mapped outside the GC heap and mounted at /rom as a board with
+#       MicroPython >= 1.25 does: bytecode runs in place, constants stay in flash); for each, the
+#       firmware's code resident after import versus what the send itself needs (the unix port is
+#       64-bit: objects are about twice an ESP32's size). It also checks whether this unix port's
+#       mbedTLS buffers are in the GC heap (on an ESP32 ESP-IDF's mbedTLS allocates outside it):
+#       the GC heap a bare TLS handshake + idle connection uses, without any firmware code;
 #   (2) throughput of that send on MicroPython against the anchor, CPython's smtplib + email
 #       sending the same attachment to the same endpoint (target: at least 1.5x). The fake offers
 #       CHUNKING and BINARYMIME as Exchange Online does, so the firmware sends the scan unencoded
@@ -30,7 +36,8 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from emulator.tenant import FakeTenant  # noqa: E402
-from host_tools.firmware_build import firmware_image  # noqa: E402
+from host_tools.firmware_build import firmware_image, romfs_image  # noqa: E402
+from host_tools.firmware_build import unix_port_romfs_command  # noqa: E402
 
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 SUBMISSION = "smtp.office365.com"
@@ -108,9 +115,26 @@ def build_mpy(target):
     return os.path.join(target, "lib")
 
 
-def run_board(mpy_dir, heap, script, timeout=300):
-    env = dict(os.environ, MICROPYPATH=mpy_dir + ":.frozen")
-    cmd = [MICROPYTHON] + (["-X", "heapsize=%d" % heap] if heap else []) + ["-c", script]
+def build_romfs(target):
+    """Write the product build, the same modules as one ROMFS partition image; returns its path."""
+    path = os.path.join(target, "firmware.romfs")
+    with open(path, "wb") as f:
+        f.write(romfs_image())
+    return path
+
+
+def board_command(mpy_dir, heap, script, romfs=None):
+    """(command, environment) running `script` on the unix port with `heap` bytes of GC heap and
+    the firmware from mpy_dir (stock build) or from the ROMFS image at `romfs` (product build:
+    then only /rom/lib and the unix port's frozen modules are on the path)."""
+    args = (["-X", "heapsize=%d" % heap] if heap else []) + ["-c", script]
+    if romfs:
+        return unix_port_romfs_command(romfs, args), dict(os.environ, MICROPYPATH=".frozen")
+    return [MICROPYTHON] + args, dict(os.environ, MICROPYPATH=mpy_dir + ":.frozen")
+
+
+def run_board(mpy_dir, heap, script, timeout=300, romfs=None):
+    cmd, env = board_command(mpy_dir, heap, script, romfs)
     proc = subprocess.run(cmd, env=env, cwd=mpy_dir, capture_output=True, text=True, timeout=timeout)
     ok = proc.returncode == 0 and "RESULT" in proc.stdout and " 250 " in proc.stdout
     elapsed = int(proc.stdout.split()[-1]) / 1000 if ok else None
@@ -156,22 +180,72 @@ def median_times(tenant, mpy_dir, target, attachments, secure, repeat):
     return statistics.median(firmware_times), statistics.median(anchor_times), wire
 
 
-def resident_code_bytes(mpy_dir):
+def resident_code_bytes(mpy_dir, romfs=None):
+    """GC heap the firmware's code holds after `import firmware.mail`, and the file it came from."""
     script = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport firmware.mail\ngc.collect()\n"
-              "print('RESIDENT', gc.mem_alloc() - a)\n")
-    env = dict(os.environ, MICROPYPATH=mpy_dir + ":.frozen")
-    out = subprocess.run([MICROPYTHON, "-c", script], env=env, cwd=mpy_dir, capture_output=True,
-                         text=True, timeout=60).stdout
-    return int(out.split("RESIDENT")[1].split()[0])
+              "print('RESIDENT', gc.mem_alloc() - a, firmware.mail.__file__)\n")
+    cmd, env = board_command(mpy_dir, None, script, romfs)
+    proc = subprocess.run(cmd, env=env, cwd=mpy_dir, capture_output=True, text=True, timeout=60)
+    if "RESIDENT" not in proc.stdout:
+        raise SystemExit("firmware_send: importing the firmware failed:\n" + proc.stdout + proc.stderr)
+    words = proc.stdout.split("RESIDENT")[1].split()
+    return int(words[0]), words[1]
 
 
-def smallest_heap(mpy_dir, script, low_kb=16, high_kb=512):
-    ok, _, out = run_board(mpy_dir, high_kb * 1024, script)
+# A bare TLS client on the unix port, no firmware code: GC heap in use (after a collection) before
+# the TLS context, with the context, after the handshake and with the connection idle after one
+# EHLO. mbedTLS's record buffers alone are kilobytes; if they were allocated from the GC heap
+# ("tracked alloc") the handshake would show them.
+TLS_PROBE_SCRIPT = """
+import gc, socket, ssl
+def used():
+    gc.collect()
+    return gc.mem_alloc()
+with open(%(ca)r, "rb") as f:
+    ca = f.read()
+s = socket.socket()
+s.connect(socket.getaddrinfo(%(host)r, %(port)d)[0][-1])
+def reply():
+    data = b""
+    while not data.endswith(b"\\r\\n") or data.split(b"\\r\\n")[-2][3:4] == b"-":
+        data += s.recv(512)
+    return data
+reply()
+s.write(b"EHLO probe\\r\\n"); reply()
+s.write(b"STARTTLS\\r\\n"); reply()
+before = used()
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.verify_mode = ssl.CERT_REQUIRED
+ctx.load_verify_locations(cadata=ca)
+with_context = used()
+s = ctx.wrap_socket(s, server_hostname=%(hostname)r)
+handshaken = used()
+s.write(b"EHLO probe\\r\\n"); reply()
+idle = used()
+print("TLS", before, with_context, handshaken, idle)
+"""
+
+
+def tls_gc_bytes(tenant):
+    """GC heap used by (the TLS context, the handshake, the idle connection) on the unix port."""
+    host, port = tenant.address("submission")
+    script = TLS_PROBE_SCRIPT % {"ca": tenant.ca_der_path, "host": host, "port": port,
+                                 "hostname": SUBMISSION}
+    proc = subprocess.run([MICROPYTHON, "-X", "heapsize=262144", "-c", script], capture_output=True,
+                          text=True, timeout=60)
+    if "TLS" not in proc.stdout:
+        raise SystemExit("firmware_send: the bare TLS probe failed:\n" + proc.stdout + proc.stderr)
+    before, with_context, handshaken, idle = [int(w) for w in proc.stdout.split("TLS")[1].split()]
+    return with_context - before, handshaken - with_context, idle - with_context
+
+
+def smallest_heap(mpy_dir, script, low_kb=8, high_kb=512, romfs=None):
+    ok, _, out = run_board(mpy_dir, high_kb * 1024, script, romfs=romfs)
     if not ok:
         raise SystemExit("firmware_send: the send fails even with %d KB of heap:\n%s" % (high_kb, out))
     while high_kb - low_kb > 1:
         mid = (low_kb + high_kb) // 2
-        ok, _, _ = run_board(mpy_dir, mid * 1024, script)
+        ok, _, _ = run_board(mpy_dir, mid * 1024, script, romfs=romfs)
         if ok:
             high_kb = mid
         else:
@@ -235,10 +309,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mb", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--heap-only", action="store_true",
+                        help="measure only (1), the smallest heap of each build")
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp(prefix="bench-firmware-")
     try:
         mpy_dir = build_mpy(os.path.join(work, "board"))
+        romfs = build_romfs(work)
         scan = os.path.join(work, "scan.pdf")
         with open(scan, "wb") as f:
             for _ in range(args.size_mb):
@@ -248,15 +325,35 @@ def main(argv=None):
             target = tenant.address("submission")
             big = board_script(tenant, target, [(scan, "scan.pdf", "application/pdf")])
 
-            print("(1) smallest MicroPython heap sending %d MB over STARTTLS + AUTH (firmware as .mpy)"
+            print("(1) smallest MicroPython heap sending %d MB over STARTTLS + AUTH (target <= 32 KB)"
                   % args.size_mb)
-            heap_kb = smallest_heap(mpy_dir, big)
-            resident = resident_code_bytes(mpy_dir)
-            print("    smallest heap: %d KB (target <= 32 KB: %s)" % (heap_kb, "met" if heap_kb <= 32
-                                                                      else "NOT met"))
-            print("    of which the firmware's code resident after import: %.1f KB; the send itself: "
-                  "%.1f KB" % (resident / 1024, heap_kb - resident / 1024))
+            heaps = {}
+            for label, image in (("stock build, .mpy files on the filesystem", None),
+                                 ("product build, .mpy in a ROMFS partition", romfs)):
+                heap_kb = smallest_heap(mpy_dir, big, romfs=image)
+                resident, source = resident_code_bytes(mpy_dir, image)
+                heaps[label] = (heap_kb, resident)
+                print("    %s (firmware.mail imported from %s):" % (label, source))
+                print("        smallest heap: %d KB (target <= 32 KB: %s); the firmware's code "
+                      "resident after import: %.1f KB; the send itself: %.1f KB"
+                      % (heap_kb, "met" if heap_kb <= 32 else "NOT met", resident / 1024,
+                         heap_kb - resident / 1024))
+            tls_context_bytes, handshake_bytes, idle_bytes = tls_gc_bytes(tenant)
+            print("    TLS on this unix port, no firmware code: the ssl context (CA loaded) holds %d "
+                  "bytes of GC heap, the handshake adds %d, the idle connection %d: mbedTLS's "
+                  "record buffers are %s" % (
+                      tls_context_bytes, handshake_bytes, idle_bytes,
+                      "NOT in the GC heap (as on an ESP32, where ESP-IDF's mbedTLS allocates "
+                      "outside it), so the figures above need no TLS correction"
+                      if idle_bytes < 4096 else "in the GC heap (an ESP32 keeps them outside)"))
+            (stock_kb, stock_resident), (rom_kb, rom_resident) = heaps.values()
+            print("    ratio stock/product heap: %.2fx" % (stock_kb / rom_kb))
 
+            if args.heap_only:
+                print(json.dumps({"heap_kb_stock": stock_kb, "resident_code_bytes_stock": stock_resident,
+                                  "heap_kb_romfs": rom_kb, "resident_code_bytes_romfs": rom_resident,
+                                  "tls_gc_bytes_idle": idle_bytes}))
+                return 0
             print("(2) throughput, %d MB attachment, same endpoint" % args.size_mb)
             attachments = [(scan, "scan.pdf", "application/pdf")]
             fw, anchor, wire = median_times(tenant, mpy_dir, target, attachments, True, args.repeat)
@@ -292,7 +389,9 @@ def main(argv=None):
                   % (firmware_turns, own_count))
             print("    anchor smtplib: %d turns on the wire" % anchor_turns)
             print("    ratio anchor/firmware: %.2fx fewer round trips" % (anchor_turns / firmware_turns))
-            print(json.dumps({"heap_kb": heap_kb, "resident_code_bytes": resident,
+            print(json.dumps({"heap_kb_stock": stock_kb, "resident_code_bytes_stock": stock_resident,
+                              "heap_kb_romfs": rom_kb, "resident_code_bytes_romfs": rom_resident,
+                              "tls_gc_bytes_idle": idle_bytes,
                               "firmware_s": round(fw, 3), "anchor_s": round(anchor, 3),
                               "throughput_ratio": round(anchor / fw, 2),
                               "plaintext_ratio": round(panchor / pfw, 2),

@@ -128,3 +128,77 @@ def install(repl, progress=None, march=None):
         "        pass\n" % other_form
     )
     return written, unchanged
+
+
+def romfs_image(march=None):
+    """The same firmware image as firmware_image() (the .mpy modules and the DER roots, at the same
+    device paths) packed as a ROMFS partition image (MicroPython >= 1.25, vfs.VfsRom) by mpremote's
+    own builder (mpremote.romfs.VfsRomWriter, what `mpremote romfs build` uses). Mounted at /rom,
+    the package is /rom/lib/firmware/ and a board puts /rom/lib on sys.path; from a memory-mapped
+    partition MicroPython runs the bytecode in place and keeps its constants in flash, so importing
+    the firmware costs little GC heap. Returns the image as bytes."""
+    from mpremote.romfs import VfsRomWriter
+
+    tree = {}
+    for content, device_path in firmware_image(march):
+        node = tree
+        parts = device_path.split("/")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = content
+    writer = VfsRomWriter()
+
+    def add(node):
+        for name in sorted(node):
+            if isinstance(node[name], dict):
+                writer.opendir(name)
+                add(node[name])
+                writer.closedir()
+            else:
+                writer.mkfile(name, node[name])
+
+    add(tree)
+    return writer.finalise()
+
+
+# The unix port emulating a board whose firmware lives in a memory-mapped ROMFS partition. The unix
+# port has vfs.VfsRom but no partition (no vfs.rom_ioctl) and no ffi module; `.venv/bin/micropython`
+# is MicroPython's unix port running inside this CPython process (micropython_run.run_main), so the
+# launcher maps the image file read-only with libc mmap (memory outside MicroPython's GC heap, which
+# run_main mallocs itself, and which nothing can write: flash), then runs the unix port with a
+# prelude that does what a board's boot does with its ROMFS partition: mount it at /rom and put
+# /rom/lib first on sys.path. argv: image path, then the micropython arguments (a -c script gets
+# the prelude in front of it).
+_ROMFS_LAUNCHER = r"""
+import ctypes, os, sys
+from micropython_run import run_main
+image, args = sys.argv[1], sys.argv[2:]
+size = os.path.getsize(image)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_long]
+fd = os.open(image, os.O_RDONLY)
+PROT_READ, MAP_PRIVATE = 1, 2
+address = libc.mmap(None, size, PROT_READ, MAP_PRIVATE, fd, 0)
+if address in (None, ctypes.c_void_p(-1).value):
+    raise SystemExit("romfs launcher: mmap of %s failed (errno %d)" % (image, ctypes.get_errno()))
+prelude = ("import vfs, uctypes, sys\n"
+           "vfs.mount(vfs.VfsRom(uctypes.bytearray_at(%d, %d)), '/rom')\n"
+           "sys.path.insert(0, '/rom/lib')\n"
+           "del vfs, uctypes, sys\n" % (address, size))
+if "-c" in args:
+    at = args.index("-c") + 1
+    args[at] = prelude + args[at]
+else:
+    raise SystemExit("romfs launcher: give the micropython arguments with -c SCRIPT")
+sys.exit(run_main(["micropython"] + args))
+"""
+
+
+def unix_port_romfs_command(image_path, micropython_args, python=None):
+    """The command that runs the unix port (micropython_args, which must include `-c SCRIPT`) with
+    the ROMFS image at image_path memory-mapped outside the GC heap, mounted at /rom, /rom/lib
+    first on sys.path. `python` is the CPython that has the unix port installed (default: this
+    one)."""
+    return [python or sys.executable, "-c", _ROMFS_LAUNCHER, image_path] + list(micropython_args)
