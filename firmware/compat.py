@@ -124,18 +124,34 @@ def network_error_kind(exc):
     return "network"
 
 
-# --- TLS: both runtimes have ssl.SSLContext; they differ in how errors look, in minimum version
-# settings and in how a client certificate is loaded (MicroPython takes DER bytes; CPython only
-# files, so they are written to a private temporary PEM file). ---------------------------------
+# --- TLS: CPython's ssl.SSLContext, MicroPython's tls.SSLContext (the C module that MicroPython's
+# own ssl.py only wraps: using it directly keeps that wrapper module and its objects out of a small
+# heap). They differ in how errors look, in minimum version settings, in how CA roots are given
+# (MicroPython: DER bytes as the one positional argument; CPython: cadata=) and in how a client
+# certificate is loaded (MicroPython takes DER bytes; CPython only files, so they are written to a
+# private temporary PEM file). ---------------------------------------------------------------------
 def new_tls_client_context():
+    if IS_MICROPYTHON:
+        import tls
+
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        ctx.verify_mode = tls.CERT_REQUIRED  # MicroPython's default is CERT_NONE: set it always
+        return ctx
     import ssl
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = ssl.CERT_REQUIRED      # MicroPython's default is CERT_NONE: set it always
-    if not IS_MICROPYTHON:
-        ctx.check_hostname = True
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.check_hostname = True
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     return ctx
+
+
+def load_ca(ctx, ca_der):
+    """Trust the DER certificate(s) `ca_der` for verifying the server."""
+    if IS_MICROPYTHON:
+        ctx.load_verify_locations(ca_der)
+    else:
+        ctx.load_verify_locations(cadata=ca_der)
 
 
 def load_client_cert(ctx, cert_der, key_der):

@@ -6,7 +6,11 @@ from firmware import compat
 from firmware.compat import const
 from firmware.errors import SMTPError
 
-_RECV_BYTES = const(1024)
+# Bytes asked for per read. On MicroPython every read allocates a bytes object of up to this size
+# (recv(); a blocking readinto() would wait for a full buffer), so it is kept small: in a small,
+# fragmented heap 256 bytes are 16 contiguous blocks where 1024 were 64. Replies are short (an
+# EHLO list is about 250 bytes) and the reply reader takes them in pieces of any size.
+_RECV_BYTES = const(256)
 
 
 class Stream:

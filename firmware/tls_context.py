@@ -31,7 +31,7 @@ def make_context(settings):
     ctx = compat.new_tls_client_context()
     ca = settings.get("ca_der") or bundled_roots()
     try:
-        ctx.load_verify_locations(cadata=ca)
+        compat.load_ca(ctx, ca)
     except Exception as exc:
         raise SMTPError("tls", "ca_der is not a valid DER certificate: %s" % exc, transient=False,
                         profile=profile, port=port, kind="untrusted")
