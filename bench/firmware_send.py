@@ -133,6 +133,9 @@ def board_command(mpy_dir, heap, script, romfs=None):
     return [MICROPYTHON] + args, dict(os.environ, MICROPYPATH=mpy_dir + ":.frozen")
 
 
+NO_SEND = 'print("RESULT 0 0 250 0")\n'
+
+
 def run_board(mpy_dir, heap, script, timeout=300, romfs=None):
     cmd, env = board_command(mpy_dir, heap, script, romfs)
     proc = subprocess.run(cmd, env=env, cwd=mpy_dir, capture_output=True, text=True, timeout=timeout)
@@ -192,12 +195,13 @@ def resident_code_bytes(mpy_dir, romfs=None):
     return int(words[0]), words[1]
 
 
-# A bare TLS client on the unix port, no firmware code: GC heap in use (after a collection) before
-# the TLS context, with the context, after the handshake and with the connection idle after one
-# EHLO. mbedTLS's record buffers alone are kilobytes; if they were allocated from the GC heap
-# ("tracked alloc") the handshake would show them.
+# A bare TLS client on the unix port, no firmware code, using MicroPython's tls module as the
+# firmware does: GC heap in use (after a collection) before the TLS context, with the context, after
+# the handshake and with the connection idle after one EHLO. mbedTLS's record buffers alone are
+# kilobytes; if they were allocated from the GC heap ("tracked alloc") the handshake would show
+# them, and the smallest heap in which the probe completes would hold them.
 TLS_PROBE_SCRIPT = """
-import gc, socket, ssl
+import gc, socket, tls
 def used():
     gc.collect()
     return gc.mem_alloc()
@@ -208,15 +212,15 @@ s.connect(socket.getaddrinfo(%(host)r, %(port)d)[0][-1])
 def reply():
     data = b""
     while not data.endswith(b"\\r\\n") or data.split(b"\\r\\n")[-2][3:4] == b"-":
-        data += s.recv(512)
+        data += s.recv(256)
     return data
 reply()
 s.write(b"EHLO probe\\r\\n"); reply()
 s.write(b"STARTTLS\\r\\n"); reply()
 before = used()
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.verify_mode = ssl.CERT_REQUIRED
-ctx.load_verify_locations(cadata=ca)
+ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+ctx.verify_mode = tls.CERT_REQUIRED
+ctx.load_verify_locations(ca)
 with_context = used()
 s = ctx.wrap_socket(s, server_hostname=%(hostname)r)
 handshaken = used()
@@ -226,17 +230,32 @@ print("TLS", before, with_context, handshaken, idle)
 """
 
 
-def tls_gc_bytes(tenant):
-    """GC heap used by (the TLS context, the handshake, the idle connection) on the unix port."""
+def tls_probe(tenant, heap):
     host, port = tenant.address("submission")
     script = TLS_PROBE_SCRIPT % {"ca": tenant.ca_der_path, "host": host, "port": port,
                                  "hostname": SUBMISSION}
-    proc = subprocess.run([MICROPYTHON, "-X", "heapsize=262144", "-c", script], capture_output=True,
-                          text=True, timeout=60)
-    if "TLS" not in proc.stdout:
-        raise SystemExit("firmware_send: the bare TLS probe failed:\n" + proc.stdout + proc.stderr)
-    before, with_context, handshaken, idle = [int(w) for w in proc.stdout.split("TLS")[1].split()]
-    return with_context - before, handshaken - with_context, idle - with_context
+    proc = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % heap, "-c", script],
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0 or "TLS" not in proc.stdout:
+        return None, proc.stdout + proc.stderr
+    return [int(w) for w in proc.stdout.split("TLS")[1].split()], ""
+
+
+def tls_gc_bytes(tenant):
+    """GC heap used by (the TLS context, the handshake, the idle connection) on the unix port, and
+    the smallest heap (KB, bisected) in which the bare probe completes."""
+    figures, out = tls_probe(tenant, 256 * 1024)
+    if figures is None:
+        raise SystemExit("firmware_send: the bare TLS probe failed:\n" + out)
+    before, with_context, handshaken, idle = figures
+    low_kb, high_kb = 1, 256
+    while high_kb - low_kb > 1:
+        mid = (low_kb + high_kb) // 2
+        if tls_probe(tenant, mid * 1024)[0] is None:
+            low_kb = mid
+        else:
+            high_kb = mid
+    return with_context - before, handshaken - with_context, idle - with_context, high_kb
 
 
 def smallest_heap(mpy_dir, script, low_kb=8, high_kb=512, romfs=None):
@@ -327,31 +346,42 @@ def main(argv=None):
 
             print("(1) smallest MicroPython heap sending %d MB over STARTTLS + AUTH (target <= 32 KB)"
                   % args.size_mb)
+            # The same script stopped right before send_mail, and an empty one, reporting as a
+            # send that did nothing so that the same check and bisection apply: what the unix port
+            # needs by itself, and what is in the heap when send_mail is called.
+            before_send = big.split("gc.collect()\nt0")[0] + NO_SEND
             heaps = {}
             for label, image in (("stock build, .mpy files on the filesystem", None),
                                  ("product build, .mpy in a ROMFS partition", romfs)):
                 heap_kb = smallest_heap(mpy_dir, big, romfs=image)
+                bare_kb = smallest_heap(mpy_dir, NO_SEND, low_kb=1, romfs=image)
+                setup_kb = smallest_heap(mpy_dir, before_send, low_kb=1, romfs=image)
                 resident, source = resident_code_bytes(mpy_dir, image)
-                heaps[label] = (heap_kb, resident)
+                heaps[label] = (heap_kb, resident, setup_kb)
                 print("    %s (firmware.mail imported from %s):" % (label, source))
-                print("        smallest heap: %d KB (target <= 32 KB: %s); the firmware's code "
-                      "resident after import: %.1f KB; the send itself: %.1f KB"
-                      % (heap_kb, "met" if heap_kb <= 32 else "NOT met", resident / 1024,
-                         heap_kb - resident / 1024))
-            tls_context_bytes, handshake_bytes, idle_bytes = tls_gc_bytes(tenant)
-            print("    TLS on this unix port, no firmware code: the ssl context (CA loaded) holds %d "
-                  "bytes of GC heap, the handshake adds %d, the idle connection %d: mbedTLS's "
+                print("        smallest heap: %d KB (target <= 32 KB: %s)"
+                      % (heap_kb, "met" if heap_kb <= 32 else "NOT met"))
+                print("        the firmware's code resident after import: %.1f KB (gc.mem_alloc)"
+                      % (resident / 1024))
+                print("        smallest heap for the unix port alone: %d KB; with the firmware "
+                      "imported and the bench's board objects, settings and message made: %d KB; "
+                      "so send_mail itself needs %d KB" % (bare_kb, setup_kb, heap_kb - setup_kb))
+            tls_context_bytes, handshake_bytes, idle_bytes, tls_heap_kb = tls_gc_bytes(tenant)
+            print("    TLS on this unix port, no firmware code: the TLS context (CA loaded) holds %d "
+                  "bytes of GC heap, the handshake adds %d, the idle connection %d; the whole "
+                  "probe (STARTTLS, handshake, EHLO) completes in a %d KB heap: mbedTLS's "
                   "record buffers are %s" % (
-                      tls_context_bytes, handshake_bytes, idle_bytes,
+                      tls_context_bytes, handshake_bytes, idle_bytes, tls_heap_kb,
                       "NOT in the GC heap (as on an ESP32, where ESP-IDF's mbedTLS allocates "
                       "outside it), so the figures above need no TLS correction"
                       if idle_bytes < 4096 else "in the GC heap (an ESP32 keeps them outside)"))
-            (stock_kb, stock_resident), (rom_kb, rom_resident) = heaps.values()
+            (stock_kb, stock_resident, _), (rom_kb, rom_resident, rom_setup_kb) = heaps.values()
             print("    ratio stock/product heap: %.2fx" % (stock_kb / rom_kb))
 
             if args.heap_only:
                 print(json.dumps({"heap_kb_stock": stock_kb, "resident_code_bytes_stock": stock_resident,
                                   "heap_kb_romfs": rom_kb, "resident_code_bytes_romfs": rom_resident,
+                                  "send_mail_kb_romfs": rom_kb - rom_setup_kb,
                                   "tls_gc_bytes_idle": idle_bytes}))
                 return 0
             print("(2) throughput, %d MB attachment, same endpoint" % args.size_mb)
