@@ -19,7 +19,7 @@
 #   (3) round trips for a small message on submission, firmware against smtplib, counted by a
 #       TCP relay in the middle as changes of direction (client->server then server->client);
 #       the firmware's own count is printed beside it.
-# Run:  .venv/bin/python bench/firmware_send.py [--size-mb 10] [--repeat 3]
+# Run:  .venv/bin/python bench/firmware_send.py [--size-mb 10] [--repeat 3] [--heap-only]
 import argparse
 import json
 import os
@@ -421,6 +421,7 @@ def main(argv=None):
             print("    ratio anchor/firmware: %.2fx fewer round trips" % (anchor_turns / firmware_turns))
             print(json.dumps({"heap_kb_stock": stock_kb, "resident_code_bytes_stock": stock_resident,
                               "heap_kb_romfs": rom_kb, "resident_code_bytes_romfs": rom_resident,
+                              "send_mail_kb_romfs": rom_kb - rom_setup_kb,
                               "tls_gc_bytes_idle": idle_bytes,
                               "firmware_s": round(fw, 3), "anchor_s": round(anchor, 3),
                               "throughput_ratio": round(anchor / fw, 2),
