@@ -6,11 +6,14 @@
 #       the stock build (.mpy files on the board's filesystem: imported code lives in the GC heap)
 #       and the product build (the modules in a ROMFS partition, host_tools.firmware_build
 #       .romfs_image(), memory-mapped outside the GC heap and mounted at /rom as a board with
-#       MicroPython >= 1.25 does: bytecode runs in place, constants stay in flash); for each, the
-#       firmware's code resident after import versus what the send itself needs (the unix port is
-#       64-bit: objects are about twice an ESP32's size). It also checks whether this unix port's
-#       mbedTLS buffers are in the GC heap (on an ESP32 ESP-IDF's mbedTLS allocates outside it):
-#       the GC heap a bare TLS handshake + idle connection uses, without any firmware code;
+#       MicroPython >= 1.25 does: bytecode and string data stay in flash, while function, class
+#       and constant objects and the names' qstr entries are still made in the heap); for each,
+#       the firmware's code resident after import, the heap the unix port needs alone, the heap
+#       needed up to the call of send_mail, and so what send_mail itself needs (the unix port is
+#       64-bit: pointers are 8 bytes and GC blocks 32, an ESP32's 4 and 16). It also checks whether
+#       this unix port's mbedTLS buffers are in the GC heap (on an ESP32 ESP-IDF's mbedTLS
+#       allocates outside it): the GC heap a bare TLS handshake + idle connection uses, without
+#       any firmware code, and the smallest heap in which that probe completes;
 #   (2) throughput of that send on MicroPython against the anchor, CPython's smtplib + email
 #       sending the same attachment to the same endpoint (target: at least 1.5x). The fake offers
 #       CHUNKING and BINARYMIME as Exchange Online does, so the firmware sends the scan unencoded

@@ -8,8 +8,8 @@ from firmware.errors import SMTPError
 
 # Bytes asked for per read. On MicroPython every read allocates a bytes object of up to this size
 # (recv(); a blocking readinto() would wait for a full buffer), so it is kept small: in a small,
-# fragmented heap 256 bytes are 16 contiguous blocks where 1024 were 64. Replies are short (an
-# EHLO list is about 250 bytes) and the reply reader takes them in pieces of any size.
+# fragmented heap a free run of 256 bytes is far easier to find than one of 1 KB. Replies are short
+# (an EHLO list is about 250 bytes) and the reply reader takes them in pieces of any size.
 _RECV_BYTES = const(256)
 
 
