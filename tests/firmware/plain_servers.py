@@ -6,10 +6,11 @@ import socket
 import threading
 
 
-class StrippingServer:
-    """Offers no STARTTLS, invites AUTH LOGIN, accepts anything; `received` holds every byte."""
+class ScriptedServer:
+    """A raw TCP server on a thread, one session at a time; subclasses write `_session(conn)`.
+    A client that vanishes ends only its own session."""
 
-    EHLO = b"250-evil.example Hello\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n250 AUTH LOGIN PLAIN\r\n"
+    session_timeout_s = 5
 
     def __init__(self, bind="127.0.0.1"):
         self._listener = socket.socket()
@@ -18,7 +19,6 @@ class StrippingServer:
         self._listener.listen(4)
         self._listener.settimeout(0.2)
         self.address = self._listener.getsockname()
-        self.received = bytearray()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -38,8 +38,24 @@ class StrippingServer:
             except socket.timeout:
                 continue
             with conn:
-                conn.settimeout(5)
-                self._session(conn)
+                conn.settimeout(self.session_timeout_s)
+                try:
+                    self._session(conn)
+                except OSError:
+                    pass
+
+    def _session(self, conn):
+        raise NotImplementedError
+
+
+class StrippingServer(ScriptedServer):
+    """Offers no STARTTLS, invites AUTH LOGIN, accepts anything; `received` holds every byte."""
+
+    EHLO = b"250-evil.example Hello\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n250 AUTH LOGIN PLAIN\r\n"
+
+    def __init__(self, bind="127.0.0.1"):
+        ScriptedServer.__init__(self, bind)
+        self.received = bytearray()
 
     def _session(self, conn):
         conn.sendall(b"220 evil.example ESMTP\r\n")

@@ -3,10 +3,9 @@
 # reply spans many reads (and whose pipelined replies arrive together) must still be understood,
 # on MicroPython and on CPython alike.
 import json
-import socket
-import threading
 import time
 
+from tests.firmware.plain_servers import ScriptedServer
 from tests.firmware.runtime_cache import run_json
 
 HOST = "mail.fabrikam.example"
@@ -14,41 +13,15 @@ LONG_TEXT = "x" * 900
 EXTENSIONS = ["X-EXTENSION-%02d %s" % (n, "y" * 60) for n in range(20)] + ["PIPELINING", "8BITMIME"]
 
 
-class LongReplyServer:
+class LongReplyServer(ScriptedServer):
     """Plain SMTP server whose every reply is long: a 1 KB greeting, a 1.7 KB EHLO list, a final
     reply of 1 KB; it accepts one message by DATA and records it in `messages`."""
 
+    session_timeout_s = 10
+
     def __init__(self):
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(2)
-        self._listener.settimeout(0.2)
-        self.address = self._listener.getsockname()
+        ScriptedServer.__init__(self)
         self.messages = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(5)
-        self._listener.close()
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            with conn:
-                conn.settimeout(10)
-                try:
-                    self._session(conn)
-                except OSError:
-                    pass
 
     def _session(self, conn):
         conn.sendall(("220-%s\r\n220 %s ESMTP ready\r\n" % (LONG_TEXT, HOST)).encode())
