@@ -1,8 +1,17 @@
 # Shared fixtures. `runtime` parametrizes a test over CPython and the MicroPython unix port, so
 # that every firmware behaviour is proven on both.
+import os
+
 import pytest
+from hypothesis import settings
 
 from tests import runtimes
+
+# Property tests: on a developer's machine each run explores new examples (and finds new bugs);
+# in CI (CI=true) the examples are fixed, so a red run is always reproducible and never a dice roll.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def pytest_addoption(parser):

@@ -7,7 +7,7 @@ import email
 import email.policy
 import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from firmware import smtp_protocol as sp
@@ -80,6 +80,7 @@ LINE_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=1
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=TEXT, subject=LINE_TEXT, name=LINE_TEXT.filter(lambda s: s.strip()),
        size=st.integers(min_value=0, max_value=3000))
+@example(body="", subject="", name="<>", size=0)   # a name in angle brackets arrives as typed
 def test_whatever_a_user_types_arrives_exactly(tmp_path, body, subject, name, size):
     path = os.path.join(str(tmp_path), "scan.bin")
     content = os.urandom(size)
@@ -107,5 +108,7 @@ def test_whatever_a_user_types_arrives_exactly(tmp_path, body, subject, name, si
         want += "\n"
     assert text == want
     attachment = next(parsed.iter_attachments())
-    assert attachment.get_filename() == name.strip()
+    # The parameter as parsed, not get_filename(): that one also strips a surrounding <...>
+    # (email.utils.unquote), so a file named "<>" would read as "" whatever was sent.
+    assert attachment["Content-Disposition"].params["filename"] == name.strip()
     assert attachment.get_payload(decode=True) == content
