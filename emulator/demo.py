@@ -223,7 +223,11 @@ def run(args):
     boards = {}
     try:
         progress.step("starting the fake Exchange Online tenant (built-in tenant contoso.com)")
-        tenant = FakeTenant(state_dir=os.path.join(state_root, "tenant"))
+        try:
+            tenant = FakeTenant(state_dir=os.path.join(state_root, "tenant"))
+        except OSError as exc:
+            raise UserError("--state %s: cannot run the demo's tenant in %s (%s)"
+                            % (args.state, os.path.join(state_root, "tenant"), exc.strerror or exc))
         tenant.__enter__()
         try:
             endpoints = tenant.endpoints

@@ -4,6 +4,7 @@
 # and write `<state>/endpoints.json` (Contract 3 in docs/architecture.md) only once every listener is
 # up, atomically, so a reader never sees a half-written file. Nothing listens on 465.
 import asyncio
+import errno
 import itertools
 import json
 import os
@@ -97,6 +98,21 @@ def parse_port_specs(specs):
     return ports
 
 
+def running_tenant_api(state_dir):
+    """The API address of a fake tenant still serving from state_dir, or None.
+
+    endpoints.json exists only while a tenant runs (a killed one may leave it behind): the tenant
+    counts as running when its HTTP API still accepts a connection."""
+    try:
+        with open(os.path.join(state_dir, "endpoints.json")) as f:
+            api = json.load(f)["api"]
+        host, _, port = api.rpartition("//")[2].rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=2):
+            return api
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def bind_socket(host, port):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -117,6 +133,12 @@ class TenantServer:
         if tenant is None or isinstance(tenant, (str, os.PathLike)):
             tenant = load_tenant(tenant)
         self.state_dir = os.path.abspath(state_dir)
+        # A second tenant on the same folder would replace the first one's endpoints.json (and
+        # delete it on stop), cutting the running tenant off from its boards and tools.
+        api = running_tenant_api(self.state_dir)
+        if api is not None:
+            raise OSError(errno.EBUSY, "a fake tenant already runs there (API %s); stop it first (Ctrl-C where it "
+                                       "runs) or give another state folder" % api)
         os.makedirs(self.state_dir, exist_ok=True)
         self.bind = bind
         self.ports = dict(ports or {})

@@ -54,3 +54,17 @@ def test_the_demo_sends_a_scan_through_every_option_as_microsoft_describes(runti
     # No password ever appears in what the demo shows.
     for secret in ("Scanner-Pass-1", "Hve-Pass-1"):
         assert secret not in proc.stdout and secret not in proc.stderr
+
+
+def test_a_second_demo_on_the_state_folder_of_a_running_one_stops_with_one_line_and_leaves_it_alone(tmp_path):
+    from emulator.tenant import FakeTenant
+    with FakeTenant(state_dir=tmp_path / "tenant") as running:
+        before = (tmp_path / "tenant" / "endpoints.json").read_text()
+        proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--state", str(tmp_path)],
+                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
+        assert proc.returncode == 2
+        errors = [line for line in proc.stderr.splitlines() if not line.startswith("[")]   # not progress lines
+        assert len(errors) == 1 and errors[0].startswith("scanmail: --state "), proc.stderr
+        assert "already runs there" in proc.stderr and "Traceback" not in proc.stderr
+        assert (tmp_path / "tenant" / "endpoints.json").read_text() == before
+        assert running.address("mx")[1] == json.loads(before)["endpoints"]["mx"]["port"]

@@ -147,6 +147,43 @@ def test_a_busy_pinned_port_is_reported_with_what_to_do(tmp_path):
     assert "cannot listen on 127.0.0.1:%d" % port in result.stderr and "--port NAME=PORT" in result.stderr
 
 
+def test_a_second_serve_on_the_state_folder_of_a_running_tenant_is_refused_and_the_first_keeps_serving(served):
+    first = served()
+    with open(first.endpoints_path) as f:
+        before = f.read()
+    ca_before = open(first.endpoints["ca"]["der"], "rb").read()
+    result = scanmail("o365", "serve", "--state", str(first.state))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("scanmail: --state ")
+    assert "already runs there" in result.stderr and first.endpoints["api"] in result.stderr
+    with open(first.endpoints_path) as f:
+        assert f.read() == before
+    assert open(first.endpoints["ca"]["der"], "rb").read() == ca_before
+    direct_send(first.endpoints)
+    assert [r["status"] for r in first.api("GET", "/api/trace")] == ["Delivered"]
+    assert first.stop()[0] == 0
+
+
+def test_a_tenant_killed_without_cleaning_up_does_not_block_the_next_serve(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    stale_api = "http://127.0.0.1:%d" % free_port()      # nothing listens there any more
+    (state / "endpoints.json").write_text('{"api": "%s"}' % stale_api)
+    proc = subprocess.Popen(SCANMAIL + ["o365", "serve", "--state", str(state)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("ready"):
+                break
+        assert proc.poll() is None, proc.communicate()
+        endpoints = json.loads((state / "endpoints.json").read_text())
+        assert endpoints["api"] != stale_api and "mx" in endpoints["endpoints"]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
 def test_trace_of_a_state_dir_that_does_not_exist_says_how_to_start_one(tmp_path):
     result = scanmail("o365", "trace", "--state", str(tmp_path / "nothing"))
     assert result.returncode == 2 and "scanmail o365 serve --state" in result.stderr
