@@ -76,6 +76,10 @@ def fill(settings):
     if not isinstance(given_port, int) or isinstance(given_port, bool) or not 0 < given_port < 65536:
         raise SettingsError("port", "%r is not a port number (587 for submission, 25 for MX)"
                             % (given_port,))
+    for key in ("username", "password", "token"):
+        if out[key] is not None and not isinstance(out[key], str):
+            # Name the type only: the value may be a secret.
+            raise SettingsError(key, "must be text (a string), not %s" % type(out[key]).__name__)
     if out["auth"] != "none":
         if out["tls"] not in ("starttls", "implicit"):
             raise SettingsError("tls", "credentials are never sent without TLS: set tls to "

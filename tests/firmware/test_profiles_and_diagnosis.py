@@ -47,6 +47,13 @@ SETTINGS_CASES = {
     "xoauth2 without a token says how to get one": (
         {"profile": "submission", "username": "a@contoso.com", "auth": "xoauth2"},
         ("error", "token", "sign in")),
+    "a password given as a number is refused as text to give, without showing it": (
+        {"profile": "submission", "username": "a@contoso.com", "password": 20261231}, ("error", "password", "text")),
+    "a token given as a list is refused as text to give, without showing it": (
+        {"profile": "submission", "username": "a@contoso.com", "auth": "xoauth2", "token": ["eyJhbGciOi"]},
+        ("error", "token", "text")),
+    "a user name given as a number is refused": (
+        {"profile": "hve", "username": 42, "password": "p"}, ("error", "username", "text")),
     "a port given as text is refused": (
         {"profile": "custom", "host": "mail.example.org", "port": "587"}, ("error", "port", "587")),
     "a client certificate without its key is refused": (
@@ -99,6 +106,10 @@ def test_settings(runtime, name):
         assert got[1] == want[1]
         assert want[2] in got[2]
         assert got[3] == "settings"
+        for secret in ("password", "token"):
+            value = SETTINGS_CASES[name][0].get(secret)
+            if value is not None and len(str(value)) >= 4:
+                assert str(value) not in got[2] and repr(value) not in got[2]
 
 
 EHLO_CASES = [
