@@ -8,6 +8,7 @@ import json
 import mailbox
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -208,12 +209,21 @@ def describe_result(result):
         result.get("stage"), reply, result.get("cause") or "", result.get("todo") or "")
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run(args):
     from emulator.boards import VirtualBoard  # imported late: `scanmail --help` must not need them
     from emulator.tenant import FakeTenant
     from host_tools.cli import UserError
 
     progress = Progress(enabled=True)
+    # SIGTERM (kill, systemd, `timeout`) stops the demo as Ctrl-C does, through the `finally`
+    # blocks below, so no board supervisor is left running without its tenant.
+    previous_sigterm = None
+    if threading.current_thread() is threading.main_thread():
+        previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     state_root = os.path.abspath(args.state) if args.state else tempfile.mkdtemp(prefix="scanmail-demo-")
     made_temp = not args.state
     os.makedirs(state_root, exist_ok=True)
@@ -339,3 +349,5 @@ def run(args):
     finally:
         if made_temp and not args.keep:
             shutil.rmtree(state_root, ignore_errors=True)
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)

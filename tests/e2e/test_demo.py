@@ -2,6 +2,7 @@
 # Microsoft 365 option. Run it as a user does (`scanmail demo --json`) on both runtimes and check
 # each outcome against the seed's comparison table, independently of the demo's own verdict.
 import json
+import os
 import subprocess
 import sys
 
@@ -68,3 +69,29 @@ def test_a_second_demo_on_the_state_folder_of_a_running_one_stops_with_one_line_
         assert "already runs there" in proc.stderr and "Traceback" not in proc.stderr
         assert (tmp_path / "tenant" / "endpoints.json").read_text() == before
         assert running.address("mx")[1] == json.loads(before)["endpoints"]["mx"]["port"]
+
+
+def test_a_kept_demo_stopped_by_sigterm_stops_its_boards_and_tenant_as_ctrl_c_does(tmp_path):
+    import glob
+    import signal
+    proc = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "demo", "--keep", "--state", str(tmp_path)],
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("Still running"):
+                break
+        assert glob.glob(str(tmp_path / "boards" / "*" / "board.json")), "the demo's boards never ran"
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0]
+        assert "Traceback" not in output
+        # board.json exists only while a board's supervisor runs; endpoints.json only while the tenant does.
+        assert glob.glob(str(tmp_path / "boards" / "*" / "board.json")) == []
+        assert not (tmp_path / "tenant" / "endpoints.json").exists()
+        assert (tmp_path / "tenant" / "trace.jsonl").exists()      # state kept, as with Ctrl-C
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        for board_json in glob.glob(str(tmp_path / "boards" / "*" / "board.json")):
+            subprocess.run([sys.executable, "-m", "host_tools.cli", "board", "stop", "--state",
+                            os.path.dirname(board_json)], cwd=REPO_ROOT, capture_output=True, timeout=60)
