@@ -77,6 +77,14 @@ def _validate_ip(ip):
         )
 
 
+def _validate_name(name):
+    """A board's name is a folder under the boards root and part of its host name: no path, no spaces."""
+    ok = 0 < len(name) <= 63 and name[0].isalnum() and all(c.isalnum() or c in "-_." for c in name)
+    if not ok or not name.isascii():
+        raise BoardError("--name %r is not a board name; use letters, digits, '-', '_' or '.' (starting with a "
+                         "letter or digit, at most 63), e.g. lobby or esp32-devkitc-20" % name)
+
+
 def _free_ip(root):
     used = {b.get("ip") for b in list_boards(root) if b["alive"]}
     for last in range(FIRST_BOARD_IP, 255):
@@ -126,6 +134,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
         ip = _free_ip(root)
     _validate_ip(ip)
     name = name or "%s-%s" % (profile_id, ip.rsplit(".", 1)[1])
+    _validate_name(name)
     state_dir = os.path.abspath(state_dir or os.path.join(root, name))
     running = board_status(state_dir)
     if running and running["alive"]:
