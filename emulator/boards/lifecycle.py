@@ -149,6 +149,11 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
         if not os.path.isdir(tenant_state):
             raise BoardError("--tenant-state %s is not a folder; give the state folder of a running fake "
                              "tenant (the one holding endpoints.json)" % tenant_state)
+        if not os.path.exists(os.path.join(tenant_state, "endpoints.json")):
+            # Allowed (the board looks the tenant up on every connection), but often the wrong folder.
+            warn("scanmail: warning: no fake tenant runs in %s (no endpoints.json there); the board reaches "
+                 "Microsoft 365 names only once one does: `scanmail o365 serve --state %s`, or give the folder "
+                 "that holds endpoints.json" % (tenant_state, tenant_state))
     flash = os.path.abspath(flash or os.path.join(state_dir, "flash"))
     os.makedirs(flash, exist_ok=True)
     board_state.remove_board_json(state_dir)

@@ -49,6 +49,22 @@ def test_board_start_list_net_and_stop_from_the_command_line(tmp_path):
     assert "no virtual boards" in scanmail("board", "list", "--root", root).stdout
 
 
+def test_a_board_given_a_tenant_folder_where_no_tenant_runs_starts_with_a_one_line_warning(tmp_path):
+    root = str(tmp_path / "boards")
+    wrong = tmp_path / "state"          # the tenant runs in state/tenant, not here
+    wrong.mkdir()
+    started = scanmail("board", "start", "--profile", "esp32-devkitc", "--root", root, "--name", "lobby",
+                       "--ip", "127.0.0.41", "--fast", "--tenant-state", str(wrong))
+    try:
+        assert started.returncode == 0, started.stderr
+        warning, = [line for line in started.stderr.splitlines() if "warning" in line]
+        assert warning.startswith("scanmail: warning: no fake tenant runs in %s" % wrong)
+        assert "scanmail o365 serve --state %s" % wrong in warning
+    finally:
+        stopped = scanmail("board", "stop", "lobby", "--root", root)
+    assert stopped.returncode == 0, stopped.stderr
+
+
 # (what the user did, arguments, words the one-line error must contain)
 MISTAKES = [
     ("unknown profile", ["board", "start", "--profile", "esp32-nope"], ["esp32-nope", "esp32-devkitc"]),
