@@ -194,6 +194,9 @@ def load_tenant(path=None):
         raise TenantFileError("tenant file %s: not found (give the path of a TOML tenant file)" % path)
     except tomllib.TOMLDecodeError as exc:
         raise TenantFileError("tenant file %s: not valid TOML: %s" % (source, exc))
+    except OSError as exc:   # a folder, no permission, ...
+        raise TenantFileError("tenant file %s: cannot read it (%s); give the path of a TOML tenant file"
+                              % (path, exc.strerror or exc))
     return parse_tenant(data, source)
 
 

@@ -137,6 +137,13 @@ def test_a_wrong_tenant_file_stops_serve_with_the_key_named(tmp_path):
                                      '"disabled", "retired", got "off"')
 
 
+def test_a_folder_given_as_the_tenant_file_stops_serve_with_one_line(tmp_path):
+    result = scanmail("o365", "serve", "--tenant", str(tmp_path), "--state", str(tmp_path / "s"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("scanmail: tenant file %s: cannot read it (Is a directory); give the path "
+                                     "of a TOML tenant file" % tmp_path)
+
+
 def test_a_busy_pinned_port_is_reported_with_what_to_do(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
