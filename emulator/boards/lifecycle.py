@@ -60,6 +60,8 @@ def list_boards(root=DEFAULT_ROOT):
     if not os.path.isdir(root):
         return boards
     for name in sorted(os.listdir(root)):
+        if not os.path.isdir(os.path.join(root, name)):
+            continue  # a stray file (notes, .DS_Store) is not a board
         status = board_status(os.path.join(root, name))
         if status is not None:
             boards.append(status)

@@ -65,6 +65,13 @@ def test_a_board_given_a_tenant_folder_where_no_tenant_runs_starts_with_a_one_li
     assert stopped.returncode == 0, stopped.stderr
 
 
+def test_a_stray_file_in_the_boards_folder_is_not_taken_for_a_board(tmp_path):
+    (tmp_path / "notes.txt").write_text("lobby scanner moved to the annex")
+    listed = scanmail("board", "list", "--root", str(tmp_path))
+    assert listed.returncode == 0, listed.stderr
+    assert "no virtual boards" in listed.stdout and listed.stderr == ""
+
+
 # (what the user did, arguments, words the one-line error must contain)
 MISTAKES = [
     ("unknown profile", ["board", "start", "--profile", "esp32-nope"], ["esp32-nope", "esp32-devkitc"]),
