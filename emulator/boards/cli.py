@@ -44,6 +44,9 @@ def do_start(args):
         )
     except lifecycle.BoardError as exc:
         raise _user_error(str(exc))
+    except OSError as exc:   # --state or --root names a file, or a folder we may not write
+        raise _user_error("cannot keep the board's state in %s (%s); give a folder with --state DIR or --root DIR"
+                          % (exc.filename or args.state or args.root, exc.strerror or exc))
     print("board %s (%s, %s runtime) on %s, ip %s, flash %s" % (
         info["name"], info["profile"], info["runtime"], info["port"], info["ip"], info["flash"]))
     print("state: %s   stop: scanmail board stop --state %s" % (info["state"], info["state"]))

@@ -81,6 +81,8 @@ MISTAKES = [
      ["../elsewhere", "letters, digits"]),
     ("name with a space", ["board", "start", "--profile", "esp32-devkitc", "--name", "front desk"],
      ["front desk", "letters, digits"]),
+    ("state folder is a file", ["board", "start", "--profile", "esp32-devkitc", "--state", "a-file"],
+     ["a-file", "Not a directory", "--state DIR"]),
     ("stop nothing", ["board", "stop", "--state", "nowhere"], ["no board was started", "board list"]),
     ("negative latency", ["board", "net", "--state", ".", "--latency-ms", "-5"], ["latency_ms", "0 or more"]),
     ("port out of range", ["board", "net", "--state", ".", "--block-port", "70000"], ["blocked port", "1-65535"]),
@@ -90,6 +92,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize("args, words", [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES])
 def test_a_user_mistake_ends_with_one_line_that_says_what_was_wrong(tmp_path, args, words):
+    (tmp_path / "a-file").write_text("not a folder")
     proc = scanmail(*args, "--root", str(tmp_path), cwd=str(tmp_path))
     assert proc.returncode == 2
     assert proc.stderr.startswith("scanmail: ")
