@@ -219,14 +219,18 @@ def run(args):
     from host_tools.cli import UserError
 
     progress = Progress(enabled=True)
+    state_root = os.path.abspath(args.state) if args.state else tempfile.mkdtemp(prefix="scanmail-demo-")
+    made_temp = not args.state
+    try:
+        os.makedirs(state_root, exist_ok=True)
+    except OSError as exc:
+        raise UserError("--state %s: cannot keep the demo's state there (%s); give a folder"
+                        % (args.state, exc.strerror or exc))
     # SIGTERM (kill, systemd, `timeout`) stops the demo as Ctrl-C does, through the `finally`
     # blocks below, so no board supervisor is left running without its tenant.
     previous_sigterm = None
     if threading.current_thread() is threading.main_thread():
         previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
-    state_root = os.path.abspath(args.state) if args.state else tempfile.mkdtemp(prefix="scanmail-demo-")
-    made_temp = not args.state
-    os.makedirs(state_root, exist_ok=True)
     started = time.monotonic()
     rows, results = [], []
     all_ok = True

@@ -95,3 +95,13 @@ def test_a_kept_demo_stopped_by_sigterm_stops_its_boards_and_tenant_as_ctrl_c_do
         for board_json in glob.glob(str(tmp_path / "boards" / "*" / "board.json")):
             subprocess.run([sys.executable, "-m", "host_tools.cli", "board", "stop", "--state",
                             os.path.dirname(board_json)], cwd=REPO_ROOT, capture_output=True, timeout=60)
+
+
+def test_a_demo_given_a_file_as_its_state_folder_stops_with_one_line_and_leaves_the_file_alone(tmp_path):
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("keep me")
+    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--state", str(not_a_folder)],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "scanmail: --state %s: cannot keep the demo's state there (File exists); give a folder" % not_a_folder
+    assert not_a_folder.read_text() == "keep me"
