@@ -44,12 +44,26 @@ def build_parser():
     return parser
 
 
+def deepest_parser(parser, args):
+    """Follow the subcommands present in `args` down to the last parser that was chosen."""
+    while True:
+        choices = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not choices:
+            return parser
+        chosen = getattr(args, choices[0].dest, None)
+        if chosen not in choices[0].choices:
+            return parser
+        parser = choices[0].choices[chosen]
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help()
+        # `scanmail board` or `scanmail o365 fault` alone: the help of the deepest command given
+        # (its actions and examples), not the top level's.
+        deepest_parser(parser, args).print_help()
         return 2
     try:
         return handler(args) or 0

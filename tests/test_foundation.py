@@ -29,3 +29,10 @@ def test_a_user_mistake_is_one_line_and_exit_status_2_also_under_python_dash_m()
     assert proc.returncode == 2
     assert proc.stderr.startswith("scanmail: ")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_command_group_given_alone_shows_that_groups_help():
+    for words, usage in ((["board"], "usage: scanmail board"), (["o365", "fault"], "usage: scanmail o365 fault")):
+        proc = subprocess.run([sys.executable, "-m", "host_tools.cli"] + words, capture_output=True, text=True)
+        assert proc.returncode == 2
+        assert proc.stdout.startswith(usage), proc.stdout[:200]

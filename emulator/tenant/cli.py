@@ -95,7 +95,10 @@ async def _serve(tenant, args):
     except OSError as exc:
         raise _user_error("%s (pick another with --port NAME=PORT)" % exc)
     for name, e in info["endpoints"].items():
-        print("%-10s %s:%d  (%s)" % (name, e["host"], e["port"], e["hostname"]))
+        if args.bind.startswith("127."):
+            print("%-10s %s:%d  (%s)" % (name, e["host"], e["port"], e["hostname"]))
+        else:  # every interface: a board on the LAN uses this machine's address and the port
+            print("%-10s %s:%d, here %s:%d  (%s)" % (name, args.bind, e["port"], e["host"], e["port"], e["hostname"]))
     print("api        %s" % info["api"])
     print("endpoints  %s" % os.path.join(server.state_dir, "endpoints.json"))
     print("ready; Ctrl-C stops", flush=True)
