@@ -34,7 +34,7 @@ class ScriptedServer:
     def _serve(self):
         while not self._stop.is_set():
             try:
-                conn, _ = self._listener.accept()
+                conn, self.peer = self._listener.accept()
             except socket.timeout:
                 continue
             with conn:
@@ -46,6 +46,17 @@ class ScriptedServer:
 
     def _session(self, conn):
         raise NotImplementedError
+
+
+class GreetingServer(ScriptedServer):
+    """Answers each connection with `greeting(peer_ip)` (bytes) and closes it."""
+
+    def __init__(self, greeting, bind="127.0.0.1"):
+        ScriptedServer.__init__(self, bind)
+        self._greeting = greeting
+
+    def _session(self, conn):
+        conn.sendall(self._greeting(self.peer[0]))
 
 
 class StrippingServer(ScriptedServer):

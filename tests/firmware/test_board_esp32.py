@@ -6,10 +6,10 @@
 # and files. The stand-ins follow the MicroPython ESP32 API (docs.micropython.org, esp32 quickref,
 # network.WLAN / network.LAN) and the type check in test_type_check.py holds board_esp32.py to the
 # real ESP32 stubs. Kept small on purpose: the logic here is error wording, pins and retries.
-import socket
-import threading
 
 import pytest
+
+from tests.firmware.plain_servers import GreetingServer
 
 STAND_IN_NETWORK = '''
 # STAND-IN for MicroPython's ESP32 `network` module (tests only).
@@ -217,31 +217,8 @@ def test_a_wrong_password_ends_the_join_at_once_since_the_esp32_driver_stops_ret
 @pytest.fixture
 def tcp_server():
     """A real TCP server on 127.0.0.1 that answers each connection with a greeting."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    listener.settimeout(0.05)  # so the thread sees `stop` promptly
-    stop = threading.Event()
-
-    def serve():
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.sendall(b"220 ready\r\n")
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
+    with GreetingServer(lambda peer: b"220 ready\r\n") as server:
+        yield server.address[1]
 
 
 def test_the_board_joins_wifi_before_its_first_connection_and_reports_its_address(run_on_esp32_stand_ins, tcp_server):

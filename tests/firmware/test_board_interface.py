@@ -5,40 +5,18 @@
 # emulator's, Contract 4) used only to prove open_board() picks whatever that module provides.
 import errno
 import socket
-import threading
 import time
 
 import pytest
+
+from tests.firmware.plain_servers import GreetingServer
 
 
 @pytest.fixture
 def peer_reporting_server():
     """A real TCP server on 127.0.0.1 that tells each client the source address it came from."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    listener.settimeout(0.05)
-    stop = threading.Event()
-
-    def serve():
-        while not stop.is_set():
-            try:
-                conn, peer = listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.sendall(("from %s\n" % peer[0]).encode())
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        listener.close()
+    with GreetingServer(lambda peer: ("from %s\n" % peer).encode()) as server:
+        yield server.address[1]
 
 
 def test_a_board_connects_by_host_name_from_its_own_source_address(run_firmware, peer_reporting_server):
