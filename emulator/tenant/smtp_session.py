@@ -374,12 +374,22 @@ class TenantSmtp(SMTP):
             return None
 
     # ------------------------------------------------------------------ MAIL and RCPT
-    async def smtp_MAIL(self, arg):
+    def _out_of_sequence(self, no_mail=False, need_mail=False, need_rcpt=False):
+        """The reply for a transaction command sent out of order (RFC 5321 3.3), or None."""
         if not self.helo:
-            await self.reply(replies.SEND_HELLO_FIRST)
-            return
-        if self.mail_from is not None:
-            await self.reply(replies.NESTED_MAIL)
+            return replies.SEND_HELLO_FIRST
+        if no_mail and self.mail_from is not None:
+            return replies.NESTED_MAIL
+        if need_mail and self.mail_from is None:
+            return replies.NEED_MAIL
+        if need_rcpt and not self.rcpts:
+            return replies.NEED_RCPT
+        return None
+
+    async def smtp_MAIL(self, arg):
+        refusal = self._out_of_sequence(no_mail=True)
+        if refusal:
+            await self.reply(refusal)
             return
         if await self.fault("mail"):
             return
@@ -419,11 +429,9 @@ class TenantSmtp(SMTP):
         await self.reply(replies.MAIL_OK)
 
     async def smtp_RCPT(self, arg):
-        if not self.helo:
-            await self.reply(replies.SEND_HELLO_FIRST)
-            return
-        if self.mail_from is None:
-            await self.reply(replies.NEED_MAIL)
+        refusal = self._out_of_sequence(need_mail=True)
+        if refusal:
+            await self.reply(refusal)
             return
         if await self.fault("rcpt"):
             return
@@ -449,14 +457,9 @@ class TenantSmtp(SMTP):
 
     # ------------------------------------------------------------------ DATA
     async def smtp_DATA(self, arg):
-        if not self.helo:
-            await self.reply(replies.SEND_HELLO_FIRST)
-            return
-        if self.mail_from is None:
-            await self.reply(replies.NEED_MAIL)
-            return
-        if not self.rcpts:
-            await self.reply(replies.NEED_RCPT)
+        refusal = self._out_of_sequence(need_mail=True, need_rcpt=True)
+        if refusal:
+            await self.reply(refusal)
             return
         if self.bdat is not None or self.mail_params.get("BODY", "").upper() == "BINARYMIME":
             await self.reply(replies.DATA_AFTER_BDAT)
@@ -505,13 +508,7 @@ class TenantSmtp(SMTP):
             await self.reply(replies.BAD_SYNTAX)     # without a size the chunk cannot be skipped
             return
         size, last = int(words[0]), len(words) == 2
-        refusal = None
-        if not self.helo:
-            refusal = replies.SEND_HELLO_FIRST
-        elif self.mail_from is None:
-            refusal = replies.NEED_MAIL
-        elif not self.rcpts:
-            refusal = replies.NEED_RCPT
+        refusal = self._out_of_sequence(need_mail=True, need_rcpt=True)
         if refusal is not None:
             await self._skip_octets(size)          # the chunk follows the command regardless
             await self.reply(refusal)
