@@ -2,3 +2,29 @@
 # emulator (CPython). Rule: nothing here imports hardware modules (machine, network, esp32) or
 # host-only modules (typing, dataclasses, enum, asyncio, aiosmtpd, serial) at module level;
 # differences between the two runtimes live in firmware/compat.py and nowhere else.
+#
+# call_once: steps that run once per send (checking settings and a message, composing headers) or
+# once per error (the diagnosis) live in modules of their own that are loaded for the call and let
+# go after it, so that between sends, and while a scan streams out, their code does not hold heap
+# that a board without PSRAM needs (docs/architecture.md, "Heap budget").
+
+
+def call_once(module, function, *args):
+    """firmware.<module>.<function>(*args), with every firmware module the call imported let go
+    again afterwards (modules loaded before the call stay as they were)."""
+    import sys
+
+    import firmware
+
+    loaded = set(sys.modules)
+    try:
+        return getattr(__import__("firmware." + module, None, None, (function,)), function)(*args)
+    finally:
+        for name in list(sys.modules):
+            if name not in loaded and name.startswith("firmware."):
+                sys.modules.pop(name)
+                if hasattr(firmware, name[9:]):
+                    delattr(firmware, name[9:])
+        import gc
+
+        gc.collect()

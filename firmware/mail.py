@@ -5,7 +5,7 @@
 import binascii
 import os
 
-from firmware import compat, profiles, smtp_protocol, tls_context
+from firmware import call_once, compat, smtp_protocol, tls_context
 from firmware.errors import SMTPError
 from firmware.message import Message
 from firmware.mime_writer import MimeWriter
@@ -48,19 +48,20 @@ def _connect(board, cfg):
 def send_mail(settings, msg, board):
     """Send `msg` with the connection `settings` through `board`'s network.
     -> {"reply": "250 2.0.0 OK ...", "round_trips": n, "bytes_sent": n}; raises SMTPError."""
-    cfg = profiles.fill(settings)
+    cfg = call_once("profiles", "prepare", settings, board)
     if not isinstance(msg, Message):
         raise TypeError("send_mail needs a firmware.mail.Message")
     profile, port = cfg["profile"], cfg["port"]
     now = board.clock.now()
-    writer = MimeWriter(msg, now, _random_hex())       # checks the attachment files
-    size = writer.size()
     ctx = None
     if cfg["tls"] != "none":
+        # First, while the heap is least fragmented: the context is one allocation of about 3 KB.
         tls_context.check_clock(now, profile, port)
         ctx = tls_context.make_context(cfg)
+    writer = MimeWriter(msg, now, _random_hex())       # checks the attachment files
+    size = writer.size()
     client = smtp_protocol.SmtpClient(
-        profiles.choose_ehlo_name(cfg, board), cfg["tls"], cfg["auth"], cfg["username"],
+        cfg["ehlo_name"], cfg["tls"], cfg["auth"], cfg["username"],
         cfg["password"], cfg["token"], implicit_tls=cfg["tls"] == "implicit",
         secrets=_secrets(cfg), profile=profile, port=port)
     client.set_transaction(msg.sender, msg.recipients(), size, writer.size(binary=True))

@@ -1,8 +1,9 @@
 # Connection profiles: each Microsoft 365 sending option is a handful of settings, not a code path.
 # Rule: fill() returns a complete settings dict (Contract 2) or raises a SettingsError that names
-# the setting and says what to do; credentials are only ever allowed together with TLS.
+# the setting and says what to do; credentials are only ever allowed together with TLS. send_mail
+# runs prepare() through firmware.call_once: this module is loaded for it and let go after it.
 from firmware.errors import SettingsError
-from firmware.message import is_domain
+from firmware.message_checks import is_domain
 
 TLS_MODES = ("starttls", "opportunistic", "implicit", "none")
 AUTH_MODES = ("login", "xoauth2", "plain", "none")
@@ -107,6 +108,13 @@ def fill(settings):
     if name is not None and ehlo_literal(name) is None:
         raise SettingsError("ehlo_name", "%r is not a host name or an address literal like "
                                          "[192.0.2.7]" % (name,))
+    return out
+
+
+def prepare(settings, board):
+    """fill(settings), with ehlo_name set to the name the board will greet the server with."""
+    out = fill(settings)
+    out["ehlo_name"] = choose_ehlo_name(out, board)
     return out
 
 

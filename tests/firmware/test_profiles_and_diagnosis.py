@@ -147,7 +147,7 @@ def test_ehlo_uses_the_board_name_or_an_address_literal_never_a_bare_ip(runtime)
 DATES = [0, 951782400, 1709164800, 1795842877, 2147483647, 4107542400, 4102444799]
 DATE_CODE = """
 import json
-from firmware.mime_writer import rfc5322_date
+from firmware.mime_headers import rfc5322_date
 print(json.dumps([rfc5322_date(t) for t in json.loads(%r)]))
 """
 

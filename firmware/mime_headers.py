@@ -1,0 +1,186 @@
+# The head of a message, composed once before sending: RFC 5322 headers (RFC 2047 encoded-words,
+# Date from the board's clock, Message-ID), the quoted-printable text part (RFC 2045) and each
+# attachment's part header (RFC 2231 file names). Loaded by MimeWriter through firmware.call_once
+# and let go after it: while a scan streams out, only firmware/mime_writer.py stays in the heap.
+# Rule: every line ends in CRLF, none is over 998 octets, and no bare CR or LF is ever produced.
+import binascii
+
+from firmware.compat import const
+
+_QP_MAX = const(76)                    # RFC 2045 6.7 rule 5
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_HEX = b"0123456789ABCDEF"
+
+
+def rfc5322_date(epoch):
+    """'Sat, 28 Nov 2026 05:24:42 +0000' from UTC seconds since 1970, without the runtime's
+    gmtime (its epoch differs between ports)."""
+    days, secs = divmod(int(epoch), 86400)
+    weekday = (days + 3) % 7            # 1970-01-01 was a Thursday
+    # civil_from_days (H. Hinnant), valid for any date after 1970
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    year = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    if month <= 2:
+        year += 1
+    return "%s, %02d %s %04d %02d:%02d:%02d +0000" % (
+        _DAYS[weekday], day, _MONTHS[month - 1], year, secs // 3600, (secs // 60) % 60, secs % 60)
+
+
+def normalize_newlines(text):
+    """CRLF, lone CR and lone LF all become CRLF: nothing bare can reach the wire."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+
+
+def _is_plain_ascii(text):
+    for ch in text:
+        if ord(ch) < 32 or ord(ch) > 126:
+            return False
+    return True
+
+
+def encoded_words(text):
+    """RFC 2047 'B' encoded-words of at most 75 characters, split on UTF-8 character boundaries."""
+    raw = text.encode("utf-8")
+    words = []
+    start = 0
+    while start < len(raw):
+        end = min(start + 45, len(raw))   # 45 bytes -> 60 base64 characters + 12 = 72
+        while end < len(raw) and (raw[end] & 0xC0) == 0x80:
+            end -= 1                       # never cut a character in two
+        words.append("=?UTF-8?B?" + binascii.b2a_base64(raw[start:end])[:-1].decode() + "?=")
+        start = end
+    return words
+
+
+def header_unstructured(name, value):
+    """An unstructured header (Subject): plain when short printable ASCII, else encoded-words
+    folded one per line."""
+    if _is_plain_ascii(value) and len(name) + 2 + len(value) <= 78:
+        return "%s: %s\r\n" % (name, value)
+    if not value:
+        return "%s: \r\n" % name
+    return "%s: %s\r\n" % (name, "\r\n ".join(encoded_words(value)))
+
+
+def header_addresses(name, addresses):
+    """An address list, folded after commas so that lines stay short."""
+    line = name + ": "
+    out = ""
+    for i, address in enumerate(addresses):
+        piece = address + ("," if i < len(addresses) - 1 else "")
+        if len(line) + len(piece) > 77 and line.strip() != name + ":":
+            out += line.rstrip() + "\r\n"
+            line = " "
+        line += piece + " "
+    return out + line.rstrip() + "\r\n"
+
+
+def _quote(value):
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _percent_encode(raw):
+    out = bytearray()
+    for b in raw:
+        if (48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b in b"!#$&+-.^_`|~":
+            out.append(b)
+        else:
+            out.append(37)
+            out.append(_HEX[b >> 4])
+            out.append(_HEX[b & 15])
+    return out.decode()
+
+
+def file_name_param(param, name):
+    """'; name="x.pdf"', or RFC 2231 '; name*0*=UTF-8''...' continuations for non-ASCII names."""
+    if _is_plain_ascii(name) and len(name) <= 60:
+        return ";\r\n %s=%s" % (param, _quote(name))
+    encoded = _percent_encode(name.encode("utf-8"))
+    pieces = []
+    start = 0
+    index = 0
+    while start < len(encoded):
+        end = min(start + 60, len(encoded))
+        if end < len(encoded):             # never split a %XX escape
+            if encoded[end - 1] == "%":
+                end -= 1
+            elif encoded[end - 2] == "%":
+                end -= 2
+        chunk = encoded[start:end]
+        prefix = "UTF-8''" if index == 0 else ""
+        pieces.append(";\r\n %s*%d*=%s%s" % (param, index, prefix, chunk))
+        start = end
+        index += 1
+    return "".join(pieces)
+
+
+def quoted_printable(text):
+    """RFC 2045 6.7 quoted-printable of CRLF-normalized UTF-8 text, lines at most 76 characters."""
+    out = bytearray()
+    lines = text.encode("utf-8").split(b"\r\n")
+    for n, line in enumerate(lines):
+        width = 0
+        last = len(line) - 1
+        for i, b in enumerate(line):
+            if (33 <= b <= 126 and b != 61) or ((b == 32 or b == 9) and i != last):
+                token = bytes((b,))
+            else:
+                token = bytes((61, _HEX[b >> 4], _HEX[b & 15]))
+            if width + len(token) > _QP_MAX - 1:   # keep room for the soft break "="
+                out.extend(b"=\r\n")
+                width = 0
+            out.extend(token)
+            width += len(token)
+        if n < len(lines) - 1:
+            out.extend(b"\r\n")
+    return bytes(out)
+
+
+def compose(message, now, random_hex, boundary):
+    """(head, text, part heads) of `message`, as bytes: the headers up to the text part's own
+    header, the text part (with the CRLF that belongs to the next boundary when there are
+    attachments), and per attachment its part header up to "Content-Transfer-Encoding: "."""
+    text = message.body
+    if text and not text.endswith("\n") and not text.endswith("\r"):
+        text += "\n"                       # the text body always ends with a line break
+    text = quoted_printable(normalize_newlines(text))
+    parts = []
+    for path, name, content_type in message.attachments:
+        parts.append(("--%s\r\nContent-Type: %s%s\r\nContent-Disposition: attachment%s\r\n"
+                      "Content-Transfer-Encoding: " % (
+                          boundary, content_type, file_name_param("name", name),
+                          file_name_param("filename", name))).encode())
+    if parts:                              # multipart: the CRLF before a boundary belongs to the
+        text += b"\r\n"                    # boundary (RFC 2046 5.1.1)
+    return _headers(message, now, random_hex, boundary), text, parts
+
+
+def _headers(m, now, random_hex, boundary):
+    domain = m.sender.split("@")[1]
+    head = ""
+    if now is not None:                    # unset clock: the receiving server adds the Date
+        head += "Date: %s\r\n" % rfc5322_date(now)
+    head += "From: %s\r\n" % m.sender
+    if m.to:
+        head += header_addresses("To", m.to)
+    if m.cc:
+        head += header_addresses("Cc", m.cc)
+    head += header_unstructured("Subject", m.subject)
+    head += "Message-ID: <%s.%d@%s>\r\n" % (random_hex, int(now or 0), domain)
+    head += "MIME-Version: 1.0\r\n"
+    text_type = ("Content-Type: text/plain; charset=utf-8\r\n"
+                 "Content-Transfer-Encoding: quoted-printable\r\n")
+    if not m.attachments:
+        return (head + text_type + "\r\n").encode()
+    head += 'Content-Type: multipart/mixed;\r\n boundary="%s"\r\n\r\n' % boundary
+    head += "This is a multi-part message in MIME format.\r\n"
+    head += "--%s\r\n%s\r\n" % (boundary, text_type)
+    return head.encode()

@@ -1,0 +1,39 @@
+# The steps a board runs once per send or per error (checking a message, settings, composing the
+# head) are loaded for the step and let go after it, on both runtimes: between sends and while a
+# scan streams out, their code holds no heap. What the application loaded itself stays loaded.
+import json
+
+ONCE_CODE = """
+import json, sys
+import firmware.mail
+from firmware.mail import Message
+from firmware.errors import MessageError
+transient = ("firmware.message_checks", "firmware.mime_headers", "firmware.profiles",
+             "firmware.diagnosis")
+out = {"after_import": [m for m in transient if m in sys.modules]}
+msg = Message("scanner@contoso.com", ["alice@contoso.com"], [], " Scan ", "hi",
+              [("/nonexistent.pdf", " scan.pdf ", "Application/PDF")])
+out["fields"] = [msg.subject, msg.attachments[0][1], msg.attachments[0][2]]
+out["after_message"] = [m for m in transient if m in sys.modules]
+try:
+    Message("scanner@contoso.com", ["alice@contoso.com\\r\\nBcc: x@y.z"])
+except MessageError as err:
+    out["refused"] = err.field
+out["after_refusal"] = [m for m in transient if m in sys.modules]
+import firmware.profiles                       # the application's own use of a module stays
+from firmware import call_once
+cfg = call_once("profiles", "fill", {"username": "scanner@contoso.com", "password": "x"})
+out["kept"] = "firmware.profiles" in sys.modules and cfg["port"] == 587
+out["still_there"] = firmware.profiles.fill is sys.modules["firmware.profiles"].fill
+print(json.dumps(out))
+"""
+
+
+def test_one_step_modules_are_let_go_and_the_applications_own_stay(run_firmware):
+    out = json.loads(run_firmware(ONCE_CODE).strip().splitlines()[-1])
+    assert out["after_import"] == []
+    assert out["fields"] == ["Scan", "scan.pdf", "application/pdf"]
+    assert out["after_message"] == []
+    assert out["refused"] == "to"
+    assert out["after_refusal"] == []             # let go even when the step raised
+    assert out["kept"] is True and out["still_there"] is True
