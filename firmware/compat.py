@@ -4,30 +4,11 @@ import sys
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
 
-try:
-    from micropython import const  # noqa: F401  (MicroPython: folds constants into bytecode)
-except ImportError:  # CPython
-
-    def const(value):
-        return value
-
-
-import time as _time
-
 if IS_MICROPYTHON:
-    ticks_ms = _time.ticks_ms
-    ticks_diff = _time.ticks_diff
-    sleep_ms = _time.sleep_ms
-else:
-
-    def ticks_ms():
-        return int(_time.monotonic() * 1000)
-
-    def ticks_diff(end, start):
-        return end - start
-
-    def sleep_ms(ms):
-        _time.sleep(ms / 1000)
+    from micropython import const  # noqa: F401  (folds constants into bytecode)
+    from time import sleep_ms, ticks_diff, ticks_ms  # noqa: F401
+else:  # CPython: its side of every difference is in firmware/compat_cpython.py (end of this file)
+    from firmware.compat_cpython import const, sleep_ms, ticks_diff, ticks_ms  # noqa: F401
 
 
 def free_heap():
@@ -51,8 +32,9 @@ def collect_garbage():
         pass
 
 
-# --- streams: MicroPython sockets and TLS sockets speak read/readinto/write; CPython's speak
-# recv_into/send. Both loop until the work is done or the timeout fires. -------------------------
+# --- streams: MicroPython sockets and TLS sockets speak read/readinto/write (CPython's speak
+# recv_into/send: firmware/compat_cpython.py). Both loop until the work is done or the timeout
+# fires. ------------------------------------------------------------------------------------------
 import errno as _errno
 
 _TIMEOUT_ERRNOS = (_errno.ETIMEDOUT, _errno.EAGAIN)
@@ -74,31 +56,22 @@ def set_timeout(sock, seconds):
         sock.settimeout(seconds)
 
 
-if IS_MICROPYTHON:
+def sock_recv_into(sock, view):
+    # On MicroPython a blocking readinto()/recv_into() waits until the whole buffer is full, plain
+    # or TLS; recv() returns what has arrived, which is what a reply reader needs.
+    data = sock.recv(len(view))
+    if data is None:                         # a non-blocking socket had nothing: a timeout
+        raise OSError(_errno.ETIMEDOUT)
+    n = len(data)
+    view[:n] = data
+    return n
 
-    def sock_recv_into(sock, view):
-        # On MicroPython a blocking readinto()/recv_into() waits until the whole buffer is full,
-        # plain or TLS; recv() returns what has arrived, which is what a reply reader needs.
-        data = sock.recv(len(view))
-        if data is None:                     # a non-blocking socket had nothing: a timeout
-            raise OSError(_errno.ETIMEDOUT)
-        n = len(data)
-        view[:n] = data
-        return n
 
-    def sock_send(sock, view):
-        n = sock.write(view)
-        if n is None:
-            raise OSError(_errno.ETIMEDOUT)
-        return n
-
-else:
-
-    def sock_recv_into(sock, view):
-        return sock.recv_into(view)
-
-    def sock_send(sock, view):
-        return sock.send(view)
+def sock_send(sock, view):
+    n = sock.write(view)
+    if n is None:
+        raise OSError(_errno.ETIMEDOUT)
+    return n
 
 
 def network_error_kind(exc):
@@ -107,12 +80,9 @@ def network_error_kind(exc):
     if number is None and getattr(exc, "args", None) and isinstance(exc.args[0], int):
         number = exc.args[0]
     if not IS_MICROPYTHON:
-        import socket
-
-        if isinstance(exc, socket.timeout):
-            return "timeout"
-        if isinstance(exc, socket.gaierror):
-            return "dns"
+        kind = socket_error_kind(exc)
+        if kind:
+            return kind
     if number in _TIMEOUT_ERRNOS:
         return "timeout"
     if number == _errno.ECONNREFUSED:
@@ -124,56 +94,25 @@ def network_error_kind(exc):
     return "network"
 
 
-# --- TLS: CPython's ssl.SSLContext, MicroPython's tls.SSLContext (the C module that MicroPython's
-# own ssl.py only wraps: using it directly keeps that wrapper module and its objects out of a small
-# heap). They differ in how errors look, in minimum version settings, in how CA roots are given
-# (MicroPython: DER bytes as the one positional argument; CPython: cadata=) and in how a client
-# certificate is loaded (MicroPython takes DER bytes; CPython only files, so they are written to a
-# private temporary PEM file). ---------------------------------------------------------------------
+# --- TLS: MicroPython's tls.SSLContext, the C module that MicroPython's own ssl.py only wraps
+# (using it directly keeps that wrapper module and its objects out of a small heap). It takes CA
+# roots and a client certificate as DER bytes; CPython's ssl differs in that, in minimum version
+# settings and in how errors look (firmware/compat_cpython.py). ----------------------------------
 def new_tls_client_context():
-    if IS_MICROPYTHON:
-        import tls
+    import tls
 
-        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-        ctx.verify_mode = tls.CERT_REQUIRED  # MicroPython's default is CERT_NONE: set it always
-        return ctx
-    import ssl
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.check_hostname = True
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = tls.CERT_REQUIRED      # MicroPython's default is CERT_NONE: set it always
     return ctx
 
 
 def load_ca(ctx, ca_der):
     """Trust the DER certificate(s) `ca_der` for verifying the server."""
-    if IS_MICROPYTHON:
-        ctx.load_verify_locations(ca_der)
-    else:
-        ctx.load_verify_locations(cadata=ca_der)
+    ctx.load_verify_locations(ca_der)
 
 
 def load_client_cert(ctx, cert_der, key_der):
-    if IS_MICROPYTHON:
-        ctx.load_cert_chain(cert_der, key_der)
-        return
-    import os
-    import ssl
-    import tempfile
-
-    from cryptography.hazmat.primitives import serialization  # CPython (emulator) only
-
-    key = serialization.load_der_private_key(key_der, password=None)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    fd, path = tempfile.mkstemp(suffix=".pem")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(ssl.DER_cert_to_PEM_cert(cert_der).encode() + key_pem)
-        ctx.load_cert_chain(path)
-    finally:
-        os.unlink(path)
+    ctx.load_cert_chain(cert_der, key_der)
 
 
 def tls_error_kind(exc):
@@ -192,3 +131,9 @@ def tls_error_kind(exc):
     if kind in ("timeout", "closed"):
         return kind, text
     return "handshake", text
+
+
+if not IS_MICROPYTHON:  # CPython (the emulator, the tests): its side of the differences above
+    from firmware.compat_cpython import (  # noqa: F401,E402
+        load_ca, load_client_cert, new_tls_client_context, sock_recv_into, sock_send,
+        socket_error_kind)

@@ -31,10 +31,6 @@ def _secrets(cfg):
     return secrets
 
 
-def _random_hex():
-    return binascii.hexlify(os.urandom(12)).decode()
-
-
 def _connect(board, cfg):
     try:
         return board.net.open_tcp(cfg["host"], cfg["port"], cfg["timeout_s"])
@@ -58,7 +54,7 @@ def send_mail(settings, msg, board):
         # First, while the heap is least fragmented: the context is one allocation of about 3 KB.
         tls_context.check_clock(now, profile, port)
         ctx = tls_context.make_context(cfg)
-    writer = MimeWriter(msg, now, _random_hex())       # checks the attachment files
+    writer = MimeWriter(msg, now, binascii.hexlify(os.urandom(12)).decode())       # checks the attachment files
     size = writer.size()
     client = smtp_protocol.SmtpClient(
         cfg["ehlo_name"], cfg["tls"], cfg["auth"], cfg["username"],
@@ -86,39 +82,33 @@ def _converse(client, stream, writer, ctx, cfg):
     while True:
         try:
             event = client.next_event()
-            round_trips, waiting = _step(event, client, stream, writer, ctx, cfg, round_trips,
-                                         waiting)
+            if event == smtp_protocol.SEND:
+                stream.write_all(client.take_output(), client.stage)
+                waiting = False
+            elif event == smtp_protocol.NEED_DATA:
+                if not waiting:
+                    round_trips += 1
+                    waiting = True
+                data = stream.read_some(client.waiting_for())
+                if len(data):
+                    client.receive_data(data)
+                else:
+                    client.connection_closed()
+            elif event == smtp_protocol.START_TLS:
+                stream.sock = tls_context.wrap(ctx, stream.sock, cfg["host"], cfg["profile"],
+                                               cfg["port"])
+                client.tls_started()
+            elif event == smtp_protocol.SEND_MESSAGE:
+                _send_message(writer, stream, client)
+                client.message_sent()
+            elif event == smtp_protocol.DONE:
+                return round_trips
+            else:                          # ABORT or FAILED: the client holds the reason
+                raise client.failure
         except SMTPError:
             if client.failure is not None:     # the QUIT after a refusal failed: report the refusal
                 raise client.failure
             raise
-        if event == smtp_protocol.DONE:
-            return round_trips
-
-
-def _step(event, client, stream, writer, ctx, cfg, round_trips, waiting):
-    if event == smtp_protocol.SEND:
-        stream.write_all(client.take_output(), client.stage)
-        waiting = False
-    elif event == smtp_protocol.NEED_DATA:
-        if not waiting:
-            round_trips += 1
-            waiting = True
-        data = stream.read_some(client.waiting_for())
-        if len(data):
-            client.receive_data(data)
-        else:
-            client.connection_closed()
-    elif event == smtp_protocol.START_TLS:
-        stream.sock = tls_context.wrap(ctx, stream.sock, cfg["host"], cfg["profile"],
-                                       cfg["port"])
-        client.tls_started()
-    elif event == smtp_protocol.SEND_MESSAGE:
-        _send_message(writer, stream, client)
-        client.message_sent()
-    elif event != smtp_protocol.DONE:  # ABORT or FAILED: the client holds the reason
-        raise client.failure
-    return round_trips, waiting
 
 
 def _send_message(writer, stream, client):

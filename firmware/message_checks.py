@@ -5,7 +5,18 @@
 # anything touches the network.
 from firmware.errors import MessageError
 
-_LOCAL_SPECIALS = "!#$%&'*+-/=?^_`{|}~."
+# Characters are checked as bytes of the UTF-8 text, never one str at a time: MicroPython interns
+# every one-character string it iterates over, for good, and the checks must not fill a small heap
+# with the alphabet.
+_LOCAL_SPECIALS = b"!#$%&'*+-/=?^_`{|}~."
+
+
+def _letters_digits_or(raw, extra):
+    """True if every byte of `raw` is an ASCII letter or digit, or one of `extra`."""
+    for b in raw:
+        if not ((48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b in extra):
+            return False
+    return True
 
 
 def _refuse_line_breaks(field, value):
@@ -19,19 +30,18 @@ def check_address(field, address):
     if not isinstance(address, str):
         raise MessageError(field, "an address must be text, got %r" % (address,))
     _refuse_line_breaks(field, address)
-    for ch in address:
-        if ord(ch) > 126:
-            raise MessageError(field, "%r has non-ASCII characters; internationalized addresses "
-                                      "are not supported: use the mailbox's ASCII address" % address)
+    raw = address.encode()
+    if len(raw) != len(address):
+        raise MessageError(field, "%r has non-ASCII characters; internationalized addresses "
+                                  "are not supported: use the mailbox's ASCII address" % address)
     what = "%r is not a valid e-mail address (expected name@example.com)" % address
     if len(address) > 254 or address.count("@") != 1:
         raise MessageError(field, what)
     local, domain = address.split("@")
-    if not local or len(local) > 64 or local[0] == "." or local[-1] == "." or ".." in local:
+    if not local or len(local) > 64 or local.startswith(".") or local.endswith(".") or ".." in local:
         raise MessageError(field, what)
-    for ch in local:
-        if not (ch.isalpha() or ch.isdigit() or ch in _LOCAL_SPECIALS) or ord(ch) > 126:
-            raise MessageError(field, what)
+    if not _letters_digits_or(local.encode(), _LOCAL_SPECIALS):
+        raise MessageError(field, what)
     if not is_domain(domain) or "." not in domain:
         raise MessageError(field, what)
     return address
@@ -42,11 +52,10 @@ def is_domain(name):
     if not name or len(name) > 253:
         return False
     for label in name.split("."):
-        if not label or len(label) > 63 or label[0] == "-" or label[-1] == "-":
+        if not label or len(label) > 63 or label.startswith("-") or label.endswith("-"):
             return False
-        for ch in label:
-            if ord(ch) > 126 or not (ch.isalpha() or ch.isdigit() or ch == "-"):
-                return False
+        if not _letters_digits_or(label.encode(), b"-"):
+            return False
     return True
 
 
@@ -55,21 +64,18 @@ def _check_text(field, value, allow_newlines=False):
         raise MessageError(field, "must be text, got %r" % (value,))
     if not allow_newlines:
         _refuse_line_breaks(field, value)
-    for ch in value:
-        code = ord(ch)
-        if (code < 32 and ch not in "\t\r\n") or code == 127:
-            raise MessageError(field, "contains the control character %r; remove it" % ch)
+    for b in value.encode():               # UTF-8: every byte of a non-ASCII character is >= 128
+        if (b < 32 and b not in b"\t\r\n") or b == 127:
+            raise MessageError(field, "contains the control character %r; remove it" % chr(b))
     return value
 
 
 def _check_content_type(field, value):
     _check_text(field, value)
     parts = value.split("/")
-    if len(parts) != 2 or not parts[0] or not parts[1]:
+    if (len(parts) != 2 or not parts[0] or not parts[1]
+            or not _letters_digits_or(value.encode(), b"/-+._")):
         raise MessageError(field, "%r is not a MIME type like application/pdf" % value)
-    for ch in value:
-        if not (ch.isalpha() or ch.isdigit() or ch in "/-+._"):
-            raise MessageError(field, "%r is not a MIME type like application/pdf" % value)
     return value.lower()
 
 

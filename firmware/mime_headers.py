@@ -40,8 +40,8 @@ def normalize_newlines(text):
 
 
 def _is_plain_ascii(text):
-    for ch in text:
-        if ord(ch) < 32 or ord(ch) > 126:
+    for b in text.encode():               # bytes, not characters: see message_checks.py
+        if b < 32 or b > 126:
             return False
     return True
 
@@ -110,9 +110,9 @@ def file_name_param(param, name):
     while start < len(encoded):
         end = min(start + 60, len(encoded))
         if end < len(encoded):             # never split a %XX escape
-            if encoded[end - 1] == "%":
+            if encoded.endswith("%", 0, end):
                 end -= 1
-            elif encoded[end - 2] == "%":
+            elif encoded.endswith("%", 0, end - 1):
                 end -= 2
         chunk = encoded[start:end]
         prefix = "UTF-8''" if index == 0 else ""

@@ -1,8 +1,8 @@
 # The SMTP client conversation as a pure object (sans-I/O, like h11): replies in, commands and
 # "what the driver must do next" out. RFC 5321 (SMTP), RFC 3207 (STARTTLS), RFC 4954 (AUTH),
 # RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 3030 (CHUNKING, BINARYMIME). Rule: everything that affects the conversation lives
-# here, and every reply is dispatched through the one table _ON_REPLY; the driver only moves
-# bytes. Errors are split: SMTPProtocolError when the server broke the protocol, SMTPError when it
+# here, and every reply goes through the one method _on_reply (one branch per stage, in the order of
+# a conversation); the driver only moves bytes. Errors are split: SMTPProtocolError when the server broke the protocol, SMTPError when it
 # refused, LocalProtocolError when the caller drove this object out of order.
 import binascii
 
@@ -24,6 +24,12 @@ def _b64(data):
     return binascii.b2a_base64(data)[:-1]
 
 
+# What each stage's reply must be to go on (RFC 5321 4.3.2); any other 4xx/5xx is a refusal.
+_GO_ON = {"greeting": (220,), "ehlo": (250,), "starttls": (220,), "auth": (235, 334),
+          "mail": (250,), "rcpt": (250, 251), "data": (354,), "end_of_data": (250,),
+          "quit": (221,)}
+
+
 class SmtpClient:
     """One attempt to hand one message to one server."""
 
@@ -32,25 +38,23 @@ class SmtpClient:
         self.ehlo_name = ehlo_name
         self.tls_mode = tls_mode          # starttls | opportunistic | implicit | none
         self.auth = auth                  # none | login | plain | xoauth2
-        self._username = username
-        self._password = password
-        self._token = token
+        self.username = username
+        self.password = password
+        self.token = token
         self.secrets = secrets or ()
         self.profile = profile
         self.port = port
         self.tls_active = implicit_tls
         self.extensions = {}
-        self.max_size = 0
         self._reader = ReplyReader()
         self._out = bytearray()
-        self._expect = []                 # stages whose replies are still due, oldest first
+        self._expect = ["greeting"]       # stages whose replies are still due, oldest first
         self._phase = None                # what next_event() reports when nothing is pending
-        self._auth_step = 0
-        self._sender = None
-        self._recipients = ()
-        self._next_rcpt = 0
-        self._size = None
-        self._binary_size = None
+        self._step = 0                    # AUTH: challenges answered; without PIPELINING: RCPTs sent
+        self.sender = None
+        self.recipients = ()
+        self.size = None
+        self.binary_size = None
         self.use_bdat = False             # CHUNKING offered: BDAT <size> LAST, no dot-stuffing
         self.binary = False               # BINARYMIME offered too: attachments go unencoded
         self.body_command = b""           # what the driver writes right before the message
@@ -59,16 +63,15 @@ class SmtpClient:
         self.failure = None
         self.final_reply = None
         self.stage = "greeting"
-        self._expect.append("greeting")
 
     # --- the driver's side -------------------------------------------------------------------
     def set_transaction(self, sender, recipients, size, binary_size=None):
         """`size`: the message with base64 attachments; `binary_size`: with them unencoded (None:
         never send BINARYMIME)."""
-        self._sender = sender
-        self._recipients = tuple(recipients)
-        self._size = size
-        self._binary_size = binary_size
+        self.sender = sender
+        self.recipients = tuple(recipients)
+        self.size = size
+        self.binary_size = binary_size
 
     def next_event(self):
         if self._out:
@@ -100,7 +103,7 @@ class SmtpClient:
                     raise SMTPProtocolError(self.stage, "the server sent a reply nobody asked for: %s"
                                             % reply, secrets=self.secrets)
                 self.stage = self._expect.pop(0)
-                self._dispatch(self.stage, reply)
+                self._on_reply(self.stage, reply)
                 if self._expect:
                     self.stage = self._expect[0]
                 reply = self._reader.next_reply()
@@ -138,7 +141,7 @@ class SmtpClient:
             self._out.extend(b".\r\n")   # BDAT counted its octets: no end marker
         self._expect.append("end_of_data")
         if "PIPELINING" in self.extensions:
-            self._queue_quit()            # RFC 2920 3.1: QUIT may follow the end of data
+            self._quit()                  # RFC 2920 3.1: QUIT may follow the end of data
 
     def result(self):
         return self.final_reply
@@ -151,14 +154,10 @@ class SmtpClient:
         self._out.extend(b"\r\n")
         self._expect.append(stage)
 
-    def _queue_quit(self):
+    def _quit(self):
         if not self._quit_sent:
             self._quit_sent = True
             self._send_line(b"QUIT", "quit")
-
-    def _refused(self, stage, reply, kind=None):
-        return SMTPError(stage, reply.message(), code=reply.code, enhanced=reply.enhanced,
-                         secrets=self.secrets, profile=self.profile, port=self.port, kind=kind)
 
     def _fail(self, err):
         """Record the first failure; finish once every pipelined reply has been read."""
@@ -171,35 +170,74 @@ class SmtpClient:
             return
         self._phase = FAILED
         if err.code != 421:              # 421: the server is closing the channel already
-            self._queue_quit()
+            self._quit()
 
-    # --- the transition table --------------------------------------------------------------------
-    def _dispatch(self, stage, reply):
-        accepted, handler = _ON_REPLY[stage]
+    # --- every reply, one branch per stage -------------------------------------------------------
+    def _on_reply(self, stage, reply):
+        code = reply.code
         if stage == "quit":
-            handler(self, reply)
+            # The answer to QUIT changes nothing: the message was accepted or refused already.
+            if self.failure is not None and not self._expect:
+                self._fail(self.failure)
             return
-        if self.failure is not None:
-            if stage == "data" and reply.code == 354:
+        if self.failure is not None:      # a pipelined reply after a refusal: only count it
+            if stage == "data" and code == 354:
                 self._data_accepted = True
             self._fail(self.failure)
-            return
-        if reply.code in accepted:
-            handler(self, reply)
-        elif 400 <= reply.code < 600:
-            _on_refusal(self, stage, reply)
-        else:
-            self._fail(SMTPProtocolError(stage, "unexpected reply to %s: %s" % (stage, reply),
-                                         secrets=self.secrets))
-
-    def _on_greeting(self, reply):
-        self._send_line(b"EHLO " + self.ehlo_name.encode(), "ehlo")
+        elif code not in _GO_ON[stage]:
+            if not 400 <= code < 600:
+                self._fail(SMTPProtocolError(stage, "unexpected reply to %s: %s" % (stage, reply),
+                                             secrets=self.secrets))
+            elif stage == "starttls" and self.tls_mode == "opportunistic":
+                self._after_security()    # plaintext is allowed here: no credentials to protect
+            else:
+                self._fail(SMTPError(stage, reply.message(), code=code, enhanced=reply.enhanced,
+                                     secrets=self.secrets, profile=self.profile, port=self.port,
+                                     kind="starttls_refused" if stage == "starttls" else None))
+        elif stage == "greeting":
+            self._send_line(b"EHLO " + self.ehlo_name.encode(), "ehlo")
+        elif stage == "ehlo":
+            self._on_ehlo(reply)
+        elif stage == "starttls":
+            if not self._reader.is_empty():
+                # Bytes after the 220 arrived in clear but would be read as if from inside TLS
+                # (STARTTLS response injection, CVE-2011-0411 and kin): refuse them.
+                # Nothing more is said on this connection, not even QUIT.
+                raise SMTPProtocolError("starttls", "the server sent data after its STARTTLS "
+                                        "reply, before TLS began", secrets=self.secrets)
+            self._phase = START_TLS
+        elif stage == "auth":
+            self._on_auth(reply)
+        elif stage in ("mail", "rcpt"):
+            if "PIPELINING" not in self.extensions:
+                self._next_rcpt_or_data()
+            elif stage == "rcpt" and self.use_bdat and not self._expect:
+                self._start_bdat()        # the last recipient was accepted
+        elif stage == "data":
+            self._data_accepted = True
+            self._phase = SEND_MESSAGE
+        else:                             # end_of_data
+            self.final_reply = str(reply)
+            self._data_accepted = False
+            self._phase = DONE
+            self._quit()
 
     def _on_ehlo(self, reply):
-        self.extensions = _parse_extensions(reply.lines[1:])
-        self.max_size = _size_limit(self.extensions.get("SIZE", ""))
+        """EHLO keywords (upper case) -> their parameters (RFC 5321 4.1.1.1), then on."""
+        extensions = self.extensions = {}
+        for line in reply.lines[1:]:
+            words = line.strip().split(None, 1)
+            if not words:
+                continue
+            keyword = words[0].upper()
+            params = words[1] if len(words) > 1 else ""
+            if "=" in keyword:            # old-style "AUTH=LOGIN"
+                keyword, params = keyword.split("=", 1)[0], keyword.split("=", 1)[1] + " " + params
+            if keyword == "AUTH" and keyword in extensions:
+                params = extensions[keyword] + " " + params
+            extensions[keyword] = params.strip()
         if not self.tls_active and self.tls_mode in ("starttls", "opportunistic"):
-            if "STARTTLS" in self.extensions:
+            if "STARTTLS" in extensions:
                 self._send_line(b"STARTTLS", "starttls")
                 return
             if self.tls_mode == "starttls":
@@ -209,15 +247,6 @@ class SmtpClient:
                                      kind="no_starttls"))
                 return
         self._after_security()
-
-    def _on_starttls(self, reply):
-        if not self._reader.is_empty():
-            # Bytes after the 220 arrived in clear but would be read as if from inside TLS
-            # (STARTTLS response injection, CVE-2011-0411 and kin): refuse them.
-            # Nothing more is said on this connection, not even QUIT.
-            raise SMTPProtocolError("starttls", "the server sent data after its STARTTLS reply, "
-                                    "before TLS began", secrets=self.secrets)
-        self._phase = START_TLS
 
     def _after_security(self):
         if self.auth == "none":
@@ -232,15 +261,15 @@ class SmtpClient:
                 " ".join(offered) or "nothing", wanted), transient=False, profile=self.profile,
                 port=self.port, kind="auth_unavailable"))
             return
-        self._auth_step = 0
+        self._step = 0
         if self.auth == "plain":
-            blob = b"\0" + self._username.encode() + b"\0" + self._password.encode()
+            blob = b"\0" + self.username.encode() + b"\0" + self.password.encode()
             self._send_line(b"AUTH PLAIN " + _b64(blob), "auth")
         elif self.auth == "login":
             # RFC 4954 4 initial response: the user name rides on AUTH LOGIN (as smtplib does with
             # Exchange Online), saving a round trip; the server then asks only for the password.
-            self._auth_step = 1
-            self._send_line(b"AUTH LOGIN " + _b64(self._username.encode()), "auth")
+            self._step = 1
+            self._send_line(b"AUTH LOGIN " + _b64(self.username.encode()), "auth")
         else:
             self._send_line(b"AUTH " + wanted.encode(), "auth")
 
@@ -249,15 +278,15 @@ class SmtpClient:
             self._start_transaction()
             return
         # 334: the server wants the next piece (RFC 4954 4).
-        self._auth_step += 1
-        step = self._auth_step
+        self._step += 1
+        step = self._step
         if self.auth == "login" and step == 2 and _asks_for_user_name(reply):
-            self._auth_step = 1           # it ignored the initial response: give the name again
-            self._send_line(_b64(self._username.encode()), "auth")
+            self._step = 1                # it ignored the initial response: give the name again
+            self._send_line(_b64(self.username.encode()), "auth")
         elif self.auth == "login" and step == 2:
-            self._send_line(_b64(self._password.encode()), "auth")
+            self._send_line(_b64(self.password.encode()), "auth")
         elif self.auth == "xoauth2" and step == 1:
-            blob = "user=%s\x01auth=Bearer %s\x01\x01" % (self._username, self._token)
+            blob = "user=%s\x01auth=Bearer %s\x01\x01" % (self.username, self.token)
             self._send_line(_b64(blob.encode()), "auth")
         elif self.auth == "xoauth2" and step == 2:
             self._send_line(b"", "auth")  # a 334 error challenge: answer empty, then the 535 comes
@@ -267,42 +296,35 @@ class SmtpClient:
                                          secrets=self.secrets))
 
     def _start_transaction(self):
-        self.use_bdat = "CHUNKING" in self.extensions
-        self.binary = (self.use_bdat and "BINARYMIME" in self.extensions
-                       and self._binary_size is not None)
-        size = self._binary_size if self.binary else self._size
-        if self.max_size and size is not None and size > self.max_size:
+        extensions = self.extensions
+        self.use_bdat = "CHUNKING" in extensions
+        self.binary = (self.use_bdat and "BINARYMIME" in extensions
+                       and self.binary_size is not None)
+        size = self.binary_size if self.binary else self.size
+        limit = extensions.get("SIZE", "").strip()
+        limit = int(limit) if limit.isdigit() else 0
+        if limit and size is not None and size > limit:
             self._fail(SMTPError("mail", "the message is %d bytes; the server accepts at most %d"
-                                 % (size, self.max_size), enhanced="5.3.4", transient=False,
+                                 % (size, limit), enhanced="5.3.4", transient=False,
                                  profile=self.profile, port=self.port, kind="too_big"))
             return
-        mail = b"MAIL FROM:<" + self._sender.encode() + b">"
-        if "SIZE" in self.extensions and size is not None:
+        mail = b"MAIL FROM:<" + self.sender.encode() + b">"
+        if "SIZE" in extensions and size is not None:
             mail += b" SIZE=" + str(size).encode()
         if self.binary:
             mail += b" BODY=BINARYMIME"
         self._send_line(mail, "mail")
-        if "PIPELINING" in self.extensions:
-            for rcpt in self._recipients:
+        self._step = 0
+        if "PIPELINING" in extensions:
+            for rcpt in self.recipients:
                 self._send_line(b"RCPT TO:<" + rcpt.encode() + b">", "rcpt")
             if not self.use_bdat:         # BDAT waits for the RCPT replies: a refused
                 self._send_line(b"DATA", "data")   # recipient must not cost the whole upload
-        self._next_rcpt = 0
 
-    def _on_mail(self, reply):
-        if "PIPELINING" not in self.extensions:
-            self._send_next_rcpt_or_data()
-
-    def _on_rcpt(self, reply):
-        if "PIPELINING" not in self.extensions:
-            self._send_next_rcpt_or_data()
-        elif self.use_bdat and not self._expect:
-            self._start_bdat()            # the last recipient was accepted
-
-    def _send_next_rcpt_or_data(self):
-        if self._next_rcpt < len(self._recipients):
-            rcpt = self._recipients[self._next_rcpt]
-            self._next_rcpt += 1
+    def _next_rcpt_or_data(self):
+        if self._step < len(self.recipients):
+            rcpt = self.recipients[self._step]
+            self._step += 1
             self._send_line(b"RCPT TO:<" + rcpt.encode() + b">", "rcpt")
         elif self.use_bdat:
             self._start_bdat()
@@ -310,46 +332,9 @@ class SmtpClient:
             self._send_line(b"DATA", "data")
 
     def _start_bdat(self):
-        size = self._binary_size if self.binary else self._size
+        size = self.binary_size if self.binary else self.size
         self.body_command = b"BDAT " + str(size).encode() + b" LAST\r\n"
         self._phase = SEND_MESSAGE
-
-    def _on_data(self, reply):
-        self._data_accepted = True
-        self._phase = SEND_MESSAGE
-
-    def _on_end_of_data(self, reply):
-        self.final_reply = str(reply)
-        self._data_accepted = False
-        self._phase = DONE
-        self._queue_quit()
-
-    def _on_quit(self, reply):
-        # The answer to QUIT changes nothing: the message was accepted or refused already.
-        if self.failure is not None and not self._expect:
-            self._fail(self.failure)
-
-
-def _on_refusal(client, stage, reply):
-    if stage == "starttls" and client.tls_mode == "opportunistic":
-        client._after_security()          # plaintext is allowed here: no credentials to protect
-        return
-    kind = "starttls_refused" if stage == "starttls" else None
-    client._fail(client._refused(stage, reply, kind))
-
-
-# stage -> (reply codes that mean "go on", handler). Every reply passes through here.
-_ON_REPLY = {
-    "greeting": ((220,), SmtpClient._on_greeting),
-    "ehlo": ((250,), SmtpClient._on_ehlo),
-    "starttls": ((220,), SmtpClient._on_starttls),
-    "auth": ((235, 334), SmtpClient._on_auth),
-    "mail": ((250,), SmtpClient._on_mail),
-    "rcpt": ((250, 251), SmtpClient._on_rcpt),
-    "data": ((354,), SmtpClient._on_data),
-    "end_of_data": ((250,), SmtpClient._on_end_of_data),
-    "quit": ((221,), SmtpClient._on_quit),
-}
 
 
 def _asks_for_user_name(reply):
@@ -358,27 +343,3 @@ def _asks_for_user_name(reply):
     except Exception:
         return False
     return prompt.lower().startswith(b"user")
-
-
-def _parse_extensions(lines):
-    """EHLO keywords (upper case) -> their parameters (RFC 5321 4.1.1.1)."""
-    extensions = {}
-    for line in lines:
-        words = line.strip().split(None, 1)
-        if not words:
-            continue
-        keyword = words[0].upper()
-        params = words[1] if len(words) > 1 else ""
-        if "=" in keyword:                # old-style "AUTH=LOGIN"
-            keyword, params = keyword.split("=", 1)[0], keyword.split("=", 1)[1] + " " + params
-        if keyword == "AUTH" and keyword in extensions:
-            params = extensions[keyword] + " " + params
-        extensions[keyword] = params.strip()
-    return extensions
-
-
-def _size_limit(params):
-    params = params.strip()
-    if params and params.isdigit():
-        return int(params)
-    return 0

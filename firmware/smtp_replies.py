@@ -40,22 +40,13 @@ class Reply:
         return ("%d %s" % (self.code, self.text())).rstrip()
 
 
-def _is_digits(text):
-    if not text:
-        return False
-    for ch in text:
-        if ch < "0" or ch > "9":
-            return False
-    return True
-
-
 def _enhanced_code(code, line):
     """The enhanced status code at the start of `line` if it is one for `code`'s class, else None."""
     word = line.split(" ", 1)[0] if line else ""
     parts = word.split(".")
     if len(parts) != 3 or parts[0] != str(code // 100):
         return None
-    if not (_is_digits(parts[1]) and _is_digits(parts[2])):
+    if not (parts[1].isdigit() and parts[2].isdigit()):   # the text is ASCII (_printable)
         return None
     if len(parts[1]) > 3 or len(parts[2]) > 3:
         return None

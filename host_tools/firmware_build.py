@@ -15,6 +15,9 @@ DEVICE_PACKAGE_DIR = "lib/firmware"
 CACHE_DIR = os.path.join(REPO_ROOT, "build", "mpy-cache")
 # Files that are tools for building the firmware, not part of what runs on the board.
 HOST_ONLY = {"build_roots.py"}
+# CPython's side of firmware/compat.py: boards running CPython get it, MicroPython boards never
+# (compat.py imports it only on CPython), so it costs their heap nothing.
+CPYTHON_ONLY = {"compat_cpython.py"}
 DATA_SUFFIXES = (".der",)
 
 
@@ -44,7 +47,9 @@ def compile_module(source_path, device_name, march=None):
     fd, temp = tempfile.mkstemp(suffix=".tmp", dir=CACHE_DIR)
     os.close(fd)
     try:
-        # -s sets the name tracebacks show, so a board's error names firmware/smtp_protocol.py.
+        # -s sets the name tracebacks show. The module's dotted name (firmware.smtp_protocol) is
+        # interned on the board anyway when the module is imported, so naming the source by it
+        # costs no qstr of its own (a path would cost one per module, for good, in a small heap).
         cmd = [mpy_cross_executable(), "-o", temp, "-s", device_name]
         if march:
             cmd.append("-march=" + march)
@@ -69,13 +74,14 @@ def firmware_image(march=None, compiled=True):
         device_dir = DEVICE_PACKAGE_DIR if rel == "." else DEVICE_PACKAGE_DIR + "/" + rel
         for name in sorted(files):
             path = os.path.join(folder, name)
-            if name in HOST_ONLY:
+            if name in HOST_ONLY or (compiled and name in CPYTHON_ONLY):
                 continue
             if name.endswith(".py") and not compiled:
                 with open(path, "rb") as handle:
                     image.append((handle.read(), device_dir + "/" + name))
             elif name.endswith(".py"):
-                device_name = "firmware/" + (name if rel == "." else rel + "/" + name)
+                module = ("firmware/" + (name if rel == "." else rel + "/" + name))[:-3]
+                device_name = module.replace("/__init__", "").replace("/", ".")
                 image.append((compile_module(path, device_name, march), device_dir + "/" + name[:-3] + ".mpy"))
             elif name.endswith(DATA_SUFFIXES):
                 with open(path, "rb") as handle:
