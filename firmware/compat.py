@@ -35,9 +35,7 @@ def collect_garbage():
 # --- streams: MicroPython sockets and TLS sockets speak read/readinto/write (CPython's speak
 # recv_into/send: firmware/compat_cpython.py). Both loop until the work is done or the timeout
 # fires. ------------------------------------------------------------------------------------------
-import errno as _errno
-
-_TIMEOUT_ERRNOS = (_errno.ETIMEDOUT, _errno.EAGAIN)
+import errno
 
 
 def read_into(f, view):
@@ -61,7 +59,7 @@ def sock_recv_into(sock, view):
     # or TLS; recv() returns what has arrived, which is what a reply reader needs.
     data = sock.recv(len(view))
     if data is None:                         # a non-blocking socket had nothing: a timeout
-        raise OSError(_errno.ETIMEDOUT)
+        raise OSError(errno.ETIMEDOUT)
     n = len(data)
     view[:n] = data
     return n
@@ -70,7 +68,7 @@ def sock_recv_into(sock, view):
 def sock_send(sock, view):
     n = sock.write(view)
     if n is None:
-        raise OSError(_errno.ETIMEDOUT)
+        raise OSError(errno.ETIMEDOUT)
     return n
 
 
@@ -83,11 +81,11 @@ def network_error_kind(exc):
         kind = socket_error_kind(exc)
         if kind:
             return kind
-    if number in _TIMEOUT_ERRNOS:
+    if number in (errno.ETIMEDOUT, errno.EAGAIN):
         return "timeout"
-    if number == _errno.ECONNREFUSED:
+    if number == errno.ECONNREFUSED:
         return "refused"
-    if number in (_errno.ECONNRESET, _errno.ECONNABORTED, getattr(_errno, "EPIPE", 32)):
+    if number in (errno.ECONNRESET, errno.ECONNABORTED, 32):   # 32: EPIPE, on every port
         return "closed"
     if isinstance(number, int) and number < 0:   # MicroPython getaddrinfo: negative EAI_* codes
         return "dns"

@@ -4,10 +4,8 @@
 # attempt (a hostile or chatty server could echo them back). Programming errors in our own use of
 # the protocol are LocalProtocolError (not an SMTPError: nobody but a developer can fix those).
 
-STAGES = (
-    "settings", "message", "connect", "greeting", "ehlo", "starttls", "tls", "auth",
-    "mail", "rcpt", "data", "end_of_data", "quit",
-)
+# Stages, in the order of an attempt: settings, message, connect, greeting, ehlo, starttls, tls,
+# auth, mail, rcpt, data, end_of_data, quit.
 
 
 def redact(text, secrets):

@@ -5,11 +5,10 @@
 import binascii
 import os
 
-from firmware import call_once, compat, smtp_protocol, tls_context
+from firmware import call_once, compat, connection, smtp_protocol
 from firmware.errors import SMTPError
 from firmware.message import Message
 from firmware.mime_writer import MimeWriter
-from firmware.smtp_stream import Stream
 
 __all__ = ("send_mail", "Message", "SMTPError")
 
@@ -31,16 +30,6 @@ def _secrets(cfg):
     return secrets
 
 
-def _connect(board, cfg):
-    try:
-        return board.net.open_tcp(cfg["host"], cfg["port"], cfg["timeout_s"])
-    except Exception as exc:               # OSError, or the board's own error (network not up)
-        kind = compat.network_error_kind(exc) if isinstance(exc, OSError) else "network"
-        raise SMTPError("connect", "cannot connect to %s:%d (%s): %s" % (
-            cfg["host"], cfg["port"], kind, exc), transient=True, profile=cfg["profile"],
-            port=cfg["port"], kind=kind)
-
-
 def send_mail(settings, msg, board):
     """Send `msg` with the connection `settings` through `board`'s network.
     -> {"reply": "250 2.0.0 OK ...", "round_trips": n, "bytes_sent": n}; raises SMTPError."""
@@ -52,9 +41,10 @@ def send_mail(settings, msg, board):
     ctx = None
     if cfg["tls"] != "none":
         # First, while the heap is least fragmented: the context is one allocation of about 3 KB.
-        tls_context.check_clock(now, profile, port)
-        ctx = tls_context.make_context(cfg)
-    writer = MimeWriter(msg, now, binascii.hexlify(os.urandom(12)).decode())       # checks the attachment files
+        connection.check_clock(now, profile, port)
+        ctx = connection.make_context(cfg)
+    # MimeWriter checks the attachment files, and composes the head with a random Message-ID.
+    writer = MimeWriter(msg, now, binascii.hexlify(os.urandom(12)).decode())
     size = writer.size()
     client = smtp_protocol.SmtpClient(
         cfg["ehlo_name"], cfg["tls"], cfg["auth"], cfg["username"],
@@ -63,12 +53,17 @@ def send_mail(settings, msg, board):
     client.set_transaction(msg.sender, msg.recipients(), size, writer.size(binary=True))
     compat.collect_garbage()
 
-    sock = _connect(board, cfg)
-    stream = Stream(sock, profile, port)
+    try:
+        sock = board.net.open_tcp(cfg["host"], port, cfg["timeout_s"])
+    except Exception as exc:               # OSError, or the board's own error (network not up)
+        kind = compat.network_error_kind(exc) if isinstance(exc, OSError) else "network"
+        raise SMTPError("connect", "cannot connect to %s:%d (%s): %s" % (
+            cfg["host"], port, kind, exc), transient=True, profile=profile, port=port, kind=kind)
+    stream = connection.Stream(sock, profile, port)
     try:
         compat.set_timeout(sock, cfg["timeout_s"])
         if cfg["tls"] == "implicit":
-            stream.sock = tls_context.wrap(ctx, sock, cfg["host"], profile, port)
+            stream.sock = connection.wrap(ctx, sock, cfg["host"], profile, port)
         round_trips = _converse(client, stream, writer, ctx, cfg)
     finally:
         stream.close()
@@ -95,11 +90,17 @@ def _converse(client, stream, writer, ctx, cfg):
                 else:
                     client.connection_closed()
             elif event == smtp_protocol.START_TLS:
-                stream.sock = tls_context.wrap(ctx, stream.sock, cfg["host"], cfg["profile"],
+                stream.sock = connection.wrap(ctx, stream.sock, cfg["host"], cfg["profile"],
                                                cfg["port"])
                 client.tls_started()
             elif event == smtp_protocol.SEND_MESSAGE:
-                _send_message(writer, stream, client)
+                try:
+                    if client.body_command:
+                        stream.write_all(client.body_command)
+                    writer.write_to(stream.write_all, client.binary, not client.use_bdat)
+                except OSError as exc:     # the file changed or vanished: abort, do not end data
+                    raise SMTPError("data", "reading the attachment failed: %s; nothing was "
+                                    "delivered" % exc, transient=False, kind="message")
                 client.message_sent()
             elif event == smtp_protocol.DONE:
                 return round_trips
@@ -109,16 +110,3 @@ def _converse(client, stream, writer, ctx, cfg):
             if client.failure is not None:     # the QUIT after a refusal failed: report the refusal
                 raise client.failure
             raise
-
-
-def _send_message(writer, stream, client):
-    def write(data):
-        stream.write_all(data, "data")
-
-    try:
-        if client.body_command:
-            write(client.body_command)
-        writer.write_to(write, client.binary, dot_stuffing=not client.use_bdat)
-    except OSError as exc:                 # the file changed or vanished: abort, do not end data
-        raise SMTPError("data", "reading the attachment failed: %s; nothing was delivered" % exc,
-                        transient=False, kind="message")

@@ -8,8 +8,6 @@ import binascii
 from firmware.compat import const
 
 _QP_MAX = const(76)                    # RFC 2045 6.7 rule 5
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _HEX = b"0123456789ABCDEF"
 
 
@@ -31,7 +29,9 @@ def rfc5322_date(epoch):
     if month <= 2:
         year += 1
     return "%s, %02d %s %04d %02d:%02d:%02d +0000" % (
-        _DAYS[weekday], day, _MONTHS[month - 1], year, secs // 3600, (secs // 60) % 60, secs % 60)
+        "MonTueWedThuFriSatSun"[3 * weekday:3 * weekday + 3], day,
+        "JanFebMarAprMayJunJulAugSepOctNovDec"[3 * month - 3:3 * month], year, secs // 3600,
+        (secs // 60) % 60, secs % 60)
 
 
 def normalize_newlines(text):

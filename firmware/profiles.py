@@ -5,9 +5,6 @@
 from firmware.errors import SettingsError
 from firmware.message_checks import is_domain
 
-TLS_MODES = ("starttls", "opportunistic", "implicit", "none")
-AUTH_MODES = ("login", "xoauth2", "plain", "none")
-
 # profile -> (host, port, tls, auth, tls choices, auth choices). host None = the user must give it
 # (never guessed: MX hosts differ per tenant); port None = from the tls mode.
 PROFILES = {
@@ -16,11 +13,9 @@ PROFILES = {
     "direct_send": (None, 25, "opportunistic", "none", ("opportunistic", "starttls"), ("none",)),
     "relay": (None, 25, "starttls", "none", ("starttls", "opportunistic"), ("none",)),
     "hve": ("smtp.hve.mx.microsoft", 587, "starttls", "login", ("starttls",), ("login", "xoauth2")),
-    "custom": (None, None, "starttls", "none", TLS_MODES, AUTH_MODES),
+    "custom": (None, None, "starttls", "none", ("starttls", "opportunistic", "implicit", "none"),
+               ("login", "xoauth2", "plain", "none")),
 }
-
-_MX_HINT = ("set host to your MX endpoint, shown under Manage DNS in the Microsoft 365 admin "
-            "center (e.g. contoso-com.mail.protection.outlook.com)")
 
 KEYS = ("profile", "host", "port", "tls", "auth", "username", "password", "token", "ca_der",
         "client_cert_der", "client_key_der", "ehlo_name", "timeout_s")
@@ -39,7 +34,9 @@ def _is_ipv4(text):
 def _check_host(host, profile):
     if not host:
         if profile in ("direct_send", "relay"):
-            raise SettingsError("host", "missing: " + _MX_HINT)
+            raise SettingsError("host", "missing: set host to your MX endpoint, shown under Manage "
+                                        "DNS in the Microsoft 365 admin center (e.g. "
+                                        "contoso-com.mail.protection.outlook.com)")
         raise SettingsError("host", "missing: set host to the mail server's name")
     if not isinstance(host, str) or not (is_domain(host.rstrip(".")) or _is_ipv4(host)):
         raise SettingsError("host", "%r is not a host name; use e.g. smtp.office365.com" % (host,))

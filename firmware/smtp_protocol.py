@@ -6,18 +6,19 @@
 # refused, LocalProtocolError when the caller drove this object out of order.
 import binascii
 
+from firmware.compat import const
 from firmware.errors import LocalProtocolError, SMTPError, SMTPProtocolError
 from firmware.smtp_replies import ReplyFormatError, ReplyReader
 
-# What the driver must do next (next_event()).
-SEND = "send"                    # write take_output() to the connection
-NEED_DATA = "need_data"          # read from the connection and call receive_data()
-START_TLS = "start_tls"          # wrap the connection in TLS, then call tls_started()
-SEND_MESSAGE = "send_message"    # write body_command, stream the message (binary / dot_stuffing
+# What the driver must do next (next_event()): small integers, folded into the bytecode.
+SEND = const(1)                  # write take_output() to the connection
+NEED_DATA = const(2)             # read from the connection and call receive_data()
+START_TLS = const(3)             # wrap the connection in TLS, then call tls_started()
+SEND_MESSAGE = const(4)          # write body_command, stream the message (binary / dot_stuffing
                                  # as the client says), then call message_sent()
-DONE = "done"                    # the message was accepted: result(); close the connection
-ABORT = "abort"                  # close the connection WITHOUT ending the data; raise failure
-FAILED = "failed"                # close the connection and raise failure
+DONE = const(5)                  # the message was accepted: result(); close the connection
+ABORT = const(6)                 # close the connection WITHOUT ending the data; raise failure
+FAILED = const(7)                # close the connection and raise failure
 
 
 def _b64(data):

@@ -69,13 +69,13 @@ class ReplyReader:
 
     def __init__(self):
         self._partial = bytearray()      # the line being received, without its line ending
-        self._lines = []                 # text lines of the reply being received
-        self._code = 0
+        self.lines = []                  # text lines of the reply being received
+        self.code = 0                    # and its code
         self._ready = []                 # complete replies, oldest first
 
     def is_empty(self):
         """Nothing received beyond the replies already taken."""
-        return not (self._partial or self._lines or self._ready)
+        return not (self._partial or self.lines or self._ready)
 
     def feed(self, data):
         data = bytes(data)
@@ -95,9 +95,9 @@ class ReplyReader:
             self._partial = bytearray()
             if line.endswith(b"\r"):
                 line = line[:-1]
-            self._line(line)
+            self._take_line(line)
 
-    def _line(self, raw):
+    def _take_line(self, raw):
         if len(raw) < 3 or not raw[:3].isdigit():
             raise ReplyFormatError("not an SMTP reply line: %r" % _printable(raw[:60]))
         code = int(raw[:3])
@@ -107,16 +107,16 @@ class ReplyReader:
         if separator not in (b"", b" ", b"-"):
             raise ReplyFormatError("reply line %r lacks the space or hyphen after the code"
                                    % _printable(raw[:60]))
-        if self._lines and code != self._code:
+        if self.lines and code != self.code:
             raise ReplyFormatError("a multi-line reply changed its code from %d to %d"
-                                   % (self._code, code))
-        if len(self._lines) >= MAX_REPLY_LINES:
+                                   % (self.code, code))
+        if len(self.lines) >= MAX_REPLY_LINES:
             raise ReplyFormatError("a reply has more than %d lines" % MAX_REPLY_LINES)
-        self._code = code
-        self._lines.append(_printable(raw[4:]))
+        self.code = code
+        self.lines.append(_printable(raw[4:]))
         if separator != b"-":
-            self._ready.append(Reply(code, self._lines))
-            self._lines = []
+            self._ready.append(Reply(code, self.lines))
+            self.lines = []
 
     def next_reply(self):
         if self._ready:

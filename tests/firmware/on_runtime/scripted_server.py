@@ -104,7 +104,7 @@ def run(spec):
                 commands.append("<binary message>" if client.binary else "<message>")
                 client.message_sent()
             else:
-                outcome = event
+                outcome = {sp.DONE: "done", sp.ABORT: "abort", sp.FAILED: "failed"}[event]
                 if event != sp.DONE:
                     raise client.failure
     except SMTPError as err:
