@@ -75,10 +75,9 @@ settings = %(settings)s
 msg = Message(%(user)r, ["alice@contoso.com"], [], "bench", "scan attached",
               %(attachments)r)
 gc.collect()
-t0 = time.ticks_ms()
+start = time.ticks_ms()
 r = send_mail(settings, msg, Board())
-t1 = time.ticks_ms()
-print("RESULT", r["round_trips"], r["bytes_sent"], r["reply"][:3], time.ticks_diff(t1, t0))
+print("RESULT", r["round_trips"], r["bytes_sent"], r["reply"][:3], time.ticks_diff(time.ticks_ms(), start))
 """
 
 # The anchor, also in a process of its own and timed around the send alone: CPython's smtplib
@@ -352,7 +351,7 @@ def main(argv=None):
             # The same script stopped right before send_mail, and an empty one, reporting as a
             # send that did nothing so that the same check and bisection apply: what the unix port
             # needs by itself, and what is in the heap when send_mail is called.
-            before_send = big.split("gc.collect()\nt0")[0] + NO_SEND
+            before_send = big.split("gc.collect()\nstart")[0] + NO_SEND
             heaps = {}
             for label, image in (("stock build, .mpy files on the filesystem", None),
                                  ("product build, .mpy in a ROMFS partition", romfs)):

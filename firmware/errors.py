@@ -39,22 +39,12 @@ class SMTPError(Exception):
 
     def diagnosis(self):
         """(cause, what_to_do) in the words of Microsoft's guide for devices. The table is
-        loaded for the question and let go after it: a board needs it rarely, and the heap it
-        takes (13 KB measured on the 64-bit unix port) is better left to the application."""
-        import sys
+        loaded for the question and let go after it (firmware.call_once): a board needs it rarely,
+        and the heap it takes (13 KB measured on the 64-bit unix port) is better left to the
+        application."""
+        from firmware import call_once
 
-        import firmware
-        from firmware.compat import collect_garbage
-
-        collect_garbage()
-        from firmware.diagnosis import diagnose
-
-        try:
-            return diagnose(self)
-        finally:
-            sys.modules.pop("firmware.diagnosis", None)
-            if hasattr(firmware, "diagnosis"):
-                delattr(firmware, "diagnosis")
+        return call_once("diagnosis", "diagnose", self)
 
     def __str__(self):
         head = "%s failed" % self.stage

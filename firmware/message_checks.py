@@ -19,17 +19,11 @@ def _letters_digits_or(raw, extra):
     return True
 
 
-def _refuse_line_breaks(field, value):
-    if "\r" in value or "\n" in value:
-        raise MessageError(field, "contains a line break (CR or LF), which would inject headers; "
-                                  "remove it")
-
-
 def check_address(field, address):
     """Refuse anything but a plain ASCII address local@domain.tld (RFC 5321 4.1.2 dot-atoms)."""
     if not isinstance(address, str):
         raise MessageError(field, "an address must be text, got %r" % (address,))
-    _refuse_line_breaks(field, address)
+    _check_text(field, address)
     raw = address.encode()
     if len(raw) != len(address):
         raise MessageError(field, "%r has non-ASCII characters; internationalized addresses "
@@ -62,8 +56,9 @@ def is_domain(name):
 def _check_text(field, value, allow_newlines=False):
     if not isinstance(value, str):
         raise MessageError(field, "must be text, got %r" % (value,))
-    if not allow_newlines:
-        _refuse_line_breaks(field, value)
+    if not allow_newlines and ("\r" in value or "\n" in value):
+        raise MessageError(field, "contains a line break (CR or LF), which would inject headers; "
+                                  "remove it")
     for b in value.encode():               # UTF-8: every byte of a non-ASCII character is >= 128
         if (b < 32 and b not in b"\t\r\n") or b == 127:
             raise MessageError(field, "contains the control character %r; remove it" % chr(b))

@@ -11,10 +11,10 @@ _QP_MAX = const(76)                    # RFC 2045 6.7 rule 5
 _HEX = b"0123456789ABCDEF"
 
 
-def rfc5322_date(epoch):
+def rfc5322_date(now):
     """'Sat, 28 Nov 2026 05:24:42 +0000' from UTC seconds since 1970, without the runtime's
     gmtime (its epoch differs between ports)."""
-    days, secs = divmod(int(epoch), 86400)
+    days, secs = divmod(int(now), 86400)
     weekday = (days + 3) % 7            # 1970-01-01 was a Thursday
     # civil_from_days (H. Hinnant), valid for any date after 1970
     z = days + 719468
@@ -34,11 +34,6 @@ def rfc5322_date(epoch):
         (secs // 60) % 60, secs % 60)
 
 
-def normalize_newlines(text):
-    """CRLF, lone CR and lone LF all become CRLF: nothing bare can reach the wire."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
-
-
 def _is_plain_ascii(text):
     for b in text.encode():               # bytes, not characters: see message_checks.py
         if b < 32 or b > 126:
@@ -46,9 +41,13 @@ def _is_plain_ascii(text):
     return True
 
 
-def encoded_words(text):
-    """RFC 2047 'B' encoded-words of at most 75 characters, split on UTF-8 character boundaries."""
-    raw = text.encode("utf-8")
+def header_unstructured(name, value):
+    """An unstructured header (Subject): plain when short printable ASCII, else RFC 2047 'B'
+    encoded-words of at most 75 characters, split on UTF-8 character boundaries and folded one
+    per line."""
+    if _is_plain_ascii(value) and len(name) + 2 + len(value) <= 78:
+        return "%s: %s\r\n" % (name, value)
+    raw = value.encode("utf-8")
     words = []
     start = 0
     while start < len(raw):
@@ -57,34 +56,20 @@ def encoded_words(text):
             end -= 1                       # never cut a character in two
         words.append("=?UTF-8?B?" + binascii.b2a_base64(raw[start:end])[:-1].decode() + "?=")
         start = end
-    return words
+    return "%s: %s\r\n" % (name, "\r\n ".join(words))
 
 
-def header_unstructured(name, value):
-    """An unstructured header (Subject): plain when short printable ASCII, else encoded-words
-    folded one per line."""
-    if _is_plain_ascii(value) and len(name) + 2 + len(value) <= 78:
-        return "%s: %s\r\n" % (name, value)
-    if not value:
-        return "%s: \r\n" % name
-    return "%s: %s\r\n" % (name, "\r\n ".join(encoded_words(value)))
-
-
-def header_addresses(name, addresses):
+def header_addresses(name, values):
     """An address list, folded after commas so that lines stay short."""
     line = name + ": "
     out = ""
-    for i, address in enumerate(addresses):
-        piece = address + ("," if i < len(addresses) - 1 else "")
+    for i, address in enumerate(values):
+        piece = address + ("," if i < len(values) - 1 else "")
         if len(line) + len(piece) > 77 and line.strip() != name + ":":
             out += line.rstrip() + "\r\n"
             line = " "
         line += piece + " "
     return out + line.rstrip() + "\r\n"
-
-
-def _quote(value):
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _percent_encode(raw):
@@ -99,10 +84,10 @@ def _percent_encode(raw):
     return out.decode()
 
 
-def file_name_param(param, name):
+def file_name_param(key, name):
     """'; name="x.pdf"', or RFC 2231 '; name*0*=UTF-8''...' continuations for non-ASCII names."""
     if _is_plain_ascii(name) and len(name) <= 60:
-        return ";\r\n %s=%s" % (param, _quote(name))
+        return ';\r\n %s="%s"' % (key, name.replace("\\", "\\\\").replace('"', '\\"'))
     encoded = _percent_encode(name.encode("utf-8"))
     pieces = []
     start = 0
@@ -116,7 +101,7 @@ def file_name_param(param, name):
                 end -= 2
         chunk = encoded[start:end]
         prefix = "UTF-8''" if index == 0 else ""
-        pieces.append(";\r\n %s*%d*=%s%s" % (param, index, prefix, chunk))
+        pieces.append(";\r\n %s*%d*=%s%s" % (key, index, prefix, chunk))
         start = end
         index += 1
     return "".join(pieces)
@@ -151,7 +136,8 @@ def compose(message, now, random_hex, boundary):
     text = message.body
     if text and not text.endswith("\n") and not text.endswith("\r"):
         text += "\n"                       # the text body always ends with a line break
-    text = quoted_printable(normalize_newlines(text))
+    # CRLF, lone CR and lone LF all become CRLF: nothing bare can reach the wire.
+    text = quoted_printable(text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n"))
     parts = []
     for path, name, content_type in message.attachments:
         parts.append(("--%s\r\nContent-Type: %s%s\r\nContent-Disposition: attachment%s\r\n"
@@ -163,22 +149,22 @@ def compose(message, now, random_hex, boundary):
     return _headers(message, now, random_hex, boundary), text, parts
 
 
-def _headers(m, now, random_hex, boundary):
-    domain = m.sender.split("@")[1]
+def _headers(message, now, random_hex, boundary):
+    domain = message.sender.split("@")[1]
     head = ""
     if now is not None:                    # unset clock: the receiving server adds the Date
         head += "Date: %s\r\n" % rfc5322_date(now)
-    head += "From: %s\r\n" % m.sender
-    if m.to:
-        head += header_addresses("To", m.to)
-    if m.cc:
-        head += header_addresses("Cc", m.cc)
-    head += header_unstructured("Subject", m.subject)
+    head += "From: %s\r\n" % message.sender
+    if message.to:
+        head += header_addresses("To", message.to)
+    if message.cc:
+        head += header_addresses("Cc", message.cc)
+    head += header_unstructured("Subject", message.subject)
     head += "Message-ID: <%s.%d@%s>\r\n" % (random_hex, int(now or 0), domain)
     head += "MIME-Version: 1.0\r\n"
     text_type = ("Content-Type: text/plain; charset=utf-8\r\n"
                  "Content-Transfer-Encoding: quoted-printable\r\n")
-    if not m.attachments:
+    if not message.attachments:
         return (head + text_type + "\r\n").encode()
     head += 'Content-Type: multipart/mixed;\r\n boundary="%s"\r\n\r\n' % boundary
     head += "This is a multi-part message in MIME format.\r\n"

@@ -39,8 +39,7 @@ class MimeWriter:
     """MimeWriter(message, now, random_hex).size(binary) and .write_to(write, binary, dot_stuffing).
     binary=True writes attachments unencoded (Content-Transfer-Encoding: binary, BINARYMIME)."""
 
-    def __init__(self, message, now, random_hex, file_sizes=None):
-        file_sizes = file_sizes if file_sizes is not None else message.check_files()
+    def __init__(self, message, now, random_hex):
         # The boundary cannot collide with a base64 or quoted-printable body: neither can contain
         # "=_" (base64 has no "_"; in QP "=" is always followed by two hex digits or a line break),
         # so no scan of the content is needed. A binary attachment could hold any bytes, but not
@@ -49,7 +48,7 @@ class MimeWriter:
         self._head, self._text, heads = call_once("mime_headers", "compose", message, now,
                                                   random_hex, self.boundary)
         self._parts = []                   # (part header without its encoding, path, size)
-        for head, (path, _, _), size in zip(heads, message.attachments, file_sizes):
+        for head, (path, _, _), size in zip(heads, message.attachments, message.check_files()):
             self._parts.append((head, path, size))
 
     def _closing(self):

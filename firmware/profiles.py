@@ -31,17 +31,6 @@ def _is_ipv4(text):
     return True
 
 
-def _check_host(host, profile):
-    if not host:
-        if profile in ("direct_send", "relay"):
-            raise SettingsError("host", "missing: set host to your MX endpoint, shown under Manage "
-                                        "DNS in the Microsoft 365 admin center (e.g. "
-                                        "contoso-com.mail.protection.outlook.com)")
-        raise SettingsError("host", "missing: set host to the mail server's name")
-    if not isinstance(host, str) or not (is_domain(host.rstrip(".")) or _is_ipv4(host)):
-        raise SettingsError("host", "%r is not a host name; use e.g. smtp.office365.com" % (host,))
-
-
 def fill(settings):
     """The settings with every default of their profile filled in, checked."""
     if not isinstance(settings, dict):
@@ -53,10 +42,11 @@ def fill(settings):
     if profile not in PROFILES:
         raise SettingsError("profile", "unknown profile %r; choose one of %s" % (
             profile, ", ".join(sorted(PROFILES))))
-    host, port, tls, auth, tls_choices, auth_choices = PROFILES[profile]
+    row = PROFILES[profile]
+    tls_choices, auth_choices = row[4], row[5]
     out = {"profile": profile, "username": None, "password": None, "token": None, "ca_der": None,
            "client_cert_der": None, "client_key_der": None, "ehlo_name": None, "timeout_s": 30}
-    out["host"], out["port"], out["tls"], out["auth"] = host, port, tls, auth
+    out["host"], out["port"], out["tls"], out["auth"] = row[0], row[1], row[2], row[3]
     for key in settings:
         if settings[key] is not None:
             out[key] = settings[key]
@@ -67,7 +57,15 @@ def fill(settings):
     if out["auth"] not in auth_choices:
         raise SettingsError("auth", "%r is not possible with the %s profile; choose %s" % (
             out["auth"], profile, " or ".join(auth_choices)))
-    _check_host(out["host"], profile)
+    host = out["host"]
+    if not host:
+        if profile in ("direct_send", "relay"):
+            raise SettingsError("host", "missing: set host to your MX endpoint, shown under Manage "
+                                        "DNS in the Microsoft 365 admin center (e.g. "
+                                        "contoso-com.mail.protection.outlook.com)")
+        raise SettingsError("host", "missing: set host to the mail server's name")
+    if not isinstance(host, str) or not (is_domain(host.rstrip(".")) or _is_ipv4(host)):
+        raise SettingsError("host", "%r is not a host name; use e.g. smtp.office365.com" % (host,))
     if out["port"] is None:
         out["port"] = 465 if out["tls"] == "implicit" else 587
     given_port = out["port"]

@@ -160,17 +160,17 @@ class SmtpClient:
             self._quit_sent = True
             self._send_line(b"QUIT", "quit")
 
-    def _fail(self, err):
+    def _fail(self, failure):
         """Record the first failure; finish once every pipelined reply has been read."""
         if self.failure is None:
-            self.failure = err
+            self.failure = failure
         if self._expect:
             return
         if self._data_accepted:
             self._phase = ABORT           # only <CRLF>.<CRLF> commits: closing discards the data
             return
         self._phase = FAILED
-        if err.code != 421:              # 421: the server is closing the channel already
+        if failure.code != 421:          # 421: the server is closing the channel already
             self._quit()
 
     # --- every reply, one branch per stage -------------------------------------------------------
@@ -281,7 +281,11 @@ class SmtpClient:
         # 334: the server wants the next piece (RFC 4954 4).
         self._step += 1
         step = self._step
-        if self.auth == "login" and step == 2 and _asks_for_user_name(reply):
+        try:                              # Username: or Password:, base64 (RFC 4954 4)
+            asks_for_user = binascii.a2b_base64(reply.lines[0].strip()).lower().startswith(b"user")
+        except Exception:
+            asks_for_user = False
+        if self.auth == "login" and step == 2 and asks_for_user:
             self._step = 1                # it ignored the initial response: give the name again
             self._send_line(_b64(self.username.encode()), "auth")
         elif self.auth == "login" and step == 2:
@@ -337,10 +341,3 @@ class SmtpClient:
         self.body_command = b"BDAT " + str(size).encode() + b" LAST\r\n"
         self._phase = SEND_MESSAGE
 
-
-def _asks_for_user_name(reply):
-    try:
-        prompt = binascii.a2b_base64(reply.lines[0].strip())
-    except Exception:
-        return False
-    return prompt.lower().startswith(b"user")

@@ -6,7 +6,7 @@
 from firmware.compat import const
 
 MAX_LINE_BYTES = const(2048)   # RFC 5321 4.5.3.1.5 says 512; Exchange tags replies, so allow more
-MAX_REPLY_LINES = const(100)   # an EHLO list is about a dozen lines
+_MAX_REPLY_LINES = const(100)  # an EHLO list is about a dozen lines
 
 
 class ReplyFormatError(Exception):
@@ -110,8 +110,8 @@ class ReplyReader:
         if self.lines and code != self.code:
             raise ReplyFormatError("a multi-line reply changed its code from %d to %d"
                                    % (self.code, code))
-        if len(self.lines) >= MAX_REPLY_LINES:
-            raise ReplyFormatError("a reply has more than %d lines" % MAX_REPLY_LINES)
+        if len(self.lines) >= _MAX_REPLY_LINES:
+            raise ReplyFormatError("a reply has more than %d lines" % _MAX_REPLY_LINES)
         self.code = code
         self.lines.append(_printable(raw[4:]))
         if separator != b"-":
