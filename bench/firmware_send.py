@@ -197,6 +197,19 @@ def resident_code_bytes(mpy_dir, romfs=None):
     return int(words[0]), words[1]
 
 
+def interned_names(mpy_dir, script, romfs=None):
+    """(names, pools): how many names (qstrs) the unix port interned by the end of `script`, and
+    in how many pools. Pools are allocated whole, each twice the last (20, 40, 80, 160 entries,
+    then 320 = 3.5 KB on this port), so the 301st name costs a 3.5 KB block in the middle of a
+    send: the figure shows how close a change brings the run to that step."""
+    script = script.replace('print("RESULT"', 'import micropython\nmicropython.qstr_info()\n'
+                            'print("RESULT"')
+    ok, _, out = run_board(mpy_dir, 256 * 1024, script, romfs=romfs)
+    if not ok or "n_qstr=" not in out:
+        raise SystemExit("firmware_send: counting the interned names failed:\n" + out)
+    return (int(out.split("n_qstr=")[1].split(",")[0]), int(out.split("n_pool=")[1].split(",")[0]))
+
+
 # A bare TLS client on the unix port, no firmware code, using MicroPython's tls module as the
 # firmware does: GC heap in use (after a collection) before the TLS context, with the context, after
 # the handshake and with the connection idle after one EHLO. mbedTLS's record buffers alone are
@@ -359,7 +372,8 @@ def main(argv=None):
                 bare_kb = smallest_heap(mpy_dir, NO_SEND, low_kb=1, romfs=image)
                 setup_kb = smallest_heap(mpy_dir, before_send, low_kb=1, romfs=image)
                 resident, source = resident_code_bytes(mpy_dir, image)
-                heaps[label] = (heap_kb, resident, setup_kb)
+                names, pools = interned_names(mpy_dir, big, image)
+                heaps[label] = (heap_kb, resident, setup_kb, names)
                 print("    %s (firmware.mail imported from %s):" % (label, source))
                 print("        smallest heap: %d KB (target <= 32 KB: %s)"
                       % (heap_kb, "met" if heap_kb <= 32 else "NOT met"))
@@ -368,6 +382,8 @@ def main(argv=None):
                 print("        smallest heap for the unix port alone: %d KB; with the firmware "
                       "imported and the bench's board objects, settings and message made: %d KB; "
                       "so send_mail itself needs %d KB" % (bare_kb, setup_kb, heap_kb - setup_kb))
+                print("        names interned by the end of the send (bench script included): %d, "
+                      "in %d pools (the 301st name adds a 5th pool of 3.5 KB)" % (names, pools))
             tls_context_bytes, handshake_bytes, idle_bytes, tls_heap_kb = tls_gc_bytes(tenant)
             print("    TLS on this unix port, no firmware code: the TLS context (CA loaded) holds %d "
                   "bytes of GC heap, the handshake adds %d, the idle connection %d; the whole "
@@ -377,13 +393,15 @@ def main(argv=None):
                       "NOT in the GC heap (as on an ESP32, where ESP-IDF's mbedTLS allocates "
                       "outside it), so the figures above need no TLS correction"
                       if idle_bytes < 4096 else "in the GC heap (an ESP32 keeps them outside)"))
-            (stock_kb, stock_resident, _), (rom_kb, rom_resident, rom_setup_kb) = heaps.values()
+            (stock_kb, stock_resident, _, _), (rom_kb, rom_resident, rom_setup_kb, rom_names) = \
+                heaps.values()
             print("    ratio stock/product heap: %.2fx" % (stock_kb / rom_kb))
 
             if args.heap_only:
                 print(json.dumps({"heap_kb_stock": stock_kb, "resident_code_bytes_stock": stock_resident,
                                   "heap_kb_romfs": rom_kb, "resident_code_bytes_romfs": rom_resident,
                                   "send_mail_kb_romfs": rom_kb - rom_setup_kb,
+                                  "names_interned_romfs": rom_names,
                                   "tls_gc_bytes_idle": idle_bytes}))
                 return 0
             print("(2) throughput, %d MB attachment, same endpoint" % args.size_mb)
@@ -424,6 +442,7 @@ def main(argv=None):
             print(json.dumps({"heap_kb_stock": stock_kb, "resident_code_bytes_stock": stock_resident,
                               "heap_kb_romfs": rom_kb, "resident_code_bytes_romfs": rom_resident,
                               "send_mail_kb_romfs": rom_kb - rom_setup_kb,
+                              "names_interned_romfs": rom_names,
                               "tls_gc_bytes_idle": idle_bytes,
                               "firmware_s": round(fw, 3), "anchor_s": round(anchor, 3),
                               "throughput_ratio": round(anchor / fw, 2),
