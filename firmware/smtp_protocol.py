@@ -281,15 +281,16 @@ class SmtpClient:
         # 334: the server wants the next piece (RFC 4954 4).
         self._step += 1
         step = self._step
-        try:                              # Username: or Password:, base64 (RFC 4954 4)
-            asks_for_user = binascii.a2b_base64(reply.lines[0].strip()).lower().startswith(b"user")
-        except Exception:
-            asks_for_user = False
-        if self.auth == "login" and step == 2 and asks_for_user:
-            self._step = 1                # it ignored the initial response: give the name again
-            self._send_line(_b64(self.username.encode()), "auth")
-        elif self.auth == "login" and step == 2:
-            self._send_line(_b64(self.password.encode()), "auth")
+        if self.auth == "login" and step == 2:
+            try:                          # "Username:" or "Password:", base64 (RFC 4954 4)
+                prompt = binascii.a2b_base64(reply.lines[0].strip()).lower()
+            except Exception:
+                prompt = b""
+            if prompt.startswith(b"user"):
+                self._step = 1            # it ignored the initial response: give the name again
+                self._send_line(_b64(self.username.encode()), "auth")
+            else:
+                self._send_line(_b64(self.password.encode()), "auth")
         elif self.auth == "xoauth2" and step == 1:
             blob = "user=%s\x01auth=Bearer %s\x01\x01" % (self.username, self.token)
             self._send_line(_b64(blob.encode()), "auth")
