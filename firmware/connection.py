@@ -26,10 +26,12 @@ def check_clock(now, profile=None, port=None):
                         transient=True, profile=profile, port=port, kind="clock")
 
 
-def make_context(settings):
-    """A client context that requires a valid certificate chain to the configured roots."""
+def make_context(settings, ctx=None):
+    """A client context that requires a valid certificate chain to the configured roots (made
+    here, or `ctx` from compat.new_tls_client_context() configured)."""
     profile, port = settings.get("profile"), settings.get("port")
-    ctx = compat.new_tls_client_context()
+    if ctx is None:
+        ctx = compat.new_tls_client_context()
     ca = settings.get("ca_der") or bundled_roots()
     try:
         compat.load_ca(ctx, ca)

@@ -33,16 +33,19 @@ def _secrets(cfg):
 def send_mail(settings, msg, board):
     """Send `msg` with the connection `settings` through `board`'s network.
     -> {"reply": "250 2.0.0 OK ...", "round_trips": n, "bytes_sent": n}; raises SMTPError."""
+    # First, while the heap is least fragmented: a TLS context is one block of about 3 KB
+    # (dropped again below when the connection is in clear).
+    ctx = compat.new_tls_client_context()
     cfg = call_once("profiles", "prepare", settings, board)
     if not isinstance(msg, Message):
         raise TypeError("send_mail needs a firmware.mail.Message")
     profile, port = cfg["profile"], cfg["port"]
     now = board.clock.now()
-    ctx = None
-    if cfg["tls"] != "none":
-        # First, while the heap is least fragmented: the context is one allocation of about 3 KB.
+    if cfg["tls"] == "none":
+        ctx = None
+    else:
         connection.check_clock(now, profile, port)
-        ctx = connection.make_context(cfg)
+        ctx = connection.make_context(cfg, ctx)
     # MimeWriter checks the attachment files, and composes the head with a random Message-ID.
     writer = MimeWriter(msg, now, binascii.hexlify(os.urandom(12)).decode())
     size = writer.size()

@@ -5,7 +5,6 @@
 import os
 
 from firmware import call_once
-from firmware.errors import MessageError
 
 
 class Message:
@@ -34,7 +33,7 @@ class Message:
         return seen
 
     def check_files(self):
-        """The size of each attachment; a MessageError if one cannot be read."""
+        """The size of each attachment; an SMTPError of kind "message" if one cannot be read."""
         sizes = []
         for path, name, _ in self.attachments:
             try:
@@ -42,6 +41,6 @@ class Message:
                 with open(path, "rb") as f:
                     f.read(1)
             except OSError:
-                raise MessageError("attachments", "cannot read %r (for %r): check that the scan "
-                                                  "was saved" % (path, name))
+                raise call_once("message_checks", "refused", "attachments", "cannot read %r (for "
+                                "%r): check that the scan was saved" % (path, name))
         return sizes

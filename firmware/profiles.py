@@ -1,8 +1,8 @@
 # Connection profiles: each Microsoft 365 sending option is a handful of settings, not a code path.
-# Rule: fill() returns a complete settings dict (Contract 2) or raises a SettingsError that names
-# the setting and says what to do; credentials are only ever allowed together with TLS. send_mail
+# Rule: fill() returns a complete settings dict (Contract 2) or raises an SMTPError of kind
+# "settings" whose `field` names the key and whose text says what to do; credentials are only ever allowed together with TLS. send_mail
 # runs prepare() through firmware.call_once: this module is loaded for it and let go after it.
-from firmware.errors import SettingsError
+from firmware.errors import SMTPError
 from firmware.message_checks import is_domain
 
 # profile -> (host, port, tls, auth, tls choices, auth choices). host None = the user must give it
@@ -21,6 +21,12 @@ KEYS = ("profile", "host", "port", "tls", "auth", "username", "password", "token
         "client_cert_der", "client_key_der", "ehlo_name", "timeout_s")
 
 
+def _refused(setting, text):
+    """The error for a wrong or missing setting: stage and kind "settings", `field` names it."""
+    return SMTPError("settings", "setting %r: %s" % (setting, text), transient=False,
+                     kind="settings", field=setting)
+
+
 def _is_ipv4(text):
     parts = text.split(".")
     if len(parts) != 4:
@@ -34,13 +40,13 @@ def _is_ipv4(text):
 def fill(settings):
     """The settings with every default of their profile filled in, checked."""
     if not isinstance(settings, dict):
-        raise SettingsError("settings", "must be a dict of settings (see docs/architecture.md)")
+        raise _refused("settings", "must be a dict of settings (see docs/architecture.md)")
     for key in settings:
         if key not in KEYS:
-            raise SettingsError(key, "unknown setting; the settings are: " + ", ".join(KEYS))
+            raise _refused(key, "unknown setting; the settings are: " + ", ".join(KEYS))
     profile = settings.get("profile") or "submission"
     if profile not in PROFILES:
-        raise SettingsError("profile", "unknown profile %r; choose one of %s" % (
+        raise _refused("profile", "unknown profile %r; choose one of %s" % (
             profile, ", ".join(sorted(PROFILES))))
     row = PROFILES[profile]
     tls_choices, auth_choices = row[4], row[5]
@@ -52,56 +58,56 @@ def fill(settings):
             out[key] = settings[key]
 
     if out["tls"] not in tls_choices:
-        raise SettingsError("tls", "%r is not possible with the %s profile; choose %s" % (
+        raise _refused("tls", "%r is not possible with the %s profile; choose %s" % (
             out["tls"], profile, " or ".join(tls_choices)))
     if out["auth"] not in auth_choices:
-        raise SettingsError("auth", "%r is not possible with the %s profile; choose %s" % (
+        raise _refused("auth", "%r is not possible with the %s profile; choose %s" % (
             out["auth"], profile, " or ".join(auth_choices)))
     host = out["host"]
     if not host:
         if profile in ("direct_send", "relay"):
-            raise SettingsError("host", "missing: set host to your MX endpoint, shown under Manage "
+            raise _refused("host", "missing: set host to your MX endpoint, shown under Manage "
                                         "DNS in the Microsoft 365 admin center (e.g. "
                                         "contoso-com.mail.protection.outlook.com)")
-        raise SettingsError("host", "missing: set host to the mail server's name")
+        raise _refused("host", "missing: set host to the mail server's name")
     if not isinstance(host, str) or not (is_domain(host.rstrip(".")) or _is_ipv4(host)):
-        raise SettingsError("host", "%r is not a host name; use e.g. smtp.office365.com" % (host,))
+        raise _refused("host", "%r is not a host name; use e.g. smtp.office365.com" % (host,))
     if out["port"] is None:
         out["port"] = 465 if out["tls"] == "implicit" else 587
     given_port = out["port"]
     if not isinstance(given_port, int) or isinstance(given_port, bool) or not 0 < given_port < 65536:
-        raise SettingsError("port", "%r is not a port number (587 for submission, 25 for MX)"
+        raise _refused("port", "%r is not a port number (587 for submission, 25 for MX)"
                             % (given_port,))
     for key in ("username", "password", "token"):
         if out[key] is not None and not isinstance(out[key], str):
             # Name the type only: the value may be a secret.
-            raise SettingsError(key, "must be text (a string), not %s" % type(out[key]).__name__)
+            raise _refused(key, "must be text (a string), not %s" % type(out[key]).__name__)
     if out["auth"] != "none":
         if out["tls"] not in ("starttls", "implicit"):
-            raise SettingsError("tls", "credentials are never sent without TLS: set tls to "
+            raise _refused("tls", "credentials are never sent without TLS: set tls to "
                                        "starttls (or implicit), or auth to none")
         if not out["username"]:
-            raise SettingsError("username", "missing: set it to the mailbox address that signs in")
+            raise _refused("username", "missing: set it to the mailbox address that signs in")
         if out["auth"] == "xoauth2":
             if not out["token"]:
-                raise SettingsError("token", "missing: sign in (device code) to get an OAuth "
+                raise _refused("token", "missing: sign in (device code) to get an OAuth "
                                              "access token, or use auth = login")
         elif not out["password"]:
-            raise SettingsError("password", "missing: set the mailbox's password, or use "
+            raise _refused("password", "missing: set the mailbox's password, or use "
                                             "auth = xoauth2 with a token")
     for key in ("ca_der", "client_cert_der", "client_key_der"):
         value = out[key]
         if value is not None and not isinstance(value, (bytes, bytearray)):
-            raise SettingsError(key, "must be DER bytes (convert PEM with openssl x509 -outform der)")
+            raise _refused(key, "must be DER bytes (convert PEM with openssl x509 -outform der)")
     if bool(out["client_cert_der"]) != bool(out["client_key_der"]):
-        raise SettingsError("client_key_der" if out["client_cert_der"] else "client_cert_der",
+        raise _refused("client_key_der" if out["client_cert_der"] else "client_cert_der",
                             "a client certificate needs both client_cert_der and client_key_der")
     timeout = out["timeout_s"]
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise SettingsError("timeout_s", "%r is not a positive number of seconds" % (timeout,))
+        raise _refused("timeout_s", "%r is not a positive number of seconds" % (timeout,))
     name = out["ehlo_name"]
     if name is not None and ehlo_literal(name) is None:
-        raise SettingsError("ehlo_name", "%r is not a host name or an address literal like "
+        raise _refused("ehlo_name", "%r is not a host name or an address literal like "
                                          "[192.0.2.7]" % (name,))
     return out
 

@@ -2,13 +2,14 @@
 # "what the driver must do next" out. RFC 5321 (SMTP), RFC 3207 (STARTTLS), RFC 4954 (AUTH),
 # RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 3030 (CHUNKING, BINARYMIME). Rule: everything that affects the conversation lives
 # here, and every reply goes through the one method _on_reply (one branch per stage, in the order of
-# a conversation); the driver only moves bytes. Errors are split: SMTPProtocolError when the server broke the protocol, SMTPError when it
-# refused, LocalProtocolError when the caller drove this object out of order.
+# a conversation); the driver only moves bytes. Errors are split: an SMTPError of kind "protocol"
+# when the server broke the protocol, another SMTPError when it refused, RuntimeError when the
+# caller drove this object out of order (a bug in the driver).
 import binascii
 
 from firmware.compat import const
-from firmware.errors import LocalProtocolError, SMTPError, SMTPProtocolError
-from firmware.smtp_replies import ReplyFormatError, ReplyReader
+from firmware.errors import SMTPError
+from firmware.smtp_replies import ReplyReader
 
 # What the driver must do next (next_event()): small integers, folded into the bytecode.
 SEND = const(1)                  # write take_output() to the connection
@@ -80,7 +81,7 @@ class SmtpClient:
         if self._expect:
             return NEED_DATA
         if self._phase is None:
-            raise LocalProtocolError("nothing to send and no reply due: the conversation stalled")
+            raise RuntimeError("nothing to send and no reply due: the conversation stalled")
         return self._phase
 
     def waiting_for(self):
@@ -94,22 +95,21 @@ class SmtpClient:
 
     def receive_data(self, data):
         if not self._expect:
-            raise SMTPProtocolError(self.stage, "the server sent data nobody asked for",
-                                    secrets=self.secrets)
+            raise self._broken(self.stage, "the server sent data nobody asked for")
         try:
             self._reader.feed(data)
+        except ValueError as err:         # the reply reader's only error: not an SMTP reply
+            raise self._broken(self.stage, str(err))
+        reply = self._reader.next_reply()
+        while reply is not None:
+            if not self._expect:
+                raise self._broken(self.stage, "the server sent a reply nobody asked for: %s"
+                                   % reply)
+            self.stage = self._expect.pop(0)
+            self._on_reply(self.stage, reply)
+            if self._expect:
+                self.stage = self._expect[0]
             reply = self._reader.next_reply()
-            while reply is not None:
-                if not self._expect:
-                    raise SMTPProtocolError(self.stage, "the server sent a reply nobody asked for: %s"
-                                            % reply, secrets=self.secrets)
-                self.stage = self._expect.pop(0)
-                self._on_reply(self.stage, reply)
-                if self._expect:
-                    self.stage = self._expect[0]
-                reply = self._reader.next_reply()
-        except ReplyFormatError as err:
-            raise SMTPProtocolError(self.stage, str(err), secrets=self.secrets)
 
     def connection_closed(self):
         """The server closed the connection. Fine only while waiting for QUIT's reply."""
@@ -127,7 +127,7 @@ class SmtpClient:
 
     def tls_started(self):
         if self._phase != START_TLS:
-            raise LocalProtocolError("tls_started() without a START_TLS event")
+            raise RuntimeError("tls_started() without a START_TLS event")
         self._phase = None
         self.tls_active = True
         self.extensions = {}
@@ -135,7 +135,7 @@ class SmtpClient:
 
     def message_sent(self):
         if self._phase != SEND_MESSAGE:
-            raise LocalProtocolError("message_sent() without a SEND_MESSAGE event")
+            raise RuntimeError("message_sent() without a SEND_MESSAGE event")
         self._phase = None
         self._data_accepted = False       # the data is ended: from here a refusal is a refusal
         if not self.use_bdat:
@@ -150,7 +150,7 @@ class SmtpClient:
     # --- sending -------------------------------------------------------------------------------
     def _send_line(self, line, stage):
         if b"\r" in line or b"\n" in line:
-            raise LocalProtocolError("a command must not contain CR or LF")
+            raise RuntimeError("a command must not contain CR or LF")
         self._out.extend(line)
         self._out.extend(b"\r\n")
         self._expect.append(stage)
@@ -159,6 +159,10 @@ class SmtpClient:
         if not self._quit_sent:
             self._quit_sent = True
             self._send_line(b"QUIT", "quit")
+
+    def _broken(self, stage, text):
+        """The error for a server that broke the protocol (worth a retry: it may be a glitch)."""
+        return SMTPError(stage, text, transient=True, secrets=self.secrets, kind="protocol")
 
     def _fail(self, failure):
         """Record the first failure; finish once every pipelined reply has been read."""
@@ -187,8 +191,7 @@ class SmtpClient:
             self._fail(self.failure)
         elif code not in _GO_ON[stage]:
             if not 400 <= code < 600:
-                self._fail(SMTPProtocolError(stage, "unexpected reply to %s: %s" % (stage, reply),
-                                             secrets=self.secrets))
+                self._fail(self._broken(stage, "unexpected reply to %s: %s" % (stage, reply)))
             elif stage == "starttls" and self.tls_mode == "opportunistic":
                 self._after_security()    # plaintext is allowed here: no credentials to protect
             else:
@@ -204,8 +207,8 @@ class SmtpClient:
                 # Bytes after the 220 arrived in clear but would be read as if from inside TLS
                 # (STARTTLS response injection, CVE-2011-0411 and kin): refuse them.
                 # Nothing more is said on this connection, not even QUIT.
-                raise SMTPProtocolError("starttls", "the server sent data after its STARTTLS "
-                                        "reply, before TLS began", secrets=self.secrets)
+                raise self._broken("starttls", "the server sent data after its STARTTLS reply, "
+                                   "before TLS began")
             self._phase = START_TLS
         elif stage == "auth":
             self._on_auth(reply)
@@ -254,7 +257,7 @@ class SmtpClient:
             self._start_transaction()
             return
         if not self.tls_active:
-            raise LocalProtocolError("credentials are never sent without TLS")
+            raise RuntimeError("credentials are never sent without TLS")
         offered = self.extensions.get("AUTH", "").upper().split()
         wanted = self.auth.upper()
         if wanted not in offered:
@@ -297,9 +300,8 @@ class SmtpClient:
         elif self.auth == "xoauth2" and step == 2:
             self._send_line(b"", "auth")  # a 334 error challenge: answer empty, then the 535 comes
         else:
-            self._fail(SMTPProtocolError("auth", "the server asked for more AUTH %s steps than "
-                                         "the mechanism has" % self.auth.upper(),
-                                         secrets=self.secrets))
+            self._fail(self._broken("auth", "the server asked for more AUTH %s steps than the "
+                                    "mechanism has" % self.auth.upper()))
 
     def _start_transaction(self):
         extensions = self.extensions

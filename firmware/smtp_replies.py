@@ -1,16 +1,14 @@
 # SMTP reply reader: bytes in, complete replies out (RFC 5321 section 4.2, enhanced status codes
 # RFC 3463 / RFC 2034). Sans-I/O: it never touches a socket, so it is fed one byte or one buffer at
-# a time alike. Rule: anything malformed or unbounded is a ReplyFormatError the moment it is seen
-# (a line over 2 KB, more than 100 lines, a bad code, codes that change inside one reply): a broken
-# or hostile server gets an error, never a hang, a crash or an ever-growing buffer.
+# a time alike. Rule: anything malformed or unbounded is a ValueError the moment it is seen (a line
+# over 2 KB, more than 100 lines, a bad code, codes that change inside one reply): a broken or
+# hostile server gets an error, never a hang, a crash or an ever-growing buffer. (ValueError, not a
+# class of its own: a class costs a board about 450 bytes of heap for good; the SMTP client, the
+# only caller, turns it into an SMTPError of kind "protocol" with the stage.)
 from firmware.compat import const
 
 MAX_LINE_BYTES = const(2048)   # RFC 5321 4.5.3.1.5 says 512; Exchange tags replies, so allow more
 _MAX_REPLY_LINES = const(100)  # an EHLO list is about a dozen lines
-
-
-class ReplyFormatError(Exception):
-    """The server sent something that is not an SMTP reply (the caller adds the stage)."""
 
 
 class Reply:
@@ -85,12 +83,12 @@ class ReplyReader:
             if end < 0:
                 self._partial.extend(data[start:])
                 if len(self._partial) > MAX_LINE_BYTES:
-                    raise ReplyFormatError("a reply line is longer than %d bytes" % MAX_LINE_BYTES)
+                    raise ValueError("a reply line is longer than %d bytes" % MAX_LINE_BYTES)
                 return
             self._partial.extend(data[start:end])
             start = end + 1
             if len(self._partial) > MAX_LINE_BYTES:
-                raise ReplyFormatError("a reply line is longer than %d bytes" % MAX_LINE_BYTES)
+                raise ValueError("a reply line is longer than %d bytes" % MAX_LINE_BYTES)
             line = bytes(self._partial)
             self._partial = bytearray()
             if line.endswith(b"\r"):
@@ -99,19 +97,19 @@ class ReplyReader:
 
     def _take_line(self, raw):
         if len(raw) < 3 or not raw[:3].isdigit():
-            raise ReplyFormatError("not an SMTP reply line: %r" % _printable(raw[:60]))
+            raise ValueError("not an SMTP reply line: %r" % _printable(raw[:60]))
         code = int(raw[:3])
         if code < 200 or code > 599:
-            raise ReplyFormatError("reply code %d is not a valid SMTP reply code" % code)
+            raise ValueError("reply code %d is not a valid SMTP reply code" % code)
         separator = raw[3:4]
         if separator not in (b"", b" ", b"-"):
-            raise ReplyFormatError("reply line %r lacks the space or hyphen after the code"
+            raise ValueError("reply line %r lacks the space or hyphen after the code"
                                    % _printable(raw[:60]))
         if self.lines and code != self.code:
-            raise ReplyFormatError("a multi-line reply changed its code from %d to %d"
+            raise ValueError("a multi-line reply changed its code from %d to %d"
                                    % (self.code, code))
         if len(self.lines) >= _MAX_REPLY_LINES:
-            raise ReplyFormatError("a reply has more than %d lines" % _MAX_REPLY_LINES)
+            raise ValueError("a reply has more than %d lines" % _MAX_REPLY_LINES)
         self.code = code
         self.lines.append(_printable(raw[4:]))
         if separator != b"-":

@@ -7,7 +7,7 @@ ONCE_CODE = """
 import json, sys
 import firmware.mail
 from firmware.mail import Message
-from firmware.errors import MessageError
+from firmware.errors import SMTPError
 transient = ("firmware.message_checks", "firmware.mime_headers", "firmware.profiles",
              "firmware.diagnosis")
 out = {"after_import": [m for m in transient if m in sys.modules]}
@@ -17,8 +17,8 @@ out["fields"] = [msg.subject, msg.attachments[0][1], msg.attachments[0][2]]
 out["after_message"] = [m for m in transient if m in sys.modules]
 try:
     Message("scanner@contoso.com", ["alice@contoso.com\\r\\nBcc: x@y.z"])
-except MessageError as err:
-    out["refused"] = err.field
+except SMTPError as err:
+    out["refused"] = [err.kind, err.field]
 out["after_refusal"] = [m for m in transient if m in sys.modules]
 import firmware.profiles                       # the application's own use of a module stays
 from firmware import call_once
@@ -34,6 +34,6 @@ def test_one_step_modules_are_let_go_and_the_applications_own_stay(run_firmware)
     assert out["after_import"] == []
     assert out["fields"] == ["Scan", "scan.pdf", "application/pdf"]
     assert out["after_message"] == []
-    assert out["refused"] == "to"
+    assert out["refused"] == ["message", "to"]
     assert out["after_refusal"] == []             # let go even when the step raised
     assert out["kept"] is True and out["still_there"] is True

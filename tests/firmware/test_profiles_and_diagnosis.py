@@ -68,7 +68,7 @@ SETTINGS_CASES = {
 SETTINGS_CODE = """
 import json
 from firmware import profiles
-from firmware.errors import SettingsError
+from firmware.errors import SMTPError
 cases = json.loads(%r)
 out = {}
 for name in cases:
@@ -78,8 +78,8 @@ for name in cases:
     try:
         filled = profiles.fill(settings)
         out[name] = ["ok", dict((k, filled[k]) for k in ("host", "port", "tls", "auth"))]
-    except SettingsError as err:
-        out[name] = ["error", err.setting, err.text, err.stage]
+    except SMTPError as err:
+        out[name] = ["error", err.field, err.text, err.stage, err.kind]
 print(json.dumps(out))
 """
 
@@ -105,7 +105,7 @@ def test_settings(runtime, name):
     else:
         assert got[1] == want[1]
         assert want[2] in got[2]
-        assert got[3] == "settings"
+        assert got[3:] == ["settings", "settings"]   # stage and kind
         for secret in ("password", "token"):
             value = SETTINGS_CASES[name][0].get(secret)
             if value is not None and len(str(value)) >= 4:

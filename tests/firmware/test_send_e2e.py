@@ -271,7 +271,7 @@ def test_header_injection_bad_addresses_and_missing_scans_are_refused_before_con
                **overrides)
     out = send(runtime, o365, settings_for(o365, "submission"), msg)
     err = out["error"]
-    assert (err["stage"], err["cls"]) == ("message", "MessageError"), err
+    assert (err["stage"], err["cls"], err["kind"]) == ("message", "SMTPError", "message"), err
     assert out["connected"] == []
     assert err["text"].startswith(field + ":")
 

@@ -88,7 +88,7 @@ CASES = {
     "replies smuggled in clear after the STARTTLS reply are refused, TLS never starts": (
         {"replies": {"starttls": "220 2.0.0 SMTP server ready\r\n250-AUTH LOGIN PLAIN\r\n"}},
         {"commands": ["EHLO scanner-3f2a", "STARTTLS"], "outcome": "raised",
-         "error": {"stage": "starttls", "cls": "SMTPProtocolError"}}),
+         "error": {"stage": "starttls", "cls": "SMTPError", "kind": "protocol"}}),
     "direct send with opportunistic TLS falls back to plaintext when STARTTLS is refused": (
         {"client": {"tls": "opportunistic", "auth": "none", "profile": "direct_send"},
          "replies": {"starttls": "454 4.7.0 TLS not available\r\n", "ehlo": MX_EHLO}},
@@ -148,19 +148,19 @@ CASES = {
          "error": {"stage": "mail", "code": 421, "transient": True}}),
     "a server that answers MAIL with 354 broke the protocol: the pipelined data is never ended": (
         {"replies": {"mail": "354 go ahead\r\n"}},
-        {"outcome": "abort", "error": {"stage": "mail", "cls": "SMTPProtocolError"}}),
+        {"outcome": "abort", "error": {"stage": "mail", "cls": "SMTPError", "kind": "protocol"}}),
     "a greeting that is not an SMTP reply is a protocol error, not a hang": (
         {"replies": {"greeting": "HTTP/1.1 400 Bad Request\r\n"}},
-        {"outcome": "raised", "error": {"stage": "greeting", "cls": "SMTPProtocolError"}}),
+        {"outcome": "raised", "error": {"stage": "greeting", "cls": "SMTPError", "kind": "protocol"}}),
     "a reply line over 2 KB is a protocol error": (
         {"replies": {"greeting": "220 " + "x" * 3000 + "\r\n"}},
-        {"outcome": "raised", "error": {"stage": "greeting", "cls": "SMTPProtocolError"}}),
+        {"outcome": "raised", "error": {"stage": "greeting", "cls": "SMTPError", "kind": "protocol"}}),
     "an EHLO reply of more than 100 lines is a protocol error": (
         {"replies": {"ehlo": "250-X\r\n" * 120 + "250 Y\r\n"}},
-        {"outcome": "raised", "error": {"stage": "ehlo", "cls": "SMTPProtocolError"}}),
+        {"outcome": "raised", "error": {"stage": "ehlo", "cls": "SMTPError", "kind": "protocol"}}),
     "a multi-line reply that changes its code is a protocol error": (
         {"replies": {"ehlo": "250-mx Hello\r\n251 PIPELINING\r\n"}},
-        {"outcome": "raised", "error": {"stage": "ehlo", "cls": "SMTPProtocolError"}}),
+        {"outcome": "raised", "error": {"stage": "ehlo", "cls": "SMTPError", "kind": "protocol"}}),
     "a server that closes after the end of data without answering QUIT still delivered": (
         {"replies": {"quit": None, "ehlo": NO_PIPELINING_EHLO, "ehlo_tls": NO_PIPELINING_EHLO_TLS}},
         {"outcome": "done", "result": "250 2.0.0 OK <id@example> [Hostname=EXAMPLE]"}),
