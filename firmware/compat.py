@@ -94,8 +94,8 @@ def network_error_kind(exc):
 
 # --- TLS: MicroPython's tls.SSLContext, the C module that MicroPython's own ssl.py only wraps
 # (using it directly keeps that wrapper module and its objects out of a small heap). It takes CA
-# roots and a client certificate as DER bytes; CPython's ssl differs in that, in minimum version
-# settings and in how errors look (firmware/compat_cpython.py). ----------------------------------
+# roots and a client certificate as DER bytes; CPython's ssl differs in that and in minimum version
+# settings (firmware/compat_cpython.py). ----------------------------------
 def new_tls_client_context():
     import tls
 
@@ -111,24 +111,6 @@ def load_ca(ctx, ca_der):
 
 def load_client_cert(ctx, cert_der, key_der):
     ctx.load_cert_chain(cert_der, key_der)
-
-
-def tls_error_kind(exc):
-    """('hostname' | 'untrusted' | 'expired' | 'timeout' | 'closed' | 'handshake', text)."""
-    text = str(exc).strip() or repr(exc)
-    lower = text.lower()
-    if "hostname" in lower or "common name" in lower or "(cn)" in lower:
-        return "hostname", text
-    if "expired" in lower or "not yet valid" in lower or "future" in lower:
-        return "expired", text
-    if ("signed by the trusted ca" in lower or "unable to get local issuer" in lower
-            or "self-signed" in lower or "self signed" in lower or "verify failed" in lower
-            or "not trusted" in lower):
-        return "untrusted", text
-    kind = network_error_kind(exc)
-    if kind in ("timeout", "closed"):
-        return kind, text
-    return "handshake", text
 
 
 if not IS_MICROPYTHON:  # CPython (the emulator, the tests): its side of the differences above

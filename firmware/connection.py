@@ -1,62 +1,23 @@
-# The connection under the SMTP driver: the TLS client context, the wrap that checks the server's
-# name, and the byte stream over the socket (plain or TLS).
-# Rules: certificates are always required and the host name always checked (SNI + name check
-# through server_hostname, even when the TCP connection went to another address); trust is the
-# bundled DigiCert Global Root G2 unless the settings give ca_der; an unset clock is reported as
-# such before any handshake, never as a certificate failure. Writes loop until every byte is out,
+# The connection under the SMTP driver: the TLS wrap that checks the server's name, and the byte
+# stream over the socket (plain or TLS). The context it wraps with is configured once per attempt
+# by firmware/tls_setup.py (roots, client certificate, clock check).
+# Rules: the host name is always checked (SNI + name check through server_hostname, even when the
+# TCP connection went to another address). Writes loop until every byte is out,
 # reads land in one preallocated buffer, every wait is bounded by the socket timeout, and a failure
 # becomes an SMTPError tagged with the stage the caller names (transient: worth a retry).
-from firmware import compat
+from firmware import call_once, compat
 from firmware.compat import const
 from firmware.errors import SMTPError
-
-
-def bundled_roots():
-    import firmware.roots as roots
-
-    folder = roots.__file__.rsplit("/", 1)[0] if "/" in roots.__file__ else "."
-    with open(folder + "/digicert_global_root_g2.der", "rb") as f:
-        return f.read()
-
-
-def check_clock(now, profile=None, port=None):
-    if now is None or now < 1704067200:   # before 2024-01-01T00:00:00Z: the clock is not set
-        raise SMTPError("tls", "the board's clock is not set (%s), so the server's certificate "
-                               "cannot be checked" % ("no time yet" if now is None else int(now)),
-                        transient=True, profile=profile, port=port, kind="clock")
-
-
-def make_context(settings, ctx=None):
-    """A client context that requires a valid certificate chain to the configured roots (made
-    here, or `ctx` from compat.new_tls_client_context() configured)."""
-    profile, port = settings.get("profile"), settings.get("port")
-    if ctx is None:
-        ctx = compat.new_tls_client_context()
-    ca = settings.get("ca_der") or bundled_roots()
-    try:
-        compat.load_ca(ctx, ca)
-    except Exception as exc:
-        raise SMTPError("tls", "ca_der is not a valid DER certificate: %s" % exc, transient=False,
-                        profile=profile, port=port, kind="untrusted")
-    cert, key = settings.get("client_cert_der"), settings.get("client_key_der")
-    if cert:
-        try:
-            compat.load_client_cert(ctx, cert, key)
-        except Exception as exc:
-            raise SMTPError("tls", "the client certificate or key could not be loaded: %s" % exc,
-                            transient=False, profile=profile, port=port, kind="client_cert")
-    return ctx
 
 
 def wrap(ctx, sock, host, profile=None, port=None):
     """The TLS socket over `sock`, or an SMTPError at stage "tls" saying what was wrong."""
     try:
         return ctx.wrap_socket(sock, server_hostname=host)
+    except MemoryError:
+        raise                              # the board's heap, not the server: say so as it is
     except Exception as exc:
-        kind, text = compat.tls_error_kind(exc)
-        transient = kind in ("timeout", "closed", "handshake")
-        raise SMTPError("tls", "TLS with %s failed (%s): %s" % (host, kind, text),
-                        transient=transient, profile=profile, port=port, kind=kind)
+        raise call_once("tls_setup", "handshake_failed", exc, host, profile, port)
 
 
 # Bytes asked for per read. On MicroPython every read allocates a bytes object of up to this size

@@ -13,23 +13,6 @@ from firmware.mime_writer import MimeWriter
 __all__ = ("send_mail", "Message", "SMTPError")
 
 
-def _secrets(cfg):
-    """Every form in which a secret of this attempt could appear, to keep it out of errors."""
-    secrets = []
-    for secret in (cfg.get("password"), cfg.get("token")):
-        if secret:
-            secrets.append(secret)
-            secrets.append(binascii.b2a_base64(secret.encode())[:-1].decode())
-    user = cfg.get("username") or ""
-    if cfg.get("password"):
-        plain = b"\0" + user.encode() + b"\0" + cfg["password"].encode()
-        secrets.append(binascii.b2a_base64(plain)[:-1].decode())
-    if cfg.get("token"):
-        blob = "user=%s\x01auth=Bearer %s\x01\x01" % (user, cfg["token"])
-        secrets.append(binascii.b2a_base64(blob.encode())[:-1].decode())
-    return secrets
-
-
 def send_mail(settings, msg, board):
     """Send `msg` with the connection `settings` through `board`'s network.
     -> {"reply": "250 2.0.0 OK ...", "round_trips": n, "bytes_sent": n}; raises SMTPError."""
@@ -44,15 +27,14 @@ def send_mail(settings, msg, board):
     if cfg["tls"] == "none":
         ctx = None
     else:
-        connection.check_clock(now, profile, port)
-        ctx = connection.make_context(cfg, ctx)
+        call_once("tls_setup", "configure", ctx, cfg, now)
     # MimeWriter checks the attachment files, and composes the head with a random Message-ID.
     writer = MimeWriter(msg, now, binascii.hexlify(os.urandom(12)).decode())
     size = writer.size()
     client = smtp_protocol.SmtpClient(
         cfg["ehlo_name"], cfg["tls"], cfg["auth"], cfg["username"],
         cfg["password"], cfg["token"], implicit_tls=cfg["tls"] == "implicit",
-        secrets=_secrets(cfg), profile=profile, port=port)
+        secrets=cfg["secrets"], profile=profile, port=port)
     client.set_transaction(msg.sender, msg.recipients(), size, writer.size(binary=True))
     compat.collect_garbage()
 

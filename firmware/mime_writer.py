@@ -50,6 +50,16 @@ class MimeWriter:
         self._parts = []                   # (part header without its encoding, path, size)
         for head, (path, _, _), size in zip(heads, message.attachments, message.check_files()):
             self._parts.append((head, path, size))
+        # The buffer files are read into, made now rather than when the data is sent: a board's
+        # heap is never compacted, and by then the connection's objects have split its free space
+        # into runs too short for it. Its size comes from the free heap (an eighth of it): a small
+        # board streams in small chunks, a roomy one in big ones (fewer TLS records and system
+        # calls).
+        self._groups = 0
+        self._inbuf = None
+        if self._parts:
+            self._groups = max(_MIN_GROUPS, min(_MAX_GROUPS, free_heap() // 8 // _BYTES_PER_GROUP))
+            self._inbuf = bytearray(_B64_GROUP * self._groups)
 
     def _closing(self):
         if not self._parts:
@@ -74,12 +84,8 @@ class MimeWriter:
             write(piece)
             written += len(piece)
         if self._parts:
-            # Chunks sized from the free heap (an eighth of it): a small board streams in small
-            # chunks, a roomy one in big ones (fewer TLS records and system calls).
-            groups = free_heap() // 8 // _BYTES_PER_GROUP
-            groups = max(_MIN_GROUPS, min(_MAX_GROUPS, groups))
-            inbuf = bytearray(_B64_GROUP * groups)
-            outbuf = None if binary else bytearray(_LINE_WITH_CRLF * groups)
+            inbuf = self._inbuf
+            outbuf = None if binary else bytearray(_LINE_WITH_CRLF * self._groups)
             for head, path, size in self._parts:
                 write(head)
                 write(_encoding(binary))

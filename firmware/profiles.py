@@ -113,10 +113,33 @@ def fill(settings):
 
 
 def prepare(settings, board):
-    """fill(settings), with ehlo_name set to the name the board will greet the server with."""
+    """fill(settings), with ehlo_name set to the name the board will greet the server with, and
+    "secrets": every form in which a secret of this attempt could appear on the wire or in a
+    reply (the password, the token, their base64, the AUTH PLAIN and XOAUTH2 blobs), so that
+    errors can mask them."""
     out = fill(settings)
     out["ehlo_name"] = choose_ehlo_name(out, board)
+    out["secrets"] = _secret_forms(out)
     return out
+
+
+def _secret_forms(cfg):
+    from binascii import b2a_base64
+
+    secrets = []
+    user, password, token = cfg["username"] or "", cfg["password"], cfg["token"]
+    blobs = []
+    if password:
+        blobs.append(b"\0" + user.encode() + b"\0" + password.encode())
+    if token:
+        blobs.append(("user=%s\x01auth=Bearer %s\x01\x01" % (user, token)).encode())
+    for secret in (password, token):
+        if secret:
+            secrets.append(secret)
+            secrets.append(b2a_base64(secret.encode())[:-1].decode())
+    for blob in blobs:
+        secrets.append(b2a_base64(blob)[:-1].decode())
+    return secrets
 
 
 def ehlo_literal(name):

@@ -1,0 +1,70 @@
+# What TLS needs once per attempt, loaded for it and let go after it (firmware.call_once): the
+# clock check, trusting the roots, the client certificate, and what a failed handshake means.
+# Rules: certificates are always required; trust is the bundled DigiCert Global Root G2 unless the
+# settings give ca_der; an unset clock is reported as such before any handshake, never as a
+# certificate failure. Kept out of the modules that stay loaded during a send: a board needs this
+# code for a moment per send, and the heap it would hold is better left to the application.
+from firmware import compat
+from firmware.errors import SMTPError
+
+
+def bundled_roots():
+    import firmware.roots as roots
+
+    folder = roots.__file__.rsplit("/", 1)[0] if "/" in roots.__file__ else "."
+    with open(folder + "/digicert_global_root_g2.der", "rb") as f:
+        return f.read()
+
+
+def check_clock(now, profile=None, port=None):
+    if now is None or now < 1704067200:   # before 2024-01-01T00:00:00Z: the clock is not set
+        raise SMTPError("tls", "the board's clock is not set (%s), so the server's certificate "
+                               "cannot be checked" % ("no time yet" if now is None else int(now)),
+                        transient=True, profile=profile, port=port, kind="clock")
+
+
+def configure(ctx, cfg, now):
+    """Make `ctx` (compat.new_tls_client_context()) require a valid certificate chain to the
+    configured roots, with the client certificate if the settings give one; refuse an unset
+    clock first."""
+    profile, port = cfg.get("profile"), cfg.get("port")
+    check_clock(now, profile, port)
+    try:
+        compat.load_ca(ctx, cfg.get("ca_der") or bundled_roots())
+    except Exception as exc:
+        raise SMTPError("tls", "ca_der is not a valid DER certificate: %s" % exc, transient=False,
+                        profile=profile, port=port, kind="untrusted")
+    cert, key = cfg.get("client_cert_der"), cfg.get("client_key_der")
+    if cert:
+        try:
+            compat.load_client_cert(ctx, cert, key)
+        except Exception as exc:
+            raise SMTPError("tls", "the client certificate or key could not be loaded: %s" % exc,
+                            transient=False, profile=profile, port=port, kind="client_cert")
+
+
+def failure_kind(exc):
+    """('hostname' | 'untrusted' | 'expired' | 'timeout' | 'closed' | 'handshake', text) for an
+    exception from a TLS handshake, on either runtime (their texts differ; both are matched)."""
+    text = str(exc).strip() or repr(exc)
+    lower = text.lower()
+    if "hostname" in lower or "common name" in lower or "(cn)" in lower:
+        return "hostname", text
+    if "expired" in lower or "not yet valid" in lower or "future" in lower:
+        return "expired", text
+    if ("signed by the trusted ca" in lower or "unable to get local issuer" in lower
+            or "self-signed" in lower or "self signed" in lower or "verify failed" in lower
+            or "not trusted" in lower):
+        return "untrusted", text
+    kind = compat.network_error_kind(exc)
+    if kind in ("timeout", "closed"):
+        return kind, text
+    return "handshake", text
+
+
+def handshake_failed(exc, host, profile=None, port=None):
+    """The SMTPError (stage "tls") for a failed handshake with `host`, saying what was wrong."""
+    kind, text = failure_kind(exc)
+    return SMTPError("tls", "TLS with %s failed (%s): %s" % (host, kind, text),
+                     transient=kind in ("timeout", "closed", "handshake"), profile=profile,
+                     port=port, kind=kind)
