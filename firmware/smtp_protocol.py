@@ -1,15 +1,20 @@
-# The SMTP client conversation as a pure object (sans-I/O, like h11): replies in, commands and
-# "what the driver must do next" out. RFC 5321 (SMTP), RFC 3207 (STARTTLS), RFC 4954 (AUTH),
-# RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 3030 (CHUNKING, BINARYMIME). Rule: everything that affects the conversation lives
-# here, and every reply goes through the one method _on_reply (one branch per stage, in the order of
-# a conversation); the driver only moves bytes. Errors are split: an SMTPError of kind "protocol"
-# when the server broke the protocol, another SMTPError when it refused, RuntimeError when the
-# caller drove this object out of order (a bug in the driver).
+# The SMTP client conversation as a pure object (sans-I/O, like h11): bytes in, commands and "what
+# the driver must do next" out. RFC 5321 (SMTP), RFC 3207 (STARTTLS), RFC 4954 (AUTH), RFC 2920
+# (PIPELINING), RFC 1870 (SIZE), RFC 3030 (CHUNKING, BINARYMIME); replies with enhanced status
+# codes (RFC 3463, RFC 2034).
+# Rules: everything that affects the conversation lives here, and every reply goes through the one
+# method _on_reply (one branch per stage, in the order of a conversation); the driver only moves
+# bytes. Bytes may come one at a time or many replies at once alike. Anything malformed or
+# unbounded from the server (a line over 2 KB, more than 100 lines, a bad code, codes that change
+# inside one reply, data nobody asked for) is an SMTPError of kind "protocol" the moment it is seen:
+# never a hang, a crash or an ever-growing buffer. A refusal is an SMTPError with the server's code
+# and text; RuntimeError means the driver used this object out of order (a bug in the driver).
+# Heap: this module stays loaded during every send, so it is one class (reading replies included:
+# a class costs a board about 450 bytes for good) and a reply is just (code, lines).
 import binascii
 
 from firmware.compat import const
 from firmware.errors import SMTPError
-from firmware.smtp_replies import ReplyReader
 
 # What the driver must do next (next_event()): small integers, folded into the bytecode.
 SEND = const(1)                  # write take_output() to the connection
@@ -21,15 +26,58 @@ DONE = const(5)                  # the message was accepted: result(); close the
 ABORT = const(6)                 # close the connection WITHOUT ending the data; raise failure
 FAILED = const(7)                # close the connection and raise failure
 
+MAX_LINE_BYTES = const(2048)     # RFC 5321 4.5.3.1.5 says 512; Exchange tags replies, so allow more
+_MAX_REPLY_LINES = const(100)    # an EHLO list is about a dozen lines
+
+# The reply each stage needs to go on (RFC 5321 4.3.2); AUTH may also get 334 (a challenge) and
+# RCPT 251 (will forward). Any other 4xx/5xx is a refusal.
+_GO_ON = {"greeting": 220, "ehlo": 250, "starttls": 220, "auth": 235, "mail": 250, "rcpt": 250,
+          "data": 354, "end_of_data": 250, "quit": 221}
+
 
 def _b64(data):
-    return binascii.b2a_base64(data)[:-1]
+    return binascii.b2a_base64(data)[:-1].decode()
 
 
-# What each stage's reply must be to go on (RFC 5321 4.3.2); any other 4xx/5xx is a refusal.
-_GO_ON = {"greeting": (220,), "ehlo": (250,), "starttls": (220,), "auth": (235, 334),
-          "mail": (250,), "rcpt": (250, 251), "data": (354,), "end_of_data": (250,),
-          "quit": (221,)}
+def enhanced_code(code, line):
+    """The enhanced status code at the start of `line` ("5.7.64") if it is one for `code`'s class,
+    else None."""
+    word = line.split(" ", 1)[0] if line else ""
+    parts = word.split(".")
+    if len(parts) != 3 or parts[0] != str(code // 100):
+        return None
+    if not (parts[1].isdigit() and parts[2].isdigit()):   # the text is ASCII (_printable)
+        return None
+    if len(parts[1]) > 3 or len(parts[2]) > 3:
+        return None
+    return word
+
+
+def reply_text(code, lines, with_enhanced=True):
+    """A reply on one line: "250 2.0.0 OK queued" (with_enhanced=False: the text for people,
+    without the code or the enhanced code)."""
+    parts = []
+    for line in lines:
+        if not with_enhanced:
+            enhanced = enhanced_code(code, line)
+            if enhanced:
+                line = line[len(enhanced):].lstrip()
+        if line:
+            parts.append(line)
+    if not with_enhanced:
+        return " ".join(parts)
+    return ("%d %s" % (code, " ".join(parts))).rstrip()
+
+
+def _printable(raw):
+    """Decode a reply line safely: anything outside printable ASCII becomes '?'."""
+    out = bytearray(raw)
+    for i in range(len(out)):
+        b = out[i]
+        if b < 32 or b > 126:
+            if b != 9:
+                out[i] = 63
+    return out.decode()
 
 
 class SmtpClient:
@@ -48,7 +96,9 @@ class SmtpClient:
         self.port = port
         self.tls_active = implicit_tls
         self.extensions = {}
-        self._reader = ReplyReader()
+        self._partial = bytearray()       # the reply line being received, without its line end
+        self._lines = []                  # text lines of the reply being received
+        self._code = 0                    # and its code
         self._out = bytearray()
         self._expect = ["greeting"]       # stages whose replies are still due, oldest first
         self._phase = None                # what next_event() reports when nothing is pending
@@ -94,22 +144,34 @@ class SmtpClient:
         return out
 
     def receive_data(self, data):
+        """Bytes from the server, any number: each reply completed by them is acted on."""
         if not self._expect:
             raise self._broken(self.stage, "the server sent data nobody asked for")
-        try:
-            self._reader.feed(data)
-        except ValueError as err:         # the reply reader's only error: not an SMTP reply
-            raise self._broken(self.stage, str(err))
-        reply = self._reader.next_reply()
-        while reply is not None:
-            if not self._expect:
-                raise self._broken(self.stage, "the server sent a reply nobody asked for: %s"
-                                   % reply)
-            self.stage = self._expect.pop(0)
-            self._on_reply(self.stage, reply)
-            if self._expect:
-                self.stage = self._expect[0]
-            reply = self._reader.next_reply()
+        data = bytes(data)
+        start = 0
+        while start < len(data):
+            end = data.find(b"\n", start)
+            if end < 0:
+                self._partial.extend(data[start:])
+                end = len(data)
+            else:
+                self._partial.extend(data[start:end])
+            start = end + 1
+            if len(self._partial) > MAX_LINE_BYTES:
+                raise self._broken(self.stage, "a reply line is longer than %d bytes"
+                                   % MAX_LINE_BYTES)
+            if end == len(data):
+                return                    # the line goes on in the next bytes
+            line = bytes(self._partial)
+            self._partial = bytearray()
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if self._take_line(line) and self._phase == START_TLS and start < len(data):
+                # Bytes after the 220 arrived in clear but would be read as if from inside TLS
+                # (STARTTLS response injection, CVE-2011-0411 and kin): refuse them.
+                # Nothing more is said on this connection, not even QUIT.
+                raise self._broken("starttls", "the server sent data after its STARTTLS reply, "
+                                   "before TLS began")
 
     def connection_closed(self):
         """The server closed the connection. Fine only while waiting for QUIT's reply."""
@@ -131,7 +193,7 @@ class SmtpClient:
         self._phase = None
         self.tls_active = True
         self.extensions = {}
-        self._send_line(b"EHLO " + self.ehlo_name.encode(), "ehlo")   # RFC 3207 4.2: forget, ask again
+        self._send_line("EHLO " + self.ehlo_name, "ehlo")   # RFC 3207 4.2: forget, ask again
 
     def message_sent(self):
         if self._phase != SEND_MESSAGE:
@@ -139,7 +201,7 @@ class SmtpClient:
         self._phase = None
         self._data_accepted = False       # the data is ended: from here a refusal is a refusal
         if not self.use_bdat:
-            self._out.extend(b".\r\n")   # BDAT counted its octets: no end marker
+            self._out.extend(b".\r\n")    # BDAT counted its octets: no end marker
         self._expect.append("end_of_data")
         if "PIPELINING" in self.extensions:
             self._quit()                  # RFC 2920 3.1: QUIT may follow the end of data
@@ -147,18 +209,49 @@ class SmtpClient:
     def result(self):
         return self.final_reply
 
+    # --- reading replies -------------------------------------------------------------------------
+    def _take_line(self, raw):
+        """One reply line without its line end; True when it completed a reply (acted on)."""
+        if len(raw) < 3 or not raw[:3].isdigit():
+            raise self._broken(self.stage, "not an SMTP reply line: %r" % _printable(raw[:60]))
+        code = int(raw[:3])
+        if code < 200 or code > 599:
+            raise self._broken(self.stage, "reply code %d is not a valid SMTP reply code" % code)
+        separator = raw[3] if len(raw) > 3 else 32
+        if separator != 32 and separator != 45:          # a space, or a hyphen: more lines follow
+            raise self._broken(self.stage, "reply line %r lacks the space or hyphen after the "
+                               "code" % _printable(raw[:60]))
+        if self._lines and code != self._code:
+            raise self._broken(self.stage, "a multi-line reply changed its code from %d to %d"
+                               % (self._code, code))
+        if len(self._lines) >= _MAX_REPLY_LINES:
+            raise self._broken(self.stage, "a reply has more than %d lines" % _MAX_REPLY_LINES)
+        self._code = code
+        self._lines.append(_printable(raw[4:]))
+        if separator == 45:
+            return False
+        lines = self._lines
+        self._lines = []
+        if not self._expect:
+            raise self._broken(self.stage, "the server sent a reply nobody asked for: %s"
+                               % reply_text(code, lines))
+        self.stage = self._expect.pop(0)
+        self._on_reply(self.stage, code, lines)
+        if self._expect:
+            self.stage = self._expect[0]
+        return True
+
     # --- sending -------------------------------------------------------------------------------
     def _send_line(self, line, stage):
-        if b"\r" in line or b"\n" in line:
+        if "\r" in line or "\n" in line:
             raise RuntimeError("a command must not contain CR or LF")
-        self._out.extend(line)
-        self._out.extend(b"\r\n")
+        self._out.extend((line + "\r\n").encode())
         self._expect.append(stage)
 
     def _quit(self):
         if not self._quit_sent:
             self._quit_sent = True
-            self._send_line(b"QUIT", "quit")
+            self._send_line("QUIT", "quit")
 
     def _broken(self, stage, text):
         """The error for a server that broke the protocol (worth a retry: it may be a glitch)."""
@@ -178,8 +271,7 @@ class SmtpClient:
             self._quit()
 
     # --- every reply, one branch per stage -------------------------------------------------------
-    def _on_reply(self, stage, reply):
-        code = reply.code
+    def _on_reply(self, stage, code, lines):
         if stage == "quit":
             # The answer to QUIT changes nothing: the message was accepted or refused already.
             if self.failure is not None and not self._expect:
@@ -189,30 +281,27 @@ class SmtpClient:
             if stage == "data" and code == 354:
                 self._data_accepted = True
             self._fail(self.failure)
-        elif code not in _GO_ON[stage]:
+        elif not (code == _GO_ON[stage] or (stage == "auth" and code == 334)
+                  or (stage == "rcpt" and code == 251)):
             if not 400 <= code < 600:
-                self._fail(self._broken(stage, "unexpected reply to %s: %s" % (stage, reply)))
+                self._fail(self._broken(stage, "unexpected reply to %s: %s"
+                                        % (stage, reply_text(code, lines))))
             elif stage == "starttls" and self.tls_mode == "opportunistic":
                 self._after_security()    # plaintext is allowed here: no credentials to protect
             else:
-                self._fail(SMTPError(stage, reply.message(), code=code, enhanced=reply.enhanced,
-                                     secrets=self.secrets, profile=self.profile, port=self.port,
+                self._fail(SMTPError(stage, reply_text(code, lines, False), code=code,
+                                     enhanced=enhanced_code(code, lines[0]), secrets=self.secrets,
+                                     profile=self.profile, port=self.port,
                                      kind="starttls_refused" if stage == "starttls" else None))
         elif stage == "greeting":
-            self._send_line(b"EHLO " + self.ehlo_name.encode(), "ehlo")
+            self._send_line("EHLO " + self.ehlo_name, "ehlo")
         elif stage == "ehlo":
-            self._on_ehlo(reply)
+            self._on_ehlo(lines)
         elif stage == "starttls":
-            if not self._reader.is_empty():
-                # Bytes after the 220 arrived in clear but would be read as if from inside TLS
-                # (STARTTLS response injection, CVE-2011-0411 and kin): refuse them.
-                # Nothing more is said on this connection, not even QUIT.
-                raise self._broken("starttls", "the server sent data after its STARTTLS reply, "
-                                   "before TLS began")
-            self._phase = START_TLS
+            self._phase = START_TLS       # (receive_data refuses bytes that came after the 220)
         elif stage == "auth":
-            self._on_auth(reply)
-        elif stage in ("mail", "rcpt"):
+            self._on_auth(code, lines)
+        elif stage == "mail" or stage == "rcpt":
             if "PIPELINING" not in self.extensions:
                 self._next_rcpt_or_data()
             elif stage == "rcpt" and self.use_bdat and not self._expect:
@@ -221,15 +310,15 @@ class SmtpClient:
             self._data_accepted = True
             self._phase = SEND_MESSAGE
         else:                             # end_of_data
-            self.final_reply = str(reply)
+            self.final_reply = reply_text(code, lines)
             self._data_accepted = False
             self._phase = DONE
             self._quit()
 
-    def _on_ehlo(self, reply):
+    def _on_ehlo(self, lines):
         """EHLO keywords (upper case) -> their parameters (RFC 5321 4.1.1.1), then on."""
         extensions = self.extensions = {}
-        for line in reply.lines[1:]:
+        for line in lines[1:]:
             words = line.strip().split(None, 1)
             if not words:
                 continue
@@ -242,7 +331,7 @@ class SmtpClient:
             extensions[keyword] = params.strip()
         if not self.tls_active and self.tls_mode in ("starttls", "opportunistic"):
             if "STARTTLS" in extensions:
-                self._send_line(b"STARTTLS", "starttls")
+                self._send_line("STARTTLS", "starttls")
                 return
             if self.tls_mode == "starttls":
                 self._fail(SMTPError("starttls", "the server at port %s does not offer STARTTLS; "
@@ -267,18 +356,18 @@ class SmtpClient:
             return
         self._step = 0
         if self.auth == "plain":
-            blob = b"\0" + self.username.encode() + b"\0" + self.password.encode()
-            self._send_line(b"AUTH PLAIN " + _b64(blob), "auth")
+            blob = "\0%s\0%s" % (self.username, self.password)
+            self._send_line("AUTH %s %s" % (wanted, _b64(blob.encode())), "auth")
         elif self.auth == "login":
             # RFC 4954 4 initial response: the user name rides on AUTH LOGIN (as smtplib does with
             # Exchange Online), saving a round trip; the server then asks only for the password.
             self._step = 1
-            self._send_line(b"AUTH LOGIN " + _b64(self.username.encode()), "auth")
+            self._send_line("AUTH %s %s" % (wanted, _b64(self.username.encode())), "auth")
         else:
-            self._send_line(b"AUTH " + wanted.encode(), "auth")
+            self._send_line("AUTH %s" % wanted, "auth")
 
-    def _on_auth(self, reply):
-        if reply.code == 235:
+    def _on_auth(self, code, lines):
+        if code == 235:
             self._start_transaction()
             return
         # 334: the server wants the next piece (RFC 4954 4).
@@ -286,7 +375,7 @@ class SmtpClient:
         step = self._step
         if self.auth == "login" and step == 2:
             try:                          # "Username:" or "Password:", base64 (RFC 4954 4)
-                prompt = binascii.a2b_base64(reply.lines[0].strip()).lower()
+                prompt = binascii.a2b_base64(lines[0].strip()).lower()
             except Exception:
                 prompt = b""
             if prompt.startswith(b"user"):
@@ -298,7 +387,7 @@ class SmtpClient:
             blob = "user=%s\x01auth=Bearer %s\x01\x01" % (self.username, self.token)
             self._send_line(_b64(blob.encode()), "auth")
         elif self.auth == "xoauth2" and step == 2:
-            self._send_line(b"", "auth")  # a 334 error challenge: answer empty, then the 535 comes
+            self._send_line("", "auth")   # a 334 error challenge: answer empty, then the 535 comes
         else:
             self._fail(self._broken("auth", "the server asked for more AUTH %s steps than the "
                                     "mechanism has" % self.auth.upper()))
@@ -316,31 +405,30 @@ class SmtpClient:
                                  % (size, limit), enhanced="5.3.4", transient=False,
                                  profile=self.profile, port=self.port, kind="too_big"))
             return
-        mail = b"MAIL FROM:<" + self.sender.encode() + b">"
+        mail = "MAIL FROM:<%s>" % self.sender
         if "SIZE" in extensions and size is not None:
-            mail += b" SIZE=" + str(size).encode()
+            mail += " SIZE=%d" % size
         if self.binary:
-            mail += b" BODY=BINARYMIME"
+            mail += " BODY=BINARYMIME"
         self._send_line(mail, "mail")
         self._step = 0
         if "PIPELINING" in extensions:
             for rcpt in self.recipients:
-                self._send_line(b"RCPT TO:<" + rcpt.encode() + b">", "rcpt")
+                self._send_line("RCPT TO:<%s>" % rcpt, "rcpt")
             if not self.use_bdat:         # BDAT waits for the RCPT replies: a refused
-                self._send_line(b"DATA", "data")   # recipient must not cost the whole upload
+                self._send_line("DATA", "data")    # recipient must not cost the whole upload
 
     def _next_rcpt_or_data(self):
         if self._step < len(self.recipients):
             rcpt = self.recipients[self._step]
             self._step += 1
-            self._send_line(b"RCPT TO:<" + rcpt.encode() + b">", "rcpt")
+            self._send_line("RCPT TO:<%s>" % rcpt, "rcpt")
         elif self.use_bdat:
             self._start_bdat()
         else:
-            self._send_line(b"DATA", "data")
+            self._send_line("DATA", "data")
 
     def _start_bdat(self):
         size = self.binary_size if self.binary else self.size
-        self.body_command = b"BDAT " + str(size).encode() + b" LAST\r\n"
+        self.body_command = ("BDAT %d LAST\r\n" % size).encode()
         self._phase = SEND_MESSAGE
-
