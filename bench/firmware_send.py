@@ -39,7 +39,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 from emulator.tenant import FakeTenant  # noqa: E402
-from host_tools.firmware_build import firmware_image, romfs_image  # noqa: E402
+from host_tools.firmware_build import compile_module, firmware_image, romfs_image  # noqa: E402
 from host_tools.firmware_build import unix_port_romfs_command  # noqa: E402
 
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
@@ -49,7 +49,9 @@ BOARD_IP = "127.0.0.20"
 MX_HOST = "contoso-com.mail.protection.outlook.com"
 
 # What runs on the board: a minimal board object and one send. Kept tiny so the heap figure is
-# the mail core's, not the harness's.
+# the mail core's, not the harness's. It is compiled by mpy-cross and installed like the firmware
+# (add_script): on the filesystem beside it in the stock build, in the same ROMFS partition in the
+# product build, as a product's own application would be; the board runs `import <module>`.
 BOARD_SCRIPT = """
 import socket, gc, time
 from firmware.mail import send_mail, Message
@@ -125,6 +127,22 @@ def build_romfs(target):
     return path
 
 
+def add_script(work, mpy_dir, source, name):
+    """`source` (a board script) compiled to <name>.mpy by mpy-cross, installed in both builds:
+    into mpy_dir beside the firmware (stock build) and into a ROMFS image of its own that holds the
+    firmware and it (product build). Returns (the script that runs it, the ROMFS image's path)."""
+    source_path = os.path.join(work, name + ".py")
+    with open(source_path, "w") as f:
+        f.write(source)
+    code = compile_module(source_path, name)
+    with open(os.path.join(mpy_dir, name + ".mpy"), "wb") as f:
+        f.write(code)
+    image = os.path.join(work, name + ".romfs")
+    with open(image, "wb") as f:
+        f.write(romfs_image(extra=[(code, "lib/%s.mpy" % name)]))
+    return "import %s\n" % name, image
+
+
 def board_command(mpy_dir, heap, script, romfs=None):
     """(command, environment) running `script` on the unix port with `heap` bytes of GC heap and
     the firmware from mpy_dir (stock build) or from the ROMFS image at `romfs` (product build:
@@ -168,10 +186,11 @@ def board_script(tenant, target, attachments, secure=True):
                            "settings": settings, "attachments": attachments}
 
 
-def median_times(tenant, mpy_dir, target, attachments, secure, repeat):
-    """Median seconds of the firmware (256 KB heap) and of the anchor, sending alternately, and
-    the firmware's bytes on the wire."""
-    script = board_script(tenant, target, attachments, secure)
+def median_times(tenant, work, mpy_dir, target, attachments, secure, repeat):
+    """Median seconds of the firmware (256 KB heap, stock build) and of the anchor, sending
+    alternately, and the firmware's bytes on the wire."""
+    script, _ = add_script(work, mpy_dir, board_script(tenant, target, attachments, secure),
+                           "bench_throughput_" + ("tls" if secure else "plain"))
     firmware_times, anchor_times = [], []
     for _ in range(repeat):
         tenant.reset()
@@ -197,14 +216,15 @@ def resident_code_bytes(mpy_dir, romfs=None):
     return int(words[0]), words[1]
 
 
-def interned_names(mpy_dir, script, romfs=None):
+def interned_names(work, mpy_dir, source, product):
     """(names, pools): how many names (qstrs) the unix port interned by the end of `script`, and
     in how many pools. Pools are allocated whole, each twice the last (20, 40, 80, 160 entries,
     then 320 = 3.5 KB on this port), so the 301st name costs a 3.5 KB block in the middle of a
     send: the figure shows how close a change brings the run to that step."""
-    script = script.replace('print("RESULT"', 'import micropython\nmicropython.qstr_info()\n'
+    source = source.replace('print("RESULT"', 'import micropython\nmicropython.qstr_info()\n'
                             'print("RESULT"')
-    ok, _, out = run_board(mpy_dir, 256 * 1024, script, romfs=romfs)
+    script, image = add_script(work, mpy_dir, source, "bench_names")
+    ok, _, out = run_board(mpy_dir, 256 * 1024, script, romfs=image if product else None)
     if not ok or "n_qstr=" not in out:
         raise SystemExit("firmware_send: counting the interned names failed:\n" + out)
     return (int(out.split("n_qstr=")[1].split(",")[0]), int(out.split("n_pool=")[1].split(",")[0]))
@@ -365,14 +385,18 @@ def main(argv=None):
             # send that did nothing so that the same check and bisection apply: what the unix port
             # needs by itself, and what is in the heap when send_mail is called.
             before_send = big.split("gc.collect()\nstart")[0] + NO_SEND
+            send_run, send_image = add_script(work, mpy_dir, big, "bench_send")
+            setup_run, setup_image = add_script(work, mpy_dir, before_send, "bench_setup")
             heaps = {}
-            for label, image in (("stock build, .mpy files on the filesystem", None),
-                                 ("product build, .mpy in a ROMFS partition", romfs)):
-                heap_kb = smallest_heap(mpy_dir, big, romfs=image)
-                bare_kb = smallest_heap(mpy_dir, NO_SEND, low_kb=1, romfs=image)
-                setup_kb = smallest_heap(mpy_dir, before_send, low_kb=1, romfs=image)
-                resident, source = resident_code_bytes(mpy_dir, image)
-                names, pools = interned_names(mpy_dir, big, image)
+            for label, product in (("stock build, .mpy files on the filesystem", False),
+                                   ("product build, .mpy in a ROMFS partition", True)):
+                heap_kb = smallest_heap(mpy_dir, send_run, romfs=send_image if product else None)
+                bare_kb = smallest_heap(mpy_dir, NO_SEND, low_kb=1,
+                                        romfs=romfs if product else None)
+                setup_kb = smallest_heap(mpy_dir, setup_run, low_kb=1,
+                                         romfs=setup_image if product else None)
+                resident, source = resident_code_bytes(mpy_dir, romfs if product else None)
+                names, pools = interned_names(work, mpy_dir, big, product)
                 heaps[label] = (heap_kb, resident, setup_kb, names)
                 print("    %s (firmware.mail imported from %s):" % (label, source))
                 print("        smallest heap: %d KB (target <= 32 KB: %s)"
@@ -406,8 +430,9 @@ def main(argv=None):
                 return 0
             print("(2) throughput, %d MB attachment, same endpoint" % args.size_mb)
             attachments = [(scan, "scan.pdf", "application/pdf")]
-            fw, anchor, wire = median_times(tenant, mpy_dir, target, attachments, True, args.repeat)
-            pfw, panchor, _ = median_times(tenant, mpy_dir, tenant.address("mx"), attachments,
+            fw, anchor, wire = median_times(tenant, work, mpy_dir, target, attachments, True,
+                                            args.repeat)
+            pfw, panchor, _ = median_times(tenant, work, mpy_dir, tenant.address("mx"), attachments,
                                            False, args.repeat)
             mb = size / 1e6
             print("    firmware on MicroPython (256 KB heap), send_mail():  %.2f s, %.1f MB/s"
@@ -423,7 +448,8 @@ def main(argv=None):
 
             print("(3) round trips for a small message on submission")
             relay = TurnCountingRelay(target)
-            small = board_script(tenant, relay.address, [])
+            small, _ = add_script(work, mpy_dir, board_script(tenant, relay.address, []),
+                                  "bench_small")
             relay.reset()
             ok, _, out = run_board(mpy_dir, 256 * 1024, small)
             if not ok:

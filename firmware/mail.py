@@ -16,25 +16,22 @@ __all__ = ("send_mail", "Message", "SMTPError")
 def send_mail(settings, msg, board):
     """Send `msg` with the connection `settings` through `board`'s network.
     -> {"reply": "250 2.0.0 OK ...", "round_trips": n, "bytes_sent": n}; raises SMTPError."""
+    if not isinstance(msg, Message):
+        raise TypeError("send_mail needs a firmware.mail.Message")
+    now = board.clock.now()
     # First, while the heap is least fragmented: a TLS context is one block of about 3 KB
     # (dropped again below when the connection is in clear).
     ctx = compat.new_tls_client_context()
+    # MimeWriter checks the attachment files, and composes the head with a random Message-ID.
+    writer = MimeWriter(msg, now, binascii.hexlify(os.urandom(12)).decode())
     cfg = call_once("profiles", "prepare", settings, board)
-    if not isinstance(msg, Message):
-        raise TypeError("send_mail needs a firmware.mail.Message")
     profile, port = cfg["profile"], cfg["port"]
-    now = board.clock.now()
     if cfg["tls"] == "none":
         ctx = None
     else:
         call_once("tls_setup", "configure", ctx, cfg, now)
-    # MimeWriter checks the attachment files, and composes the head with a random Message-ID.
-    writer = MimeWriter(msg, now, binascii.hexlify(os.urandom(12)).decode())
     size = writer.size()
-    client = smtp_protocol.SmtpClient(
-        cfg["ehlo_name"], cfg["tls"], cfg["auth"], cfg["username"],
-        cfg["password"], cfg["token"], implicit_tls=cfg["tls"] == "implicit",
-        secrets=cfg["secrets"], profile=profile, port=port)
+    client = smtp_protocol.SmtpClient(cfg)
     client.set_transaction(msg.sender, msg.recipients(), size, writer.size(binary=True))
     compat.collect_garbage()
 

@@ -4,10 +4,8 @@
 # address or a control character is an SMTPError of kind "message" naming the field (`field`) and
 # saying what to do, raised before anything touches the network.
 from firmware.errors import SMTPError
+from firmware.host_names import is_domain, letters_digits_or
 
-# Characters are checked as bytes of the UTF-8 text, never one str at a time: MicroPython interns
-# every one-character string it iterates over, for good, and the checks must not fill a small heap
-# with the alphabet.
 _LOCAL_SPECIALS = b"!#$%&'*+-/=?^_`{|}~."
 
 
@@ -16,14 +14,6 @@ def refused(field, text):
     names it."""
     return SMTPError("message", "%s: %s" % (field, text), transient=False, kind="message",
                      field=field)
-
-
-def _letters_digits_or(raw, extra):
-    """True if every byte of `raw` is an ASCII letter or digit, or one of `extra`."""
-    for b in raw:
-        if not ((48 <= b <= 57) or (65 <= b <= 90) or (97 <= b <= 122) or b in extra):
-            return False
-    return True
 
 
 def check_address(field, address):
@@ -41,23 +31,11 @@ def check_address(field, address):
     local, domain = address.split("@")
     if not local or len(local) > 64 or local.startswith(".") or local.endswith(".") or ".." in local:
         raise refused(field, what)
-    if not _letters_digits_or(local.encode(), _LOCAL_SPECIALS):
+    if not letters_digits_or(local.encode(), _LOCAL_SPECIALS):
         raise refused(field, what)
     if not is_domain(domain) or "." not in domain:
         raise refused(field, what)
     return address
-
-
-def is_domain(name):
-    """A DNS host name: dot-separated labels of ASCII letters, digits and inner hyphens."""
-    if not name or len(name) > 253:
-        return False
-    for label in name.split("."):
-        if not label or len(label) > 63 or label.startswith("-") or label.endswith("-"):
-            return False
-        if not _letters_digits_or(label.encode(), b"-"):
-            return False
-    return True
 
 
 def _check_text(field, value, allow_newlines=False):
@@ -76,7 +54,7 @@ def _check_content_type(field, value):
     _check_text(field, value)
     parts = value.split("/")
     if (len(parts) != 2 or not parts[0] or not parts[1]
-            or not _letters_digits_or(value.encode(), b"/-+._")):
+            or not letters_digits_or(value.encode(), b"/-+._")):
         raise refused(field, "%r is not a MIME type like application/pdf" % value)
     return value.lower()
 

@@ -150,23 +150,26 @@ def compose(message, now, random_hex, boundary):
 
 
 def _headers(message, now, random_hex, boundary):
+    # Pieces joined once at the end: growing one string would leave a trail of ever longer copies
+    # in the heap, right where the send's long-lived objects go next.
     domain = message.sender.split("@")[1]
-    head = ""
+    head = []
     if now is not None:                    # unset clock: the receiving server adds the Date
-        head += "Date: %s\r\n" % rfc5322_date(now)
-    head += "From: %s\r\n" % message.sender
+        head.append("Date: %s\r\n" % rfc5322_date(now))
+    head.append("From: %s\r\n" % message.sender)
     if message.to:
-        head += header_addresses("To", message.to)
+        head.append(header_addresses("To", message.to))
     if message.cc:
-        head += header_addresses("Cc", message.cc)
-    head += header_unstructured("Subject", message.subject)
-    head += "Message-ID: <%s.%d@%s>\r\n" % (random_hex, int(now or 0), domain)
-    head += "MIME-Version: 1.0\r\n"
+        head.append(header_addresses("Cc", message.cc))
+    head.append(header_unstructured("Subject", message.subject))
+    head.append("Message-ID: <%s.%d@%s>\r\nMIME-Version: 1.0\r\n" % (random_hex, int(now or 0),
+                                                                    domain))
     text_type = ("Content-Type: text/plain; charset=utf-8\r\n"
                  "Content-Transfer-Encoding: quoted-printable\r\n")
     if not message.attachments:
-        return (head + text_type + "\r\n").encode()
-    head += 'Content-Type: multipart/mixed;\r\n boundary="%s"\r\n\r\n' % boundary
-    head += "This is a multi-part message in MIME format.\r\n"
-    head += "--%s\r\n%s\r\n" % (boundary, text_type)
-    return head.encode()
+        head.append(text_type + "\r\n")
+    else:
+        head.append('Content-Type: multipart/mixed;\r\n boundary="%s"\r\n\r\n'
+                    "This is a multi-part message in MIME format.\r\n--%s\r\n%s\r\n"
+                    % (boundary, boundary, text_type))
+    return "".join(head).encode()

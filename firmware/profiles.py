@@ -3,7 +3,7 @@
 # "settings" whose `field` names the key and whose text says what to do; credentials are only ever allowed together with TLS. send_mail
 # runs prepare() through firmware.call_once: this module is loaded for it and let go after it.
 from firmware.errors import SMTPError
-from firmware.message_checks import is_domain
+from firmware.host_names import is_domain, is_ipv4
 
 # profile -> (host, port, tls, auth, tls choices, auth choices). host None = the user must give it
 # (never guessed: MX hosts differ per tenant); port None = from the tls mode.
@@ -25,16 +25,6 @@ def _refused(setting, text):
     """The error for a wrong or missing setting: stage and kind "settings", `field` names it."""
     return SMTPError("settings", "setting %r: %s" % (setting, text), transient=False,
                      kind="settings", field=setting)
-
-
-def _is_ipv4(text):
-    parts = text.split(".")
-    if len(parts) != 4:
-        return False
-    for part in parts:
-        if not part.isdigit() or int(part) > 255:
-            return False
-    return True
 
 
 def fill(settings):
@@ -70,7 +60,7 @@ def fill(settings):
                                         "DNS in the Microsoft 365 admin center (e.g. "
                                         "contoso-com.mail.protection.outlook.com)")
         raise _refused("host", "missing: set host to the mail server's name")
-    if not isinstance(host, str) or not (is_domain(host.rstrip(".")) or _is_ipv4(host)):
+    if not isinstance(host, str) or not (is_domain(host.rstrip(".")) or is_ipv4(host)):
         raise _refused("host", "%r is not a host name; use e.g. smtp.office365.com" % (host,))
     if out["port"] is None:
         out["port"] = 465 if out["tls"] == "implicit" else 587
@@ -147,9 +137,9 @@ def ehlo_literal(name):
     address literal "[a.b.c.d]" for an IP; None if it is neither."""
     if not isinstance(name, str) or not name:
         return None
-    if name.startswith("[") and name.endswith("]") and _is_ipv4(name[1:-1]):
+    if name.startswith("[") and name.endswith("]") and is_ipv4(name[1:-1]):
         return name
-    if _is_ipv4(name):
+    if is_ipv4(name):
         return "[" + name + "]"
     name = name.rstrip(".")
     if is_domain(name) and not name.replace(".", "").isdigit():

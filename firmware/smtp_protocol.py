@@ -6,9 +6,9 @@
 # method _on_reply (one branch per stage, in the order of a conversation); the driver only moves
 # bytes. Bytes may come one at a time or many replies at once alike. Anything malformed or
 # unbounded from the server (a line over 2 KB, more than 100 lines, a bad code, codes that change
-# inside one reply, data nobody asked for) is an SMTPError of kind "protocol" the moment it is seen:
-# never a hang, a crash or an ever-growing buffer. A refusal is an SMTPError with the server's code
-# and text; RuntimeError means the driver used this object out of order (a bug in the driver).
+# inside one reply, data nobody asked for) is an SMTPError of kind "protocol" the moment it is
+# seen: never a hang, a crash or an ever-growing buffer. A refusal is an SMTPError with the
+# server's code and text; RuntimeError means the driver used this object out of order (a bug).
 # Heap: this module stays loaded during every send, so it is one class (reading replies included:
 # a class costs a board about 450 bytes for good) and a reply is just (code, lines).
 import binascii
@@ -26,7 +26,7 @@ DONE = const(5)                  # the message was accepted: result(); close the
 ABORT = const(6)                 # close the connection WITHOUT ending the data; raise failure
 FAILED = const(7)                # close the connection and raise failure
 
-MAX_LINE_BYTES = const(2048)     # RFC 5321 4.5.3.1.5 says 512; Exchange tags replies, so allow more
+MAX_LINE_BYTES = const(2048)     # RFC 5321 4.5.3.1.5 says 512; Exchange tags replies: allow more
 _MAX_REPLY_LINES = const(100)    # an EHLO list is about a dozen lines
 
 # The reply each stage needs to go on (RFC 5321 4.3.2); AUTH may also get 334 (a challenge) and
@@ -83,18 +83,14 @@ def _printable(raw):
 class SmtpClient:
     """One attempt to hand one message to one server."""
 
-    def __init__(self, ehlo_name, tls_mode, auth="none", username=None, password=None, token=None,
-                 implicit_tls=False, secrets=None, profile=None, port=None):
-        self.ehlo_name = ehlo_name
-        self.tls_mode = tls_mode          # starttls | opportunistic | implicit | none
-        self.auth = auth                  # none | login | plain | xoauth2
-        self.username = username
-        self.password = password
-        self.token = token
-        self.secrets = secrets or ()
-        self.profile = profile
-        self.port = port
-        self.tls_active = implicit_tls
+    def __init__(self, settings):
+        """`settings`: the attempt's settings as firmware.profiles.prepare() gives them, kept by
+        reference (a board has them in its heap already): "ehlo_name", "tls" (starttls |
+        opportunistic | implicit | none), "auth" (none | login | plain | xoauth2), "username",
+        "password", "token", "secrets" (every form of them, masked in errors), and "profile" and
+        "port" (for the diagnosis of an error)."""
+        self.settings = settings
+        self.tls_active = settings["tls"] == "implicit"
         self.extensions = {}
         self._partial = bytearray()       # the reply line being received, without its line end
         self._lines = []                  # text lines of the reply being received
@@ -102,7 +98,7 @@ class SmtpClient:
         self._out = bytearray()
         self._expect = ["greeting"]       # stages whose replies are still due, oldest first
         self._phase = None                # what next_event() reports when nothing is pending
-        self._step = 0                    # AUTH: challenges answered; without PIPELINING: RCPTs sent
+        self._step = 0                    # AUTH: challenges answered; no PIPELINING: RCPTs sent
         self.sender = None
         self.recipients = ()
         self.size = None
@@ -181,9 +177,8 @@ class SmtpClient:
                 self._phase = DONE
                 return
         if self.failure is None:
-            self.failure = SMTPError(self.stage, "the server closed the connection",
-                                     transient=True, secrets=self.secrets, profile=self.profile,
-                                     port=self.port, kind="closed")
+            self.failure = self._error(self.stage, "the server closed the connection", "closed",
+                                       True)
         self._expect = []
         self._phase = FAILED
 
@@ -193,7 +188,7 @@ class SmtpClient:
         self._phase = None
         self.tls_active = True
         self.extensions = {}
-        self._send_line("EHLO " + self.ehlo_name, "ehlo")   # RFC 3207 4.2: forget, ask again
+        self._send_line("EHLO " + self.settings["ehlo_name"], "ehlo")  # RFC 3207 4.2: ask again
 
     def message_sent(self):
         if self._phase != SEND_MESSAGE:
@@ -253,9 +248,15 @@ class SmtpClient:
             self._quit_sent = True
             self._send_line("QUIT", "quit")
 
+    def _error(self, stage, text, kind, transient, code=None, enhanced=None):
+        """An SMTPError of this attempt: its secrets masked, its profile and port named."""
+        settings = self.settings
+        return SMTPError(stage, text, code, enhanced, transient, settings["secrets"],
+                         settings["profile"], settings["port"], kind)
+
     def _broken(self, stage, text):
         """The error for a server that broke the protocol (worth a retry: it may be a glitch)."""
-        return SMTPError(stage, text, transient=True, secrets=self.secrets, kind="protocol")
+        return self._error(stage, text, "protocol", True)
 
     def _fail(self, failure):
         """Record the first failure; finish once every pipelined reply has been read."""
@@ -286,15 +287,15 @@ class SmtpClient:
             if not 400 <= code < 600:
                 self._fail(self._broken(stage, "unexpected reply to %s: %s"
                                         % (stage, reply_text(code, lines))))
-            elif stage == "starttls" and self.tls_mode == "opportunistic":
+            elif stage == "starttls" and self.settings["tls"] == "opportunistic":
                 self._after_security()    # plaintext is allowed here: no credentials to protect
             else:
-                self._fail(SMTPError(stage, reply_text(code, lines, False), code=code,
-                                     enhanced=enhanced_code(code, lines[0]), secrets=self.secrets,
-                                     profile=self.profile, port=self.port,
-                                     kind="starttls_refused" if stage == "starttls" else None))
+                # A refusal: 4xx is worth a retry later, 5xx is not (transient from the code).
+                self._fail(self._error(stage, reply_text(code, lines, False),
+                                       "starttls_refused" if stage == "starttls" else None, None,
+                                       code, enhanced_code(code, lines[0])))
         elif stage == "greeting":
-            self._send_line("EHLO " + self.ehlo_name, "ehlo")
+            self._send_line("EHLO " + self.settings["ehlo_name"], "ehlo")
         elif stage == "ehlo":
             self._on_ehlo(lines)
         elif stage == "starttls":
@@ -329,40 +330,39 @@ class SmtpClient:
             if keyword == "AUTH" and keyword in extensions:
                 params = extensions[keyword] + " " + params
             extensions[keyword] = params.strip()
-        if not self.tls_active and self.tls_mode in ("starttls", "opportunistic"):
+        if not self.tls_active and self.settings["tls"] in ("starttls", "opportunistic"):
             if "STARTTLS" in extensions:
                 self._send_line("STARTTLS", "starttls")
                 return
-            if self.tls_mode == "starttls":
-                self._fail(SMTPError("starttls", "the server at port %s does not offer STARTTLS; "
-                                     "no credentials or mail were sent" % self.port,
-                                     transient=False, profile=self.profile, port=self.port,
-                                     kind="no_starttls"))
+            if self.settings["tls"] == "starttls":
+                self._fail(self._error("starttls", "the server at port %s does not offer "
+                                       "STARTTLS; no credentials or mail were sent"
+                                       % self.settings["port"], "no_starttls", False))
                 return
         self._after_security()
 
     def _after_security(self):
-        if self.auth == "none":
+        if self.settings["auth"] == "none":
             self._start_transaction()
             return
         if not self.tls_active:
             raise RuntimeError("credentials are never sent without TLS")
         offered = self.extensions.get("AUTH", "").upper().split()
-        wanted = self.auth.upper()
+        wanted = self.settings["auth"].upper()
         if wanted not in offered:
-            self._fail(SMTPError("auth", "the server offers AUTH %s, not %s" % (
-                " ".join(offered) or "nothing", wanted), transient=False, profile=self.profile,
-                port=self.port, kind="auth_unavailable"))
+            self._fail(self._error("auth", "the server offers AUTH %s, not %s" % (
+                " ".join(offered) or "nothing", wanted), "auth_unavailable", False))
             return
         self._step = 0
-        if self.auth == "plain":
-            blob = "\0%s\0%s" % (self.username, self.password)
+        if self.settings["auth"] == "plain":
+            blob = "\0%s\0%s" % (self.settings["username"], self.settings["password"])
             self._send_line("AUTH %s %s" % (wanted, _b64(blob.encode())), "auth")
-        elif self.auth == "login":
+        elif self.settings["auth"] == "login":
             # RFC 4954 4 initial response: the user name rides on AUTH LOGIN (as smtplib does with
             # Exchange Online), saving a round trip; the server then asks only for the password.
             self._step = 1
-            self._send_line("AUTH %s %s" % (wanted, _b64(self.username.encode())), "auth")
+            self._send_line("AUTH %s %s" % (wanted, _b64(self.settings["username"].encode())),
+                            "auth")
         else:
             self._send_line("AUTH %s" % wanted, "auth")
 
@@ -373,24 +373,25 @@ class SmtpClient:
         # 334: the server wants the next piece (RFC 4954 4).
         self._step += 1
         step = self._step
-        if self.auth == "login" and step == 2:
+        if self.settings["auth"] == "login" and step == 2:
             try:                          # "Username:" or "Password:", base64 (RFC 4954 4)
                 prompt = binascii.a2b_base64(lines[0].strip()).lower()
             except Exception:
                 prompt = b""
             if prompt.startswith(b"user"):
                 self._step = 1            # it ignored the initial response: give the name again
-                self._send_line(_b64(self.username.encode()), "auth")
+                self._send_line(_b64(self.settings["username"].encode()), "auth")
             else:
-                self._send_line(_b64(self.password.encode()), "auth")
-        elif self.auth == "xoauth2" and step == 1:
-            blob = "user=%s\x01auth=Bearer %s\x01\x01" % (self.username, self.token)
+                self._send_line(_b64(self.settings["password"].encode()), "auth")
+        elif self.settings["auth"] == "xoauth2" and step == 1:
+            blob = "user=%s\x01auth=Bearer %s\x01\x01" % (self.settings["username"],
+                                                         self.settings["token"])
             self._send_line(_b64(blob.encode()), "auth")
-        elif self.auth == "xoauth2" and step == 2:
+        elif self.settings["auth"] == "xoauth2" and step == 2:
             self._send_line("", "auth")   # a 334 error challenge: answer empty, then the 535 comes
         else:
             self._fail(self._broken("auth", "the server asked for more AUTH %s steps than the "
-                                    "mechanism has" % self.auth.upper()))
+                                    "mechanism has" % self.settings["auth"].upper()))
 
     def _start_transaction(self):
         extensions = self.extensions
@@ -401,9 +402,8 @@ class SmtpClient:
         limit = extensions.get("SIZE", "").strip()
         limit = int(limit) if limit.isdigit() else 0
         if limit and size is not None and size > limit:
-            self._fail(SMTPError("mail", "the message is %d bytes; the server accepts at most %d"
-                                 % (size, limit), enhanced="5.3.4", transient=False,
-                                 profile=self.profile, port=self.port, kind="too_big"))
+            self._fail(self._error("mail", "the message is %d bytes; the server accepts at most "
+                                   "%d" % (size, limit), "too_big", False, None, "5.3.4"))
             return
         mail = "MAIL FROM:<%s>" % self.sender
         if "SIZE" in extensions and size is not None:

@@ -136,17 +136,19 @@ def install(repl, progress=None, march=None):
     return written, unchanged
 
 
-def romfs_image(march=None):
+def romfs_image(march=None, extra=()):
     """The same firmware image as firmware_image() (the .mpy modules and the DER roots, at the same
-    device paths) packed as a ROMFS partition image (MicroPython >= 1.25, vfs.VfsRom) by mpremote's
-    own builder (mpremote.romfs.VfsRomWriter, what `mpremote romfs build` uses). Mounted at /rom,
+    device paths), plus `extra` [(content bytes, device path)] (the application's own compiled
+    modules, say lib/scan_app.mpy), packed as a ROMFS partition image (MicroPython >= 1.25,
+    vfs.VfsRom) by mpremote's own builder (mpremote.romfs.VfsRomWriter, what `mpremote romfs
+    build` uses). Mounted at /rom,
     the package is /rom/lib/firmware/ and a board puts /rom/lib on sys.path; from a memory-mapped
     partition MicroPython runs the bytecode in place and keeps its constants in flash, so importing
     the firmware costs little GC heap. Returns the image as bytes."""
     from mpremote.romfs import VfsRomWriter
 
     tree = {}
-    for content, device_path in firmware_image(march):
+    for content, device_path in list(firmware_image(march)) + list(extra):
         node = tree
         parts = device_path.split("/")
         for part in parts[:-1]:

@@ -20,6 +20,15 @@ REPLY_LINES = st.sampled_from([
     b"250 AUTH LOGIN\r\n", b"235 2.7.0 ok\r\n", b"334 VXNlcm5hbWU6\r\n", b"354 go\r\n",
     b"421 4.3.2 bye\r\n", b"550 5.7.64 no\r\n", b"221 bye\r\n", b"\r\n", b"2", b"-", b" ",
 ])
+
+
+def client_settings(tls, auth):
+    """What firmware.profiles.prepare() gives the SMTP client, for a submission-like attempt."""
+    return {"ehlo_name": "scanner-3f2a", "tls": tls, "auth": auth,
+            "username": "scanner@contoso.com", "password": "Pass-1", "token": None,
+            "secrets": ["Pass-1"], "profile": "submission", "port": 587}
+
+
 SERVER_BYTES = st.one_of(st.binary(max_size=3000),
                          st.lists(REPLY_LINES, max_size=30).map(b"".join))
 
@@ -28,7 +37,7 @@ SERVER_BYTES = st.one_of(st.binary(max_size=3000),
 @given(SERVER_BYTES, st.integers(min_value=1, max_value=64))
 def test_any_bytes_are_read_as_replies_or_a_protocol_error_never_a_crash(data, chunk):
     # Reading alone: no TLS, no AUTH, so whatever the replies say the client only answers them.
-    client = sp.SmtpClient("scanner-3f2a", "none", "none")
+    client = sp.SmtpClient(client_settings("none", "none"))
     client.set_transaction("scanner@contoso.com", ["alice@contoso.com"], 100)
     try:
         for i in range(0, len(data), chunk):
@@ -43,8 +52,7 @@ def test_any_bytes_are_read_as_replies_or_a_protocol_error_never_a_crash(data, c
 @given(st.lists(SERVER_BYTES, min_size=1, max_size=12), st.sampled_from(["starttls", "opportunistic"]))
 def test_any_server_script_ends_in_success_or_an_smtp_error(replies, tls_mode):
     auth = "login" if tls_mode == "starttls" else "none"
-    client = sp.SmtpClient("scanner-3f2a", tls_mode, auth, "scanner@contoso.com", "Pass-1",
-                           secrets=["Pass-1"])
+    client = sp.SmtpClient(client_settings(tls_mode, auth))
     client.set_transaction("scanner@contoso.com", ["alice@contoso.com"], 100)
     sent = []
     try:

@@ -54,6 +54,18 @@ def test_the_romfs_image_holds_every_file_of_the_firmware_image_byte_for_byte(im
     assert on_rom == expected
 
 
+def test_the_application_s_own_modules_go_into_the_same_partition_and_use_the_firmware(tmp_path):
+    source = tmp_path / "scan_app.py"
+    source.write_text("from firmware.mail import Message\n"
+                      "print(__file__, Message('scanner@contoso.com', ['a@contoso.com']).to)\n")
+    app = firmware_build.compile_module(str(source), "scan_app")
+    path = tmp_path / "with_app.romfs"
+    path.write_bytes(firmware_build.romfs_image(extra=[(app, "lib/scan_app.mpy")]))
+    proc = run_from_romfs(str(path), "import scan_app")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["/rom/lib/scan_app.mpy", "['a@contoso.com']"]
+
+
 def test_the_partition_is_read_only_memory_outside_the_gc_heap(image_path):
     script = ("import vfs, gc\n"
               "print(gc.mem_alloc() < 16384)\n"

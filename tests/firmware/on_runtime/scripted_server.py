@@ -57,11 +57,13 @@ def run(spec):
     replies["auth"] = list(replies["auth"])
     replies["rcpt"] = list(replies["rcpt"])
     args = spec.get("client", {})
-    client = sp.SmtpClient(args.get("ehlo_name", "scanner-3f2a"), args.get("tls", "starttls"),
-                           args.get("auth", "login"), args.get("username", "scanner@contoso.com"),
-                           args.get("password", "Scanner-Pass-1"), args.get("token"),
-                           secrets=args.get("secrets", ["Scanner-Pass-1"]), port=587,
-                           profile=args.get("profile", "submission"))
+    client = sp.SmtpClient({"ehlo_name": args.get("ehlo_name", "scanner-3f2a"),
+                            "tls": args.get("tls", "starttls"), "auth": args.get("auth", "login"),
+                            "username": args.get("username", "scanner@contoso.com"),
+                            "password": args.get("password", "Scanner-Pass-1"),
+                            "token": args.get("token"),
+                            "secrets": args.get("secrets", ["Scanner-Pass-1"]),
+                            "profile": args.get("profile", "submission"), "port": 587})
     client.set_transaction("scanner@contoso.com", spec.get("rcpts", ["alice@contoso.com"]),
                            spec.get("size", 1000), spec.get("binary_size"))
     state = {"tls": False, "auth_pending": False}
