@@ -1,11 +1,19 @@
 # send_mail: the mail core's one entry point (Contract 2 in docs/architecture.md), and the thin
-# blocking driver that moves bytes between the board's TCP connection and the sans-I/O SMTP client.
-# Rule: everything that can be refused locally (settings, message, attachments, clock, client
-# certificate) is refused before connecting; the loop below only obeys SmtpClient.next_event().
+# blocking driver that moves bytes between the board's TCP connection and the sans-I/O SMTP client:
+# the loop, the TLS wrap and the byte stream over the socket (plain or TLS). The TLS context it
+# wraps with is configured once per attempt by firmware/tls_setup.py (roots, client certificate,
+# clock check).
+# Rules: everything that can be refused locally (settings, message, attachments, clock, client
+# certificate) is refused before connecting; the loop only obeys SmtpClient.next_event(). The host
+# name is always checked (SNI + name check through server_hostname, even when the TCP connection
+# went to another address). Writes loop until every byte is out, reads land in one preallocated
+# buffer, every wait is bounded by the socket timeout, and a network failure becomes an SMTPError
+# tagged with the stage (transient: worth a retry).
 import binascii
 import os
 
-from firmware import call_once, compat, connection, smtp_protocol
+from firmware import call_once, compat, smtp_protocol
+from firmware.compat import const
 from firmware.errors import SMTPError
 from firmware.message import Message
 from firmware.mime_writer import MimeWriter
@@ -41,11 +49,11 @@ def send_mail(settings, msg, board):
         kind = compat.network_error_kind(exc) if isinstance(exc, OSError) else "network"
         raise SMTPError("connect", "cannot connect to %s:%d (%s): %s" % (
             cfg["host"], port, kind, exc), transient=True, profile=profile, port=port, kind=kind)
-    stream = connection.Stream(sock, profile, port)
+    stream = Stream(sock, profile, port)
     try:
         compat.set_timeout(sock, cfg["timeout_s"])
         if cfg["tls"] == "implicit":
-            stream.sock = connection.wrap(ctx, sock, cfg["host"], profile, port)
+            stream.sock = wrap(ctx, sock, cfg["host"], profile, port)
         round_trips = _converse(client, stream, writer, ctx, cfg)
     finally:
         stream.close()
@@ -72,7 +80,7 @@ def _converse(client, stream, writer, ctx, cfg):
                 else:
                     client.connection_closed()
             elif event == smtp_protocol.START_TLS:
-                stream.sock = connection.wrap(ctx, stream.sock, cfg["host"], cfg["profile"],
+                stream.sock = wrap(ctx, stream.sock, cfg["host"], cfg["profile"],
                                                cfg["port"])
                 client.tls_started()
             elif event == smtp_protocol.SEND_MESSAGE:
@@ -92,3 +100,64 @@ def _converse(client, stream, writer, ctx, cfg):
             if client.failure is not None:     # the QUIT after a refusal failed: report the refusal
                 raise client.failure
             raise
+
+
+def wrap(ctx, sock, host, profile=None, port=None):
+    """The TLS socket over `sock`, or an SMTPError at stage "tls" saying what was wrong."""
+    try:
+        return ctx.wrap_socket(sock, server_hostname=host)
+    except MemoryError:
+        raise                              # the board's heap, not the server: say so as it is
+    except Exception as exc:
+        raise call_once("tls_setup", "handshake_failed", exc, host, profile, port)
+
+
+# Bytes asked for per read. On MicroPython every read allocates a bytes object of up to this size
+# (recv(); a blocking readinto() would wait for a full buffer), so it is kept small: in a small,
+# fragmented heap a free run of 256 bytes is far easier to find than one of 1 KB. Replies are short
+# (an EHLO list is about 250 bytes) and the reply reader takes them in pieces of any size.
+_RECV_BYTES = const(256)
+
+
+class Stream:
+    def __init__(self, sock, profile=None, port=None):
+        self.sock = sock
+        self.profile = profile
+        self.port = port
+        self.bytes_sent = 0
+        self._view = memoryview(bytearray(_RECV_BYTES))
+
+    def _error(self, stage, exc, doing):
+        kind = compat.network_error_kind(exc)
+        text = "%s while %s" % ("timed out" if kind == "timeout" else
+                                "connection lost (%s)" % (exc,), doing)
+        return SMTPError(stage, text, transient=True, profile=self.profile, port=self.port,
+                         kind=kind)
+
+    def write_all(self, data, stage="data"):
+        view = memoryview(data)
+        sent = 0
+        total = len(view)
+        try:
+            while sent < total:
+                n = compat.sock_send(self.sock, view[sent:])
+                if not n:
+                    raise OSError(32)      # EPIPE: the peer stopped reading
+                sent += n
+        except OSError as exc:
+            raise self._error(stage, exc, "sending")
+        self.bytes_sent += total
+
+    def read_some(self, stage):
+        """A memoryview of the next bytes received; an empty one when the server closed."""
+        try:
+            n = compat.sock_recv_into(self.sock, self._view)
+        except OSError as exc:
+            raise self._error(stage, exc, "waiting for the server's reply")
+        return self._view[:n]
+
+    def close(self):
+        try:
+            self.sock.close()
+        except Exception:
+            pass

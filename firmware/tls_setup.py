@@ -9,10 +9,11 @@ from firmware.errors import SMTPError
 
 
 def bundled_roots():
-    import firmware.roots as roots
-
-    folder = roots.__file__.rsplit("/", 1)[0] if "/" in roots.__file__ else "."
-    with open(folder + "/digicert_global_root_g2.der", "rb") as f:
+    """The DER roots in firmware/roots/, found beside this module (wherever the firmware is:
+    /rom/lib/firmware on a product build, lib/firmware on a stock one, the source tree on
+    CPython)."""
+    folder = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    with open(folder + "/roots/digicert_global_root_g2.der", "rb") as f:
         return f.read()
 
 
