@@ -60,7 +60,3 @@ class SMTPError(Exception):
             if self.enhanced:
                 head += " " + self.enhanced
         return "%s: %s" % (head, self.text) if self.text else head
-
-    def __repr__(self):
-        return "SMTPError(%r, %r, code=%r, enhanced=%r, transient=%r)" % (
-            self.stage, self.text, self.code, self.enhanced, self.transient)

@@ -1,9 +1,8 @@
 # The message a board sends: sender, recipients, subject, text and attachment files.
 # Rule: a Message is checked when it is built, before anything touches the network
 # (firmware/message_checks.py, loaded for the check and let go after it); attachment files are
-# checked (exist, readable size) by check_files() right before sending.
-import os
-
+# checked (exist, readable size) right before sending, when the message is composed
+# (firmware/mime_headers.py).
 from firmware import call_once
 
 
@@ -31,16 +30,3 @@ class Message:
             if address not in seen:
                 seen.append(address)
         return seen
-
-    def check_files(self):
-        """The size of each attachment; an SMTPError of kind "message" if one cannot be read."""
-        sizes = []
-        for path, name, _ in self.attachments:
-            try:
-                sizes.append(os.stat(path)[6])
-                with open(path, "rb") as f:
-                    f.read(1)
-            except OSError:
-                raise call_once("message_checks", "refused", "attachments", "cannot read %r (for "
-                                "%r): check that the scan was saved" % (path, name))
-        return sizes

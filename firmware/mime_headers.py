@@ -1,14 +1,43 @@
 # The head of a message, composed once before sending: RFC 5322 headers (RFC 2047 encoded-words,
 # Date from the board's clock, Message-ID), the quoted-printable text part (RFC 2045) and each
-# attachment's part header (RFC 2231 file names). Loaded by MimeWriter through firmware.call_once
+# attachment's part header (RFC 2231 file names), with the attachment files checked and the exact
+# size of the whole message counted. Loaded by MimeWriter through firmware.call_once
 # and let go after it: while a scan streams out, only firmware/mime_writer.py stays in the heap.
 # Rule: every line ends in CRLF, none is over 998 octets, and no bare CR or LF is ever produced.
 import binascii
+import os
 
 from firmware.compat import const
+from firmware.errors import SMTPError
 
 _QP_MAX = const(76)                    # RFC 2045 6.7 rule 5
+_B64_GROUP = const(57)                 # 57 bytes -> one 76-character base64 line (RFC 2045 6.8)
+_LINE_WITH_CRLF = const(78)
 _HEX = b"0123456789ABCDEF"
+
+
+def base64_size(size):
+    """Octets of `size` bytes as 76-character base64 lines with CRLF, plus the blank line after."""
+    full, rest = divmod(size, _B64_GROUP)
+    total = full * _LINE_WITH_CRLF
+    if rest:
+        total += 4 * ((rest + 2) // 3) + 2
+    return total + 2
+
+
+def file_sizes(attachments):
+    """The size of each attachment file; an SMTPError of kind "message" if one cannot be read."""
+    sizes = []
+    for path, name, _ in attachments:
+        try:
+            sizes.append(os.stat(path)[6])
+            with open(path, "rb") as f:
+                f.read(1)
+        except OSError:
+            raise SMTPError("message", "attachments: cannot read %r (for %r): check that the scan "
+                            "was saved" % (path, name), transient=False, kind="message",
+                            field="attachments")
+    return sizes
 
 
 def rfc5322_date(now):
@@ -129,24 +158,40 @@ def quoted_printable(text):
     return bytes(out)
 
 
-def compose(message, now, random_hex, boundary):
-    """(head, text, part heads) of `message`, as bytes: the headers up to the text part's own
-    header, the text part (with the CRLF that belongs to the next boundary when there are
-    attachments), and per attachment its part header up to "Content-Transfer-Encoding: "."""
+def compose(message, now, random_hex):
+    """Everything MimeWriter needs to stream `message`, as bytes: (the headers up to the text
+    part's own header, the text part (with the CRLF that belongs to the next boundary when there
+    are attachments), [(an attachment's part header up to "Content-Transfer-Encoding: ", its path,
+    its size)], the closing boundary, (the message's size with base64 attachments, with binary
+    ones)). The attachment files are checked here, before anything is sent."""
+    # The boundary cannot collide with a base64 or quoted-printable body: neither can contain
+    # "=_" (base64 has no "_"; in QP "=" is always followed by two hex digits or a line break),
+    # so no scan of the content is needed. A binary attachment could hold any bytes, but not
+    # knowingly these: 96 random bits make a chance collision about size / 2**96.
+    boundary = "=_scanmail_" + random_hex
+    sizes = file_sizes(message.attachments)
     text = message.body
     if text and not text.endswith("\n") and not text.endswith("\r"):
         text += "\n"                       # the text body always ends with a line break
     # CRLF, lone CR and lone LF all become CRLF: nothing bare can reach the wire.
-    text = quoted_printable(text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n"))
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\r\n")
+    text = quoted_printable(text)
     parts = []
-    for path, name, content_type in message.attachments:
-        parts.append(("--%s\r\nContent-Type: %s%s\r\nContent-Disposition: attachment%s\r\n"
-                      "Content-Transfer-Encoding: " % (
-                          boundary, content_type, file_name_param("name", name),
-                          file_name_param("filename", name))).encode())
+    closing = b""
+    for (path, name, content_type), size in zip(message.attachments, sizes):
+        parts.append((("--%s\r\nContent-Type: %s%s\r\nContent-Disposition: attachment%s\r\n"
+                       "Content-Transfer-Encoding: " % (
+                           boundary, content_type, file_name_param("name", name),
+                           file_name_param("filename", name))).encode(), path, size))
     if parts:                              # multipart: the CRLF before a boundary belongs to the
         text += b"\r\n"                    # boundary (RFC 2046 5.1.1)
-    return _headers(message, now, random_hex, boundary), text, parts
+        closing = ("--%s--\r\n" % boundary).encode()
+    head = _headers(message, now, random_hex, boundary)
+    base64_total = binary_total = len(head) + len(text) + len(closing)
+    for part_head, _, size in parts:
+        base64_total += len(part_head) + len(b"base64\r\n\r\n") + base64_size(size)
+        binary_total += len(part_head) + len(b"binary\r\n\r\n") + size + 2
+    return head, text, parts, closing, (base64_total, binary_total)
 
 
 def _headers(message, now, random_hex, boundary):

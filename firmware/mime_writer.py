@@ -1,6 +1,6 @@
-# Streaming MIME writer: turns a Message into the exact bytes of the message, and can tell their
-# size without producing them. The head (headers, text part, part headers) is composed once by
-# firmware/mime_headers.py, loaded for that and let go; this module only streams.
+# Streaming MIME writer: turns a Message into the exact bytes of the message, and tells their size
+# before producing them. The head (headers, text part, part headers) and the sizes are composed
+# once by firmware/mime_headers.py, loaded for that and let go; this module only streams.
 # Rule: heap use does not grow with the attachments: files are read in fixed chunks into
 # preallocated buffers and written as 76-character base64 lines, or as they are when the server
 # takes BINARYMIME (RFC 3030, sent by BDAT). Every line ends in CRLF, none is over 998 octets, no
@@ -12,6 +12,7 @@ from firmware import call_once
 from firmware.compat import const, free_heap, read_into
 
 _B64_GROUP = const(57)                 # 57 bytes -> one 76-character base64 line (RFC 2045 6.8)
+                                       # (firmware/mime_headers.py counts with the same figures)
 _MIN_GROUPS = const(8)                 # per chunk: 57 bytes in, 78 out, 77 in b2a_base64's result
 _MAX_GROUPS = const(256)
 _BYTES_PER_GROUP = const(212)
@@ -26,30 +27,16 @@ def dot_stuff(data):
     return data
 
 
-def base64_size(size):
-    """Octets of `size` bytes as 76-character base64 lines with CRLF, plus the blank line after."""
-    full, rest = divmod(size, _B64_GROUP)
-    total = full * _LINE_WITH_CRLF
-    if rest:
-        total += 4 * ((rest + 2) // 3) + 2
-    return total + 2
-
-
 class MimeWriter:
     """MimeWriter(message, now, random_hex).size(binary) and .write_to(write, binary, dot_stuffing).
     binary=True writes attachments unencoded (Content-Transfer-Encoding: binary, BINARYMIME)."""
 
     def __init__(self, message, now, random_hex):
-        # The boundary cannot collide with a base64 or quoted-printable body: neither can contain
-        # "=_" (base64 has no "_"; in QP "=" is always followed by two hex digits or a line break),
-        # so no scan of the content is needed. A binary attachment could hold any bytes, but not
-        # knowingly these: 96 random bits make a chance collision about size / 2**96.
-        self.boundary = "=_scanmail_" + random_hex
-        self._head, self._text, heads = call_once("mime_headers", "compose", message, now,
-                                                  random_hex, self.boundary)
-        self._parts = []                   # (part header without its encoding, path, size)
-        for head, (path, _, _), size in zip(heads, message.attachments, message.check_files()):
-            self._parts.append((head, path, size))
+        # Composed by firmware/mime_headers.py, which also checks the attachment files and counts
+        # the exact sizes: (head, text, [(part head, path, size)], closing boundary,
+        # (size with base64 attachments, size with binary ones)).
+        self._head, self._text, self._parts, self._closing, self._sizes = call_once(
+            "mime_headers", "compose", message, now, random_hex)
         # The buffer files are read into, made now rather than when the data is sent: a board's
         # heap is never compacted, and by then the connection's objects have split its free space
         # into runs too short for it. Its size comes from the free heap (an eighth of it): a small
@@ -61,18 +48,9 @@ class MimeWriter:
             self._groups = max(_MIN_GROUPS, min(_MAX_GROUPS, free_heap() // 8 // _BYTES_PER_GROUP))
             self._inbuf = bytearray(_B64_GROUP * self._groups)
 
-    def _closing(self):
-        if not self._parts:
-            return b""
-        return ("--%s--\r\n" % self.boundary).encode()
-
     def size(self, binary=False):
         """The exact size of the message content (RFC 1870: without dot-stuffing)."""
-        total = len(self._head) + len(self._text) + len(self._closing())
-        for head, path, size in self._parts:
-            total += len(head) + len(_encoding(binary))
-            total += size + 2 if binary else base64_size(size)
-        return total
+        return self._sizes[1 if binary else 0]
 
     def write_to(self, write, binary=False, dot_stuffing=True):
         """Call write(bytes-like) with the message, in order; return octets written. DATA needs
@@ -94,9 +72,8 @@ class MimeWriter:
                     written += _write_binary_file(path, size, inbuf, write)
                 else:
                     written += _write_base64_file(path, size, inbuf, outbuf, write)
-            closing = self._closing()
-            write(closing)
-            written += len(closing)
+            write(self._closing)
+            written += len(self._closing)
         return written
 
 

@@ -35,6 +35,10 @@ _GO_ON = {"greeting": 220, "ehlo": 250, "starttls": 220, "auth": 235, "mail": 25
           "data": 354, "end_of_data": 250, "quit": 221}
 
 
+# The EHLO extensions the client acts on (RFC 2920, 3207, 4954, 1870, 3030).
+_USED = ("PIPELINING", "STARTTLS", "AUTH", "SIZE", "CHUNKING", "BINARYMIME")
+
+
 def _b64(data):
     return binascii.b2a_base64(data)[:-1].decode()
 
@@ -317,7 +321,8 @@ class SmtpClient:
             self._quit()
 
     def _on_ehlo(self, lines):
-        """EHLO keywords (upper case) -> their parameters (RFC 5321 4.1.1.1), then on."""
+        """The EHLO keywords this client acts on (_USED) -> their parameters (RFC 5321 4.1.1.1),
+        then on. Others are not kept: what is kept stays in the heap for the whole send."""
         extensions = self.extensions = {}
         for line in lines[1:]:
             words = line.strip().split(None, 1)
@@ -327,6 +332,9 @@ class SmtpClient:
             params = words[1] if len(words) > 1 else ""
             if "=" in keyword:            # old-style "AUTH=LOGIN"
                 keyword, params = keyword.split("=", 1)[0], keyword.split("=", 1)[1] + " " + params
+            if keyword not in _USED:
+                continue
+            keyword = _USED[_USED.index(keyword)]   # the constant: no copy kept for the send
             if keyword == "AUTH" and keyword in extensions:
                 params = extensions[keyword] + " " + params
             extensions[keyword] = params.strip()
