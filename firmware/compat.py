@@ -12,24 +12,15 @@ else:  # CPython: its side of every difference is in firmware/compat_cpython.py 
 
 
 def free_heap():
-    """Bytes free in the heap after a collection (CPython: plenty, say 16 MB)."""
-    collect_garbage()
-    try:
-        import gc
-
-        return gc.mem_free()
-    except (ImportError, AttributeError):
-        return 16 << 20
-
-
-def collect_garbage():
-    """Free what can be freed before a large allocation (a no-op worth calling on CPython too)."""
+    """Free what can be freed (worth calling before a large allocation), and return how many bytes
+    of heap are then free (CPython: plenty, say 16 MB)."""
     try:
         import gc
 
         gc.collect()
-    except ImportError:
-        pass
+        return gc.mem_free()
+    except (ImportError, AttributeError):
+        return 16 << 20
 
 
 # --- streams: MicroPython sockets and TLS sockets speak read/readinto/write (CPython's speak

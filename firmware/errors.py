@@ -1,9 +1,9 @@
 # SMTPError: the one error the mail core raises for anything a user or an admin can act on.
 # Rule: an error carries the stage, the SMTP code, the enhanced code and the server's text, and
-# never a secret: every text that reaches an error passes through `redact` with the secrets of the
-# attempt (a hostile or chatty server could echo them back). One class, told apart by `kind`
-# ("settings", "message", "protocol", "timeout", ...): on a board every class costs heap for as long
-# as the firmware runs (about 450 bytes each on the 64-bit unix port), a tag costs nothing.
+# never a secret: every text that reaches an error is masked with the secrets of the attempt (a
+# hostile or chatty server could echo them back). One class, told apart by `kind` ("settings",
+# "message", "protocol", "timeout", ...): on a board every class costs heap for as long as the
+# firmware runs (about 450 bytes each on the 64-bit unix port), a tag costs nothing.
 # Programming errors in our own use of the protocol are RuntimeError (nobody but a developer can
 # fix those).
 
@@ -11,22 +11,16 @@
 # auth, mail, rcpt, data, end_of_data, quit.
 
 
-def redact(text, secrets):
-    """`text` with every secret (and each secret's base64 form given by the caller) masked."""
-    if not text:
-        return text
-    for secret in secrets or ():
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "[redacted]")
-    return text
-
-
 class SMTPError(Exception):
     """A send that did not happen, and why (Contract 2 in docs/architecture.md)."""
 
     def __init__(self, stage, text, code=None, enhanced=None, transient=None, secrets=None,
                  profile=None, port=None, kind=None, field=None):
-        text = redact(text, secrets)
+        # Every secret of the attempt (and each one's base64 form, given by the caller) masked.
+        if text:
+            for secret in secrets or ():
+                if secret and len(secret) >= 3:
+                    text = text.replace(secret, "[redacted]")
         super().__init__(text)
         self.stage = stage
         self.code = code

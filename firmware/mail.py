@@ -15,8 +15,7 @@ import os
 from firmware import call_once, compat, smtp_protocol
 from firmware.compat import const
 from firmware.errors import SMTPError
-from firmware.message import Message
-from firmware.mime_writer import MimeWriter
+from firmware.message import Message, MimeWriter
 
 __all__ = ("send_mail", "Message", "SMTPError")
 
@@ -41,7 +40,7 @@ def send_mail(settings, msg, board):
     size = writer.size()
     client = smtp_protocol.SmtpClient(cfg)
     client.set_transaction(msg.sender, msg.recipients(), size, writer.size(binary=True))
-    compat.collect_garbage()
+    compat.free_heap()                   # a collection before the connection's allocations
 
     try:
         sock = board.net.open_tcp(cfg["host"], port, cfg["timeout_s"])

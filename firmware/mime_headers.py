@@ -2,7 +2,8 @@
 # Date from the board's clock, Message-ID), the quoted-printable text part (RFC 2045) and each
 # attachment's part header (RFC 2231 file names), with the attachment files checked and the exact
 # size of the whole message counted. Loaded by MimeWriter through firmware.call_once
-# and let go after it: while a scan streams out, only firmware/mime_writer.py stays in the heap.
+# and let go after it: while a scan streams out, only the writer in firmware/message.py stays in
+# the heap.
 # Rule: every line ends in CRLF, none is over 998 octets, and no bare CR or LF is ever produced.
 import binascii
 import os

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 from firmware import smtp_protocol as sp
 from firmware.errors import SMTPError
-from firmware.message import Message
-from firmware.mime_writer import MimeWriter
+from firmware.message import Message, MimeWriter
 
 REPLY_LINES = st.sampled_from([
     b"220 mx ready\r\n", b"250-mx Hello\r\n", b"250 PIPELINING\r\n", b"250-STARTTLS\r\n",

@@ -3,8 +3,7 @@
 # how many octets it wrote, for the pytest side to check against CPython's email parser.
 import json
 
-from firmware.message import Message
-from firmware.mime_writer import MimeWriter
+from firmware.message import Message, MimeWriter
 
 
 def write(spec, out_path):
