@@ -79,8 +79,7 @@ def _converse(client, stream, writer, ctx, cfg):
                 else:
                     client.connection_closed()
             elif event == smtp_protocol.START_TLS:
-                stream.sock = wrap(ctx, stream.sock, cfg["host"], cfg["profile"],
-                                               cfg["port"])
+                stream.sock = wrap(ctx, stream.sock, cfg["host"], cfg["profile"], cfg["port"])
                 client.tls_started()
             elif event == smtp_protocol.SEND_MESSAGE:
                 try:
@@ -119,6 +118,9 @@ _RECV_BYTES = const(256)
 
 
 class Stream:
+    """The socket (plain, then TLS) the driver writes to and reads from: every write complete,
+    every read into one preallocated buffer, every failure an SMTPError naming the stage."""
+
     def __init__(self, sock, profile=None, port=None):
         self.sock = sock
         self.profile = profile

@@ -104,6 +104,26 @@ def test_a_scanner_submits_a_scan_to_alice_with_its_mailbox_password(runtime, o3
         assert stored_attachments(o365, "alice@contoso.com") == [f.read()]
 
 
+# What stays loaded after a send, delivered or refused: only what firmware.mail imports. The steps
+# that run once (settings, message checks, composing, TLS setup, the diagnosis) hold no heap
+# between sends (docs/architecture.md, "Heap budget"). CPython also has compat's CPython side.
+RESIDENT = ["firmware.compat", "firmware.errors", "firmware.mail", "firmware.message",
+            "firmware.smtp_protocol"]
+
+
+def test_only_the_mail_core_stays_loaded_after_a_send_or_a_refusal(runtime, o365, tmp_path):
+    resident = sorted(RESIDENT + (["firmware.compat_cpython"] if runtime == "cpython" else []))
+    delivered = send(runtime, o365, settings_for(o365, "submission"),
+                     {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"],
+                      "subject": "Scan", "attachments": [[scan(tmp_path), "s.pdf", "application/pdf"]]})
+    assert "error" not in delivered, delivered
+    assert delivered["loaded"] == resident
+    refused = send(runtime, o365, settings_for(o365, "submission", password="Wrong-Pass-9"),
+                   {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "x"})
+    assert refused["error"]["stage"] == "auth" and refused["error"]["cause"], refused
+    assert refused["loaded"] == resident
+
+
 def test_a_scanner_submits_with_an_oauth_token(runtime, o365):
     token = o365.mint_token("scanner@contoso.com")
     out = send(runtime, o365, settings_for(o365, "submission", auth="xoauth2", password=None,

@@ -1,7 +1,9 @@
 # Runs on BOTH runtimes: one send_mail through the loopback TestBoard, described by a JSON spec
 # (settings with file paths for the DER blobs, the message, the board). Returns JSON: the result
-# dict, or the SMTPError's fields and diagnosis, and whether anything was connected at all.
+# dict, or the SMTPError's fields and diagnosis, whether anything was connected at all, and which
+# firmware modules are still loaded after the send (and after the diagnosis).
 import json
+import sys
 
 from firmware.mail import Message, SMTPError, send_mail
 from loopback_board import TestBoard
@@ -34,4 +36,5 @@ def run(spec):
                         "transient": err.transient, "kind": err.kind, "text": err.text,
                         "str": str(err), "repr": repr(err), "cause": cause, "todo": todo,
                         "cls": type(err).__name__}
+    out["loaded"] = sorted(name for name in sys.modules if name.startswith("firmware."))
     return json.dumps(out)
