@@ -7,7 +7,9 @@
 #       and the product build (the modules in a ROMFS partition, host_tools.firmware_build
 #       .romfs_image(), memory-mapped outside the GC heap and mounted at /rom as a board with
 #       MicroPython >= 1.25 does: bytecode and string data stay in flash, while function, class
-#       and constant objects and the names' qstr entries are still made in the heap); for each,
+#       and constant objects and the names' qstr entries are still made in the heap). The board
+#       script (a minimal board object and one send) is compiled by mpy-cross and installed with
+#       the firmware in each build, as a product's own application would be. For each build:
 #       the firmware's code resident after import, the heap the unix port needs alone, the heap
 #       needed up to the call of send_mail, and so what send_mail itself needs (the unix port is
 #       64-bit: pointers are 8 bytes and GC blocks 32, an ESP32's 4 and 16). It also checks whether
