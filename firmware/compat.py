@@ -86,7 +86,7 @@ def network_error_kind(exc):
 # --- TLS: MicroPython's tls.SSLContext, the C module that MicroPython's own ssl.py only wraps
 # (using it directly keeps that wrapper module and its objects out of a small heap). It takes CA
 # roots and a client certificate as DER bytes; CPython's ssl differs in that and in minimum version
-# settings (firmware/compat_cpython.py). ----------------------------------
+# settings (firmware/compat_cpython.py). ---------------------------------------------------------
 def new_tls_client_context():
     import tls
 

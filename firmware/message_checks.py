@@ -24,7 +24,7 @@ def check_address(field, address):
     raw = address.encode()
     if len(raw) != len(address):
         raise refused(field, "%r has non-ASCII characters; internationalized addresses "
-                                  "are not supported: use the mailbox's ASCII address" % address)
+                             "are not supported: use the mailbox's ASCII address" % address)
     what = "%r is not a valid e-mail address (expected name@example.com)" % address
     if len(address) > 254 or address.count("@") != 1:
         raise refused(field, what)
@@ -43,7 +43,7 @@ def _check_text(field, value, allow_newlines=False):
         raise refused(field, "must be text, got %r" % (value,))
     if not allow_newlines and ("\r" in value or "\n" in value):
         raise refused(field, "contains a line break (CR or LF), which would inject headers; "
-                                  "remove it")
+                             "remove it")
     for b in value.encode():               # UTF-8: every byte of a non-ASCII character is >= 128
         if (b < 32 and b not in b"\t\r\n") or b == 127:
             raise refused(field, "contains the control character %r; remove it" % chr(b))
@@ -74,7 +74,7 @@ def check(sender, to, cc, subject, body, attachments):
     for item in attachments:
         if not isinstance(item, (tuple, list)) or len(item) != 3:
             raise refused("attachments", "each attachment is (path, file name, MIME type), "
-                                              "got %r" % (item,))
+                                         "got %r" % (item,))
         path, name, content_type = item
         _check_text("attachment path", path)
         if not _check_text("attachment name", name).strip():

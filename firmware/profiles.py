@@ -1,7 +1,8 @@
 # Connection profiles: each Microsoft 365 sending option is a handful of settings, not a code path.
 # Rule: fill() returns a complete settings dict (Contract 2) or raises an SMTPError of kind
-# "settings" whose `field` names the key and whose text says what to do; credentials are only ever allowed together with TLS. send_mail
-# runs prepare() through firmware.call_once: this module is loaded for it and let go after it.
+# "settings" whose `field` names the key and whose text says what to do; credentials are only ever
+# allowed together with TLS. send_mail runs prepare() through firmware.call_once: this module is
+# loaded for it and let go after it.
 from firmware.errors import SMTPError
 from firmware.host_names import is_domain, is_ipv4
 
@@ -57,8 +58,8 @@ def fill(settings):
     if not host:
         if profile in ("direct_send", "relay"):
             raise _refused("host", "missing: set host to your MX endpoint, shown under Manage "
-                                        "DNS in the Microsoft 365 admin center (e.g. "
-                                        "contoso-com.mail.protection.outlook.com)")
+                                   "DNS in the Microsoft 365 admin center (e.g. "
+                                   "contoso-com.mail.protection.outlook.com)")
         raise _refused("host", "missing: set host to the mail server's name")
     if not isinstance(host, str) or not (is_domain(host.rstrip(".")) or is_ipv4(host)):
         raise _refused("host", "%r is not a host name; use e.g. smtp.office365.com" % (host,))
@@ -67,7 +68,7 @@ def fill(settings):
     given_port = out["port"]
     if not isinstance(given_port, int) or isinstance(given_port, bool) or not 0 < given_port < 65536:
         raise _refused("port", "%r is not a port number (587 for submission, 25 for MX)"
-                            % (given_port,))
+                       % (given_port,))
     for key in ("username", "password", "token"):
         if out[key] is not None and not isinstance(out[key], str):
             # Name the type only: the value may be a secret.
@@ -75,30 +76,30 @@ def fill(settings):
     if out["auth"] != "none":
         if out["tls"] not in ("starttls", "implicit"):
             raise _refused("tls", "credentials are never sent without TLS: set tls to "
-                                       "starttls (or implicit), or auth to none")
+                                  "starttls (or implicit), or auth to none")
         if not out["username"]:
             raise _refused("username", "missing: set it to the mailbox address that signs in")
         if out["auth"] == "xoauth2":
             if not out["token"]:
                 raise _refused("token", "missing: sign in (device code) to get an OAuth "
-                                             "access token, or use auth = login")
+                                        "access token, or use auth = login")
         elif not out["password"]:
             raise _refused("password", "missing: set the mailbox's password, or use "
-                                            "auth = xoauth2 with a token")
+                                       "auth = xoauth2 with a token")
     for key in ("ca_der", "client_cert_der", "client_key_der"):
         value = out[key]
         if value is not None and not isinstance(value, (bytes, bytearray)):
             raise _refused(key, "must be DER bytes (convert PEM with openssl x509 -outform der)")
     if bool(out["client_cert_der"]) != bool(out["client_key_der"]):
         raise _refused("client_key_der" if out["client_cert_der"] else "client_cert_der",
-                            "a client certificate needs both client_cert_der and client_key_der")
+                       "a client certificate needs both client_cert_der and client_key_der")
     timeout = out["timeout_s"]
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise _refused("timeout_s", "%r is not a positive number of seconds" % (timeout,))
     name = out["ehlo_name"]
     if name is not None and ehlo_literal(name) is None:
         raise _refused("ehlo_name", "%r is not a host name or an address literal like "
-                                         "[192.0.2.7]" % (name,))
+                                    "[192.0.2.7]" % (name,))
     return out
 
 
