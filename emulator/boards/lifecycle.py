@@ -87,8 +87,29 @@ def _validate_name(name):
                          "letter or digit, at most 63), e.g. lobby or esp32-devkitc-20" % name)
 
 
-def _free_ip(root):
-    used = {b.get("ip") for b in list_boards(root) if b["alive"]}
+def _running_boards(root, state_dir=None):
+    """The running boards under `root` and, when the board gets a state folder elsewhere, beside
+    it: the ones whose addresses a new board must not take."""
+    folders = {os.path.abspath(root)}
+    if state_dir:
+        folders.add(os.path.dirname(os.path.abspath(state_dir)))
+    return [b for folder in sorted(folders) for b in list_boards(folder) if b["alive"]]
+
+
+def _check_ip_is_free(ip, state_dir, running):
+    """Refuse an address another running board already has: the fake tenant tells devices apart by
+    their source address (SPF, connectors), so two boards on one address would be one device."""
+    for other in running:
+        if other.get("ip") == ip and os.path.abspath(other["state"]) != state_dir:
+            raise BoardError(
+                "--ip %s is already the address of board %r (port %s, state %s): give another --ip, "
+                "or stop that board with `scanmail board stop --state %s`"
+                % (ip, other.get("name"), other.get("port"), other["state"], other["state"])
+            )
+
+
+def _free_ip(running):
+    used = {b.get("ip") for b in running}
     for last in range(FIRST_BOARD_IP, 255):
         ip = "127.0.0.%d" % last
         if ip not in used:
@@ -132,8 +153,9 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
         chosen = runtimes.choose(runtime, warn)
     except LookupError as exc:
         raise BoardError(str(exc))
+    running_boards = _running_boards(root, state_dir)
     if ip is None:
-        ip = _free_ip(root)
+        ip = _free_ip(running_boards)
     _validate_ip(ip)
     name = name or "%s-%s" % (profile_id, ip.rsplit(".", 1)[1])
     _validate_name(name)
@@ -144,6 +166,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
             "a board already runs in %s (pid %d, port %s): stop it first with "
             "`scanmail board stop --state %s`" % (state_dir, running["pid"], running["port"], state_dir)
         )
+    _check_ip_is_free(ip, state_dir, running_boards)
     if tenant_state:
         tenant_state = os.path.abspath(tenant_state)
         if tenant_state.endswith(".json"):  # the endpoints.json itself was given

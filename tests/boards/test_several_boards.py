@@ -1,8 +1,12 @@
 # Several boards at once, each its own device: its own port, its own address on the virtual
-# network (what a server sees as the peer), and a row in `board list`.
+# network (what a server sees as the peer, never shared with another running board), and a row in
+# `board list`.
+import os
 import socket
 
-from emulator.boards import list_boards
+import pytest
+
+from emulator.boards import BoardError, VirtualBoard, list_boards
 from tests.boards.conftest import open_repl
 
 
@@ -33,3 +37,21 @@ def test_two_boards_run_at_once_and_each_connects_from_its_own_address(start_boa
     assert listed == {"127.0.0.20": ("micropython", boards[0].port, True),
                       "127.0.0.21": ("cpython", boards[1].port, True)}
     assert boards[0].port != boards[1].port
+
+
+def test_a_second_board_on_an_address_already_taken_is_refused_and_one_without_ip_gets_the_next(
+        start_board, tmp_path):
+    first = start_board("micropython", ip="127.0.0.20", fast=True)
+    second = VirtualBoard("esp32-devkitc", "micropython", str(tmp_path / "second"), "127.0.0.20",
+                          fast=True)
+    with pytest.raises(BoardError) as refused:
+        second.start()
+    words = str(refused.value)
+    assert "127.0.0.20" in words and first.state_dir in words and "--ip" in words
+    assert not os.path.exists(tmp_path / "second" / "board.json")   # nothing was started
+    third = VirtualBoard("esp32-devkitc", "micropython", str(tmp_path / "third"), None, fast=True)
+    try:
+        third.start()
+        assert third.info["ip"] == "127.0.0.21"      # the next free one beside the first
+    finally:
+        third.stop()
