@@ -2,6 +2,7 @@
 # on a running one (fault add|list|clear, through its HTTP API). Rule: user mistakes raise
 # host_tools.cli.UserError with what was wrong and what to do; handlers return an exit status.
 import asyncio
+import errno
 import json
 import os
 import signal
@@ -93,7 +94,10 @@ async def _serve(tenant, args):
     try:
         info = await server.start()
     except OSError as exc:
-        raise _user_error("%s (pick another with --port NAME=PORT)" % exc)
+        hint = "pick another with --port NAME=PORT"
+        if exc.errno == errno.EADDRINUSE:
+            hint = "another program, or another scanmail o365 serve, has it: stop that, or " + hint
+        raise _user_error("%s (%s)" % (exc.strerror or exc, hint))
     for name, e in info["endpoints"].items():
         if args.bind.startswith("127."):
             print("%-10s %s:%d  (%s)" % (name, e["host"], e["port"], e["hostname"]))
@@ -115,7 +119,13 @@ def do_trace(args):
     if not os.path.isdir(args.state):
         raise _user_error("--state %s: no such folder (start one with: scanmail o365 serve --state %s)"
                           % (args.state, args.state))
-    records = read_trace(path)
+    skipped = []
+    records = read_trace(path, skipped)
+    if skipped:
+        print("scanmail: warning: skipped %d line(s) of %s that are not trace records (line %s): "
+              "a server stopped mid-write, or the file was edited" % (
+                  len(skipped), path, ", ".join(str(n) for n in skipped[:5])
+                  + (", ..." if len(skipped) > 5 else "")), file=sys.stderr)
     if args.json:
         json.dump(records, sys.stdout, indent=1)
         print()

@@ -60,16 +60,22 @@ class TraceLog:
             self._file.close()
 
 
-def read_trace(path):
-    """Records from a trace file, newest last; a torn last line (a server killed mid-write) is skipped."""
+def read_trace(path, skipped=None):
+    """Records from a trace file, newest last. A line that is not a JSON record (a torn last line
+    from a server killed mid-write, or a damaged file) is skipped; its number (from 1) is appended
+    to `skipped` when a list is given, so that a reader can say so."""
     records = []
     try:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for number, line in enumerate(f, 1):
                 try:
-                    records.append(json.loads(line))
+                    record = json.loads(line)
                 except ValueError:
-                    continue
+                    record = None
+                if isinstance(record, dict):
+                    records.append(record)
+                elif skipped is not None:
+                    skipped.append(number)
     except FileNotFoundError:
         pass
     return records

@@ -151,7 +151,9 @@ def test_a_busy_pinned_port_is_reported_with_what_to_do(tmp_path):
         port = busy.getsockname()[1]
         result = scanmail("o365", "serve", "--state", str(tmp_path / "s"), "--port", "mx=%d" % port)
     assert result.returncode == 2
-    assert "cannot listen on 127.0.0.1:%d" % port in result.stderr and "--port NAME=PORT" in result.stderr
+    assert result.stderr.startswith("scanmail: cannot listen on 127.0.0.1:%d: " % port), result.stderr
+    assert "another scanmail o365 serve" in result.stderr and "--port NAME=PORT" in result.stderr
+    assert "Errno" not in result.stderr
 
 
 def test_a_second_serve_on_the_state_folder_of_a_running_tenant_is_refused_and_the_first_keeps_serving(served):
@@ -189,6 +191,20 @@ def test_a_tenant_killed_without_cleaning_up_does_not_block_the_next_serve(tmp_p
         proc.terminate()
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_trace_lines_that_are_not_records_are_skipped_with_a_warning_naming_them(tmp_path):
+    good = {"time": "2026-11-28T08:00:00Z", "endpoint": "mx", "status": "delivered",
+            "sender": "scanner@contoso.com", "recipients": ["alice@contoso.com"], "reply": "250 ok"}
+    (tmp_path / "trace.jsonl").write_text(json.dumps(good) + "\nnot json\n" + json.dumps(good)
+                                          + "\n[1, 2]\n" + '{"time": "torn')
+    result = scanmail("o365", "trace", "--state", str(tmp_path))
+    assert result.returncode == 0
+    assert result.stdout.count("alice@contoso.com") == 2          # both records still shown
+    assert result.stderr.startswith("scanmail: warning: skipped 3 line(s) of ")
+    assert "(line 2, 4, 5)" in result.stderr
+    as_json = scanmail("o365", "trace", "--state", str(tmp_path), "--json")
+    assert len(json.loads(as_json.stdout)) == 2 and "skipped 3" in as_json.stderr
 
 
 def test_trace_of_a_state_dir_that_does_not_exist_says_how_to_start_one(tmp_path):
