@@ -124,6 +124,15 @@ def test_only_the_mail_core_stays_loaded_after_a_send_or_a_refusal(runtime, o365
     assert refused["loaded"] == resident
 
 
+def test_both_runtimes_meet_the_server_with_tls_1_2_as_a_board_does(runtime, o365):
+    # MicroPython's mbedTLS (unix port and ESP32 builds) negotiates TLS 1.2; the CPython side of
+    # compat caps its context there too, so a board on either runtime looks the same to a server.
+    out = send(runtime, o365, settings_for(o365, "submission"),
+               {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "TLS"})
+    assert "error" not in out, out
+    assert [r["tls"] for r in o365.trace()] == ["TLSv1.2"]
+
+
 def test_a_scanner_submits_with_an_oauth_token(runtime, o365):
     token = o365.mint_token("scanner@contoso.com")
     out = send(runtime, o365, settings_for(o365, "submission", auth="xoauth2", password=None,
