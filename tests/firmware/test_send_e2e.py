@@ -333,6 +333,33 @@ def test_a_one_megabyte_scan_goes_through_on_the_unix_port(o365, tmp_path):
         assert stored_attachments(o365, "alice@contoso.com") == [f.read()]
 
 
+def test_a_board_that_sends_all_day_keeps_the_same_heap_send_after_send(o365, tmp_path):
+    # Thirty sends in one MicroPython process, as a board sends scan after scan: each delivered,
+    # and the heap in use after each (after a collection) stays where it was after the second.
+    # A leak of even one pointer per send would show here (8 bytes x 28 sends > 64).
+    path = scan(tmp_path)
+    spec = {"settings": settings_for(o365, "direct_send"),
+            "message": {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"],
+                        "subject": "again", "attachments": [[path, "s.pdf", "application/pdf"]]},
+            "board": {"ip": "127.0.0.20", "now": NOW, "routes": routes_for(o365)}}
+    code = ("import gc, json, send_case\n"
+            "spec = json.loads(%r)\n"
+            "used = [0] * 30\n"                  # made before the loop: the list itself must not grow
+            "delivered = 0\n"
+            "for i in range(30):\n"
+            "    out = json.loads(send_case.run(spec))\n"
+            "    delivered += 'result' in out\n"
+            "    gc.collect()\n"
+            "    used[i] = gc.mem_alloc()\n"
+            "print(json.dumps({'delivered': delivered, 'used': used}))\n" % json.dumps(spec))
+    out = run_json("micropython", code, timeout=300)
+    assert out["delivered"] == 30
+    assert len(o365.messages("alice@contoso.com")) + len(
+        o365.messages("alice@contoso.com", "Junk Email")) == 30
+    used = out["used"]
+    assert max(used[1:]) - used[1] <= 64, used
+
+
 # --- the remaining ways to connect -------------------------------------------------------------
 CERT_TENANT = """
 [tenant]
