@@ -107,13 +107,16 @@ def test_the_firmware_imported_from_romfs_costs_less_heap_than_from_mpy_files(im
     assert rom < stock * 3 // 4, (rom, stock)
 
 
+# A product's application, reduced to one send: compiled by mpy-cross and put into the same ROMFS
+# image as the firmware, as a product ships its own code (the bench's product build does the same).
 SEND_SCRIPT = """
 import socket
 from firmware.mail import send_mail, Message
-class Clock:
+class Board:
+    # board.name, board.clock.now(), board.net.address(), board.net.open_tcp(): one object
+    name = "scanner-romfs"
     def now(self):
         return %(now)d
-class Net:
     def address(self):
         return "127.0.0.1"
     def open_tcp(self, host, port, timeout_s, local_ip=None):
@@ -121,21 +124,20 @@ class Net:
         s.settimeout(timeout_s)
         s.connect(socket.getaddrinfo(%(host)r, %(port)d)[0][-1])
         return s
-class Board:
-    name = "scanner-romfs"
-    net = Net()
-    clock = Clock()
+board = Board()
+board.net = board.clock = board
 with open(%(ca)r, "rb") as f:
     ca = f.read()
 settings = {"profile": "submission", "username": %(user)r, "password": %(password)r, "ca_der": ca}
 msg = Message(%(user)r, ["alice@contoso.com"], [], "from ROMFS", "scan attached",
               [(%(scan)r, "scan.pdf", "application/pdf")])
-r = send_mail(settings, msg, Board())
+r = send_mail(settings, msg, board)
 print("REPLY", r["reply"][:3])
 """
 
 
-def test_a_scanner_running_the_firmware_from_romfs_sends_a_scan_over_starttls_and_auth(image_path, tmp_path):
+def test_a_scanner_running_the_firmware_from_romfs_sends_a_scan_over_starttls_and_auth_in_32_kb(
+        image_path, tmp_path):
     scan = tmp_path / "scan.pdf"
     content = os.urandom(300 * 1024)
     scan.write_bytes(content)
@@ -144,7 +146,14 @@ def test_a_scanner_running_the_firmware_from_romfs_sends_a_scan_over_starttls_an
         script = SEND_SCRIPT % {"now": int(time.time()), "host": host, "port": port,
                                 "ca": tenant.ca_der_path, "user": USER, "password": PASSWORD,
                                 "scan": str(scan)}
-        proc = run_from_romfs(image_path, script, heap_bytes=96 * 1024)
+        source = tmp_path / "scan_app.py"
+        source.write_text(script)
+        app = firmware_build.compile_module(str(source), "scan_app")
+        with_app = tmp_path / "with_app.romfs"
+        with_app.write_bytes(firmware_build.romfs_image(extra=[(app, "lib/scan_app.mpy")]))
+        # In the heap issue 3 allows the mail core on the 64-bit unix port (bench/firmware_send.py
+        # measures the smallest, 30 KB when last run): a budget, not a timing.
+        proc = run_from_romfs(str(with_app), "import scan_app", heap_bytes=32 * 1024)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "REPLY 250" in proc.stdout
         # Read from the Maildir file's bytes: FakeTenant.messages() parses through universal
