@@ -300,13 +300,14 @@ def tls_gc_bytes(tenant):
 def smallest_heap(mpy_dir, script, low_kb=8, high_kb=512, romfs=None, before_each=None):
     """The smallest heap (KB, bisected) in which `script` reports a send; before_each() runs
     before every try (the tenant's reset, so that its per-minute limits never count earlier tries)."""
-    (before_each or (lambda: None))()
+    before_each = before_each or (lambda: None)
+    before_each()
     ok, _, out = run_board(mpy_dir, high_kb * 1024, script, romfs=romfs)
     if not ok:
         raise SystemExit("firmware_send: the send fails even with %d KB of heap:\n%s" % (high_kb, out))
     while high_kb - low_kb > 1:
         mid = (low_kb + high_kb) // 2
-        (before_each or (lambda: None))()
+        before_each()
         ok, _, _ = run_board(mpy_dir, mid * 1024, script, romfs=romfs)
         if ok:
             high_kb = mid

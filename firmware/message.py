@@ -99,8 +99,8 @@ class MimeWriter:
             outbuf = None if binary else bytearray(_LINE_WITH_CRLF * self._groups)
             for head, path, size in self._parts:
                 write(head)
-                write(_encoding(binary))
-                written += len(head) + len(_encoding(binary))
+                write(encoding_line(binary))
+                written += len(head) + len(encoding_line(binary))
                 if binary:
                     written += _write_binary_file(path, size, inbuf, write)
                 else:
@@ -110,7 +110,8 @@ class MimeWriter:
         return written
 
 
-def _encoding(binary):
+def encoding_line(binary):
+    """The end of a part header: its Content-Transfer-Encoding and the blank line."""
     return b"binary\r\n\r\n" if binary else b"base64\r\n\r\n"
 
 

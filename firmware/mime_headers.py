@@ -10,6 +10,7 @@ import os
 
 from firmware.compat import const
 from firmware.errors import SMTPError
+from firmware.message import encoding_line    # loaded already: the writer counted here streams
 
 _QP_MAX = const(76)                    # RFC 2045 6.7 rule 5
 _B64_GROUP = const(57)                 # 57 bytes -> one 76-character base64 line (RFC 2045 6.8)
@@ -190,8 +191,8 @@ def compose(message, now, random_hex):
     head = _headers(message, now, random_hex, boundary)
     base64_total = binary_total = len(head) + len(text) + len(closing)
     for part_head, _, size in parts:
-        base64_total += len(part_head) + len(b"base64\r\n\r\n") + base64_size(size)
-        binary_total += len(part_head) + len(b"binary\r\n\r\n") + size + 2
+        base64_total += len(part_head) + len(encoding_line(False)) + base64_size(size)
+        binary_total += len(part_head) + len(encoding_line(True)) + size + 2
     return head, text, parts, closing, (base64_total, binary_total)
 
 
