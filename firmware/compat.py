@@ -13,14 +13,27 @@ else:  # CPython: its side of every difference is in firmware/compat_cpython.py 
 
 def free_heap():
     """Free what can be freed (worth calling before a large allocation), and return how many bytes
-    of heap are then free (CPython: plenty, say 16 MB)."""
-    try:
-        import gc
-
-        gc.collect()
-        return gc.mem_free()
-    except (ImportError, AttributeError):
+    of heap are then free. CPython frees by reference counting and has no small heap to keep in
+    one piece: it answers plenty (16 MB) without a collection, which would only cost time."""
+    if not IS_MICROPYTHON:
         return 16 << 20
+    import gc
+
+    gc.collect()
+    return gc.mem_free()
+
+
+def collect_every(amount):
+    """Have the heap collected after every `amount` bytes allocated as well as when an allocation
+    fails (gc.threshold; -1: only then), and return the setting it replaces, to put back. CPython:
+    nothing to set (-1)."""
+    if not IS_MICROPYTHON:
+        return -1
+    import gc
+
+    previous = gc.threshold()
+    gc.threshold(amount)
+    return previous
 
 
 # --- streams: MicroPython sockets and TLS sockets speak read/readinto/write (CPython's speak

@@ -25,6 +25,20 @@ def send_mail(settings, msg, board):
     -> {"reply": "250 2.0.0 OK ...", "round_trips": n, "bytes_sent": n}; raises SMTPError."""
     if not isinstance(msg, Message):
         raise TypeError("send_mail needs a firmware.mail.Message")
+    # While it sends, the heap is collected after every eighth of what is free now is allocated,
+    # not only when an allocation fails. MicroPython never compacts its heap: left to collect at
+    # exhaustion, it collects at points that move with the heap's size, and long-lived objects
+    # land among garbage. Sends in a row then failed in a 32 KB heap (MemoryError in the third
+    # TLS handshake) while 31 and 33 KB worked; with this, every heap tried from 29.5 to 36 KB works
+    # (bench/firmware_send.py sweeps them). The setting is put back afterwards.
+    previous = compat.collect_every(compat.free_heap() // 8)
+    try:
+        return _attempt(settings, msg, board)
+    finally:
+        compat.collect_every(previous)
+
+
+def _attempt(settings, msg, board):
     now = board.clock.now()
     # First, while the heap is least fragmented: a TLS context is one block of about 3 KB
     # (dropped again below when the connection is in clear).

@@ -124,6 +124,22 @@ def test_only_the_mail_core_stays_loaded_after_a_send_or_a_refusal(runtime, o365
     assert refused["loaded"] == resident
 
 
+def test_the_application_s_collection_setting_is_put_back_after_a_send_or_a_refusal(
+        runtime, o365, tmp_path):
+    # send_mail sets gc.threshold while it runs (docs/architecture.md, "Heap budget"); the
+    # application's own setting must be there again afterwards, whatever the outcome.
+    expected = 12288 if runtime == "micropython" else None   # send_case's; CPython has none
+    delivered = send(runtime, o365, settings_for(o365, "submission"),
+                     {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"],
+                      "subject": "Scan", "attachments": [[scan(tmp_path), "s.pdf", "application/pdf"]]})
+    assert "error" not in delivered, delivered
+    assert delivered["gc_threshold"] == expected
+    refused = send(runtime, o365, settings_for(o365, "submission", password="Wrong-Pass-9"),
+                   {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "x"})
+    assert refused["error"]["stage"] == "auth", refused
+    assert refused["gc_threshold"] == expected
+
+
 def test_both_runtimes_meet_the_server_with_tls_1_2_as_a_board_does(runtime, o365):
     # MicroPython's mbedTLS (unix port and ESP32 builds) negotiates TLS 1.2; the CPython side of
     # compat caps its context there too, so a board on either runtime looks the same to a server.

@@ -1,12 +1,15 @@
 # Runs on BOTH runtimes: one send_mail through the loopback TestBoard, described by a JSON spec
 # (settings with file paths for the DER blobs, the message, the board). Returns JSON: the result
 # dict, or the SMTPError's fields and diagnosis, whether anything was connected at all, and which
-# firmware modules are still loaded after the send (and after the diagnosis).
+# firmware modules are still loaded after the send (and after the diagnosis), and the application's
+# gc.threshold after it (MicroPython).
 import json
 import sys
 
 from firmware.mail import Message, SMTPError, send_mail
 from loopback_board import TestBoard
+
+APPLICATION_GC_THRESHOLD = 12288   # a whole number of heap blocks: read back as set
 
 
 def _read(path):
@@ -25,6 +28,10 @@ def run(spec):
     board = TestBoard(b.get("name", "scanner-3f2a"), b.get("ip", "127.0.0.20"), b["routes"],
                       b.get("now"), b.get("blocked_ports", []), b.get("down", False))
     out = {"connected": board.net.opened}
+    import gc
+    has_threshold = hasattr(gc, "threshold")     # MicroPython's; CPython's gc has none
+    if has_threshold:
+        gc.threshold(APPLICATION_GC_THRESHOLD)   # the application's own setting
     try:
         m = spec["message"]
         msg = Message(m["sender"], m["to"], m.get("cc", []), m.get("subject", ""), m.get("body", ""),
@@ -37,4 +44,5 @@ def run(spec):
                         "str": str(err), "repr": repr(err), "cause": cause, "todo": todo,
                         "cls": type(err).__name__}
     out["loaded"] = sorted(name for name in sys.modules if name.startswith("firmware."))
+    out["gc_threshold"] = gc.threshold() if has_threshold else None
     return json.dumps(out)
