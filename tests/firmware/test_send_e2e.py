@@ -104,40 +104,29 @@ def test_a_scanner_submits_a_scan_to_alice_with_its_mailbox_password(runtime, o3
         assert stored_attachments(o365, "alice@contoso.com") == [f.read()]
 
 
-# What stays loaded after a send, delivered or refused: only what firmware.mail imports. The steps
-# that run once (settings, message checks, composing, TLS setup, the diagnosis) hold no heap
-# between sends (docs/architecture.md, "Heap budget"). CPython also has compat's CPython side.
+# What a send leaves behind, delivered or refused: only what firmware.mail imports stays loaded
+# (the steps that run once - settings, message checks, composing, TLS setup, the diagnosis - hold
+# no heap between sends; docs/architecture.md, "Heap budget"; CPython also has compat's CPython
+# side), and the application's own gc.threshold is back (send_mail sets its own while it runs).
 RESIDENT = ["firmware.compat", "firmware.errors", "firmware.mail", "firmware.message",
             "firmware.smtp_protocol"]
 
 
-def test_only_the_mail_core_stays_loaded_after_a_send_or_a_refusal(runtime, o365, tmp_path):
+def test_a_send_or_a_refusal_leaves_only_the_mail_core_loaded_and_the_gc_setting_as_it_was(
+        runtime, o365, tmp_path):
     resident = sorted(RESIDENT + (["firmware.compat_cpython"] if runtime == "cpython" else []))
+    gc_threshold = 12288 if runtime == "micropython" else None   # send_case's; CPython has none
     delivered = send(runtime, o365, settings_for(o365, "submission"),
                      {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"],
                       "subject": "Scan", "attachments": [[scan(tmp_path), "s.pdf", "application/pdf"]]})
     assert "error" not in delivered, delivered
     assert delivered["loaded"] == resident
+    assert delivered["gc_threshold"] == gc_threshold
     refused = send(runtime, o365, settings_for(o365, "submission", password="Wrong-Pass-9"),
                    {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "x"})
     assert refused["error"]["stage"] == "auth" and refused["error"]["cause"], refused
     assert refused["loaded"] == resident
-
-
-def test_the_application_s_collection_setting_is_put_back_after_a_send_or_a_refusal(
-        runtime, o365, tmp_path):
-    # send_mail sets gc.threshold while it runs (docs/architecture.md, "Heap budget"); the
-    # application's own setting must be there again afterwards, whatever the outcome.
-    expected = 12288 if runtime == "micropython" else None   # send_case's; CPython has none
-    delivered = send(runtime, o365, settings_for(o365, "submission"),
-                     {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"],
-                      "subject": "Scan", "attachments": [[scan(tmp_path), "s.pdf", "application/pdf"]]})
-    assert "error" not in delivered, delivered
-    assert delivered["gc_threshold"] == expected
-    refused = send(runtime, o365, settings_for(o365, "submission", password="Wrong-Pass-9"),
-                   {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "x"})
-    assert refused["error"]["stage"] == "auth", refused
-    assert refused["gc_threshold"] == expected
+    assert refused["gc_threshold"] == gc_threshold
 
 
 def test_both_runtimes_meet_the_server_with_tls_1_2_as_a_board_does(runtime, o365):
