@@ -488,8 +488,6 @@ def main(argv=None):
                                   "send_mail_kb_romfs": round(rom_kb - rom_setup_kb, 1),
                                   "names_interned_romfs": rom_names,
                                   "heap_kb_romfs_ten_sends": ten_steady_kb,
-                              "failing_heaps_romfs": rom_failing, "failing_heaps_stock": stock_failing,
-                              "failing_heaps_romfs_ten_sends": ten_failing,
                                   "failing_heaps_romfs": rom_failing, "failing_heaps_stock": stock_failing,
                                   "failing_heaps_romfs_ten_sends": ten_failing,
                                   "tls_gc_bytes_idle": idle_bytes}))
