@@ -13,10 +13,7 @@ else:  # CPython: its side of every difference is in firmware/compat_cpython.py 
 
 def free_heap():
     """Free what can be freed (worth calling before a large allocation), and return how many bytes
-    of heap are then free. CPython frees by reference counting and has no small heap to keep in
-    one piece: it answers plenty (16 MB) without a collection, which would only cost time."""
-    if not IS_MICROPYTHON:
-        return 16 << 20
+    of heap are then free."""
     import gc
 
     gc.collect()
@@ -25,10 +22,7 @@ def free_heap():
 
 def collect_every(amount):
     """Have the heap collected after every `amount` bytes allocated as well as when an allocation
-    fails (gc.threshold; -1: only then), and return the setting it replaces, to put back. CPython:
-    nothing to set (-1)."""
-    if not IS_MICROPYTHON:
-        return -1
+    fails (gc.threshold; -1: only then), and return the setting it replaces, to put back."""
     import gc
 
     previous = gc.threshold()
@@ -119,5 +113,5 @@ def load_client_cert(ctx, cert_der, key_der):
 
 if not IS_MICROPYTHON:  # CPython (the emulator, the tests): its side of the differences above
     from firmware.compat_cpython import (  # noqa: F401,E402
-        load_ca, load_client_cert, new_tls_client_context, sock_recv_into, sock_send,
-        socket_error_kind)
+        collect_every, free_heap, load_ca, load_client_cert, new_tls_client_context,
+        sock_recv_into, sock_send, socket_error_kind)

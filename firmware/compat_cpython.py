@@ -25,6 +25,17 @@ def sleep_ms(ms):
     time.sleep(ms / 1000)
 
 
+def free_heap():
+    """Plenty (16 MB), without a collection: CPython frees by reference counting and has no small
+    heap to keep in one piece, so a collection would only cost time."""
+    return 16 << 20
+
+
+def collect_every(amount):
+    """Nothing to set: CPython has no allocation threshold of MicroPython's kind (-1: none)."""
+    return -1
+
+
 def sock_recv_into(sock, view):
     return sock.recv_into(view)
 
