@@ -45,7 +45,7 @@ def bare_unix_port_to_prompt():
 
 
 def virtual_board_to_prompt(runtime):
-    from emulator.boards import VirtualBoard
+    from scanmail.emulator.boards import VirtualBoard
 
     with tempfile.TemporaryDirectory() as state:
         t0 = time.perf_counter()
@@ -58,7 +58,7 @@ def virtual_board_to_prompt(runtime):
 
 def demo_wall_time(runtime):
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--runtime", runtime, "--json"],
+    proc = subprocess.run([sys.executable, "-m", "scanmail.host_tools.cli", "demo", "--runtime", runtime, "--json"],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
     elapsed = time.perf_counter() - t0
     try:

@@ -117,7 +117,7 @@ def bench_tenant_settings(state_dir):
     """A copy of the built-in tenant whose per-mailbox submission limits (30 messages a minute,
     3 concurrent connections, 10,000 recipients a day) are raised so that throttling does not shape
     the figures. Returns (the tenant file's path for FakeTenant, a note printed with the results)."""
-    from emulator.tenant.config import BUILTIN_TENANT_PATH
+    from scanmail.emulator.tenant.config import BUILTIN_TENANT_PATH
 
     with open(BUILTIN_TENANT_PATH, encoding="utf-8") as builtin:
         text = builtin.read()
@@ -131,7 +131,7 @@ def bench_tenant_settings(state_dir):
 
 def serve_fake(state_dir):
     sys.path.insert(0, REPO_ROOT)
-    from emulator.tenant import FakeTenant
+    from scanmail.emulator.tenant import FakeTenant
 
     tenant, note = bench_tenant_settings(state_dir)
     fake = FakeTenant(tenant=tenant, state_dir=os.path.join(state_dir, "tenant"), bind="127.0.0.1")

@@ -47,9 +47,9 @@ import time
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
-from emulator.tenant import FakeTenant  # noqa: E402
-from host_tools.firmware_build import compile_module, firmware_image, romfs_image  # noqa: E402
-from host_tools.firmware_build import unix_port_romfs_command  # noqa: E402
+from scanmail.emulator.tenant import FakeTenant  # noqa: E402
+from scanmail.host_tools.firmware_build import compile_module, firmware_image, romfs_image  # noqa: E402
+from scanmail.host_tools.firmware_build import unix_port_romfs_command  # noqa: E402
 
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 SUBMISSION = "smtp.office365.com"
@@ -64,7 +64,7 @@ SWEEP_KB = 6          # above each bisected smallest heap, every 512 bytes this 
 # product build, as a product's own application would be; the board runs `import <module>`.
 BOARD_SCRIPT = """
 import socket, gc, time
-from firmware.mail import send_mail, Message
+from scanmail.firmware.mail import send_mail, Message
 class Board:
     # board.name, board.clock.now(), board.net.address() and board.net.open_tcp() (Contract 1),
     # one object playing all three parts: every class costs the heap about 450 bytes.
@@ -187,10 +187,10 @@ def run_anchor(tenant, target, attachments, secure=True):
 
 def board_script(tenant, target, attachments, secure=True):
     if secure:
-        settings = ('{"profile": "submission", "username": %r, "password": %r, "ca_der": ca}'
+        settings = ('{"method": "submission", "username": %r, "password": %r, "ca_der": ca}'
                     % (USER, PASSWORD))
     else:   # the same bytes in clear to the MX, to show what TLS costs on each side
-        settings = '{"profile": "custom", "host": %r, "port": 25, "tls": "none"}' % MX_HOST
+        settings = '{"method": "custom", "host": %r, "port": 25, "tls": "none"}' % MX_HOST
     return BOARD_SCRIPT % {"now": int(time.time()), "ip": BOARD_IP, "target_host": target[0],
                            "target_port": target[1], "ca": tenant.ca_der_path, "user": USER,
                            "settings": settings, "attachments": attachments}
@@ -215,9 +215,9 @@ def median_times(tenant, work, mpy_dir, target, attachments, secure, repeat):
 
 
 def resident_code_bytes(mpy_dir, romfs=None):
-    """GC heap the firmware's code holds after `import firmware.mail`, and the file it came from."""
-    script = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport firmware.mail\ngc.collect()\n"
-              "print('RESIDENT', gc.mem_alloc() - a, firmware.mail.__file__)\n")
+    """GC heap the firmware's code holds after `import scanmail.firmware.mail`, and the file it came from."""
+    script = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport scanmail.firmware.mail\ngc.collect()\n"
+              "print('RESIDENT', gc.mem_alloc() - a, scanmail.firmware.mail.__file__)\n")
     cmd, env = board_command(mpy_dir, None, script, romfs)
     proc = subprocess.run(cmd, env=env, cwd=mpy_dir, capture_output=True, text=True, timeout=60)
     if "RESIDENT" not in proc.stdout:
@@ -445,7 +445,7 @@ def main(argv=None):
                 failing = failing_heaps(mpy_dir, send_run, heap_kb, heap_kb + SWEEP_KB,
                                         romfs=send_image if product else None)
                 heaps[label] = (steady_heap(heap_kb, failing), resident, setup_kb, names, failing)
-                print("    %s (firmware.mail imported from %s):" % (label, source))
+                print("    %s (scanmail.firmware.mail imported from %s):" % (label, source))
                 print("        smallest heap: " + sweep_text(heap_kb, failing, heap_kb + SWEEP_KB))
                 print("        the firmware's code resident after import: %.1f KB (gc.mem_alloc)"
                       % (resident / 1024))

@@ -14,11 +14,10 @@ import tempfile
 import threading
 import time
 
-from host_tools import firmware_build
-from host_tools.raw_repl import DeviceError, ReplError, RawRepl
-from host_tools.tables import render
+from scanmail.host_tools import firmware_build
+from scanmail.host_tools.raw_repl import DeviceError, ReplError, RawRepl
+from scanmail.host_tools.tables import render
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_TIME_LIMIT_S = 30.0
 
 # The boards of the story: where each one sits on the network decides what the tenant makes of it.
@@ -110,17 +109,17 @@ def settings_for(option, endpoints):
     hosts = endpoints["endpoints"]
     if option == "submission":
         user, password = _CREDENTIALS["submission"]
-        return {"profile": "submission", "host": hosts["submission"]["hostname"], "port": 587,
+        return {"method": "submission", "host": hosts["submission"]["hostname"], "port": 587,
                 "tls": "starttls", "auth": "login", "username": user, "password": password}
     if option == "direct_send":
-        return {"profile": "direct_send", "host": hosts["mx"]["hostname"], "port": 25,
+        return {"method": "direct_send", "host": hosts["mx"]["hostname"], "port": 25,
                 "tls": "opportunistic", "auth": "none"}
     if option == "relay":
-        return {"profile": "relay", "host": hosts["mx"]["hostname"], "port": 25,
+        return {"method": "relay", "host": hosts["mx"]["hostname"], "port": 25,
                 "tls": "starttls", "auth": "none"}
     if option == "hve":
         user, password = _CREDENTIALS["hve"]
-        return {"profile": "hve", "host": hosts["hve"]["hostname"], "port": 587,
+        return {"method": "hve", "host": hosts["hve"]["hostname"], "port": 587,
                 "tls": "starttls", "auth": "login", "username": user, "password": password}
     raise ValueError("unknown option %r" % option)
 
@@ -129,8 +128,8 @@ def settings_for(option, endpoints):
 # JSON line. The password is in `settings` and is never echoed back.
 _SEND_ON_BOARD = """
 import json
-from firmware.board import open_board
-from firmware.mail import send_mail, Message, SMTPError
+from scanmail.firmware.board import open_board
+from scanmail.firmware.mail import send_mail, Message, SMTPError
 _board = open_board()
 _root = _board.storage_root.rstrip('/') + '/'
 _f = open(_root + %(ca)r, 'rb'); _ca = _f.read(); _f.close()
@@ -214,9 +213,9 @@ def _interrupt(signum, frame):
 
 
 def run(args):
-    from emulator.boards import VirtualBoard  # imported late: `scanmail --help` must not need them
-    from emulator.tenant import FakeTenant
-    from host_tools.cli import UserError
+    from scanmail.emulator.boards import VirtualBoard  # imported late: `scanmail --help` must not need them
+    from scanmail.emulator.tenant import FakeTenant
+    from scanmail.host_tools.user_error import UserError
 
     progress = Progress(enabled=True)
     state_root = os.path.abspath(args.state) if args.state else tempfile.mkdtemp(prefix="scanmail-demo-")

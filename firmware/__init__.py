@@ -10,21 +10,22 @@
 
 
 def call_once(module, function, *args):
-    """firmware.<module>.<function>(*args), with every firmware module the call imported let go
-    again afterwards (modules loaded before the call stay as they were)."""
+    """<this package>.<module>.<function>(*args), with every firmware module the call imported let
+    go again afterwards (modules loaded before the call stay as they were). The package's own name
+    comes from __name__, so the firmware works wherever it is installed (scanmail.firmware)."""
     import sys
 
-    import firmware
-
+    package = sys.modules[__name__]
+    prefix = __name__ + "."
     loaded = set(sys.modules)
     try:
-        return getattr(__import__("firmware." + module, None, None, (function,)), function)(*args)
+        return getattr(__import__(prefix + module, None, None, (function,)), function)(*args)
     finally:
         for name in list(sys.modules):
-            if name not in loaded and name.startswith("firmware."):
+            if name not in loaded and name.startswith(prefix):
                 sys.modules.pop(name)
-                if hasattr(firmware, name[9:]):
-                    delattr(firmware, name[9:])
+                if hasattr(package, name[len(prefix):]):
+                    delattr(package, name[len(prefix):])
         import gc
 
         gc.collect()

@@ -142,6 +142,6 @@ def open_board(config=None):
             raise  # the shim exists but is broken: say so instead of driving absent hardware
     else:
         return virtual_board.VirtualBoard()
-    from firmware.board_esp32 import Esp32Board
+    from scanmail.firmware.board_esp32 import Esp32Board
 
     return Esp32Board(config)

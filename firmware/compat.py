@@ -8,7 +8,7 @@ if IS_MICROPYTHON:
     from micropython import const  # noqa: F401  (folds constants into bytecode)
     from time import sleep_ms, ticks_diff, ticks_ms  # noqa: F401
 else:  # CPython: its side of every difference is in firmware/compat_cpython.py (end of this file)
-    from firmware.compat_cpython import const, sleep_ms, ticks_diff, ticks_ms  # noqa: F401
+    from scanmail.firmware.compat_cpython import const, sleep_ms, ticks_diff, ticks_ms  # noqa: F401
 
 
 def free_heap():
@@ -112,6 +112,6 @@ def load_client_cert(ctx, cert_der, key_der):
 
 
 if not IS_MICROPYTHON:  # CPython (the emulator, the tests): its side of the differences above
-    from firmware.compat_cpython import (  # noqa: F401,E402
+    from scanmail.firmware.compat_cpython import (  # noqa: F401,E402
         collect_every, free_heap, load_ca, load_client_cert, new_tls_client_context,
         sock_recv_into, sock_send, socket_error_kind)

@@ -2,7 +2,7 @@
 # (shared/reference/exchange-online.md section 4) and for network and TLS failures.
 # Rule: one table, first match wins, most specific rows first; the words follow Microsoft's guide
 # for devices ("How to set up a multifunction device or application to send email using Office 365").
-# A row is one string "enhanced|fragment|stage|profile|kind|cause|what to do" (an empty field
+# A row is one string "enhanced|fragment|stage|method|kind|cause|what to do" (an empty field
 # matches anything): one object per row rather than a tuple of seven keeps the table small on a
 # board, where it is loaded only when a diagnosis is asked for. Fragments are matched
 # case-insensitively against the server text.
@@ -145,14 +145,14 @@ _BY_CODE = (
 
 
 def _matches(fields, err, text):
-    enhanced, fragment, stage, profile, kind = fields[0], fields[1], fields[2], fields[3], fields[4]
+    enhanced, fragment, stage, method, kind = fields[0], fields[1], fields[2], fields[3], fields[4]
     if enhanced and enhanced != err.enhanced:
         return False
     if kind and kind != err.kind:
         return False
     if stage and stage != err.stage:
         return False
-    if profile and profile != err.profile:
+    if method and method != err.method:
         return False
     if fragment and fragment not in text:
         return False

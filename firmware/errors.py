@@ -15,7 +15,7 @@ class SMTPError(Exception):
     """A send that did not happen, and why (Contract 2 in docs/architecture.md)."""
 
     def __init__(self, stage, text, code=None, enhanced=None, transient=None, secrets=None,
-                 profile=None, port=None, kind=None, field=None):
+                 method=None, port=None, kind=None, field=None):
         # Every secret of the attempt (and each one's base64 form, given by the caller) masked.
         if text:
             for secret in secrets or ():
@@ -30,7 +30,7 @@ class SMTPError(Exception):
         if transient is None:
             transient = code is not None and 400 <= code < 500
         self.transient = transient
-        self.profile = profile      # the connection profile of the attempt, for the diagnosis
+        self.method = method      # the connection method of the attempt, for the diagnosis
         self.port = port
         # A short tag for failures that are not an SMTP refusal: "settings" and "message" (then
         # `field` names the setting or the message field at fault), "protocol" (the server broke
@@ -43,7 +43,7 @@ class SMTPError(Exception):
         loaded for the question and let go after it (firmware.call_once): a board needs it rarely,
         and the heap it takes (13 KB measured on the 64-bit unix port) is better left to the
         application."""
-        from firmware import call_once
+        from scanmail.firmware import call_once
 
         return call_once("diagnosis", "diagnose", self)
 

@@ -1,5 +1,5 @@
 # Syntax of host names and IPv4 addresses, shared by the two checks that run once per send:
-# firmware/profiles.py (the host and EHLO name settings) and firmware/message_checks.py (the domain
+# firmware/methods.py (the host and EHLO name settings) and firmware/message_checks.py (the domain
 # of an address). A module of its own so that neither check has to load the other.
 # Rule: characters are checked as bytes of the UTF-8 text, never one str at a time: MicroPython interns
 # every one-character string it iterates over, for good, and the checks must not fill a small heap

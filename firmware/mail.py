@@ -12,10 +12,10 @@
 import binascii
 import os
 
-from firmware import call_once, compat, smtp_protocol
-from firmware.compat import const
-from firmware.errors import SMTPError
-from firmware.message import Message, MimeWriter
+from scanmail.firmware import call_once, compat, smtp_protocol
+from scanmail.firmware.compat import const
+from scanmail.firmware.errors import SMTPError
+from scanmail.firmware.message import Message, MimeWriter
 
 __all__ = ("send_mail", "Message", "SMTPError")
 
@@ -45,8 +45,8 @@ def _attempt(settings, msg, board):
     ctx = compat.new_tls_client_context()
     # MimeWriter checks the attachment files, and composes the head with a random Message-ID.
     writer = MimeWriter(msg, now, binascii.hexlify(os.urandom(12)).decode())
-    cfg = call_once("profiles", "prepare", settings, board)
-    profile, port = cfg["profile"], cfg["port"]
+    cfg = call_once("methods", "prepare", settings, board)
+    method, port = cfg["method"], cfg["port"]
     if cfg["tls"] == "none":
         ctx = None
     else:
@@ -61,12 +61,12 @@ def _attempt(settings, msg, board):
     except Exception as exc:               # OSError, or the board's own error (network not up)
         kind = compat.network_error_kind(exc) if isinstance(exc, OSError) else "network"
         raise SMTPError("connect", "cannot connect to %s:%d (%s): %s" % (
-            cfg["host"], port, kind, exc), transient=True, profile=profile, port=port, kind=kind)
-    stream = Stream(sock, profile, port)
+            cfg["host"], port, kind, exc), transient=True, method=method, port=port, kind=kind)
+    stream = Stream(sock, method, port)
     try:
         compat.set_timeout(sock, cfg["timeout_s"])
         if cfg["tls"] == "implicit":
-            stream.sock = wrap(ctx, sock, cfg["host"], profile, port)
+            stream.sock = wrap(ctx, sock, cfg["host"], method, port)
         round_trips = _converse(client, stream, writer, ctx, cfg)
     finally:
         stream.close()
@@ -93,7 +93,7 @@ def _converse(client, stream, writer, ctx, cfg):
                 else:
                     client.connection_closed()
             elif event == smtp_protocol.START_TLS:
-                stream.sock = wrap(ctx, stream.sock, cfg["host"], cfg["profile"], cfg["port"])
+                stream.sock = wrap(ctx, stream.sock, cfg["host"], cfg["method"], cfg["port"])
                 client.tls_started()
             elif event == smtp_protocol.SEND_MESSAGE:
                 try:
@@ -114,14 +114,14 @@ def _converse(client, stream, writer, ctx, cfg):
             raise
 
 
-def wrap(ctx, sock, host, profile=None, port=None):
+def wrap(ctx, sock, host, method=None, port=None):
     """The TLS socket over `sock`, or an SMTPError at stage "tls" saying what was wrong."""
     try:
         return ctx.wrap_socket(sock, server_hostname=host)
     except MemoryError:
         raise                              # the board's heap, not the server: say so as it is
     except Exception as exc:
-        raise call_once("tls_setup", "handshake_failed", exc, host, profile, port)
+        raise call_once("tls_setup", "handshake_failed", exc, host, method, port)
 
 
 # Bytes asked for per read. On MicroPython every read allocates a bytes object of up to this size
@@ -135,9 +135,9 @@ class Stream:
     """The socket (plain, then TLS) the driver writes to and reads from: every write complete,
     every read into one preallocated buffer, every failure an SMTPError naming the stage."""
 
-    def __init__(self, sock, profile=None, port=None):
+    def __init__(self, sock, method=None, port=None):
         self.sock = sock
-        self.profile = profile
+        self.method = method
         self.port = port
         self.bytes_sent = 0
         self._view = memoryview(bytearray(_RECV_BYTES))
@@ -146,7 +146,7 @@ class Stream:
         kind = compat.network_error_kind(exc)
         text = "%s while %s" % ("timed out" if kind == "timeout" else
                                 "connection lost (%s)" % (exc,), doing)
-        return SMTPError(stage, text, transient=True, profile=self.profile, port=self.port,
+        return SMTPError(stage, text, transient=True, method=self.method, port=self.port,
                          kind=kind)
 
     def write_all(self, data, stage="data"):

@@ -13,8 +13,8 @@
 # dot-stuffed (RFC 5321 4.5.2).
 import binascii
 
-from firmware import call_once
-from firmware.compat import const, free_heap, read_into
+from scanmail.firmware import call_once
+from scanmail.firmware.compat import const, free_heap, read_into
 
 
 class Message:

@@ -8,9 +8,9 @@
 import binascii
 import os
 
-from firmware.compat import const
-from firmware.errors import SMTPError
-from firmware.message import encoding_line    # loaded already: the writer counted here streams
+from scanmail.firmware.compat import const
+from scanmail.firmware.errors import SMTPError
+from scanmail.firmware.message import encoding_line    # loaded already: the writer counted here streams
 
 _QP_MAX = const(76)                    # RFC 2045 6.7 rule 5
 _B64_GROUP = const(57)                 # 57 bytes -> one 76-character base64 line (RFC 2045 6.8)

@@ -13,8 +13,8 @@
 # a class costs a board about 450 bytes for good) and a reply is just (code, lines).
 import binascii
 
-from firmware.compat import const
-from firmware.errors import SMTPError
+from scanmail.firmware.compat import const
+from scanmail.firmware.errors import SMTPError
 
 # What the driver must do next (next_event()): small integers, folded into the bytecode.
 SEND = const(1)                  # write take_output() to the connection
@@ -88,10 +88,10 @@ class SmtpClient:
     """One attempt to hand one message to one server."""
 
     def __init__(self, settings):
-        """`settings`: the attempt's settings as firmware.profiles.prepare() gives them, kept by
+        """`settings`: the attempt's settings as firmware.methods.prepare() gives them, kept by
         reference (a board has them in its heap already): "ehlo_name", "tls" (starttls |
         opportunistic | implicit | none), "auth" (none | login | plain | xoauth2), "username",
-        "password", "token", "secrets" (every form of them, masked in errors), and "profile" and
+        "password", "token", "secrets" (every form of them, masked in errors), and "method" and
         "port" (for the diagnosis of an error)."""
         self.settings = settings
         self.tls_active = settings["tls"] == "implicit"
@@ -253,10 +253,10 @@ class SmtpClient:
             self._send_line("QUIT", "quit")
 
     def _error(self, stage, text, kind, transient, code=None, enhanced=None):
-        """An SMTPError of this attempt: its secrets masked, its profile and port named."""
+        """An SMTPError of this attempt: its secrets masked, its method and port named."""
         settings = self.settings
         return SMTPError(stage, text, code, enhanced, transient, settings["secrets"],
-                         settings["profile"], settings["port"], kind)
+                         settings["method"], settings["port"], kind)
 
     def _broken(self, stage, text):
         """The error for a server that broke the protocol (worth a retry: it may be a glitch)."""

@@ -4,8 +4,8 @@
 # settings give ca_der; an unset clock is reported as such before any handshake, never as a
 # certificate failure. Kept out of the modules that stay loaded during a send: a board needs this
 # code for a moment per send, and the heap it would hold is better left to the application.
-from firmware import compat
-from firmware.errors import SMTPError
+from scanmail.firmware import compat
+from scanmail.firmware.errors import SMTPError
 
 
 def bundled_roots():
@@ -17,31 +17,31 @@ def bundled_roots():
         return f.read()
 
 
-def check_clock(now, profile=None, port=None):
+def check_clock(now, method=None, port=None):
     if now is None or now < 1704067200:   # before 2024-01-01T00:00:00Z: the clock is not set
         raise SMTPError("tls", "the board's clock is not set (%s), so the server's certificate "
                                "cannot be checked" % ("no time yet" if now is None else int(now)),
-                        transient=True, profile=profile, port=port, kind="clock")
+                        transient=True, method=method, port=port, kind="clock")
 
 
 def configure(ctx, cfg, now):
     """Make `ctx` (compat.new_tls_client_context()) require a valid certificate chain to the
     configured roots, with the client certificate if the settings give one; refuse an unset
     clock first."""
-    profile, port = cfg.get("profile"), cfg.get("port")
-    check_clock(now, profile, port)
+    method, port = cfg.get("method"), cfg.get("port")
+    check_clock(now, method, port)
     try:
         compat.load_ca(ctx, cfg.get("ca_der") or bundled_roots())
     except Exception as exc:
         raise SMTPError("tls", "ca_der is not a valid DER certificate: %s" % exc, transient=False,
-                        profile=profile, port=port, kind="untrusted")
+                        method=method, port=port, kind="untrusted")
     cert, key = cfg.get("client_cert_der"), cfg.get("client_key_der")
     if cert:
         try:
             compat.load_client_cert(ctx, cert, key)
         except Exception as exc:
             raise SMTPError("tls", "the client certificate or key could not be loaded: %s" % exc,
-                            transient=False, profile=profile, port=port, kind="client_cert")
+                            transient=False, method=method, port=port, kind="client_cert")
 
 
 def failure_kind(exc):
@@ -63,9 +63,9 @@ def failure_kind(exc):
     return "handshake", text
 
 
-def handshake_failed(exc, host, profile=None, port=None):
+def handshake_failed(exc, host, method=None, port=None):
     """The SMTPError (stage "tls") for a failed handshake with `host`, saying what was wrong."""
     kind, text = failure_kind(exc)
     return SMTPError("tls", "TLS with %s failed (%s): %s" % (host, kind, text),
-                     transient=kind in ("timeout", "closed", "handshake"), profile=profile,
+                     transient=kind in ("timeout", "closed", "handshake"), method=method,
                      port=port, kind=kind)

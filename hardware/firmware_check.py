@@ -7,7 +7,7 @@
 #   2. a syntax/import rule for what the stubs must themselves contain but a board has not: typing,
 #      enum, abc, types, __future__ (the stubs import them), plus the project's own bans (asyncio,
 #      relative imports, walrus operator, f-string `=` specifiers, match statements).
-# Run: `.venv/bin/python -m hardware.firmware_check [PATH ...]` (default: firmware/). Exit 0 when
+# Run: `.venv/bin/python -m scanmail.hardware.firmware_check [PATH ...]` (default: firmware/). Exit 0 when
 # clean; otherwise one line per problem (`file:line: error: ...`) and exit 1.
 # Rule: the typeshed is derived only from the installed stub packages (rebuilt when their versions
 # change); nothing here edits the stubs in place, and the mypy settings live in mypy-firmware.ini.
@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from importlib import metadata
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -160,7 +161,7 @@ def rule_problems(path):
         if isinstance(node, ast.ImportFrom) and node.level > 0:
             problems.append(
                 "%s:%d: error: relative import: firmware modules import each other absolutely"
-                " (from firmware.x import y), as /lib/firmware on a board  [micropython-import]"
+                " (from scanmail.firmware.x import y), as /lib/scanmail/firmware on a board  [micropython-import]"
                 % (path, node.lineno)
             )
         if isinstance(node, ast.NamedExpr):
@@ -198,13 +199,33 @@ def run_mypy(paths, cache_root=None):
         if inside_repo
         else os.devnull
     )
+    # The firmware imports itself as scanmail.firmware (its name on a board and on CPython), while
+    # the checkout keeps it in firmware/: mypy reads it through a view where scanmail/firmware is a
+    # link to that folder, and its findings are reported under the real paths.
+    view = tempfile.mkdtemp(prefix="scanmail-check-")
+    firmware_dir = os.path.join(REPO_ROOT, "firmware")
+    view_dir = os.path.join(view, "scanmail", "firmware")
+    os.mkdir(os.path.dirname(view_dir))
+    os.symlink(firmware_dir, view_dir)
+
+    def seen_by_mypy(path):
+        inside = os.path.relpath(path, firmware_dir)
+        return path if inside.startswith("..") else os.path.normpath(os.path.join(view_dir, inside))
+
     command = [
         sys.executable, "-m", "mypy",
         "--config-file", MYPY_CONFIG,
         "--custom-typeshed-dir", typeshed,
         "--cache-dir", cache_dir,
-    ] + list(paths)
-    proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+        "--explicit-package-bases",
+    ] + [seen_by_mypy(path) for path in paths]
+    env = dict(os.environ, MYPYPATH=view)
+    try:
+        proc = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env)
+    finally:
+        shutil.rmtree(view, ignore_errors=True)
+    real = os.path.relpath(firmware_dir, REPO_ROOT)
+    proc.stdout = proc.stdout.replace(view_dir, real).replace(os.path.relpath(view_dir, REPO_ROOT), real)
     # exit 2 with "file:line: error:" lines is a blocking error in the code (a syntax error, an
     # impossible import): a finding like any other. Exit 2 without them means mypy itself failed.
     if proc.returncode not in (0, 1) and not re.search(r"^\S+:\d+: error:", proc.stdout, re.MULTILINE):

@@ -1,16 +1,21 @@
-# The `scanmail` command line. A table maps each command group to the module that owns it; each
-# module exposes `register(subparsers)` and its handlers take the parsed arguments. Errors end as
-# one line `scanmail: message` and a non-zero exit.
+# The `scanmail` command line. A table maps each command group to the `register(parser)` function
+# of the module that owns it (as mpremote keeps its commands); handlers take the parsed arguments.
+# Errors end as one line `scanmail: message` and a non-zero exit. Rule: this is the front door;
+# command groups are imported downward from here and never import it back (their error type is
+# host_tools/user_error.py).
 import argparse
-import importlib
 import sys
 
-# group name -> (module, one-line help). Modules are imported only when their group is used, so a
-# broken or missing part never stops the others from working.
+from scanmail.emulator import demo
+from scanmail.emulator.boards import cli as board_cli
+from scanmail.emulator.tenant import cli as tenant_cli
+from scanmail.host_tools.user_error import UserError
+
+# group name -> (register function, one-line help)
 COMMAND_GROUPS = {
-    "o365": ("emulator.tenant.cli", "run the fake Exchange Online tenant and read its message trace"),
-    "board": ("emulator.boards.cli", "start, stop and list virtual boards"),
-    "demo": ("emulator.demo", "the whole story end to end on the built-in tenant"),
+    "o365": (tenant_cli.register, "run the fake Exchange Online tenant and read its message trace"),
+    "board": (board_cli.register, "start, stop and list virtual boards"),
+    "demo": (demo.register, "the whole story end to end on the built-in tenant"),
 }
 
 EPILOG = """examples:
@@ -18,11 +23,19 @@ EPILOG = """examples:
   scanmail o365 serve --state .state    run the fake tenant until Ctrl-C
   scanmail o365 trace --state .state    show its message trace
   scanmail board start --profile esp32-devkitc
+  scanmail --version
 """
 
 
-class UserError(Exception):
-    """An error the user can fix; printed as one line, exit status 2."""
+def version():
+    """The installed distribution's version (importlib.metadata), the one pip shows."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("scanmail")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser():
@@ -32,15 +45,10 @@ def build_parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version="scanmail " + version())
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
-    for name, (module_name, help_text) in COMMAND_GROUPS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # that part is not built yet
-            raise
-        module.register(sub.add_parser(name, help=help_text, description=help_text))
+    for name, (register, help_text) in COMMAND_GROUPS.items():
+        register(sub.add_parser(name, help=help_text, description=help_text))
     return parser
 
 
@@ -76,8 +84,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    # Run through the package's own module so that `UserError` raised by a command group is the
-    # class main() catches (under `python -m`, this file is a second module named __main__).
-    from host_tools.cli import main as package_main
-
-    sys.exit(package_main())
+    sys.exit(main())

@@ -9,10 +9,15 @@ import subprocess
 import sys
 import tempfile
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIRMWARE_DIR = os.path.join(REPO_ROOT, "firmware")
-DEVICE_PACKAGE_DIR = "lib/firmware"
-CACHE_DIR = os.path.join(REPO_ROOT, "build", "mpy-cache")
+from scanmail import firmware as _firmware_package
+from scanmail.host_tools.user_dirs import cache_dir
+
+# The firmware package wherever it is: the checkout's firmware/ or an installed scanmail/firmware/.
+FIRMWARE_DIR = os.path.dirname(os.path.abspath(_firmware_package.__file__))
+# On the board the firmware has the import name it has on CPython: scanmail.firmware, under /lib
+# (scanmail/ is a plain folder there, which MicroPython imports as a namespace package).
+DEVICE_PACKAGE_DIR = "lib/scanmail/firmware"
+PACKAGE_NAME = "scanmail.firmware"
 # Files that are tools for building the firmware, not part of what runs on the board.
 HOST_ONLY = {"build_roots.py"}
 # CPython's side of firmware/compat.py: boards running CPython get it, MicroPython boards never
@@ -37,17 +42,18 @@ def compile_module(source_path, device_name, march=None):
     with open(source_path, "rb") as handle:
         source = handle.read()
     key = hashlib.sha256(source + repr((device_name, march)).encode()).hexdigest()[:32]
-    cached = os.path.join(CACHE_DIR, key + ".mpy")
+    cache = cache_dir("mpy")
+    cached = os.path.join(cache, key + ".mpy")
     if os.path.exists(cached):
         with open(cached, "rb") as handle:
             return handle.read()
-    os.makedirs(CACHE_DIR, exist_ok=True)
+    os.makedirs(cache, exist_ok=True)
     # A temp file of its own per call: builds run in parallel (threads of one process, or
     # several processes) and each publishes its result with an atomic rename.
-    fd, temp = tempfile.mkstemp(suffix=".tmp", dir=CACHE_DIR)
+    fd, temp = tempfile.mkstemp(suffix=".tmp", dir=cache)
     os.close(fd)
     try:
-        # -s sets the name tracebacks show. The module's dotted name (firmware.smtp_protocol) is
+        # -s sets the name tracebacks show. The module's dotted name (scanmail.firmware.mail) is
         # interned on the board anyway when the module is imported, so naming the source by it
         # costs no qstr of its own (a path would cost one per module, for good, in a small heap).
         cmd = [mpy_cross_executable(), "-o", temp, "-s", device_name]
@@ -80,8 +86,8 @@ def firmware_image(march=None, compiled=True):
                 with open(path, "rb") as handle:
                     image.append((handle.read(), device_dir + "/" + name))
             elif name.endswith(".py"):
-                module = ("firmware/" + (name if rel == "." else rel + "/" + name))[:-3]
-                device_name = module.replace("/__init__", "").replace("/", ".")
+                module = (name if rel == "." else rel + "/" + name)[:-3]
+                device_name = (PACKAGE_NAME + "." + module.replace("/", ".")).replace(".__init__", "")
                 image.append((compile_module(path, device_name, march), device_dir + "/" + name[:-3] + ".mpy"))
             elif name.endswith(DATA_SUFFIXES):
                 with open(path, "rb") as handle:
@@ -142,7 +148,7 @@ def romfs_image(march=None, extra=()):
     modules, say lib/scan_app.mpy), packed as a ROMFS partition image (MicroPython >= 1.25,
     vfs.VfsRom) by mpremote's own builder (mpremote.romfs.VfsRomWriter, what `mpremote romfs
     build` uses). Mounted at /rom,
-    the package is /rom/lib/firmware/ and a board puts /rom/lib on sys.path; from a memory-mapped
+    the package is /rom/lib/scanmail/firmware/ and a board puts /rom/lib on sys.path; from a memory-mapped
     partition MicroPython runs the bytecode in place and keeps its constants in flash, so importing
     the firmware costs little GC heap. Returns the image as bytes."""
     from mpremote.romfs import VfsRomWriter

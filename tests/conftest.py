@@ -14,14 +14,6 @@ settings.register_profile("dev", print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
-def pytest_addoption(parser):
-    parser.addoption(
-        "--port",
-        default=None,
-        help="serial port of a real board for hardware-in-the-loop tests (e.g. /dev/ttyUSB0)",
-    )
-
-
 @pytest.fixture(params=runtimes.RUNTIMES)
 def runtime(request):
     return request.param

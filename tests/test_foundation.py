@@ -6,7 +6,7 @@ import sys
 
 def test_compat_shim_runs_on_both_runtimes(run_firmware, runtime):
     out = run_firmware(
-        "import firmware.compat as c\n"
+        "import scanmail.firmware.compat as c\n"
         "t0 = c.ticks_ms(); c.sleep_ms(20); t1 = c.ticks_ms()\n"
         "print(c.IS_MICROPYTHON, c.const(7), c.ticks_diff(t1, t0) >= 15)\n"
     )
@@ -15,7 +15,7 @@ def test_compat_shim_runs_on_both_runtimes(run_firmware, runtime):
 
 def test_scanmail_help_lists_the_command_groups():
     proc = subprocess.run(
-        [sys.executable, "-m", "host_tools.cli", "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "scanmail.host_tools.cli", "--help"], capture_output=True, text=True
     )
     assert proc.returncode == 0
     assert "examples:" in proc.stdout
@@ -23,7 +23,7 @@ def test_scanmail_help_lists_the_command_groups():
 
 def test_a_user_mistake_is_one_line_and_exit_status_2_also_under_python_dash_m():
     proc = subprocess.run(
-        [sys.executable, "-m", "host_tools.cli", "board", "stop", "no-such-board-anywhere"],
+        [sys.executable, "-m", "scanmail.host_tools.cli", "board", "stop", "no-such-board-anywhere"],
         capture_output=True, text=True,
     )
     assert proc.returncode == 2
@@ -33,6 +33,6 @@ def test_a_user_mistake_is_one_line_and_exit_status_2_also_under_python_dash_m()
 
 def test_a_command_group_given_alone_shows_that_groups_help():
     for words, usage in ((["board"], "usage: scanmail board"), (["o365", "fault"], "usage: scanmail o365 fault")):
-        proc = subprocess.run([sys.executable, "-m", "host_tools.cli"] + words, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "scanmail.host_tools.cli"] + words, capture_output=True, text=True)
         assert proc.returncode == 2
         assert proc.stdout.startswith(usage), proc.stdout[:200]

@@ -9,7 +9,7 @@ import json
 import os
 
 SUPERVISOR_JSON = "supervisor.json"
-RUNTIME_JSON = "runtime.json"
+from scanmail.emulator.board_rom.board_link import RUNTIME_JSON
 BOARD_JSON = "board.json"
 NET_JSON = "net.json"
 NVS_JSON = "nvs.json"

@@ -3,7 +3,7 @@
 # raises host_tools.cli.UserError with what was wrong and what to do.
 import os
 
-from emulator.boards import lifecycle, netswitches
+from scanmail.emulator.boards import lifecycle, netswitches
 
 EXAMPLES = """examples:
   scanmail board start --profile esp32-devkitc --tenant-state .state/tenant
@@ -16,7 +16,7 @@ EXAMPLES = """examples:
 
 
 def _user_error(text):
-    from host_tools.cli import UserError
+    from scanmail.host_tools.user_error import UserError
 
     return UserError(text)
 
@@ -82,7 +82,7 @@ def do_list(args):
     if not boards:
         print("no virtual boards under %s" % args.root)
         return 0
-    from host_tools.tables import render
+    from scanmail.host_tools.tables import render
 
     rows = [[b["name"], b.get("profile"), b.get("runtime"), b.get("ip"), b.get("port"), b.get("pid"),
              "yes" if b["alive"] else "no (stale: scanmail board stop %s)" % b["name"]] for b in boards]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from emulator.boards import board_state, runtimes
+from scanmail.emulator.boards import board_state, runtimes
 
 DEFAULT_ROOT = os.path.join(".state", "boards")
 FIRST_BOARD_IP = 20  # 127.0.0.20, .21, ... for boards started without --ip
@@ -34,7 +34,7 @@ def _pid_is_supervisor(pid):
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        return "emulator.boards.supervisor" in " ".join(proc.cmdline())
+        return "scanmail.emulator.boards.supervisor" in " ".join(proc.cmdline())
     except Exception:  # psutil missing, or no such process, or no access
         try:
             os.kill(pid, 0)
@@ -118,7 +118,7 @@ def _free_ip(running):
 
 
 def _load_profile(profile_id):
-    from hardware import profiles
+    from scanmail.hardware import profiles
 
     try:
         return profiles.load(profile_id)
@@ -206,13 +206,11 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
         "clock_set": bool(clock_set),
     }
     board_state.write_supervisor_config(state_dir, config)
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([runtimes.REPO_ROOT] + [p for p in [env.get("PYTHONPATH")] if p])
     log_path = os.path.join(state_dir, board_state.LOG)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "emulator.boards.supervisor", state_dir],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=runtimes.REPO_ROOT, env=env,
+            [sys.executable, "-m", "scanmail.emulator.boards.supervisor", state_dir],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=state_dir,
             start_new_session=True, close_fds=True,
         )
     deadline = time.monotonic() + timeout_s
@@ -319,7 +317,7 @@ class VirtualBoard:
     def set_network(self, **switches):
         """Set network switches (block_ports, block_mode, latency_ms, bandwidth_kbps,
         drop_after_bytes); None removes one. Applies to the next connection the board opens."""
-        from emulator.boards import netswitches
+        from scanmail.emulator.boards import netswitches
 
         return netswitches.update(self.state_dir, switches)
 

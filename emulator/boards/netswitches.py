@@ -2,7 +2,7 @@
 # board's own VirtualNet on every open_tcp (blocked ports) and by the supervisor's relay on every
 # new connection (latency, bandwidth, drops). Rule: values are checked here, once, with an error
 # that names the switch and the allowed range; nothing half-valid is written.
-from emulator.boards import board_state
+from scanmail.emulator.boards import board_state
 
 BLOCK_MODES = ("refuse", "timeout")
 

@@ -1,22 +1,23 @@
 # The two board runtimes and how each is launched. Rule: both run the same firmware from the board's
-# flash with the same "ROM" (emulator/board_shims: network, machine, esp32, ntptime,
+# flash with the same "ROM" (emulator/board_rom: network, machine, esp32, ntptime,
 # virtual_board) and speak the same raw REPL on their stdin/stdout:
 #   micropython  the unix port, `micropython -X heapsize=<heap> -i _vboard_start.py`, where heap is
 #                the profile's heap_bytes scaled by the word size: MicroPython objects are made of
 #                machine words, so the same objects take twice the bytes on this 64-bit port as on
 #                the 32-bit ESP32 (heap_for_runtime)
-#   cpython      emulator/boards/cpython_board.py, a raw REPL written in Python, for machines
+#   cpython      emulator/board_rom/cpython_repl.py, a raw REPL written in Python, for machines
 #                without the MicroPython wheel (a loud warning says so when chosen automatically)
 import os
 import shutil
 import struct
 import sys
 
-from emulator.boards import board_state
+from scanmail.emulator.board_rom import board_link
+from scanmail.emulator.boards import board_state
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHIMS_DIR = os.path.join(REPO_ROOT, "emulator", "board_shims")
-CPYTHON_BOARD = os.path.join(REPO_ROOT, "emulator", "boards", "cpython_board.py")
+# The ROM folder: everything that runs inside a board's process (emulator/board_rom).
+ROM_DIR = os.path.dirname(os.path.abspath(board_link.__file__))
+CPYTHON_REPL = os.path.join(ROM_DIR, "cpython_repl.py")
 RUNTIMES = ("micropython", "cpython")
 
 
@@ -64,10 +65,10 @@ def command(config, mode, reset_cause):
     """(argv, env) that start the board runtime; mode: hard | soft-raw | soft-friendly."""
     flash = config["flash"]
     env = dict(os.environ)
-    env["SCANMAIL_VBOARD_CONFIG"] = board_state.runtime_config_path(config["state_dir"])
-    env["SCANMAIL_VBOARD_BOOT"] = mode
-    env["SCANMAIL_VBOARD_RESET_CAUSE"] = str(reset_cause)
-    paths = [os.path.join(flash, "lib"), flash, SHIMS_DIR]
+    env[board_link.CONFIG_ENV] = board_state.runtime_config_path(config["state_dir"])
+    env[board_link.BOOT_ENV] = mode
+    env[board_link.RESET_CAUSE_ENV] = str(reset_cause)
+    paths = [os.path.join(flash, "lib"), flash, ROM_DIR]
     if config["runtime"] == "micropython":
         env["MICROPYPATH"] = ":".join(paths)
         argv = [
@@ -75,17 +76,17 @@ def command(config, mode, reset_cause):
             "-X",
             "heapsize=%d" % heap_for_runtime(config["heap_bytes"]),
             "-i",
-            os.path.join(SHIMS_DIR, "_vboard_start.py"),
+            os.path.join(ROM_DIR, "_vboard_start.py"),
         ]
     else:
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env.pop("PYTHONSTARTUP", None)
         # -S: no site-packages, so the board imports only what is on its flash and in its ROM
-        argv = [sys.executable, "-B", "-S", "-u", CPYTHON_BOARD]
+        argv = [sys.executable, "-B", "-S", "-u", CPYTHON_REPL]
     return [sys.executable, "-S", "-c", _EXEC_TIED_TO_PARENT] + argv, env
 
 
 def start_relay(config, log):
-    from emulator.vnet.relay import ShapingRelay
+    from scanmail.emulator.vnet.relay import ShapingRelay
 
     return ShapingRelay(config["ip"], lambda: board_state.read_net_switches(config["state_dir"]), log)

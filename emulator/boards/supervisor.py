@@ -19,10 +19,9 @@ import termios
 import time
 import tty
 
-from emulator.boards import board_state, runtimes
+from scanmail.emulator.boards import board_state, runtimes
 
-HARD_RESET_EXIT = 98  # emulator/board_shims/machine.py: machine.reset()
-READY_MARKER = b"\x00VBOARD-READY\x00"
+from scanmail.emulator.board_rom.board_link import HARD_RESET_EXIT, READY_MARKER
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_BANNER_END = b'Type "help()" for more information.'
 SOFT_REBOOT = b"MPY: soft reboot\r\n"  # what an ESP32 prints (host tools match "soft reboot\r\n")

@@ -6,11 +6,11 @@
 import importlib
 
 _EXPORTS = {
-    "FakeTenant": "emulator.tenant.fake_tenant",
-    "FakeClock": "emulator.tenant.clock",
-    "SystemClock": "emulator.tenant.clock",
-    "TenantFileError": "emulator.tenant.config",
-    "load_tenant": "emulator.tenant.config",
+    "FakeTenant": "scanmail.emulator.tenant.fake_tenant",
+    "FakeClock": "scanmail.emulator.tenant.clock",
+    "SystemClock": "scanmail.emulator.tenant.clock",
+    "TenantFileError": "scanmail.emulator.tenant.config",
+    "load_tenant": "scanmail.emulator.tenant.config",
 }
 
 __all__ = list(_EXPORTS)
@@ -19,5 +19,5 @@ __all__ = list(_EXPORTS)
 def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:
-        raise AttributeError("module 'emulator.tenant' has no attribute %r" % name)
+        raise AttributeError("module 'scanmail.emulator.tenant' has no attribute %r" % name)
     return getattr(importlib.import_module(module), name)

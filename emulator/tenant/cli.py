@@ -10,13 +10,13 @@ import sys
 import urllib.error
 import urllib.request
 
-from emulator.tenant.config import TenantFileError, load_tenant
-from emulator.tenant.faults import ACTIONS, ENDPOINTS, STAGES
-from emulator.tenant.trace_log import format_table, read_trace
+from scanmail.emulator.tenant.config import TenantFileError, load_tenant
+from scanmail.emulator.tenant.faults import ACTIONS, ENDPOINTS, STAGES
+from scanmail.emulator.tenant.trace_log import format_table, read_trace
 
 
 def _user_error(message):
-    from host_tools.cli import UserError
+    from scanmail.host_tools.user_error import UserError
     return UserError(message)
 
 
@@ -66,7 +66,7 @@ def register(parser):
 
 
 def do_serve(args):
-    from emulator.tenant.server import PortSpecError, parse_port_specs
+    from scanmail.emulator.tenant.server import PortSpecError, parse_port_specs
     try:
         tenant = load_tenant(args.tenant)
         ports = parse_port_specs(args.port)
@@ -82,7 +82,7 @@ def do_serve(args):
 
 
 async def _serve(tenant, args):
-    from emulator.tenant.server import TenantServer, parse_port_specs
+    from scanmail.emulator.tenant.server import TenantServer, parse_port_specs
     try:
         server = TenantServer(tenant=tenant, state_dir=args.state, bind=args.bind, ports=parse_port_specs(args.port))
     except OSError as exc:

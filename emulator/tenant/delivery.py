@@ -3,7 +3,7 @@
 # the headers are written to the spool first and the message body streams after them untouched.
 # SPF pass -> Inbox; fail or softfail -> Junk Email (direct send only; submission, HVE and relay
 # through a connector are Internal and skip filtering).
-from emulator.tenant import replies
+from scanmail.emulator.tenant import replies
 
 EXCHANGE_BUILD = "15.20.9320.12"
 SPF_LABEL = {"pass": "Pass", "fail": "Fail", "softfail": "SoftFail", "neutral": "Neutral",

@@ -5,8 +5,8 @@
 import re
 import uuid
 
-from emulator.tenant import replies
-from emulator.tenant.config import ADVERTISED_SIZE
+from scanmail.emulator.tenant import replies
+from scanmail.emulator.tenant.config import ADVERTISED_SIZE
 
 HEADER_LIMIT = 256 * 1024       # headers beyond this: 552 5.3.4 Header size exceeds fixed maximum size
 

@@ -6,7 +6,7 @@ import asyncio
 import tempfile
 import threading
 
-from emulator.tenant.server import TenantServer
+from scanmail.emulator.tenant.server import TenantServer
 
 
 class FakeTenant:

@@ -7,8 +7,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from emulator.tenant.faults import FaultError
-from emulator.tenant.mail_store import FOLDERS
+from scanmail.emulator.tenant.faults import FaultError
+from scanmail.emulator.tenant.mail_store import FOLDERS
 
 MAX_BODY = 64 * 1024
 

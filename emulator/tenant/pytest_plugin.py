@@ -14,8 +14,8 @@ def pytest_addoption(parser):
 @pytest.fixture
 def o365(tmp_path, request):
     """A running fake Exchange Online tenant (FakeTenant) with a FakeClock at `o365.clock`."""
-    from emulator.tenant.clock import FakeClock          # imported here: loading the plugin stays
-    from emulator.tenant.fake_tenant import FakeTenant   # free for test runs that never use it
+    from scanmail.emulator.tenant.clock import FakeClock          # imported here: loading the plugin stays
+    from scanmail.emulator.tenant.fake_tenant import FakeTenant   # free for test runs that never use it
 
     tenant_file = request.config.getoption("--o365-tenant")
     with FakeTenant(tenant=tenant_file, state_dir=tmp_path / "o365", clock=FakeClock()) as tenant:

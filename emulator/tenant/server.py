@@ -10,16 +10,16 @@ import json
 import os
 import socket
 
-from emulator.tenant.certs import CertificateAuthority
-from emulator.tenant.clock import SystemClock
-from emulator.tenant.config import load_tenant
-from emulator.tenant.faults import FaultRegistry
-from emulator.tenant.mail_store import MailStore
-from emulator.tenant.sender_limits import SenderLimits
-from emulator.tenant.smtp_session import TenantSmtp
-from emulator.tenant.spf_check import check_spf, world_dns
-from emulator.tenant.tokens import TokenIssuer
-from emulator.tenant.trace_log import TraceLog
+from scanmail.emulator.tenant.certs import CertificateAuthority
+from scanmail.emulator.tenant.clock import SystemClock
+from scanmail.emulator.tenant.config import load_tenant
+from scanmail.emulator.tenant.faults import FaultRegistry
+from scanmail.emulator.tenant.mail_store import MailStore
+from scanmail.emulator.tenant.sender_limits import SenderLimits
+from scanmail.emulator.tenant.smtp_session import TenantSmtp
+from scanmail.emulator.tenant.spf_check import check_spf, world_dns
+from scanmail.emulator.tenant.tokens import TokenIssuer
+from scanmail.emulator.tenant.trace_log import TraceLog
 
 ENDPOINT_NAMES = ("submission", "mx", "hve")
 # Back-end server names in replies, shaped like the real ones (reference section 3).
@@ -167,7 +167,7 @@ class TenantServer:
                 self.servers.append(server)
                 self.endpoints[name] = endpoint
             world.dns = world_dns(tenant, self.endpoints["mx"].host)
-            from emulator.tenant.http_api import ApiServer
+            from scanmail.emulator.tenant.http_api import ApiServer
             # The HTTP API (reset, faults, tokens) stays on loopback whatever the mail listeners do.
             self.api_host = self.bind if self.bind.startswith("127.") else "127.0.0.1"
             self.http = ApiServer(self, self.api_host, self.ports.get("api", 0))

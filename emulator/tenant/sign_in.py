@@ -5,7 +5,7 @@
 # the mailbox switch overrides the tenant's and applies to OAuth too). No secret leaves this file.
 import hmac
 
-from emulator.tenant import replies
+from scanmail.emulator.tenant import replies
 
 LOGIN = "LOGIN"
 XOAUTH2 = "XOAUTH2"

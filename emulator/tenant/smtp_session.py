@@ -15,13 +15,13 @@ from base64 import b64decode
 
 from aiosmtpd.smtp import SMTP
 
-from emulator.tenant import delivery, replies
-from emulator.tenant import envelope_rules as rules
-from emulator.tenant.chunking import BdatTransfer
-from emulator.tenant.command_syntax import (certificate_names, parse_path, parse_xoauth2, printable,
+from scanmail.emulator.tenant import delivery, replies
+from scanmail.emulator.tenant import envelope_rules as rules
+from scanmail.emulator.tenant.chunking import BdatTransfer
+from scanmail.emulator.tenant.command_syntax import (certificate_names, parse_path, parse_xoauth2, printable,
                                             unsupported)
-from emulator.tenant.data_reader import DataDecoder
-from emulator.tenant.sign_in import LOGIN, XOAUTH2, sign_in
+from scanmail.emulator.tenant.data_reader import DataDecoder
+from scanmail.emulator.tenant.sign_in import LOGIN, XOAUTH2, sign_in
 
 log = logging.getLogger("scanmail.tenant")
 

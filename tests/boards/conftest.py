@@ -2,8 +2,8 @@
 # onto a board's flash over its serial port (as a user would).
 import pytest
 
-from emulator.boards import VirtualBoard
-from host_tools.raw_repl import RawRepl
+from scanmail.emulator.boards import VirtualBoard
+from scanmail.host_tools.raw_repl import RawRepl
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def start_board(tmp_path):
 def install_firmware(repl):
     """The firmware image as a user installs it (host_tools.firmware_build): .mpy on MicroPython
     (a board's heap cannot compile the sources), sources on the CPython runtime."""
-    from host_tools import firmware_build
+    from scanmail.host_tools import firmware_build
 
     firmware_build.install(repl)
 

@@ -1,14 +1,14 @@
-# The board's "ROM" modules (emulator/board_shims) on both runtimes: device paths that never
+# The board's "ROM" modules (emulator/board_rom) on both runtimes: device paths that never
 # leave the flash, NVS that keeps only what was committed, Wi-Fi that connects as the esp32 port
 # does, and a clock that stays unset until NTP when the board powers on without one.
 import json
 
 import pytest
 
-from emulator.boards import runtimes
+from scanmail.emulator.boards import runtimes
 from tests.boards.conftest import open_repl
 
-SHIMS = runtimes.SHIMS_DIR
+SHIMS = runtimes.ROM_DIR
 
 # (device path typed on the board, cwd, the path it means on the flash)
 DEVICE_PATHS = [

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from emulator.boards import reset_board
+from scanmail.emulator.boards import reset_board
 from tests.boards.conftest import open_repl
 from tests.boards.serial_port import Port
 

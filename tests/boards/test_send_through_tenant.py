@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from emulator.boards import VirtualBoard
+from scanmail.emulator.boards import VirtualBoard
 from tests.boards.conftest import install_firmware, open_repl
 
 # The built-in tenant's SPF record lists 127.0.0.20, so direct send from it lands in the Inbox.
@@ -16,8 +16,8 @@ BOARD_IP = "127.0.0.20"
 
 SEND = """
 import json
-from firmware.board import open_board
-from firmware.mail import send_mail, Message, SMTPError
+from scanmail.firmware.board import open_board
+from scanmail.firmware.mail import send_mail, Message, SMTPError
 _board = open_board()
 _f = open(_board.storage_root.rstrip('/') + '/ca.der', 'rb'); _ca = _f.read(); _f.close()
 _settings = %(settings)r
@@ -44,7 +44,7 @@ except SMTPError as _e:
 def rig(request, tmp_path_factory):
     """A fake tenant and one board on the given runtime with the firmware and the tenant's CA on
     its flash; shared by the tests of one runtime (each test sets the network switches it needs)."""
-    from emulator.tenant import FakeTenant
+    from scanmail.emulator.tenant import FakeTenant
 
     runtime = request.param
     root = tmp_path_factory.mktemp("send-" + runtime)
@@ -76,11 +76,11 @@ def send(rig):
 
 
 def _submission():
-    return {"profile": "submission", "username": "scanner@contoso.com", "password": "Scanner-Pass-1"}
+    return {"method": "submission", "username": "scanner@contoso.com", "password": "Scanner-Pass-1"}
 
 
 def _direct_send(tenant):
-    return {"profile": "direct_send", "host": tenant.hostname("mx"), "port": 25, "timeout_s": 2}
+    return {"method": "direct_send", "host": tenant.hostname("mx"), "port": 25, "timeout_s": 2}
 
 
 def _subjects(tenant, mailbox):

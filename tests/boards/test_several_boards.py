@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from emulator.boards import BoardError, VirtualBoard, list_boards
+from scanmail.emulator.boards import BoardError, VirtualBoard, list_boards
 from tests.boards.conftest import open_repl
 
 

@@ -13,7 +13,7 @@ from tests.runtimes import REPO_ROOT
 
 def run_demo(runtime):
     proc = subprocess.run(
-        [sys.executable, "-m", "host_tools.cli", "demo", "--runtime", runtime, "--json"],
+        [sys.executable, "-m", "scanmail.host_tools.cli", "demo", "--runtime", runtime, "--json"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
     )
     assert proc.stdout.strip(), "the demo printed nothing; stderr:\n" + proc.stderr[-3000:]
@@ -58,10 +58,10 @@ def test_the_demo_sends_a_scan_through_every_option_as_microsoft_describes(runti
 
 
 def test_a_second_demo_on_the_state_folder_of_a_running_one_stops_with_one_line_and_leaves_it_alone(tmp_path):
-    from emulator.tenant import FakeTenant
+    from scanmail.emulator.tenant import FakeTenant
     with FakeTenant(state_dir=tmp_path / "tenant") as running:
         before = (tmp_path / "tenant" / "endpoints.json").read_text()
-        proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--state", str(tmp_path)],
+        proc = subprocess.run([sys.executable, "-m", "scanmail.host_tools.cli", "demo", "--state", str(tmp_path)],
                               cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
         assert proc.returncode == 2
         errors = [line for line in proc.stderr.splitlines() if not line.startswith("[")]   # not progress lines
@@ -74,7 +74,7 @@ def test_a_second_demo_on_the_state_folder_of_a_running_one_stops_with_one_line_
 def test_a_kept_demo_stopped_by_sigterm_stops_its_boards_and_tenant_as_ctrl_c_does(tmp_path):
     import glob
     import signal
-    proc = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "demo", "--keep", "--state", str(tmp_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "scanmail.host_tools.cli", "demo", "--keep", "--state", str(tmp_path)],
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for line in proc.stdout:
@@ -93,14 +93,14 @@ def test_a_kept_demo_stopped_by_sigterm_stops_its_boards_and_tenant_as_ctrl_c_do
             proc.kill()
             proc.communicate()
         for board_json in glob.glob(str(tmp_path / "boards" / "*" / "board.json")):
-            subprocess.run([sys.executable, "-m", "host_tools.cli", "board", "stop", "--state",
+            subprocess.run([sys.executable, "-m", "scanmail.host_tools.cli", "board", "stop", "--state",
                             os.path.dirname(board_json)], cwd=REPO_ROOT, capture_output=True, timeout=60)
 
 
 def test_a_demo_given_a_file_as_its_state_folder_stops_with_one_line_and_leaves_the_file_alone(tmp_path):
     not_a_folder = tmp_path / "notes.txt"
     not_a_folder.write_text("keep me")
-    proc = subprocess.run([sys.executable, "-m", "host_tools.cli", "demo", "--state", str(not_a_folder)],
+    proc = subprocess.run([sys.executable, "-m", "scanmail.host_tools.cli", "demo", "--state", str(not_a_folder)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == "scanmail: --state %s: cannot keep the demo's state there (File exists); give a folder" % not_a_folder

@@ -1,6 +1,6 @@
 # Tiny SMTP servers for the cases the fake tenant does not cover: a server (or a man in the middle)
 # that strips STARTTLS from EHLO and would happily take a password in clear, one that never
-# answers, and an implicit-TLS server (the "custom" profile on port 465) built on aiosmtpd.
+# answers, and an implicit-TLS server (the "custom" method on port 465) built on aiosmtpd.
 # Rule: the raw ones record every byte they receive so a test can prove what never reached the wire.
 import socket
 import threading

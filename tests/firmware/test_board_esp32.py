@@ -176,8 +176,8 @@ WIFI_FAILURES = [
 def test_a_wifi_failure_is_a_clear_error_that_never_shows_the_password(run_on_esp32_stand_ins, statuses, must_say):
     out = run_on_esp32_stand_ins(
         "import network\n"
-        "from firmware.board import BoardError\n"
-        "from firmware.board_esp32 import Esp32Board\n"
+        "from scanmail.firmware.board import BoardError\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
         "network.wlan_statuses = %s\n"
         "board = Esp32Board({'name': 'scanner-1', 'wifi': {'ssid': 'OfficeNet', 'password': %r},"
         " 'connect_timeout_s': 0.3})\n"
@@ -200,8 +200,8 @@ def test_a_wifi_failure_is_a_clear_error_that_never_shows_the_password(run_on_es
 def test_a_wrong_password_ends_the_join_at_once_since_the_esp32_driver_stops_retrying(run_on_esp32_stand_ins):
     out = run_on_esp32_stand_ins(
         "import network\n"
-        "from firmware.board import BoardError\n"
-        "from firmware.board_esp32 import connect_wifi\n"
+        "from scanmail.firmware.board import BoardError\n"
+        "from scanmail.firmware.board_esp32 import connect_wifi\n"
         "network.wlan_statuses = [network.STAT_CONNECTING, network.STAT_WRONG_PASSWORD, network.STAT_CONNECTING]\n"
         "try:\n"
         "    connect_wifi('OfficeNet', %r, timeout_s=60)\n"
@@ -224,7 +224,7 @@ def tcp_server():
 def test_the_board_joins_wifi_before_its_first_connection_and_reports_its_address(run_on_esp32_stand_ins, tcp_server):
     out = run_on_esp32_stand_ins(
         "import network\n"
-        "from firmware.board_esp32 import Esp32Board\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
         "network.wlan_statuses = [network.STAT_CONNECTING, network.STAT_CONNECTING, network.STAT_GOT_IP]\n"
         "board = Esp32Board({'wifi': {'ssid': 'OfficeNet', 'password': %r}})\n"
         "print('before', [c[0] for c in network.calls])\n"
@@ -244,13 +244,13 @@ def test_the_board_joins_wifi_before_its_first_connection_and_reports_its_addres
 
 
 def test_a_wt32_eth01_starts_its_lan8720_on_the_pins_of_its_hardware_profile(run_on_esp32_stand_ins):
-    from hardware import profiles
+    from scanmail.hardware import profiles
 
     config = profiles.board_config("wt32-eth01")
     config["name"] = "scanner-eth"
     out = run_on_esp32_stand_ins(
         "import network\n"
-        "from firmware.board_esp32 import Esp32Board\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
         "board = Esp32Board(%r)\n"
         "print(board.net.address())\n"
         "print([c for c in network.calls if c[0] == 'LAN'][0][1])\n" % (config,)
@@ -266,8 +266,8 @@ def test_a_wt32_eth01_starts_its_lan8720_on_the_pins_of_its_hardware_profile(run
 def test_an_ethernet_board_without_a_link_says_to_check_the_cable(run_on_esp32_stand_ins):
     out = run_on_esp32_stand_ins(
         "import network\n"
-        "from firmware.board import BoardError\n"
-        "from firmware.board_esp32 import Esp32Board\n"
+        "from scanmail.firmware.board import BoardError\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
         "network.lan_link_up = False\n"
         "board = Esp32Board({'name': 'x', 'network': 'ethernet', 'connect_timeout_s': 0.3,\n"
         "                    'ethernet': {'mdc': 23, 'mdio': 18, 'phy_addr': 1}})\n"
@@ -282,8 +282,8 @@ def test_an_ethernet_board_without_a_link_says_to_check_the_cable(run_on_esp32_s
 
 def test_ethernet_without_its_pins_names_what_is_missing(run_on_esp32_stand_ins):
     out = run_on_esp32_stand_ins(
-        "from firmware.board import BoardError\n"
-        "from firmware.board_esp32 import Esp32Board\n"
+        "from scanmail.firmware.board import BoardError\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
         "board = Esp32Board({'name': 'x', 'network': 'ethernet'})\n"
         "try:\n"
         "    board.net.address()\n"
@@ -297,7 +297,7 @@ def test_ethernet_without_its_pins_names_what_is_missing(run_on_esp32_stand_ins)
 def test_the_clock_is_unset_until_ntp_answers_then_reports_utc(run_on_esp32_stand_ins):
     out = run_on_esp32_stand_ins(
         "import network, ntptime\n"
-        "from firmware.board_esp32 import Esp32Board, Esp32Clock\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board, Esp32Clock\n"
         "ntptime.failures = 1\n"
         "board = Esp32Board({'name': 'x', 'wifi': {'ssid': 'OfficeNet', 'password': 'p'},"
         " 'ntp_host': 'time.contoso.com'})\n"
@@ -325,7 +325,7 @@ STATUS_LIGHTS = [
 def test_the_status_light_shows_each_state_on_the_boards_own_led(run_on_esp32_stand_ins, pins, states, shown):
     out = run_on_esp32_stand_ins(
         "import neopixel\n"
-        "from firmware.board_esp32 import Esp32Board\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
         "board = Esp32Board({'name': 'x', 'pins': %r})\n"
         "levels = []\n"
         "for state in %r:\n"
@@ -347,7 +347,7 @@ def test_an_esp32_cam_build_scans_a_page_to_a_file(run_on_esp32_stand_ins, stand
     (stand_ins / "camera.py").write_text(STAND_IN_CAMERA)
     out = run_on_esp32_stand_ins(
         "import camera\n"
-        "from firmware.board_esp32 import Esp32Board\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
         "board = Esp32Board({'name': 'x', 'scanner': 'ov2640'})\n"
         "print(board.scanner.scan('page.jpg'), camera.started)\n"
         "print(Esp32Board({'name': 'y', 'scanner': 'none'}).scanner)\n"
@@ -360,7 +360,7 @@ def test_an_esp32_cam_build_scans_a_page_to_a_file(run_on_esp32_stand_ins, stand
 
 def test_a_build_without_a_camera_has_no_scanner(run_on_esp32_stand_ins):
     out = run_on_esp32_stand_ins(
-        "from firmware.board_esp32 import Esp32Board\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
         "print(Esp32Board({'name': 'x'}).scanner)\n"
     )
     assert out.strip() == "None"
@@ -369,7 +369,7 @@ def test_a_build_without_a_camera_has_no_scanner(run_on_esp32_stand_ins):
 def test_reset_asks_the_chip_for_a_hard_reset(run_on_esp32_stand_ins):
     out = run_on_esp32_stand_ins(
         "import machine\n"
-        "from firmware.board_esp32 import Esp32Board\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
         "try:\n"
         "    Esp32Board({'name': 'x'}).reset()\n"
         "except machine.ResetRequested:\n"

@@ -21,7 +21,7 @@ def peer_reporting_server():
 
 def test_a_board_connects_by_host_name_from_its_own_source_address(run_firmware, peer_reporting_server):
     out = run_firmware(
-        "from firmware.board import SocketNet\n"
+        "from scanmail.firmware.board import SocketNet\n"
         "net = SocketNet('127.0.0.21')\n"
         "sock = net.open_tcp('localhost', %d, 5, local_ip='127.0.0.21')\n"
         "print(sock.recv(64).decode().strip())\n"
@@ -37,7 +37,7 @@ def test_a_closed_port_is_refused_with_econnrefused(run_firmware):
     closed_port = probe.getsockname()[1]
     probe.close()
     out = run_firmware(
-        "from firmware.board import SocketNet\n"
+        "from scanmail.firmware.board import SocketNet\n"
         "try:\n"
         "    SocketNet('127.0.0.1').open_tcp('127.0.0.1', %d, 5)\n"
         "except OSError as e:\n"
@@ -48,7 +48,7 @@ def test_a_closed_port_is_refused_with_econnrefused(run_firmware):
 
 def test_an_unknown_host_name_is_an_error_naming_the_host_and_what_to_check(run_firmware):
     out = run_firmware(
-        "from firmware.board import SocketNet\n"
+        "from scanmail.firmware.board import SocketNet\n"
         "try:\n"
         "    SocketNet('127.0.0.1').open_tcp('smtp.nonexistent.invalid', 587, 5)\n"
         "except OSError as e:\n"
@@ -62,7 +62,7 @@ def test_an_unknown_host_name_is_an_error_naming_the_host_and_what_to_check(run_
 def test_the_clock_is_unset_before_2024_and_counts_utc_seconds_from_1970_after(run_firmware):
     host_now = int(time.time())
     out = run_firmware(
-        "from firmware.board import SystemClock\n"
+        "from scanmail.firmware.board import SystemClock\n"
         "print(SystemClock(lambda: 0).now())\n"             # just after power-up: the epoch
         "print(SystemClock(lambda: 1704067199).now())\n"    # 2023-12-31T23:59:59Z
         "print(SystemClock(lambda: 1704067200).now())\n"    # 2024-01-01T00:00:00Z
@@ -75,7 +75,7 @@ def test_the_clock_is_unset_before_2024_and_counts_utc_seconds_from_1970_after(r
 
 def test_the_status_light_takes_the_four_states_and_names_them_when_refusing(run_firmware):
     out = run_firmware(
-        "from firmware.board import NullStatusLight\n"
+        "from scanmail.firmware.board import NullStatusLight\n"
         "light = NullStatusLight()\n"
         "for state in ('idle', 'busy', 'ok', 'error'):\n"
         "    light.set(state)\n"
@@ -90,7 +90,7 @@ def test_the_status_light_takes_the_four_states_and_names_them_when_refusing(run
 
 def test_a_board_that_cannot_reset_itself_says_to_power_cycle(run_firmware):
     out = run_firmware(
-        "from firmware.board import Board, BoardError, SocketNet, SystemClock\n"
+        "from scanmail.firmware.board import Board, BoardError, SocketNet, SystemClock\n"
         "board = Board('scanner-1', SocketNet('127.0.0.1'), SystemClock(), '/tmp')\n"
         "try:\n"
         "    board.reset()\n"
@@ -110,7 +110,7 @@ def test_open_board_returns_the_emulators_virtual_board_when_its_shim_is_importa
         "    name = 'scanner-virtual'\n"
     )
     out = run_firmware(
-        "from firmware.board import open_board\n"
+        "from scanmail.firmware.board import open_board\n"
         "print(open_board({'wifi': {'ssid': 'x', 'password': 'y'}}).name)\n",
         extra_paths=[str(shim)],
     )
@@ -122,7 +122,7 @@ def test_open_board_reports_a_broken_shim_instead_of_driving_absent_hardware(run
     shim.mkdir()
     (shim / "virtual_board.py").write_text("import vnet_link_that_is_missing\n")
     out = run_firmware(
-        "from firmware.board import open_board\n"
+        "from scanmail.firmware.board import open_board\n"
         "try:\n"
         "    open_board()\n"
         "except ImportError as e:\n"
@@ -135,7 +135,7 @@ def test_open_board_reports_a_broken_shim_instead_of_driving_absent_hardware(run
 def test_open_board_without_the_shim_builds_the_esp32_board_without_touching_hardware(run_firmware, tmp_path):
     # On a host there is no `machine` module: Esp32Board must not need one until a part is used.
     out = run_firmware(
-        "from firmware.board import open_board\n"
+        "from scanmail.firmware.board import open_board\n"
         "board = open_board({'name': 'scanner-real', 'scanner': 'none'})\n"
         "print(type(board).__name__, board.name, board.storage_root, board.scanner)\n"
     )
@@ -145,7 +145,7 @@ def test_open_board_without_the_shim_builds_the_esp32_board_without_touching_har
 def test_importing_the_board_modules_touches_no_hardware_module(run_firmware):
     out = run_firmware(
         "import sys\n"
-        "import firmware.board, firmware.board_esp32\n"
+        "import scanmail.firmware.board, firmware.board_esp32\n"
         "print(sorted(m for m in ('machine', 'network', 'ntptime', 'esp32', 'neopixel', 'camera')"
         " if m in sys.modules))\n"
     )

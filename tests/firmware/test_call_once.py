@@ -5,11 +5,11 @@ import json
 
 ONCE_CODE = """
 import json, sys
-import firmware.mail
-from firmware.mail import Message
-from firmware.errors import SMTPError
-transient = ("firmware.message_checks", "firmware.mime_headers", "firmware.profiles",
-             "firmware.diagnosis")
+import scanmail.firmware.mail
+from scanmail.firmware.mail import Message
+from scanmail.firmware.errors import SMTPError
+transient = ("scanmail.firmware.message_checks", "scanmail.firmware.mime_headers", "scanmail.firmware.methods",
+             "scanmail.firmware.diagnosis")
 out = {"after_import": [m for m in transient if m in sys.modules]}
 msg = Message("scanner@contoso.com", ["alice@contoso.com"], [], " Scan ", "hi",
               [("/nonexistent.pdf", " scan.pdf ", "Application/PDF")])
@@ -20,11 +20,11 @@ try:
 except SMTPError as err:
     out["refused"] = [err.kind, err.field]
 out["after_refusal"] = [m for m in transient if m in sys.modules]
-import firmware.profiles                       # the application's own use of a module stays
-from firmware import call_once
-cfg = call_once("profiles", "fill", {"username": "scanner@contoso.com", "password": "x"})
-out["kept"] = "firmware.profiles" in sys.modules and cfg["port"] == 587
-out["still_there"] = firmware.profiles.fill is sys.modules["firmware.profiles"].fill
+import scanmail.firmware.methods                       # the application's own use of a module stays
+from scanmail.firmware import call_once
+cfg = call_once("methods", "fill", {"username": "scanner@contoso.com", "password": "x"})
+out["kept"] = "scanmail.firmware.methods" in sys.modules and cfg["port"] == 587
+out["still_there"] = scanmail.firmware.methods.fill is sys.modules["scanmail.firmware.methods"].fill
 print(json.dumps(out))
 """
 

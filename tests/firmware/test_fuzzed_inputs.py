@@ -10,9 +10,9 @@ import os
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from firmware import smtp_protocol as sp
-from firmware.errors import SMTPError
-from firmware.message import Message, MimeWriter
+from scanmail.firmware import smtp_protocol as sp
+from scanmail.firmware.errors import SMTPError
+from scanmail.firmware.message import Message, MimeWriter
 
 REPLY_LINES = st.sampled_from([
     b"220 mx ready\r\n", b"250-mx Hello\r\n", b"250 PIPELINING\r\n", b"250-STARTTLS\r\n",
@@ -22,10 +22,10 @@ REPLY_LINES = st.sampled_from([
 
 
 def client_settings(tls, auth):
-    """What firmware.profiles.prepare() gives the SMTP client, for a submission-like attempt."""
+    """What firmware.methods.prepare() gives the SMTP client, for a submission-like attempt."""
     return {"ehlo_name": "scanner-3f2a", "tls": tls, "auth": auth,
             "username": "scanner@contoso.com", "password": "Pass-1", "token": None,
-            "secrets": ["Pass-1"], "profile": "submission", "port": 587}
+            "secrets": ["Pass-1"], "method": "submission", "port": 587}
 
 
 SERVER_BYTES = st.one_of(st.binary(max_size=3000),

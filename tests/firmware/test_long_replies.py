@@ -62,7 +62,7 @@ class LongReplyServer(ScriptedServer):
 
 def test_a_server_whose_replies_span_many_reads_still_takes_the_scan(runtime):
     with LongReplyServer() as server:
-        spec = {"settings": {"profile": "custom", "host": HOST, "port": 25, "tls": "none",
+        spec = {"settings": {"method": "custom", "host": HOST, "port": 25, "tls": "none",
                              "auth": "none", "timeout_s": 10},
                 "message": {"sender": "scanner@contoso.com", "to": ["bob@fabrikam.example"],
                             "subject": "Long replies", "body": "See attached."},

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from emulator.tenant import FakeTenant
+from scanmail.emulator.tenant import FakeTenant
 from tests.firmware.plain_servers import StrippingServer
 from tests.firmware.runtime_cache import run_json
 
@@ -43,11 +43,11 @@ def routes_for(t):
 
 def settings_for(t, option, **overrides):
     base = {
-        "submission": {"profile": "submission", "username": "scanner@contoso.com",
+        "submission": {"method": "submission", "username": "scanner@contoso.com",
                        "password": PASSWORD},
-        "direct_send": {"profile": "direct_send", "host": MX_HOST},
-        "relay": {"profile": "relay", "host": MX_HOST},
-        "hve": {"profile": "hve", "username": "hve-scanner@contoso.com", "password": "Hve-Pass-1"},
+        "direct_send": {"method": "direct_send", "host": MX_HOST},
+        "relay": {"method": "relay", "host": MX_HOST},
+        "hve": {"method": "hve", "username": "hve-scanner@contoso.com", "password": "Hve-Pass-1"},
     }[option]
     base = dict(base, ca_der_path=t.ca_der_path, timeout_s=10)
     base.update(overrides)
@@ -108,13 +108,13 @@ def test_a_scanner_submits_a_scan_to_alice_with_its_mailbox_password(runtime, o3
 # (the steps that run once - settings, message checks, composing, TLS setup, the diagnosis - hold
 # no heap between sends; docs/architecture.md, "Heap budget"; CPython also has compat's CPython
 # side), and the application's own gc.threshold is back (send_mail sets its own while it runs).
-RESIDENT = ["firmware.compat", "firmware.errors", "firmware.mail", "firmware.message",
-            "firmware.smtp_protocol"]
+RESIDENT = ["scanmail.firmware.compat", "scanmail.firmware.errors", "scanmail.firmware.mail", "scanmail.firmware.message",
+            "scanmail.firmware.smtp_protocol"]
 
 
 def test_a_send_or_a_refusal_leaves_only_the_mail_core_loaded_and_the_gc_setting_as_it_was(
         runtime, o365, tmp_path):
-    resident = sorted(RESIDENT + (["firmware.compat_cpython"] if runtime == "cpython" else []))
+    resident = sorted(RESIDENT + (["scanmail.firmware.compat_cpython"] if runtime == "cpython" else []))
     gc_threshold = 12288 if runtime == "micropython" else None   # send_case's; CPython has none
     delivered = send(runtime, o365, settings_for(o365, "submission"),
                      {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"],
@@ -400,8 +400,8 @@ def test_a_printer_relays_outside_with_a_client_certificate_its_connector_trusts
         assert [m["Subject"] for m in t.internet_messages()] == ["By certificate"]
 
 
-def test_a_custom_profile_reaches_the_submission_endpoint_with_starttls_and_login(runtime, o365):
-    settings = settings_for(o365, "submission", profile="custom", host="smtp.office365.com",
+def test_a_custom_method_reaches_the_submission_endpoint_with_starttls_and_login(runtime, o365):
+    settings = settings_for(o365, "submission", method="custom", host="smtp.office365.com",
                             port=587, tls="starttls", auth="login")
     out = send(runtime, o365, settings, {"sender": "scanner@contoso.com", "to": ["bob@contoso.com"],
                                          "subject": "custom"})
@@ -409,8 +409,8 @@ def test_a_custom_profile_reaches_the_submission_endpoint_with_starttls_and_logi
     assert only_message(o365, "bob@contoso.com")["Subject"] == "custom"
 
 
-def test_a_custom_profile_without_tls_delivers_in_clear_to_the_mx(runtime, o365):
-    settings = settings_for(o365, "direct_send", profile="custom", port=25, tls="none")
+def test_a_custom_method_without_tls_delivers_in_clear_to_the_mx(runtime, o365):
+    settings = settings_for(o365, "direct_send", method="custom", port=25, tls="none")
     out = send(runtime, o365, settings, {"sender": "scanner@contoso.com", "to": ["bob@contoso.com"],
                                          "subject": "plain"})
     assert "error" not in out, out
@@ -454,7 +454,7 @@ def test_a_custom_server_with_implicit_tls_takes_auth_plain(runtime, o365, tmp_p
     with ImplicitTlsServer("mail.example.org", "printer@example.org", "Printer-Pass-1") as server:
         ca = tmp_path / "ca.der"
         ca.write_bytes(server.ca_der)
-        settings = {"profile": "custom", "host": "mail.example.org", "tls": "implicit",
+        settings = {"method": "custom", "host": "mail.example.org", "tls": "implicit",
                     "auth": "plain", "username": "printer@example.org",
                     "password": "Printer-Pass-1", "ca_der_path": str(ca), "timeout_s": 10}
         routes = {"mail.example.org:465": list(server.address)}
@@ -486,7 +486,7 @@ def test_smuggling_sequences_survive_dot_stuffed_data_on_a_server_without_chunki
                            pipelining=True) as server:
         ca = tmp_path / "ca.der"
         ca.write_bytes(server.ca_der)
-        settings = {"profile": "custom", "host": "mail.example.org", "tls": "implicit",
+        settings = {"method": "custom", "host": "mail.example.org", "tls": "implicit",
                     "ca_der_path": str(ca), "timeout_s": 10}
         out = send(runtime, o365, settings,
                    {"sender": "printer@example.org", "to": ["x@example.org"], "subject": "smuggle",

@@ -90,18 +90,18 @@ CASES = {
         {"commands": ["EHLO scanner-3f2a", "STARTTLS"], "outcome": "raised",
          "error": {"stage": "starttls", "cls": "SMTPError", "kind": "protocol"}}),
     "direct send with opportunistic TLS falls back to plaintext when STARTTLS is refused": (
-        {"client": {"tls": "opportunistic", "auth": "none", "profile": "direct_send"},
+        {"client": {"tls": "opportunistic", "auth": "none", "method": "direct_send"},
          "replies": {"starttls": "454 4.7.0 TLS not available\r\n", "ehlo": MX_EHLO}},
         {"commands": ["EHLO scanner-3f2a", "STARTTLS", "MAIL FROM:<scanner@contoso.com> SIZE=1000",
                       "RCPT TO:<alice@contoso.com>", "DATA", "<message>", ".", "QUIT"],
          "outcome": "done"}),
     "direct send with opportunistic TLS uses STARTTLS when offered": (
-        {"client": {"tls": "opportunistic", "auth": "none", "profile": "direct_send"},
+        {"client": {"tls": "opportunistic", "auth": "none", "method": "direct_send"},
          "replies": {"ehlo": MX_EHLO, "ehlo_tls": MX_EHLO_TLS}},
         {"commands_prefix": ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a",
                              "MAIL FROM:<scanner@contoso.com> SIZE=1000"], "outcome": "done"}),
     "direct send to an outside address is refused with 5.7.64 and the data is never ended": (
-        {"client": {"tls": "opportunistic", "auth": "none", "profile": "direct_send"},
+        {"client": {"tls": "opportunistic", "auth": "none", "method": "direct_send"},
          "replies": {"ehlo": PLAIN_MX_EHLO,
                      "rcpt": ["550 5.7.64 TenantAttribution; Relay Access Denied [HOST]\r\n"]},
          "rcpts": ["someone@fabrikam.example"]},

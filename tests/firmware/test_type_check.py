@@ -13,7 +13,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 
 def run_checker(*paths):
     proc = subprocess.run(
-        [sys.executable, "-m", "hardware.firmware_check"] + list(paths),
+        [sys.executable, "-m", "scanmail.hardware.firmware_check"] + list(paths),
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

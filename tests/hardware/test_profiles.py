@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from hardware import profiles
+from scanmail.hardware import profiles
 
 HARDWARE_DIR = os.path.dirname(profiles.BOARDS_DIR)
 REQUIRED_BOARDS = ("esp32-devkitc", "esp32-s3-devkitc-1", "esp32-cam", "wt32-eth01")

@@ -4,7 +4,7 @@
 import os
 import subprocess
 
-from host_tools import firmware_build
+from scanmail.host_tools import firmware_build
 from tests import runtimes
 
 
@@ -15,11 +15,11 @@ def paths(image):
 def test_the_micropython_image_has_every_module_compiled_and_the_roots():
     image = firmware_build.firmware_image(compiled=True)
     sources = sorted(n[:-3] for n in os.listdir(firmware_build.FIRMWARE_DIR) if n.endswith(".py") and n not in firmware_build.HOST_ONLY)
-    compiled = sorted(p.rsplit("/", 1)[1][:-4] for p in paths(image) if p.startswith("lib/firmware/") and p.count("/") == 2 and p.endswith(".mpy"))
+    compiled = sorted(p.rsplit("/", 1)[1][:-4] for p in paths(image) if p.startswith("lib/scanmail/firmware/") and p.count("/") == 3 and p.endswith(".mpy"))
     # Everything but CPython's side of compat.py, which a MicroPython board never imports.
     assert compiled == [name for name in sources if name != "compat_cpython"]
     assert "compat_cpython" in sources
-    assert "lib/firmware/roots/digicert_global_root_g2.der" in paths(image)
+    assert "lib/scanmail/firmware/roots/digicert_global_root_g2.der" in paths(image)
     assert not any(p.endswith(".py") for p in paths(image))
     assert not any("build_roots" in p for p in paths(image))
     for content, path in image:
@@ -30,8 +30,8 @@ def test_the_micropython_image_has_every_module_compiled_and_the_roots():
 def test_the_cpython_image_carries_the_sources_unchanged():
     image = dict((path, content) for content, path in firmware_build.firmware_image(compiled=False))
     with open(os.path.join(firmware_build.FIRMWARE_DIR, "compat.py"), "rb") as handle:
-        assert image["lib/firmware/compat.py"] == handle.read()
-    assert "lib/firmware/compat_cpython.py" in image       # a CPython board needs its side
+        assert image["lib/scanmail/firmware/compat.py"] == handle.read()
+    assert "lib/scanmail/firmware/compat_cpython.py" in image       # a CPython board needs its side
 
 
 def test_the_compiled_image_imports_on_the_micropython_unix_port(tmp_path):
@@ -40,16 +40,16 @@ def test_the_compiled_image_imports_on_the_micropython_unix_port(tmp_path):
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
     env = dict(os.environ, MICROPYPATH=str(tmp_path / "lib"))  # the image only, not the sources
-    proc = subprocess.run([runtimes.micropython_executable(), "-c", "import firmware.mail, firmware.board; print(firmware.mail.__file__)"],
+    proc = subprocess.run([runtimes.micropython_executable(), "-c", "import scanmail.firmware.mail, scanmail.firmware.board; print(scanmail.firmware.mail.__file__)"],
                           env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == str(tmp_path / "lib" / "firmware" / "mail.mpy")
+    assert proc.stdout.strip() == str(tmp_path / "lib" / "scanmail" / "firmware" / "mail.mpy")
 
 
 def test_parallel_builds_into_an_empty_cache_all_succeed_with_identical_images(tmp_path, monkeypatch):
     import threading
 
-    monkeypatch.setattr(firmware_build, "CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SCANMAIL_CACHE_DIR", str(tmp_path / "cache"))
     images, errors = [], []
 
     def build():

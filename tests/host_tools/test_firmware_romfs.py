@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from emulator.tenant import FakeTenant
-from host_tools import firmware_build
+from scanmail.emulator.tenant import FakeTenant
+from scanmail.host_tools import firmware_build
 from tests import runtimes
 
 USER, PASSWORD = "scanner@contoso.com", "Scanner-Pass-1"
@@ -56,7 +56,7 @@ def test_the_romfs_image_holds_every_file_of_the_firmware_image_byte_for_byte(im
 
 def test_the_application_s_own_modules_go_into_the_same_partition_and_use_the_firmware(tmp_path):
     source = tmp_path / "scan_app.py"
-    source.write_text("from firmware.mail import Message\n"
+    source.write_text("from scanmail.firmware.mail import Message\n"
                       "print(__file__, Message('scanner@contoso.com', ['a@contoso.com']).to)\n")
     app = firmware_build.compile_module(str(source), "scan_app")
     path = tmp_path / "with_app.romfs"
@@ -69,10 +69,10 @@ def test_the_application_s_own_modules_go_into_the_same_partition_and_use_the_fi
 def test_the_partition_is_read_only_memory_outside_the_gc_heap(image_path):
     script = ("import vfs, gc\n"
               "print(gc.mem_alloc() < 16384)\n"
-              "with open('/rom/lib/firmware/mail.mpy', 'rb') as f:\n"
+              "with open('/rom/lib/scanmail/firmware/mail.mpy', 'rb') as f:\n"
               "    print(f.read(1))\n"
               "try:\n"
-              "    open('/rom/lib/firmware/new.py', 'w')\n"
+              "    open('/rom/lib/scanmail/firmware/new.py', 'w')\n"
               "except OSError as e:\n"
               "    print('refused')\n")
     proc = run_from_romfs(image_path, script)
@@ -81,8 +81,8 @@ def test_the_partition_is_read_only_memory_outside_the_gc_heap(image_path):
 
 
 def resident_after_import(cmd, env, cwd):
-    script = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport firmware.mail\ngc.collect()\n"
-              "print(gc.mem_alloc() - a, firmware.mail.__file__)\n")
+    script = ("import gc\ngc.collect()\na = gc.mem_alloc()\nimport scanmail.firmware.mail\ngc.collect()\n"
+              "print(gc.mem_alloc() - a, scanmail.firmware.mail.__file__)\n")
     proc = subprocess.run(cmd + ["-c", script], env=env, cwd=cwd, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -101,8 +101,8 @@ def test_the_firmware_imported_from_romfs_costs_less_heap_than_from_mpy_files(im
     launcher = firmware_build.unix_port_romfs_command(image_path, [])
     rom, rom_source = resident_after_import(launcher, dict(os.environ, MICROPYPATH=".frozen"),
                                             str(tmp_path))
-    assert stock_source == str(tmp_path / "lib" / "firmware" / "mail.mpy")
-    assert rom_source == "/rom/lib/firmware/mail.mpy"
+    assert stock_source == str(tmp_path / "lib" / "scanmail" / "firmware" / "mail.mpy")
+    assert rom_source == "/rom/lib/scanmail/firmware/mail.mpy"
     # Bytecode runs in place and constants stay in the partition: a clear saving, not noise.
     assert rom < stock * 3 // 4, (rom, stock)
 
@@ -111,7 +111,7 @@ def test_the_firmware_imported_from_romfs_costs_less_heap_than_from_mpy_files(im
 # image as the firmware, as a product ships its own code (the bench's product build does the same).
 SEND_SCRIPT = """
 import socket
-from firmware.mail import send_mail, Message
+from scanmail.firmware.mail import send_mail, Message
 class Board:
     # board.name, board.clock.now(), board.net.address(), board.net.open_tcp(): one object
     name = "scanner-romfs"
@@ -128,7 +128,7 @@ board = Board()
 board.net = board.clock = board
 with open(%(ca)r, "rb") as f:
     ca = f.read()
-settings = {"profile": "submission", "username": %(user)r, "password": %(password)r, "ca_der": ca}
+settings = {"method": "submission", "username": %(user)r, "password": %(password)r, "ca_der": ca}
 msg = Message(%(user)r, ["alice@contoso.com"], [], "from ROMFS", "scan attached",
               [(%(scan)r, "scan.pdf", "application/pdf")])
 for _ in range(%(sends)d):               # scan after scan, as a board sends all day

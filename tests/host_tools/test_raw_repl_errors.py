@@ -2,7 +2,7 @@
 # answering MicroPython's raw REPL, and never sends bytes that would end the board's input early.
 import pytest
 
-from host_tools.raw_repl import RawRepl, ReplError
+from scanmail.host_tools.raw_repl import RawRepl, ReplError
 
 
 def test_a_port_that_does_not_exist_is_named_with_what_to_check():

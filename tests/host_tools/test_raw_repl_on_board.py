@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from emulator.boards import VirtualBoard
-from host_tools.raw_repl import DeviceError, RawRepl
+from scanmail.emulator.boards import VirtualBoard
+from scanmail.host_tools.raw_repl import DeviceError, RawRepl
 
 
 @pytest.fixture(params=["micropython", "cpython"])

@@ -3,8 +3,8 @@
 # every tenant a fixture starts is stopped, whatever the test did.
 import pytest
 
-from emulator.tenant import FakeClock, FakeTenant
-from emulator.tenant.config import BUILTIN_TENANT_PATH
+from scanmail.emulator.tenant import FakeClock, FakeTenant
+from scanmail.emulator.tenant.config import BUILTIN_TENANT_PATH
 
 @pytest.fixture(scope="module")
 def shared_tenant(tmp_path_factory):

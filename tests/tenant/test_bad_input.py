@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from emulator.tenant import replies
+from scanmail.emulator.tenant import replies
 from tests.tenant.helpers import SCANNER_IP, Client, leftover_files, message
 
 

@@ -4,7 +4,7 @@
 import socket
 import time
 
-from emulator.tenant import replies
+from scanmail.emulator.tenant import replies
 from tests.tenant.helpers import SCANNER_IP, leftover_files, message
 
 

@@ -2,7 +2,7 @@
 # string, and client words made safe to echo in a reply.
 import pytest
 
-from emulator.tenant.command_syntax import parse_path, parse_xoauth2, printable
+from scanmail.emulator.tenant.command_syntax import parse_path, parse_xoauth2, printable
 
 PATHS = [
     # (argument, keyword, expected)
@@ -53,12 +53,12 @@ def test_a_client_word_is_echoed_as_printable_ascii_and_bounded():
     ("Scanner", None),
 ])
 def test_the_address_of_a_from_field_is_found_in_its_usual_forms(value, address):
-    from emulator.tenant.envelope_rules import mailbox_address
+    from scanmail.emulator.tenant.envelope_rules import mailbox_address
     assert mailbox_address(value) == address
 
 
 def test_header_fields_are_unfolded_and_grouped_by_lower_case_name():
-    from emulator.tenant.envelope_rules import header_fields
+    from scanmail.emulator.tenant.envelope_rules import header_fields
     block = b"From: Front Desk\r\n <frontdesk@contoso.com>\r\nSubject: Scan\r\nFROM: second@contoso.com\r\nnot a field"
     assert header_fields(block) == {"from": ["Front Desk <frontdesk@contoso.com>", "second@contoso.com"],
                                     "subject": ["Scan"]}

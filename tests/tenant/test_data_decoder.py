@@ -3,7 +3,7 @@
 # after the end (pipelined commands) are handed back untouched.
 import pytest
 
-from emulator.tenant.data_reader import LONG_LINE, DataDecoder
+from scanmail.emulator.tenant.data_reader import LONG_LINE, DataDecoder
 
 CASES = [
     # (name, wire bytes, message, rest, bare LF seen)

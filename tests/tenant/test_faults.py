@@ -9,9 +9,9 @@ import urllib.request
 
 import pytest
 
-from emulator.tenant import replies
-from emulator.tenant.faults import FaultError
-from host_tools import cli
+from scanmail.emulator.tenant import replies
+from scanmail.emulator.tenant.faults import FaultError
+from scanmail.host_tools import cli
 from tests.tenant.helpers import SCANNER, SCANNER_IP, Client, message, reply_line, tls_context
 
 BUSY = "451 4.7.500 Server busy. Please try again later from [127.0.0.20]. (AS843)"

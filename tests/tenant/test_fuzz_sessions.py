@@ -26,8 +26,8 @@ import uuid
 import psutil
 import pytest
 
-from emulator.tenant import FakeTenant
-from emulator.tenant.config import BUILTIN_TENANT_PATH
+from scanmail.emulator.tenant import FakeTenant
+from scanmail.emulator.tenant.config import BUILTIN_TENANT_PATH
 from tests.tenant.helpers import BOB, HVE, SCANNER, SCANNER_IP, Client, leftover_files
 
 BASE_SEED = int(os.environ.get("SCANMAIL_FUZZ_SEED", "20261128"))

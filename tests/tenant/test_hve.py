@@ -4,7 +4,7 @@ import smtplib
 
 import pytest
 
-from emulator.tenant import replies
+from scanmail.emulator.tenant import replies
 from tests.tenant.helpers import HVE, SCANNER, Client, message, reply_line
 
 HVE_HOST = "HV1PR80CA0042.hve.outlook.office365.com"

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from emulator.tenant import replies
+from scanmail.emulator.tenant import replies
 from tests.tenant.helpers import PRINTER_IP, SCANNER_IP, STRANGER_IP, Client, message, reply_line, tls_context
 
 MX_HOST = "AMS0EPF0000019A.mail.protection.outlook.com"

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from emulator.tenant import FakeTenant
+from scanmail.emulator.tenant import FakeTenant
 from tests.tenant.helpers import (ALICE as ALICE_ACCOUNT, BOB as BOB_ACCOUNT, HVE, NOSMTP, SCANNER,
                                   SCANNER_IP as IN_SPF, PRINTER_IP as RELAY_CONNECTOR,
                                   STRANGER_IP as OUTSIDE_SPF, Client, tls_context)

@@ -16,7 +16,7 @@ from tests.tenant.helpers import SCANNER_IP, message
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Exactly what the `scanmail` console script runs: host_tools.cli:main.
-SCANMAIL = [sys.executable, "-c", "import sys; from host_tools.cli import main; sys.exit(main(sys.argv[1:]))"]
+SCANMAIL = [sys.executable, "-c", "import sys; from scanmail.host_tools.cli import main; sys.exit(main(sys.argv[1:]))"]
 
 
 def scanmail(*args, **kwargs):

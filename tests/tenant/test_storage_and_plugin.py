@@ -64,7 +64,7 @@ def test_the_o365_fixture_gives_a_running_tenant_with_a_fake_clock(o365):
 
 
 def test_a_half_written_message_left_by_a_killed_server_is_removed_when_the_tenant_starts_again(tmp_path):
-    from emulator.tenant import FakeTenant
+    from scanmail.emulator.tenant import FakeTenant
     with FakeTenant(state_dir=tmp_path) as first:
         with Client(first, "mx", SCANNER_IP) as smtp:
             smtp.sendmail("scanner@contoso.com", ["alice@contoso.com"], message())
@@ -97,7 +97,7 @@ def test_no_password_or_token_reaches_the_trace_or_a_log_line(tenant, caplog):
 
 
 def test_a_reset_under_a_message_in_flight_gives_a_temporary_error_not_a_crash(tenant):
-    from emulator.tenant import replies
+    from scanmail.emulator.tenant import replies
     with Client(tenant, "mx", SCANNER_IP) as smtp:
         smtp.ehlo()
         smtp.mail("scanner@contoso.com")

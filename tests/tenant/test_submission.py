@@ -8,7 +8,7 @@ import ssl
 
 import pytest
 
-from emulator.tenant import replies
+from scanmail.emulator.tenant import replies
 from tests.tenant.helpers import (ALICE, NOSMTP, SCANNER, Client, message, reply_line, tls_context,
                                   xoauth2)
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from emulator.tenant import replies
+from scanmail.emulator.tenant import replies
 from tests.tenant.helpers import ALICE, BOB, SCANNER, Client, message, reply_line
 
 HOST = "SC1PR80CA0174.outlook.office365.com"

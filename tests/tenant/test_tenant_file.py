@@ -2,7 +2,7 @@
 # is refused with one message naming the key, what is allowed and what was found.
 import pytest
 
-from emulator.tenant.config import TenantFileError, load_tenant
+from scanmail.emulator.tenant.config import TenantFileError, load_tenant
 
 
 def test_the_builtin_tenant_has_the_facts_the_rest_of_scanmail_relies_on():

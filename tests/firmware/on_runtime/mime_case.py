@@ -3,7 +3,7 @@
 # how many octets it wrote, for the pytest side to check against CPython's email parser.
 import json
 
-from firmware.message import Message, MimeWriter
+from scanmail.firmware.message import Message, MimeWriter
 
 
 def write(spec, out_path):

@@ -4,8 +4,8 @@
 # the commands the server saw and the outcome, which the pytest side compares.
 import json
 
-from firmware import smtp_protocol as sp
-from firmware.errors import SMTPError
+from scanmail.firmware import smtp_protocol as sp
+from scanmail.firmware.errors import SMTPError
 
 EHLO_BEFORE_TLS = ("250-smtp.example Hello [127.0.0.20]\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n"
                    "250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n250 8BITMIME\r\n")
@@ -63,7 +63,7 @@ def run(spec):
                             "password": args.get("password", "Scanner-Pass-1"),
                             "token": args.get("token"),
                             "secrets": args.get("secrets", ["Scanner-Pass-1"]),
-                            "profile": args.get("profile", "submission"), "port": 587})
+                            "method": args.get("method", "submission"), "port": 587})
     client.set_transaction("scanner@contoso.com", spec.get("rcpts", ["alice@contoso.com"]),
                            spec.get("size", 1000), spec.get("binary_size"))
     state = {"tls": False, "auth_pending": False}

@@ -6,7 +6,7 @@
 import json
 import sys
 
-from firmware.mail import Message, SMTPError, send_mail
+from scanmail.firmware.mail import Message, SMTPError, send_mail
 from loopback_board import TestBoard
 
 APPLICATION_GC_THRESHOLD = 12288   # a whole number of heap blocks: read back as set
@@ -43,6 +43,6 @@ def run(spec):
                         "transient": err.transient, "kind": err.kind, "text": err.text,
                         "str": str(err), "repr": repr(err), "cause": cause, "todo": todo,
                         "cls": type(err).__name__}
-    out["loaded"] = sorted(name for name in sys.modules if name.startswith("firmware."))
+    out["loaded"] = sorted(name for name in sys.modules if name.startswith("scanmail.firmware."))
     out["gc_threshold"] = gc.threshold() if has_threshold else None
     return json.dumps(out)

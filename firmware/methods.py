@@ -1,14 +1,14 @@
-# Connection profiles: each Microsoft 365 sending option is a handful of settings, not a code path.
+# Ways of sending: each Microsoft 365 sending option is a handful of settings, not a code path.
 # Rule: fill() returns a complete settings dict (Contract 2) or raises an SMTPError of kind
 # "settings" whose `field` names the key and whose text says what to do; credentials are only ever
 # allowed together with TLS. send_mail runs prepare() through firmware.call_once: this module is
 # loaded for it and let go after it.
-from firmware.errors import SMTPError
-from firmware.host_names import is_domain, is_ipv4
+from scanmail.firmware.errors import SMTPError
+from scanmail.firmware.host_names import is_domain, is_ipv4
 
-# profile -> (host, port, tls, auth, tls choices, auth choices). host None = the user must give it
+# method -> (host, port, tls, auth, tls choices, auth choices). host None = the user must give it
 # (never guessed: MX hosts differ per tenant); port None = from the tls mode.
-PROFILES = {
+METHODS = {
     "submission": ("smtp.office365.com", 587, "starttls", "login", ("starttls",),
                    ("login", "xoauth2")),
     "direct_send": (None, 25, "opportunistic", "none", ("opportunistic", "starttls"), ("none",)),
@@ -18,7 +18,7 @@ PROFILES = {
                ("login", "xoauth2", "plain", "none")),
 }
 
-KEYS = ("profile", "host", "port", "tls", "auth", "username", "password", "token", "ca_der",
+KEYS = ("method", "host", "port", "tls", "auth", "username", "password", "token", "ca_der",
         "client_cert_der", "client_key_der", "ehlo_name", "timeout_s")
 
 
@@ -29,19 +29,19 @@ def _refused(setting, text):
 
 
 def fill(settings):
-    """The settings with every default of their profile filled in, checked."""
+    """The settings with every default of their method filled in, checked."""
     if not isinstance(settings, dict):
         raise _refused("settings", "must be a dict of settings (see docs/architecture.md)")
     for key in settings:
         if key not in KEYS:
             raise _refused(key, "unknown setting; the settings are: " + ", ".join(KEYS))
-    profile = settings.get("profile") or "submission"
-    if profile not in PROFILES:
-        raise _refused("profile", "unknown profile %r; choose one of %s" % (
-            profile, ", ".join(sorted(PROFILES))))
-    row = PROFILES[profile]
+    method = settings.get("method") or "submission"
+    if method not in METHODS:
+        raise _refused("method", "unknown method %r; choose one of %s" % (
+            method, ", ".join(sorted(METHODS))))
+    row = METHODS[method]
     tls_choices, auth_choices = row[4], row[5]
-    out = {"profile": profile, "username": None, "password": None, "token": None, "ca_der": None,
+    out = {"method": method, "username": None, "password": None, "token": None, "ca_der": None,
            "client_cert_der": None, "client_key_der": None, "ehlo_name": None, "timeout_s": 30}
     out["host"], out["port"], out["tls"], out["auth"] = row[0], row[1], row[2], row[3]
     for key in settings:
@@ -49,14 +49,14 @@ def fill(settings):
             out[key] = settings[key]
 
     if out["tls"] not in tls_choices:
-        raise _refused("tls", "%r is not possible with the %s profile; choose %s" % (
-            out["tls"], profile, " or ".join(tls_choices)))
+        raise _refused("tls", "%r is not possible with the %s method; choose %s" % (
+            out["tls"], method, " or ".join(tls_choices)))
     if out["auth"] not in auth_choices:
-        raise _refused("auth", "%r is not possible with the %s profile; choose %s" % (
-            out["auth"], profile, " or ".join(auth_choices)))
+        raise _refused("auth", "%r is not possible with the %s method; choose %s" % (
+            out["auth"], method, " or ".join(auth_choices)))
     host = out["host"]
     if not host:
-        if profile in ("direct_send", "relay"):
+        if method in ("direct_send", "relay"):
             raise _refused("host", "missing: set host to your MX endpoint, shown under Manage "
                                    "DNS in the Microsoft 365 admin center (e.g. "
                                    "contoso-com.mail.protection.outlook.com)")

@@ -1,4 +1,4 @@
-# Settings, EHLO names, dates and the diagnosis table, on MicroPython and CPython: every profile
+# Settings, EHLO names, dates and the diagnosis table, on MicroPython and CPython: every method
 # fills its defaults, every bad setting is named with what to do, and every reply in the reference
 # catalogue (shared/reference/exchange-online.md section 4) gets its own cause and fix.
 import email.utils
@@ -6,69 +6,69 @@ import json
 
 import pytest
 
-from firmware import diagnosis
-from firmware.roots import build_roots
+from scanmail.firmware import diagnosis
+from scanmail.firmware.roots import build_roots
 from tests.firmware.runtime_cache import batch
 
 # settings -> ("ok", {expected filled values}) or ("error", setting named, words in the text)
 SETTINGS_CASES = {
     "submission fills smtp.office365.com:587, STARTTLS and LOGIN": (
-        {"profile": "submission", "username": "scanner@contoso.com", "password": "p"},
+        {"method": "submission", "username": "scanner@contoso.com", "password": "p"},
         ("ok", {"host": "smtp.office365.com", "port": 587, "tls": "starttls", "auth": "login"})),
     "hve fills smtp.hve.mx.microsoft:587": (
-        {"profile": "hve", "username": "hve-scanner@contoso.com", "password": "p"},
+        {"method": "hve", "username": "hve-scanner@contoso.com", "password": "p"},
         ("ok", {"host": "smtp.hve.mx.microsoft", "port": 587, "tls": "starttls"})),
     "direct send is opportunistic on 25 without auth": (
-        {"profile": "direct_send", "host": "contoso-com.mail.protection.outlook.com"},
+        {"method": "direct_send", "host": "contoso-com.mail.protection.outlook.com"},
         ("ok", {"port": 25, "tls": "opportunistic", "auth": "none"})),
     "direct send may require TLS": (
-        {"profile": "direct_send", "host": "contoso-com.mail.protection.outlook.com", "tls": "starttls"},
+        {"method": "direct_send", "host": "contoso-com.mail.protection.outlook.com", "tls": "starttls"},
         ("ok", {"tls": "starttls"})),
     "relay requires STARTTLS by default": (
-        {"profile": "relay", "host": "contoso-com.mx.microsoft"}, ("ok", {"port": 25, "tls": "starttls"})),
+        {"method": "relay", "host": "contoso-com.mx.microsoft"}, ("ok", {"port": 25, "tls": "starttls"})),
     "custom with implicit TLS defaults to port 465": (
-        {"profile": "custom", "host": "mail.example.org", "tls": "implicit"}, ("ok", {"port": 465})),
+        {"method": "custom", "host": "mail.example.org", "tls": "implicit"}, ("ok", {"port": 465})),
     "direct send without a host says where to find the MX endpoint": (
-        {"profile": "direct_send"}, ("error", "host", "Manage DNS")),
-    "an unknown profile lists the choices": (
-        {"profile": "smtp"}, ("error", "profile", "submission")),
+        {"method": "direct_send"}, ("error", "host", "Manage DNS")),
+    "an unknown method lists the choices": (
+        {"method": "smtp"}, ("error", "method", "submission")),
     "a misspelt setting is named": (
-        {"profile": "submission", "username": "a@contoso.com", "pasword": "p"}, ("error", "pasword", "unknown")),
+        {"method": "submission", "username": "a@contoso.com", "pasword": "p"}, ("error", "pasword", "unknown")),
     "submission without TLS is not possible": (
-        {"profile": "submission", "username": "a@contoso.com", "password": "p", "tls": "none"},
+        {"method": "submission", "username": "a@contoso.com", "password": "p", "tls": "none"},
         ("error", "tls", "starttls")),
     "custom never sends credentials without TLS": (
-        {"profile": "custom", "host": "mail.example.org", "tls": "none", "auth": "login",
+        {"method": "custom", "host": "mail.example.org", "tls": "none", "auth": "login",
          "username": "a@example.org", "password": "p"}, ("error", "tls", "never sent without TLS")),
     "direct send takes no credentials": (
-        {"profile": "direct_send", "host": "mx.example", "auth": "login"}, ("error", "auth", "none")),
+        {"method": "direct_send", "host": "mx.example", "auth": "login"}, ("error", "auth", "none")),
     "submission without a password says so": (
-        {"profile": "submission", "username": "a@contoso.com"}, ("error", "password", "xoauth2")),
+        {"method": "submission", "username": "a@contoso.com"}, ("error", "password", "xoauth2")),
     "xoauth2 without a token says how to get one": (
-        {"profile": "submission", "username": "a@contoso.com", "auth": "xoauth2"},
+        {"method": "submission", "username": "a@contoso.com", "auth": "xoauth2"},
         ("error", "token", "sign in")),
     "a password given as a number is refused as text to give, without showing it": (
-        {"profile": "submission", "username": "a@contoso.com", "password": 20261231}, ("error", "password", "text")),
+        {"method": "submission", "username": "a@contoso.com", "password": 20261231}, ("error", "password", "text")),
     "a token given as a list is refused as text to give, without showing it": (
-        {"profile": "submission", "username": "a@contoso.com", "auth": "xoauth2", "token": ["eyJhbGciOi"]},
+        {"method": "submission", "username": "a@contoso.com", "auth": "xoauth2", "token": ["eyJhbGciOi"]},
         ("error", "token", "text")),
     "a user name given as a number is refused": (
-        {"profile": "hve", "username": 42, "password": "p"}, ("error", "username", "text")),
+        {"method": "hve", "username": 42, "password": "p"}, ("error", "username", "text")),
     "a port given as text is refused": (
-        {"profile": "custom", "host": "mail.example.org", "port": "587"}, ("error", "port", "587")),
+        {"method": "custom", "host": "mail.example.org", "port": "587"}, ("error", "port", "587")),
     "a client certificate without its key is refused": (
-        {"profile": "relay", "host": "mx.example", "client_cert_der": b"x"},
+        {"method": "relay", "host": "mx.example", "client_cert_der": b"x"},
         ("error", "client_key_der", "both")),
     "an EHLO name with an underscore is refused": (
-        {"profile": "relay", "host": "mx.example", "ehlo_name": "scanner_1"}, ("error", "ehlo_name", "[192.0.2.7]")),
+        {"method": "relay", "host": "mx.example", "ehlo_name": "scanner_1"}, ("error", "ehlo_name", "[192.0.2.7]")),
     "a zero timeout is refused": (
-        {"profile": "relay", "host": "mx.example", "timeout_s": 0}, ("error", "timeout_s", "positive")),
+        {"method": "relay", "host": "mx.example", "timeout_s": 0}, ("error", "timeout_s", "positive")),
 }
 
 SETTINGS_CODE = """
 import json
-from firmware import profiles
-from firmware.errors import SMTPError
+from scanmail.firmware import methods
+from scanmail.firmware.errors import SMTPError
 cases = json.loads(%r)
 out = {}
 for name in cases:
@@ -76,7 +76,7 @@ for name in cases:
     if "client_cert_der" in settings:
         settings["client_cert_der"] = settings["client_cert_der"].encode()
     try:
-        filled = profiles.fill(settings)
+        filled = methods.fill(settings)
         out[name] = ["ok", dict((k, filled[k]) for k in ("host", "port", "tls", "auth"))]
     except SMTPError as err:
         out[name] = ["error", err.field, err.text, err.stage, err.kind]
@@ -123,7 +123,7 @@ EHLO_CASES = [
 ]
 EHLO_CODE = """
 import json
-from firmware.profiles import choose_ehlo_name
+from scanmail.firmware.methods import choose_ehlo_name
 class Net:
     def address(self):
         return "127.0.0.20"
@@ -147,7 +147,7 @@ def test_ehlo_uses_the_board_name_or_an_address_literal_never_a_bare_ip(runtime)
 DATES = [0, 951782400, 1709164800, 1795842877, 2147483647, 4107542400, 4102444799]
 DATE_CODE = """
 import json
-from firmware.mime_headers import rfc5322_date
+from scanmail.firmware.mime_headers import rfc5322_date
 print(json.dumps([rfc5322_date(t) for t in json.loads(%r)]))
 """
 
@@ -218,12 +218,12 @@ CATALOGUE = [
 
 CATALOGUE_CODE = """
 import json
-from firmware.errors import SMTPError
+from scanmail.firmware.errors import SMTPError
 out = []
 for stage, reply, profile in json.loads(%r):
     code = int(reply[:3])
     enhanced = reply[4:].split(" ")[0]
-    err = SMTPError(stage, reply[4:], code=code, enhanced=enhanced, profile=profile)
+    err = SMTPError(stage, reply[4:], code=code, enhanced=enhanced, method=profile)
     cause, todo = err.diagnosis()
     out.append([cause, todo, err.transient])
 print(json.dumps(out))

@@ -16,7 +16,7 @@ import esp32
 import ntptime
 import virtual_board
 
-_READY_MARKER = "\x00VBOARD-READY\x00"
+from board_link import READY_MARKER as _READY_MARKER
 
 
 def _mount_flash():
@@ -59,7 +59,7 @@ def _start():
         if mode in ("hard", "soft-friendly"):
             _run_if_exists("main.py")
     finally:
-        sys.stdout.write(_READY_MARKER)
+        sys.stdout.write(_READY_MARKER.decode())
 
 
 _start()

@@ -13,9 +13,7 @@ try:
 except ImportError:  # CPython: the host filesystem is the ordinary one
     _HOST = None
 
-CONFIG_ENV = "SCANMAIL_VBOARD_CONFIG"
-BOOT_ENV = "SCANMAIL_VBOARD_BOOT"
-RESET_CAUSE_ENV = "SCANMAIL_VBOARD_RESET_CAUSE"
+from board_link import BOOT_ENV, CONFIG_ENV, RESET_CAUSE_ENV
 _config = None
 
 

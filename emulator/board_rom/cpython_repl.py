@@ -1,6 +1,6 @@
 # The CPython board runtime: the board's firmware run by CPython behind a raw REPL written in
 # Python, for machines without the MicroPython unix port. Started by the board supervisor as
-# `python -B -u cpython_board.py` with the board's pty as stdin/stdout (never imported).
+# `python -B -S -u cpython_repl.py` with the board's pty as stdin/stdout (never imported).
 # Rule: speak the REPL exactly as MicroPython's shared/runtime/pyexec.c does, so the same host
 # tools and mpremote drive it: Ctrl-A raw REPL, Ctrl-B friendly, Ctrl-C clear, Ctrl-D run (empty:
 # soft reset by exiting 0), raw-paste with a 128-byte window topped up by 0x01, `OK`/0x04 framing.
@@ -17,14 +17,10 @@ import sys
 import traceback
 import types
 
-# This file's folder must not shadow the board's modules: the board sees only its flash + ROM.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
 import _vboard_flashfs  # noqa: E402  (the ROM folder is on PYTHONPATH)
 import _vboard_host  # noqa: E402
 
-READY_MARKER = b"\x00VBOARD-READY\x00"
+from board_link import READY_MARKER  # noqa: E402
 RAW_PASTE_WINDOW = 128  # MICROPY_REPL_STDIN_BUFFER_MAX / 2, as on an ESP32
 CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E = 1, 2, 3, 4, 5
 FRIENDLY, RAW = "friendly", "raw"

@@ -3,7 +3,7 @@
 # reads: HARD_RESET_EXIT means machine.reset() (boot noise, boot.py, main.py), 0 a soft reset.
 import _vboard_host
 
-HARD_RESET_EXIT = 98  # the supervisor (emulator/boards/supervisor.py) knows this number too
+from board_link import HARD_RESET_EXIT
 
 # esp32 port constants (machine.reset_cause())
 PWRON_RESET = 1

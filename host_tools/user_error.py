@@ -1,0 +1,8 @@
+# The one error type of the `scanmail` command line: something the user can fix (a wrong flag, a
+# busy port, a file that cannot be read). Command groups raise it with one line that says what to
+# do; host_tools/cli.py prints it as `scanmail: <line>` and exits 2. It sits below every command
+# group so that they import it downward, never from the front door.
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line, exit status 2."""
