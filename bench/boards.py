@@ -45,11 +45,11 @@ def bare_unix_port_to_prompt():
 
 
 def virtual_board_to_prompt(runtime):
-    from scanmail.emulator.boards import VirtualBoard
+    from scanmail.emulator.boards import BoardHandle
 
     with tempfile.TemporaryDirectory() as state:
         t0 = time.perf_counter()
-        board = VirtualBoard("esp32-devkitc", runtime=runtime, state_dir=state, ip="127.0.0.41", fast=True)
+        board = BoardHandle("esp32-devkitc", runtime=runtime, state_dir=state, ip="127.0.0.41", fast=True)
         board.__enter__()  # returns once the board has printed its first prompt
         elapsed = time.perf_counter() - t0
         board.__exit__(None, None, None)

@@ -1,8 +1,8 @@
 # `scanmail demo`: the whole story end to end on the built-in tenant. It starts the fake Exchange
 # Online tenant, starts virtual ESP32-DevKitC boards running the real firmware on MicroPython, puts
 # the firmware, the tenant's CA and a sample scan on them over the serial port (raw REPL, as a
-# technician's laptop would), sends the scan through every Microsoft 365 option, and shows what
-# happened: option x recipient x expected x result x where it landed x time. It exits 0 only when
+# technician's laptop would), sends the scan through every Microsoft 365 method of sending, and shows what
+# happened: method x recipient x expected x result x where it landed x time. It exits 0 only when
 # every outcome matches what Microsoft's guide says it should be.
 import json
 import mailbox
@@ -29,23 +29,23 @@ BOARDS = {
 
 # The seed's comparison table as cases. `expect` is what Microsoft's guide says must happen.
 CASES = [
-    {"option": "submission", "board": "lobby", "sender": "scanner@contoso.com", "to": "alice@contoso.com",
+    {"method": "submission", "board": "lobby", "sender": "scanner@contoso.com", "to": "alice@contoso.com",
      "expect": {"outcome": "delivered", "where": "alice@contoso.com/Inbox"}},
-    {"option": "submission", "board": "lobby", "sender": "scanner@contoso.com", "to": "someone@fabrikam.com",
+    {"method": "submission", "board": "lobby", "sender": "scanner@contoso.com", "to": "someone@fabrikam.com",
      "expect": {"outcome": "delivered", "where": "internet"}},
-    {"option": "direct_send", "board": "lobby", "sender": "scanner@contoso.com", "to": "alice@contoso.com",
+    {"method": "direct_send", "board": "lobby", "sender": "scanner@contoso.com", "to": "alice@contoso.com",
      "expect": {"outcome": "delivered", "where": "alice@contoso.com/Inbox"}},
-    {"option": "direct_send", "board": "lobby", "sender": "scanner@contoso.com", "to": "someone@fabrikam.com",
+    {"method": "direct_send", "board": "lobby", "sender": "scanner@contoso.com", "to": "someone@fabrikam.com",
      "expect": {"outcome": "refused", "enhanced": "5.7.64"}},
-    {"option": "direct_send", "board": "annex", "sender": "scanner@contoso.com", "to": "alice@contoso.com",
+    {"method": "direct_send", "board": "annex", "sender": "scanner@contoso.com", "to": "alice@contoso.com",
      "expect": {"outcome": "delivered", "where": "alice@contoso.com/Junk Email"}},
-    {"option": "relay", "board": "printroom", "sender": "scanner@contoso.com", "to": "someone@fabrikam.com",
+    {"method": "relay", "board": "printroom", "sender": "scanner@contoso.com", "to": "someone@fabrikam.com",
      "expect": {"outcome": "delivered", "where": "internet"}},
-    {"option": "hve", "board": "lobby", "sender": "hve-scanner@contoso.com", "to": "bob@contoso.com",
+    {"method": "hve", "board": "lobby", "sender": "hve-scanner@contoso.com", "to": "bob@contoso.com",
      "expect": {"outcome": "delivered", "where": "bob@contoso.com/Inbox"}},
 ]
 
-OPTION_LABELS = {
+METHOD_LABELS = {
     "submission": "SMTP client submission",
     "direct_send": "direct send",
     "relay": "SMTP relay (connector)",
@@ -104,24 +104,24 @@ def sample_scan_pdf(label):
     return out
 
 
-def settings_for(option, endpoints):
-    """The connection profile a technician would enter on the device for this option."""
+def settings_for(method, endpoints):
+    """The connection settings a technician would enter on the device for this method."""
     hosts = endpoints["endpoints"]
-    if option == "submission":
+    if method == "submission":
         user, password = _CREDENTIALS["submission"]
         return {"method": "submission", "host": hosts["submission"]["hostname"], "port": 587,
                 "tls": "starttls", "auth": "login", "username": user, "password": password}
-    if option == "direct_send":
+    if method == "direct_send":
         return {"method": "direct_send", "host": hosts["mx"]["hostname"], "port": 25,
                 "tls": "opportunistic", "auth": "none"}
-    if option == "relay":
+    if method == "relay":
         return {"method": "relay", "host": hosts["mx"]["hostname"], "port": 25,
                 "tls": "starttls", "auth": "none"}
-    if option == "hve":
+    if method == "hve":
         user, password = _CREDENTIALS["hve"]
         return {"method": "hve", "host": hosts["hve"]["hostname"], "port": 587,
                 "tls": "starttls", "auth": "login", "username": user, "password": password}
-    raise ValueError("unknown option %r" % option)
+    raise ValueError("unknown method %r" % method)
 
 
 # Runs on the board. Paths are relative to the board's storage root; the result comes back as one
@@ -213,7 +213,7 @@ def _interrupt(signum, frame):
 
 
 def run(args):
-    from scanmail.emulator.boards import VirtualBoard  # imported late: `scanmail --help` must not need them
+    from scanmail.emulator.boards import BoardHandle  # imported late: `scanmail --help` must not need them
     from scanmail.emulator.tenant import FakeTenant
     from scanmail.host_tools.user_error import UserError
 
@@ -251,7 +251,7 @@ def run(args):
 
             def start(name, spec):
                 try:
-                    board = VirtualBoard(args.profile, runtime=args.runtime,
+                    board = BoardHandle(args.profile, runtime=args.runtime,
                                          state_dir=os.path.join(state_root, "boards", name), ip=spec["ip"],
                                          tenant_state=os.path.join(state_root, "tenant"), fast=True, name=name)
                     board.__enter__()
@@ -287,11 +287,11 @@ def run(args):
             if errors:
                 raise UserError("could not put the firmware on a board: " + "; ".join(errors))
             for number, case in enumerate(CASES, 1):
-                token = "demo-%d-%s" % (number, case["option"])
+                token = "demo-%d-%s" % (number, case["method"])
                 code = _SEND_ON_BOARD % {
-                    "ca": BOARD_CA_PATH, "scan": BOARD_SCAN_PATH, "settings": settings_for(case["option"], endpoints),
+                    "ca": BOARD_CA_PATH, "scan": BOARD_SCAN_PATH, "settings": settings_for(case["method"], endpoints),
                     "sender": case["sender"], "to": case["to"], "subject": "Scan %s from %s" % (token, case["board"]),
-                    "body": "Scanned on the %s board and sent by %s." % (case["board"], OPTION_LABELS[case["option"]]),
+                    "body": "Scanned on the %s board and sent by %s." % (case["board"], METHOD_LABELS[case["method"]]),
                 }
                 t0 = time.monotonic()
                 try:
@@ -306,16 +306,16 @@ def run(args):
                 all_ok = all_ok and ok
                 expect = case["expect"]
                 expected = expect.get("where") if expect["outcome"] == "delivered" else "refused " + expect["enhanced"]
-                results.append({"case": number, "option": case["option"], "board": case["board"],
+                results.append({"case": number, "method": case["method"], "board": case["board"],
                                 "board_ip": BOARDS[case["board"]]["ip"], "sender": case["sender"],
                                 "recipient": case["to"], "expected": expected, "result": result,
                                 "landed": landed, "seconds": round(elapsed, 3), "matches": ok})
                 rows.append([
-                    "%d" % number, "%s\n%s %s" % (OPTION_LABELS[case["option"]], case["board"], BOARDS[case["board"]]["ip"]),
+                    "%d" % number, "%s\n%s %s" % (METHOD_LABELS[case["method"]], case["board"], BOARDS[case["board"]]["ip"]),
                     case["to"], expected, describe_result(result), ", ".join(landed) or "-",
                     "%.2f s" % elapsed, "yes" if ok else "NO",
                 ])
-                progress.step("case %d/%d %s -> %s: %s" % (number, len(CASES), OPTION_LABELS[case["option"]], case["to"],
+                progress.step("case %d/%d %s -> %s: %s" % (number, len(CASES), METHOD_LABELS[case["method"]], case["to"],
                                                          "as expected" if ok else "NOT as expected"))
             for repl in repls.values():
                 repl.close()
@@ -327,7 +327,7 @@ def run(args):
                                   "within_time_limit": within_limit}, indent=2))
             else:
                 print()
-                print(render(["#", "option / board", "recipient", "expected", "result and diagnosis", "landed in", "time", "ok"],
+                print(render(["#", "method / board", "recipient", "expected", "result and diagnosis", "landed in", "time", "ok"],
                              rows, wrap_columns=["result and diagnosis", "landed in", "expected", "recipient"]))
                 print()
                 print("%d of %d outcomes as Microsoft's guide says; %s boards on %s; %.1f s in all (limit %.0f s)."

@@ -159,7 +159,7 @@ def _print_exception(exc, file=None):
 
 
 # -- running code ------------------------------------------------------------------------------------
-class Board:
+class ReplSession:
     def __init__(self, flash):
         self.fs = _vboard_flashfs.FlashFS(HostPosix(), flash)
         self.namespace = {"__name__": "__main__", "__builtins__": board_builtins(self.fs)}
@@ -332,7 +332,7 @@ def main():
     sys.stdout = sys.stderr = Console()
     sys.print_exception = _print_exception
     config = _vboard_host.config()
-    board = Board(config.get("flash") or os.getcwd())
+    board = ReplSession(config.get("flash") or os.getcwd())
     mode = _vboard_host.boot_mode()
     try:
         board.run_file("boot.py")

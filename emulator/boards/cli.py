@@ -42,7 +42,7 @@ def do_start(args):
             args.profile, args.runtime, args.state, args.ip, args.name, args.tenant_state, args.fast,
             root=args.root, clock_set=not args.clock_unset,
         )
-    except lifecycle.BoardError as exc:
+    except lifecycle.VirtualBoardError as exc:
         raise _user_error(str(exc))
     except OSError as exc:   # --state or --root names a file, or a folder we may not write
         raise _user_error("cannot keep the board's state in %s (%s); give a folder with --state DIR or --root DIR"
@@ -57,7 +57,7 @@ def do_stop(args):
     state_dir = _state_dir(args)
     try:
         info = lifecycle.stop_board(state_dir)
-    except lifecycle.BoardError as exc:
+    except lifecycle.VirtualBoardError as exc:
         raise _user_error(str(exc))
     print("stopped board %s (was on %s); its flash and NVS stay in %s" % (info["name"], info["port"], state_dir))
     return 0
@@ -66,7 +66,7 @@ def do_stop(args):
 def do_reset(args):
     try:
         info = lifecycle.reset_board(_state_dir(args))
-    except lifecycle.BoardError as exc:
+    except lifecycle.VirtualBoardError as exc:
         raise _user_error(str(exc))
     print("hard reset sent to board %s on %s" % (info["name"], info["port"]))
     return 0

@@ -1,4 +1,4 @@
-# Starting, stopping, resetting and listing virtual boards, and the Python API `VirtualBoard`
+# Starting, stopping, resetting and listing virtual boards, and the Python API `BoardHandle`
 # (Contract 4 in docs/architecture.md). Rule: a board is one supervisor process per state folder;
 # its <state>/board.json says where its port is and exists only while the supervisor runs.
 # Failures say what was wrong and what to do, and a failed start leaves nothing running.
@@ -17,7 +17,7 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
 
 
-class BoardError(Exception):
+class VirtualBoardError(Exception):
     """A board could not be started, found or stopped; the text says why and what to do."""
 
 
@@ -71,9 +71,9 @@ def list_boards(root=DEFAULT_ROOT):
 def _validate_ip(ip):
     parts = ip.split(".")
     if len(parts) != 4 or not all(p.isdigit() and int(p) <= 255 for p in parts):
-        raise BoardError("--ip %r is not an IPv4 address; give one in 127.0.0.0/8 such as 127.0.0.20" % ip)
+        raise VirtualBoardError("--ip %r is not an IPv4 address; give one in 127.0.0.0/8 such as 127.0.0.20" % ip)
     if parts[0] != "127" or parts[3] in ("0", "255"):
-        raise BoardError(
+        raise VirtualBoardError(
             "--ip %s is outside the virtual network: boards live on loopback (127.0.0.0/8); give an address in "
             "127.0.0.1-127.255.255.254 such as 127.0.0.20" % ip
         )
@@ -83,7 +83,7 @@ def _validate_name(name):
     """A board's name is a folder under the boards root and part of its host name: no path, no spaces."""
     ok = 0 < len(name) <= 63 and name[0].isalnum() and all(c.isalnum() or c in "-_." for c in name)
     if not ok or not name.isascii():
-        raise BoardError("--name %r is not a board name; use letters, digits, '-', '_' or '.' (starting with a "
+        raise VirtualBoardError("--name %r is not a board name; use letters, digits, '-', '_' or '.' (starting with a "
                          "letter or digit, at most 63), e.g. lobby or esp32-devkitc-20" % name)
 
 
@@ -101,7 +101,7 @@ def _check_ip_is_free(ip, state_dir, running):
     their source address (SPF, connectors), so two boards on one address would be one device."""
     for other in running:
         if other.get("ip") == ip and os.path.abspath(other["state"]) != state_dir:
-            raise BoardError(
+            raise VirtualBoardError(
                 "--ip %s is already the address of board %r (port %s, state %s): give another --ip, "
                 "or stop that board with `scanmail board stop --state %s`"
                 % (ip, other.get("name"), other.get("port"), other["state"], other["state"])
@@ -114,7 +114,7 @@ def _free_ip(running):
         ip = "127.0.0.%d" % last
         if ip not in used:
             return ip
-    raise BoardError("no free address left in 127.0.0.20-254; stop a board or pass --ip")
+    raise VirtualBoardError("no free address left in 127.0.0.20-254; stop a board or pass --ip")
 
 
 def _load_profile(profile_id):
@@ -123,7 +123,7 @@ def _load_profile(profile_id):
     try:
         return profiles.load(profile_id)
     except profiles.ProfileError as exc:
-        raise BoardError(str(exc))
+        raise VirtualBoardError(str(exc))
 
 
 def _get(profile, dotted, default=None):
@@ -152,7 +152,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
     try:
         chosen = runtimes.choose(runtime, warn)
     except LookupError as exc:
-        raise BoardError(str(exc))
+        raise VirtualBoardError(str(exc))
     running_boards = _running_boards(root, state_dir)
     if ip is None:
         ip = _free_ip(running_boards)
@@ -162,7 +162,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
     state_dir = os.path.abspath(state_dir or os.path.join(root, name))
     running = board_status(state_dir)
     if running and running["alive"]:
-        raise BoardError(
+        raise VirtualBoardError(
             "a board already runs in %s (pid %d, port %s): stop it first with "
             "`scanmail board stop --state %s`" % (state_dir, running["pid"], running["port"], state_dir)
         )
@@ -172,7 +172,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
         if tenant_state.endswith(".json"):  # the endpoints.json itself was given
             tenant_state = os.path.dirname(tenant_state)
         if not os.path.isdir(tenant_state):
-            raise BoardError("--tenant-state %s is not a folder; give the state folder of a running fake "
+            raise VirtualBoardError("--tenant-state %s is not a folder; give the state folder of a running fake "
                              "tenant (the one holding endpoints.json)" % tenant_state)
         if not os.path.exists(os.path.join(tenant_state, "endpoints.json")):
             # Allowed (the board looks the tenant up on every connection), but often the wrong folder.
@@ -219,7 +219,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
         if info and info.get("ready"):
             return info, proc
         if proc.poll() is not None:
-            raise BoardError("the virtual board %s did not start (supervisor exited %d):\n%s"
+            raise VirtualBoardError("the virtual board %s did not start (supervisor exited %d):\n%s"
                              % (name, proc.returncode, _tail(log_path)))
         if time.monotonic() > deadline:
             if info:
@@ -227,7 +227,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
                      "(is main.py still running?)" % (name, info["port"], timeout_s))
                 return info, proc
             _stop_pid(proc.pid, proc)
-            raise BoardError("the virtual board %s did not come up within %.0f s:\n%s"
+            raise VirtualBoardError("the virtual board %s did not come up within %.0f s:\n%s"
                              % (name, timeout_s, _tail(log_path)))
         time.sleep(0.05)
 
@@ -257,7 +257,7 @@ def stop_board(state_dir, proc=None):
     """Stop the board in `state_dir`; its flash, NVS and logs stay. Returns its last board.json."""
     status = board_status(state_dir)
     if status is None:
-        raise BoardError("no board was started in %s (no board.json there); `scanmail board list` "
+        raise VirtualBoardError("no board was started in %s (no board.json there); `scanmail board list` "
                          "shows the running ones" % state_dir)
     if status["alive"] or proc is not None:
         _stop_pid(status["pid"], proc)
@@ -269,13 +269,13 @@ def reset_board(state_dir):
     """Hard reset, as pressing the EN button: boot noise, boot.py, main.py."""
     status = board_status(state_dir)
     if status is None or not status["alive"]:
-        raise BoardError("no running board in %s; start one with `scanmail board start`" % state_dir)
+        raise VirtualBoardError("no running board in %s; start one with `scanmail board start`" % state_dir)
     os.kill(status["pid"], signal.SIGUSR1)
     return status
 
 
-class VirtualBoard:
-    """A virtual board for tests and the demo: `with VirtualBoard("esp32-devkitc", "micropython",
+class BoardHandle:
+    """A virtual board for tests and the demo: `with BoardHandle("esp32-devkitc", "micropython",
     state_dir, "127.0.0.20", tenant_state) as b:` then talk to `b.port` like a serial port."""
 
     def __init__(self, profile_id, runtime="auto", state_dir=None, ip=None, tenant_state=None, fast=False,

@@ -8,7 +8,7 @@ import importlib
 _EXPORTS = {
     "FakeTenant": "scanmail.emulator.tenant.fake_tenant",
     "FakeClock": "scanmail.emulator.tenant.clock",
-    "SystemClock": "scanmail.emulator.tenant.clock",
+    "WallClock": "scanmail.emulator.tenant.clock",
     "TenantFileError": "scanmail.emulator.tenant.config",
     "load_tenant": "scanmail.emulator.tenant.config",
 }

@@ -6,7 +6,7 @@ import threading
 import time
 
 
-class SystemClock:
+class WallClock:
     def now(self):
         return time.time()
 

@@ -1,5 +1,5 @@
 # What happens to an accepted message: the trace headers Exchange stamps on it and the folders it
-# lands in. Rule: everything here is known before DATA begins (client IP, HELO, TLS, SPF, mode), so
+# lands in. Rule: everything here is known before DATA begins (client IP, HELO, TLS, SPF, method), so
 # the headers are written to the spool first and the message body streams after them untouched.
 # SPF pass -> Inbox; fail or softfail -> Junk Email (direct send only; submission, HVE and relay
 # through a connector are Internal and skip filtering).
@@ -16,11 +16,11 @@ def tls_label(version):
     return version.replace("TLSv", "TLS").replace(".", "_") if version else None
 
 
-def is_junk(mode, spf_result):
-    return mode in ("direct send", "inbound") and spf_result in JUNK_SPF
+def is_junk(method, spf_result):
+    return method in ("direct_send", "inbound") and spf_result in JUNK_SPF
 
 
-def trace_headers(server_name, helo, client_ip, tls_version, cipher, now, mode, mail_from, spf_result):
+def trace_headers(server_name, helo, client_ip, tls_version, cipher, now, method, mail_from, spf_result):
     """The header block prepended to a stored message, CRLF-terminated lines."""
     date = replies.rfc1123_date(now)
     if tls_version:
@@ -29,7 +29,7 @@ def trace_headers(server_name, helo, client_ip, tls_version, cipher, now, mode, 
     else:
         via = "with Microsoft SMTP Server id %s" % EXCHANGE_BUILD
     lines = ["Received: from %s (%s) by %s %s; %s" % (helo or "unknown", client_ip, server_name, via, date)]
-    internal = mode in ("submission", "HVE", "relay")
+    internal = method in ("submission", "hve", "relay")
     mail_domain = (mail_from or "").rpartition("@")[2] or "none"
     if internal:
         lines.append("X-MS-Exchange-Organization-AuthAs: Internal")
@@ -37,7 +37,7 @@ def trace_headers(server_name, helo, client_ip, tls_version, cipher, now, mode, 
         lines.append("X-Forefront-Antispam-Report: CIP:%s;CTRY:;LANG:en;SPF:%s;SCL:-1;SRV:;IPV:NLI;SFV:SKI;"
                      "H:%s;PTR:;CAT:NONE;SFS:;DIR:INT;" % (client_ip, SPF_LABEL.get(spf_result, "None"), helo))
     else:
-        junk = is_junk(mode, spf_result)
+        junk = is_junk(method, spf_result)
         scl = 5 if junk else 1
         lines.append("Authentication-Results: spf=%s (sender IP is %s) smtp.mailfrom=%s; dkim=none "
                      "(message not signed) header.d=none;dmarc=none action=none header.from=%s;"
@@ -51,14 +51,14 @@ def trace_headers(server_name, helo, client_ip, tls_version, cipher, now, mode, 
     return ("\r\n".join(lines) + "\r\n").encode("utf-8", "surrogateescape")
 
 
-def destinations(tenant, recipients, mode, spf_result, login=None):
+def destinations(tenant, recipients, method, spf_result, login=None):
     """[(address or 'internet', folder)] for each copy to store, without duplicates."""
-    folder = "Junk Email" if is_junk(mode, spf_result) else "Inbox"
+    folder = "Junk Email" if is_junk(method, spf_result) else "Inbox"
     places = []
     for rcpt in recipients:
         place = (rcpt.lower(), folder) if tenant.mailbox(rcpt) else ("internet", None)
         if place not in places:
             places.append(place)
-    if login and mode == "submission":
+    if login and method == "submission":
         places.append((login, "Sent Items"))
     return places

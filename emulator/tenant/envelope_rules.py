@@ -1,6 +1,6 @@
 # Which envelopes and messages Exchange Online refuses, and with which reply: the rules for MAIL,
 # RCPT and the end of data on each endpoint. Rule: decisions only, no I/O. Each function reads the
-# session's state `s` (endpoint, TLS, login, mode, recipients, the tenant and its limits) and returns
+# session's state `s` (endpoint, TLS, login, method, recipients, the tenant and its limits) and returns
 # a reply from replies.py to refuse, or None to go on; the session does the talking.
 import re
 import uuid
@@ -28,14 +28,14 @@ def submission_sender_refusal(s, address, declared):
     return None
 
 
-def mx_mode(s, address):
-    """(mode, connector) of mail arriving at the MX: relay when a connector matches the client's IP
+def mx_method(s, address):
+    """(method, connector) of mail arriving at the MX: relay when a connector matches the client's IP
     or certificate, direct send from an accepted domain, inbound from anyone else."""
     connector = s.world.match_connector(s.client_ip, s.cert_names)
     if connector is not None:
         return "relay", connector
     if address and s.world.tenant.is_accepted_domain(address):
-        return "direct send", None
+        return "direct_send", None
     return "inbound", None
 
 
@@ -71,11 +71,11 @@ def recipient_refusal(s, address):
         return None
     if s.endpoint.name == "hve":
         return None if internal else replies.RELAY_DENIED.format(host=s.host)
-    if s.mode == "relay":
+    if s.method == "relay":
         return None
     if not internal:
         return replies.RELAY_DENIED.format(host=s.host)
-    if s.mode == "direct send" and tenant.reject_direct_send:
+    if s.method == "direct_send" and tenant.reject_direct_send:
         return replies.DIRECT_SEND_REJECTED
     return None
 
@@ -95,7 +95,7 @@ def content_refusal(s, head, decoder):
     header_from = mailbox_address(from_values[0]) if len(from_values) == 1 else None
     if header_from is None:
         return replies.NOT_RFC5322, None
-    if s.mode in ("submission", "HVE") and not may_send_as(s, header_from):
+    if s.method in ("submission", "hve") and not may_send_as(s, header_from):
         return replies.SEND_AS_DENIED_AFTER_DATA.format(login=s.login, sender=header_from), None
     message_ids = fields.get("message-id")
     message_id = message_ids[0] if message_ids and message_ids[0] else "<%s@%s>" % (

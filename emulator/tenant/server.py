@@ -11,7 +11,7 @@ import os
 import socket
 
 from scanmail.emulator.tenant.certs import CertificateAuthority
-from scanmail.emulator.tenant.clock import SystemClock
+from scanmail.emulator.tenant.clock import WallClock
 from scanmail.emulator.tenant.config import load_tenant
 from scanmail.emulator.tenant.faults import FaultRegistry
 from scanmail.emulator.tenant.mail_store import MailStore
@@ -142,7 +142,7 @@ class TenantServer:
         os.makedirs(self.state_dir, exist_ok=True)
         self.bind = bind
         self.ports = dict(ports or {})
-        self.world = TenantWorld(tenant, self.state_dir, clock or SystemClock())
+        self.world = TenantWorld(tenant, self.state_dir, clock or WallClock())
         self.endpoints = {}
         self.servers = []
         self.http = None

@@ -103,7 +103,7 @@ class TenantSmtp(SMTP):
         self.mail_from = None
         self.mail_params = {}
         self.rcpts = []
-        self.mode = None
+        self.method = None
         self.connector = None
         self.spf = ("none", "")
 
@@ -134,12 +134,12 @@ class TenantSmtp(SMTP):
     def trace(self, status, reply, recipients=None, sender=None, **extra):
         if sender is None:
             sender = self.mail_from if self.mail_from is not None else (self.login or "")
-        self.world.trace.add(self.world.clock.now(), self.endpoint.name, self.mode or self.default_mode(),
+        self.world.trace.add(self.world.clock.now(), self.endpoint.name, self.method or self.default_method(),
                              self.client_ip, self.tls_version, sender,
                              recipients if recipients is not None else self.rcpts, status, reply, **extra)
 
-    def default_mode(self):
-        return {"submission": "submission", "hve": "HVE"}.get(self.endpoint.name, "direct send")
+    def default_method(self):
+        return {"submission": "submission", "hve": "hve"}.get(self.endpoint.name, "direct_send")
 
     async def fault(self, stage):
         """Apply a scripted fault for this stage. Returns None to carry on, or the reply sent."""
@@ -412,10 +412,10 @@ class TenantSmtp(SMTP):
         declared = int(params.get("SIZE") or 0)
         if self.endpoint.name in ("submission", "hve"):
             refusal = rules.submission_sender_refusal(self, address, declared)
-            self.mode = "HVE" if self.endpoint.name == "hve" else "submission"
+            self.method = "hve" if self.endpoint.name == "hve" else "submission"
         else:
             refusal = rules.mx_sender_refusal(self, address, declared)
-            self.mode, self.connector = rules.mx_mode(self, address)
+            self.method, self.connector = rules.mx_method(self, address)
         if refusal:
             self.mail_from = address
             self.trace("Refused", refusal, recipients=[], stage="mail")
@@ -424,7 +424,7 @@ class TenantSmtp(SMTP):
             return
         self.mail_from = address
         self.mail_params = params
-        if self.mode == "direct send" or self.mode == "inbound":
+        if self.method == "direct_send" or self.method == "inbound":
             self.spf = self.world.check_spf(self.client_ip, address, self.helo)
         await self.reply(replies.MAIL_OK)
 
@@ -498,7 +498,7 @@ class TenantSmtp(SMTP):
 
     def _spool_prefix(self):
         return delivery.trace_headers(self.host, self.helo, self.client_ip, self.tls_version, self.cipher,
-                                      self.world.clock.now(), self.mode, self.mail_from, self.spf[0])
+                                      self.world.clock.now(), self.method, self.mail_from, self.spf[0])
 
     # ------------------------------------------------------------------ BDAT (RFC 3030)
     async def smtp_BDAT(self, arg):
@@ -548,8 +548,8 @@ class TenantSmtp(SMTP):
             size -= len(chunk)
 
     def _destinations(self):
-        # Known before DATA: recipients, mode and SPF decide every folder the message will land in.
-        return delivery.destinations(self.world.tenant, self.rcpts, self.mode, self.spf[0], self.login)
+        # Known before DATA: recipients, method and SPF decide every folder the message will land in.
+        return delivery.destinations(self.world.tenant, self.rcpts, self.method, self.spf[0], self.login)
 
     async def _end_of_data(self, spool_path, places, head, decoder, seconds):
         """Decide the end-of-data reply; deliver the spooled message when it is accepted."""
@@ -568,12 +568,12 @@ class TenantSmtp(SMTP):
                     raise _Closed()
                 return fault.reply
         refusal, message_id = rules.content_refusal(self, head, decoder)
-        if refusal is None and self.mode == "submission":
+        if refusal is None and self.method == "submission":
             refusal = rules.quota_refusal(self)
         if refusal:
             self.trace("Failed", refusal, stage="end_of_data", size=decoder.size)
             return refusal
-        if self.mode == "submission":
+        if self.method == "submission":
             await self._wait_for_rate_window()
         try:
             self.world.store.deliver(spool_path, places)
@@ -581,7 +581,7 @@ class TenantSmtp(SMTP):
             log.warning("fake tenant could not store a message: %s", exc)
             self.trace("Failed", replies.STORE_FAILED, stage="end_of_data", size=decoder.size)
             return replies.STORE_FAILED
-        if self.mode == "submission":
+        if self.method == "submission":
             self.world.limits.record_sent(self.login, len(self.rcpts))
         if self.endpoint.name == "mx":
             final = replies.MX_QUEUED.format(
@@ -589,7 +589,7 @@ class TenantSmtp(SMTP):
                 size=decoder.size, seconds=seconds, rate=decoder.size / 1024.0 / max(seconds, 0.001))
         else:
             final = replies.SUBMISSION_QUEUED.format(message_id=message_id, store_host=self.world.store_host)
-        status = "Junk" if delivery.is_junk(self.mode, self.spf[0]) else "Delivered"
+        status = "Junk" if delivery.is_junk(self.method, self.spf[0]) else "Delivered"
         self.trace(status, final, message_id=message_id, size=decoder.size,
                    spf=self.spf[0], folders=["%s/%s" % p if p[1] else p[0] for p in places])
         return final

@@ -1,4 +1,4 @@
-# The message trace, like Exchange's: one record per message attempt (time, endpoint and mode,
+# The message trace, like Exchange's: one record per message attempt (time, endpoint and method,
 # client IP, TLS version, sender, recipients, status and the exact reply). Rule: every record is
 # appended to `<state>/trace.jsonl` as it happens (one JSON object per line), so the CLI can read the
 # trace while the server runs or after it stopped. Status is Delivered, Junk, Refused, Delayed or
@@ -8,7 +8,7 @@ import json
 import threading
 
 STATUSES = ("Delivered", "Junk", "Refused", "Delayed", "Failed")
-COLUMNS = ("time", "endpoint", "mode", "client_ip", "tls", "sender", "recipients", "status", "reply")
+COLUMNS = ("time", "endpoint", "method", "client_ip", "tls", "sender", "recipients", "status", "reply")
 
 
 def iso_time(now):
@@ -23,10 +23,10 @@ class TraceLog:
         self._records = read_trace(path)
         self._file = open(path, "a", encoding="utf-8")   # flushed after every record
 
-    def add(self, now, endpoint, mode, client_ip, tls, sender, recipients, status, reply, **extra):
+    def add(self, now, endpoint, method, client_ip, tls, sender, recipients, status, reply, **extra):
         if status not in STATUSES:
             raise ValueError("trace status must be one of %s" % ", ".join(STATUSES))
-        record = {"time": iso_time(now), "endpoint": endpoint, "mode": mode, "client_ip": client_ip,
+        record = {"time": iso_time(now), "endpoint": endpoint, "method": method, "client_ip": client_ip,
                   "tls": tls or "none", "sender": sender or "", "recipients": list(recipients or []),
                   "status": status, "reply": reply}
         record.update(extra)
@@ -83,10 +83,10 @@ def read_trace(path, skipped=None):
 
 def format_table(records):
     """An aligned text table of trace records, as `scanmail o365 trace` prints it."""
-    headers = ("Time", "Endpoint", "Mode", "Client IP", "TLS", "Sender", "Recipients", "Status", "Reply")
+    headers = ("Time", "Endpoint", "Method", "Client IP", "TLS", "Sender", "Recipients", "Status", "Reply")
     rows = [headers]
     for r in records:
-        rows.append((r.get("time", ""), r.get("endpoint", ""), r.get("mode", ""), r.get("client_ip", ""),
+        rows.append((r.get("time", ""), r.get("endpoint", ""), r.get("method", ""), r.get("client_ip", ""),
                      r.get("tls", ""), r.get("sender", ""), ", ".join(r.get("recipients", [])),
                      r.get("status", ""), r.get("reply", "")))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(headers) - 1)]

@@ -2,17 +2,17 @@
 # onto a board's flash over its serial port (as a user would).
 import pytest
 
-from scanmail.emulator.boards import VirtualBoard
+from scanmail.emulator.boards import BoardHandle
 from scanmail.host_tools.raw_repl import RawRepl
 
 
 @pytest.fixture
 def start_board(tmp_path):
-    """start_board(runtime, ip, **options) -> a started VirtualBoard, stopped after the test."""
+    """start_board(runtime, ip, **options) -> a started BoardHandle, stopped after the test."""
     started = []
 
     def start(runtime, ip="127.0.0.20", profile="esp32-devkitc", **options):
-        board = VirtualBoard(profile, runtime, str(tmp_path / ("board-" + ip)), ip, **options)
+        board = BoardHandle(profile, runtime, str(tmp_path / ("board-" + ip)), ip, **options)
         board.start()
         started.append(board)
         return board

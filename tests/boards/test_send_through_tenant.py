@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from scanmail.emulator.boards import VirtualBoard
+from scanmail.emulator.boards import BoardHandle
 from tests.boards.conftest import install_firmware, open_repl
 
 # The built-in tenant's SPF record lists 127.0.0.20, so direct send from it lands in the Inbox.
@@ -49,7 +49,7 @@ def rig(request, tmp_path_factory):
     runtime = request.param
     root = tmp_path_factory.mktemp("send-" + runtime)
     with FakeTenant(state_dir=str(root / "tenant")) as tenant:
-        with VirtualBoard("esp32-devkitc", runtime, str(root / "board"), BOARD_IP,
+        with BoardHandle("esp32-devkitc", runtime, str(root / "board"), BOARD_IP,
                           tenant_state=str(root / "tenant"), fast=True) as board:
             repl = open_repl(board)
             try:

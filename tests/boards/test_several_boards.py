@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from scanmail.emulator.boards import BoardError, VirtualBoard, list_boards
+from scanmail.emulator.boards import VirtualBoardError, BoardHandle, list_boards
 from tests.boards.conftest import open_repl
 
 
@@ -42,14 +42,14 @@ def test_two_boards_run_at_once_and_each_connects_from_its_own_address(start_boa
 def test_a_second_board_on_an_address_already_taken_is_refused_and_one_without_ip_gets_the_next(
         start_board, tmp_path):
     first = start_board("micropython", ip="127.0.0.20", fast=True)
-    second = VirtualBoard("esp32-devkitc", "micropython", str(tmp_path / "second"), "127.0.0.20",
+    second = BoardHandle("esp32-devkitc", "micropython", str(tmp_path / "second"), "127.0.0.20",
                           fast=True)
-    with pytest.raises(BoardError) as refused:
+    with pytest.raises(VirtualBoardError) as refused:
         second.start()
     words = str(refused.value)
     assert "127.0.0.20" in words and first.state_dir in words and "--ip" in words
     assert not os.path.exists(tmp_path / "second" / "board.json")   # nothing was started
-    third = VirtualBoard("esp32-devkitc", "micropython", str(tmp_path / "third"), None, fast=True)
+    third = BoardHandle("esp32-devkitc", "micropython", str(tmp_path / "third"), None, fast=True)
     try:
         third.start()
         assert third.info["ip"] == "127.0.0.21"      # the next free one beside the first

@@ -1,5 +1,5 @@
 # The demo is the whole story: the fake tenant, virtual boards running the real firmware, every
-# Microsoft 365 option. Run it as a user does (`scanmail demo --json`) on both runtimes and check
+# Microsoft 365 method of sending. Run it as a user does (`scanmail demo --json`) on both runtimes and check
 # each outcome against the seed's comparison table, independently of the demo's own verdict.
 import json
 import os
@@ -20,15 +20,15 @@ def run_demo(runtime):
     return proc, json.loads(proc.stdout)
 
 
-def case(report, option, recipient, board=None):
-    matches = [c for c in report["cases"] if c["option"] == option and c["recipient"] == recipient
+def case(report, method, recipient, board=None):
+    matches = [c for c in report["cases"] if c["method"] == method and c["recipient"] == recipient
                and (board is None or c["board"] == board)]
-    assert len(matches) == 1, (option, recipient, board)
+    assert len(matches) == 1, (method, recipient, board)
     return matches[0]
 
 
 @pytest.mark.parametrize("runtime", ["micropython", "cpython"])
-def test_the_demo_sends_a_scan_through_every_option_as_microsoft_describes(runtime):
+def test_the_demo_sends_a_scan_through_every_method_as_microsoft_describes(runtime):
     proc, report = run_demo(runtime)
     assert report["runtime"] == runtime
     # Option 1, client submission: inside and outside recipients both reached.

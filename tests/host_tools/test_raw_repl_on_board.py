@@ -5,13 +5,13 @@ import os
 
 import pytest
 
-from scanmail.emulator.boards import VirtualBoard
+from scanmail.emulator.boards import BoardHandle
 from scanmail.host_tools.raw_repl import DeviceError, RawRepl
 
 
 @pytest.fixture(params=["micropython", "cpython"])
 def board(request, tmp_path):
-    with VirtualBoard("esp32-devkitc", runtime=request.param, state_dir=str(tmp_path / "board"),
+    with BoardHandle("esp32-devkitc", runtime=request.param, state_dir=str(tmp_path / "board"),
                       ip="127.0.0.61", fast=True) as b:
         yield b
 

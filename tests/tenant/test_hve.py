@@ -17,7 +17,7 @@ def test_the_hve_account_sends_to_a_tenant_mailbox_over_starttls(tenant):
                              message(sender="hve-scanner@contoso.com")) == {}
     stored, = tenant.messages("alice@contoso.com")
     assert stored["X-MS-Exchange-Organization-AuthAs"] == "Internal"
-    assert tenant.trace()[-1]["mode"] == "HVE"
+    assert tenant.trace()[-1]["method"] == "hve"
     assert tenant.messages("hve-scanner@contoso.com", "Sent Items") == []
 
 

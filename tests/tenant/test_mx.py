@@ -40,8 +40,8 @@ def test_direct_send_from_an_ip_in_the_spf_record_lands_in_the_inbox_marked_anon
     assert "SPF:Pass;SCL:1;" in stored["X-Forefront-Antispam-Report"]
     assert stored["Received"].startswith("from scanner-3f2a (127.0.0.20) by %s with Microsoft SMTP Server id" % MX_HOST)
     record = tenant.trace()[-1]
-    assert (record["mode"], record["client_ip"], record["tls"], record["status"], record["reply"]) == (
-        "direct send", SCANNER_IP, "none", "Delivered", final)
+    assert (record["method"], record["client_ip"], record["tls"], record["status"], record["reply"]) == (
+        "direct_send", SCANNER_IP, "none", "Delivered", final)
 
 
 def test_direct_send_from_an_ip_outside_spf_softfails_into_junk_email(tenant):
@@ -98,7 +98,7 @@ def test_a_printer_matched_by_its_ip_relays_to_the_internet_as_internal_mail(ten
     outside, = tenant.internet_messages()
     assert outside["X-MS-Exchange-Organization-AuthAs"] == "Internal"
     assert tenant.messages("alice@contoso.com")[0]["Subject"] == "Scan 0001"
-    assert tenant.trace()[-1]["mode"] == "relay"
+    assert tenant.trace()[-1]["method"] == "relay"
 
 
 def test_a_printer_with_a_client_certificate_of_an_accepted_domain_relays_through_a_certificate_connector(make_tenant):
@@ -185,8 +185,8 @@ def test_pipelined_commands_after_the_end_of_data_are_answered_in_order(tenant):
     assert len(tenant.messages("bob@contoso.com")) == 1
 
 
-@pytest.mark.parametrize("sender,mode", [("scanner@contoso.com", "direct send"), ("news@fabrikam.com", "inbound")])
-def test_the_trace_names_the_mode_of_mx_mail(tenant, sender, mode):
+@pytest.mark.parametrize("sender,method", [("scanner@contoso.com", "direct_send"), ("news@fabrikam.com", "inbound")])
+def test_the_trace_names_the_method_of_mx_mail(tenant, sender, method):
     with Client(tenant, "mx", SCANNER_IP) as smtp:
         smtp.sendmail(sender, ["alice@contoso.com"], message(sender=sender))
-    assert tenant.trace()[-1]["mode"] == mode
+    assert tenant.trace()[-1]["method"] == method

@@ -81,15 +81,15 @@ COMPARISON = [
         sender="nosmtp@contoso.com"),
     # Direct send: internal recipients only, no auth, TLS optional, SPF decides Inbox or Junk.
     row("a scanner in the SPF record sends by direct send without TLS to a colleague and it lands "
-        "in her Inbox", "direct send", "mx", ALICE, "end_of_data", MX_QUEUED, INBOX(ALICE),
+        "in her Inbox", "direct_send", "mx", ALICE, "end_of_data", MX_QUEUED, INBOX(ALICE),
         source=IN_SPF, tls=False),
     row("a scanner in the SPF record sends by direct send with opportunistic TLS to a colleague "
-        "and it lands in her Inbox", "direct send", "mx", BOB, "end_of_data", MX_QUEUED,
+        "and it lands in her Inbox", "direct_send", "mx", BOB, "end_of_data", MX_QUEUED,
         INBOX(BOB), source=IN_SPF),
     row("a scanner sends to an outside address by direct send and is refused with 5.7.64",
-        "direct send", "mx", OUTSIDE, "rcpt", RELAY_DENIED, NOWHERE, source=IN_SPF, tls=False),
+        "direct_send", "mx", OUTSIDE, "rcpt", RELAY_DENIED, NOWHERE, source=IN_SPF, tls=False),
     row("a scanner outside the SPF record sends by direct send and the message lands in Junk Email",
-        "direct send", "mx", ALICE, "end_of_data", MX_QUEUED, JUNK(ALICE), source=OUTSIDE_SPF,
+        "direct_send", "mx", ALICE, "end_of_data", MX_QUEUED, JUNK(ALICE), source=OUTSIDE_SPF,
         tls=False),
     # SMTP relay through the inbound connector (matched by source IP): internal and external.
     row("a scanner behind the relay connector sends to an outside address and it is relayed to "

@@ -103,16 +103,16 @@ def test_the_trace_prints_while_running_and_after_a_ctrl_c(served):
     running = scanmail("o365", "trace", "--state", server.state)
     assert running.returncode == 0
     header, row = running.stdout.splitlines()
-    assert header.split()[:4] == ["Time", "Endpoint", "Mode", "Client"]
-    assert row.index("direct send") == header.index("Mode")             # aligned columns
+    assert header.split()[:4] == ["Time", "Endpoint", "Method", "Client"]
+    assert row.index("direct_send") == header.index("Method")             # aligned columns
     assert row.index("Delivered") == header.index("Status")
     assert "250 2.6.0 <" in row
     assert server.stop(signal.SIGINT)[0] == 0
     after = scanmail("o365", "trace", "--state", server.state, "--json")
     record, = json.loads(after.stdout)
-    assert (record["endpoint"], record["mode"], record["client_ip"], record["tls"], record["sender"],
+    assert (record["endpoint"], record["method"], record["client_ip"], record["tls"], record["sender"],
             record["recipients"], record["status"]) == (
-        "mx", "direct send", SCANNER_IP, "none", "scanner@contoso.com", ["alice@contoso.com"], "Delivered")
+        "mx", "direct_send", SCANNER_IP, "none", "scanner@contoso.com", ["alice@contoso.com"], "Delivered")
 
 
 def test_the_http_api_serves_trace_and_messages_and_resets(served):

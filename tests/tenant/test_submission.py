@@ -106,7 +106,7 @@ def test_a_scanner_submits_to_a_colleague_and_an_outside_address_and_keeps_a_sen
         assert copy["X-MS-Exchange-Organization-AuthAs"] == "Internal"
         assert "version=TLS1_" in copy["Received"]
     record = tenant.trace()[-1]
-    assert (record["endpoint"], record["mode"], record["status"], record["reply"]) == (
+    assert (record["endpoint"], record["method"], record["status"], record["reply"]) == (
         "submission", "submission", "Delivered", reply_line((code, text)))
     assert record["recipients"] == ["alice@contoso.com", "partner@fabrikam.com"]
     assert record["tls"].startswith("TLSv1.")
