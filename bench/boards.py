@@ -16,19 +16,16 @@ import sys
 import tempfile
 import time
 
+from scanmail.emulator.boards import runtimes
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
-
-
-def micropython_executable():
-    beside = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return beside if os.path.exists(beside) else "micropython"
 
 
 def bare_unix_port_to_prompt():
     master, slave = pty.openpty()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([micropython_executable()], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    proc = subprocess.Popen([runtimes.micropython_executable()], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
     seen = b""
     try:
         while not seen.endswith(b">>> "):

