@@ -16,7 +16,7 @@
 #   ntp_host      NTP server (default: ntptime's, pool.ntp.org)
 #   connect_timeout_s  how long Wi-Fi/Ethernet may take to come up (default 20)
 #   storage_root  default "/"
-from scanmail.firmware.board import STATUS_STATES, BoardError, NullStatusLight, SocketNet, SystemClock
+from scanmail.firmware.board_parts import STATUS_STATES, BoardError, NullStatusLight, SocketNet, SystemClock
 from scanmail.firmware.compat import sleep_ms, ticks_diff, ticks_ms
 
 CONNECT_TIMEOUT_S = 20
