@@ -48,7 +48,8 @@ def build_parser():
     parser.add_argument("--version", action="version", version="scanmail " + version())
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
     for name, (register, help_text) in COMMAND_GROUPS.items():
-        register(sub.add_parser(name, help=help_text, description=help_text))
+        register(sub.add_parser(name, help=help_text, description=help_text,
+                                formatter_class=argparse.RawDescriptionHelpFormatter))
     return parser
 
 
