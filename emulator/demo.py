@@ -27,7 +27,7 @@ BOARDS = {
     "printroom": {"ip": "127.0.0.30", "role": "print-room scanner, static IP of connector office-printers"},
 }
 
-# The seed's comparison table as cases. `expect` is what Microsoft's guide says must happen.
+# Microsoft's comparison of the methods as cases (docs/exchange-online.md, "Methods of sending").
 CASES = [
     {"method": "submission", "board": "lobby", "sender": "scanner@contoso.com", "to": "alice@contoso.com",
      "expect": {"outcome": "delivered", "where": "alice@contoso.com/Inbox"}},

@@ -1,5 +1,5 @@
-# What a refusal means and what to do about it, for every reply in the reference catalogue
-# (shared/reference/exchange-online.md section 4) and for network and TLS failures.
+# What a refusal means and what to do about it, for every reply in the catalogue
+# (docs/exchange-online.md, "Replies") and for network and TLS failures.
 # Rule: one table, first match wins, most specific rows first; the words follow Microsoft's guide
 # for devices ("How to set up a multifunction device or application to send email using Office 365").
 # A row is one string "enhanced|fragment|stage|method|kind|cause|what to do" (an empty field

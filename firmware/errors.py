@@ -3,7 +3,7 @@
 # never a secret: every text that reaches an error is masked with the secrets of the attempt (a
 # hostile or chatty server could echo them back). One class, told apart by `kind` ("settings",
 # "message", "protocol", "timeout", ...): on a board every class costs heap for as long as the
-# firmware runs (about 450 bytes each on the 64-bit unix port), a tag costs nothing.
+# firmware runs, a tag costs nothing.
 # Programming errors in our own use of the protocol are RuntimeError (nobody but a developer can
 # fix those).
 

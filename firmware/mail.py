@@ -28,9 +28,9 @@ def send_mail(settings, msg, board):
     # While it sends, the heap is collected after every eighth of what is free now is allocated,
     # not only when an allocation fails. MicroPython never compacts its heap: left to collect at
     # exhaustion, it collects at points that move with the heap's size, and long-lived objects
-    # land among garbage. Sends in a row then failed in a 32 KB heap (MemoryError in the third
-    # TLS handshake) while 31 and 33 KB worked; with this, every heap tried from 29.5 to 36 KB works
-    # (bench/firmware_send.py sweeps them). The setting is put back afterwards.
+    # land among garbage, and sends in a row then fail in a heap larger than one where they
+    # worked; with this they do not (bench/firmware_send.py sweeps the heap sizes; its figures are
+    # in README.md). The setting is put back afterwards.
     previous = compat.collect_every(compat.free_heap() // 8)
     try:
         return _attempt(settings, msg, board)
@@ -40,7 +40,7 @@ def send_mail(settings, msg, board):
 
 def _attempt(settings, msg, board):
     now = board.clock.now()
-    # First, while the heap is least fragmented: a TLS context is one block of about 3 KB
+    # First, while the heap is least fragmented: a TLS context is one large block
     # (dropped again below when the connection is in clear).
     ctx = compat.new_tls_client_context()
     # MimeWriter checks the attachment files, and composes the head with a random Message-ID.

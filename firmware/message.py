@@ -1,7 +1,7 @@
 # The message a board sends (sender, recipients, subject, text and attachment files), and the
 # streaming MIME writer that turns it into the exact bytes of the message, telling their size
 # before producing them. One module: both stay loaded while a scan streams out (a module costs a
-# board's heap about 300 bytes for good).
+# board's heap for good).
 # Rules: a Message is checked when it is built, before anything touches the network
 # (firmware/message_checks.py, loaded for the check and let go after it). The head (headers, text
 # part, part headers) and the exact sizes are composed once by firmware/mime_headers.py, which

@@ -10,7 +10,7 @@
 # seen: never a hang, a crash or an ever-growing buffer. A refusal is an SMTPError with the
 # server's code and text; RuntimeError means the driver used this object out of order (a bug).
 # Heap: this module stays loaded during every send, so it is one class (reading replies included:
-# a class costs a board about 450 bytes for good) and a reply is just (code, lines).
+# a class costs a board heap for good) and a reply is just (code, lines).
 import binascii
 
 from scanmail.firmware.compat import const

@@ -3,7 +3,7 @@
 # files to it. Rules: raw-paste with the device's flow-control window whenever the board offers it
 # (an ESP32 behind a USB-UART bridge drops what overflows its 260-byte input buffer), plain raw mode
 # paced in small chunks otherwise; every read has a deadline; every file written is verified on the
-# device by SHA-256 before it counts as written. Protocol facts: shared/reference/micropython-boards.md.
+# device by SHA-256 before it counts as written.
 import base64
 import hashlib
 import time

@@ -1,7 +1,7 @@
 # The CPython board runtime: the board's firmware run by CPython behind a raw REPL written in
 # Python, for machines without the MicroPython unix port. Started by the board supervisor as
 # `python -B -S -u cpython_repl.py` with the board's pty as stdin/stdout (never imported).
-# Rule: speak the REPL exactly as MicroPython's shared/runtime/pyexec.c does, so the same host
+# Rule: speak the REPL exactly as MicroPython's own pyexec.c does, so the same host
 # tools and mpremote drive it: Ctrl-A raw REPL, Ctrl-B friendly, Ctrl-C clear, Ctrl-D run (empty:
 # soft reset by exiting 0), raw-paste with a 128-byte window topped up by 0x01, `OK`/0x04 framing.
 # Code typed at the REPL sees the flash as "/" (a MicroPython-style `os` and `open` over it); the

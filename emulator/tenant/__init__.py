@@ -1,6 +1,6 @@
 # The fake Exchange Online tenant: SMTP client submission, the MX (direct send and connector relay)
 # and High Volume Email, with Maildir storage, a message trace, faults on demand and an HTTP API.
-# Rule: it answers as Exchange Online does, byte for byte from the reference; see README.md here.
+# Rule: it answers as Exchange Online does, byte for byte as docs/exchange-online.md says; see README.md here.
 # Names are imported on first use (PEP 562), so loading the pytest plugin or the CLI table costs
 # nothing until a tenant is really wanted.
 import importlib

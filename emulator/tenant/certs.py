@@ -8,7 +8,7 @@ import warnings
 
 import trustme
 
-# Other names the real service answers on (reference section 1).
+# Other names the real service answers on (docs/exchange-online.md, "Endpoints and host names").
 EXTRA_NAMES = {
     "submission": ["smtp.office365.com", "smtp-mail.outlook.com"],
     "mx": ["*.mail.protection.outlook.com", "*.mx.microsoft"],

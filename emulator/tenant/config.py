@@ -1,7 +1,7 @@
 # Tenant description: loads and checks a tenant file (TOML) into plain objects the server reads.
 # Rule: a wrong file is refused as a whole with one message that names the key, what is allowed and
 # what was found (`tenant file x.toml: mailboxes[2].smtp_auth: expected true or false, got "yes"`);
-# every default here is the Exchange Online default the reference gives.
+# every default here is the Exchange Online default docs/exchange-online.md gives.
 import ipaddress
 import json
 import os
@@ -18,7 +18,7 @@ BASIC_AUTH_STATES = ("enabled", "disabled", "retired")
 TLS_VERSIONS = ("1.0", "1.1", "1.2", "1.3")
 MAILBOX_KINDS = ("user", "shared", "hve")
 
-# Fixed facts of the service (reference sections 1 and 3); [limits] in a tenant file may lower
+# Fixed facts of the service (docs/exchange-online.md, "Limits"); [limits] in a tenant file may lower
 # them so a test can reach a quota without sending ten thousand recipients.
 DEFAULT_LIMITS = {
     "messages_per_minute": 30,

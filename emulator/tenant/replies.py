@@ -1,9 +1,9 @@
-# Every reply line the fake tenant sends, in one place, byte for byte from
-# /work/shared/reference/exchange-online.md (section 3 and the reply catalogue in section 4).
-# Rule: where the reference shows `[HOST ts id]` the reply ends with `{tag}` (the diagnostic tag
+# Every reply line the fake tenant sends, in one place, byte for byte as docs/exchange-online.md
+# gives them ("The conversation" and "Replies"; a test checks the document against this file).
+# Rule: where Exchange shows `[HOST ts id]` the reply ends with `{tag}` (the diagnostic tag
 # `[<HOST> <ISO-8601 UTC with ms>Z <16 hex>]`); where it shows `[HOST]` it ends with `[{host}]`; where
-# it shows neither, nothing is added. Texts marked [INF] are sensible defaults where the reference
-# gives none. Tests import these constants rather than retyping them.
+# it shows neither, nothing is added. Texts marked [INF] are sensible defaults where no real
+# text is known. Tests import these constants rather than retyping them.
 import datetime
 import secrets
 
@@ -83,7 +83,7 @@ HEADER_TOO_BIG = "552 5.3.4 Header size exceeds fixed maximum size"
 NOT_RFC5322 = "550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant"
 BARE_LINEFEED = "550 5.6.11 SMTPSEND.BareLinefeedsAreIllegal"
 
-# EHLO keyword list (reference section 3), as Exchange sends it. DSN parameters are accepted (no
+# EHLO keyword list (docs/exchange-online.md, "The conversation"), as Exchange sends it. DSN parameters are accepted (no
 # DSNs are generated); BDAT (CHUNKING) and BODY=BINARYMIME are implemented.
 EHLO_KEYWORDS_BEFORE_TLS = ["SIZE {size}", "PIPELINING", "DSN", "ENHANCEDSTATUSCODES", "STARTTLS",
                             "8BITMIME", "BINARYMIME", "CHUNKING", "SMTPUTF8"]

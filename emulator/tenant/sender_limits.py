@@ -1,4 +1,4 @@
-# Per-mailbox sending limits of Exchange Online client submission (reference section 1): 30
+# Per-mailbox sending limits of Exchange Online client submission (docs/exchange-online.md, "Limits"): 30
 # messages a minute (excess is delayed, not refused), 10,000 recipients per rolling day, 3 concurrent
 # connections, and the sign-in lockout after repeated failures. Rule: all state is keyed by the
 # lower-case mailbox address, all time comes from the injected clock, and nothing here does I/O.

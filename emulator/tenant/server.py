@@ -22,7 +22,7 @@ from scanmail.emulator.tenant.tokens import TokenIssuer
 from scanmail.emulator.tenant.trace_log import TraceLog
 
 ENDPOINT_NAMES = ("submission", "mx", "hve")
-# Back-end server names in replies, shaped like the real ones (reference section 3).
+# Back-end server names in replies, shaped like the real ones (docs/exchange-online.md, "Endpoints").
 SERVER_NAMES = {
     "submission": "SC1PR80CA0174.outlook.office365.com",
     "mx": "AMS0EPF0000019A.mail.protection.outlook.com",

@@ -1,6 +1,7 @@
 # The demo is the whole story: the fake tenant, virtual boards running the real firmware, every
 # Microsoft 365 method of sending. Run it as a user does (`scanmail demo --json`) on both runtimes and check
-# each outcome against the seed's comparison table, independently of the demo's own verdict.
+# each outcome against Microsoft's comparison of the methods (docs/exchange-online.md),
+# independently of the demo's own verdict.
 import json
 import os
 import subprocess

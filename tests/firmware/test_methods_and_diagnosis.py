@@ -1,6 +1,6 @@
 # Settings, EHLO names, dates and the diagnosis table, on MicroPython and CPython: every method
 # fills its defaults, every bad setting is named with what to do, and every reply in the reference
-# catalogue (shared/reference/exchange-online.md section 4) gets its own cause and fix.
+# catalogue (docs/exchange-online.md, "Replies") gets its own cause and fix.
 import email.utils
 import json
 

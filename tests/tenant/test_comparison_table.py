@@ -1,10 +1,10 @@
-# The seed document's "Compare the options" table (shared/seed, "How to set up a multifunction
-# device or application to send email using Office 365"), as a table-driven test against the fake
+# Microsoft's comparison of the ways a device sends (docs/exchange-online.md, "Methods of
+# sending"), as a table-driven test against the fake
 # tenant: one row per (option, recipient kind) with the reply the device gets, byte for byte up to
 # the diagnostic tag, and where the message ends up. Rule: each row is one real SMTP session with
 # smtplib from the device's own source address, TLS checked against the fake's CA under the
 # endpoint's real host name; a row passes only if every reply line is Exchange's (the deciding one
-# up to its diagnostic tag and ids) and the message is where the seed says (or, when refused,
+# up to its diagnostic tag and ids) and the message is where Microsoft says (or, when refused,
 # nowhere at all).
 import base64
 import re
@@ -18,10 +18,10 @@ from tests.tenant.helpers import (ALICE as ALICE_ACCOUNT, BOB as BOB_ACCOUNT, HV
                                   STRANGER_IP as OUTSIDE_SPF, Client, tls_context)
 
 # Error replies end in the diagnostic tag `[HOST]` or `[HOST <ISO-8601 UTC ms>Z <16 hex>]`
-# (shared/reference/exchange-online.md, introduction).
+# (docs/exchange-online.md, "Replies").
 TAG = r"\[[A-Za-z0-9.-]+(?: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [0-9A-F]{16})?\]"
 
-# The replies of the steps that go well, exactly (reference section 3).
+# The replies of the steps that go well, exactly (docs/exchange-online.md, "The conversation").
 STEP_OK = {
     "starttls": "220 2.0.0 SMTP server ready",
     "auth": "334 VXNlcm5hbWU6",
@@ -40,7 +40,7 @@ NOT_AUTHENTICATED = re.escape("530 5.7.57 Client not authenticated to send mail.
 SMTP_AUTH_OFF_FOR_MAILBOX = re.escape(
     "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the "
     "Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.") + " " + TAG
-# The reference gives no text for an outside recipient on HVE; the fake answers as for any relay
+# No real text is known for an outside recipient on HVE; the fake answers as for any relay
 # it refuses (5.7.64), and that is what this pins.
 HVE_EXTERNAL_REFUSED = re.escape("550 5.7.64 TenantAttribution; Relay Access Denied") + " " + TAG
 
@@ -168,12 +168,12 @@ def where_is(tenant, token):
 
 @pytest.fixture(scope="module")
 def tenant(tmp_path_factory):
-    with FakeTenant(state_dir=tmp_path_factory.mktemp("seed-table-tenant")) as fake:
+    with FakeTenant(state_dir=tmp_path_factory.mktemp("comparison-table-tenant")) as fake:
         yield fake
 
 
 @pytest.mark.parametrize("case", COMPARISON)
-def test_seed_comparison_table(tenant, case):
+def test_comparison_table(tenant, case):
     token = uuid.uuid4().hex
     replies = run_session(tenant, case, token)
     transcript = "%s on %s from %s:\n" % (case["option"], case["endpoint"], case["source"] or "127.0.0.1") + \
