@@ -4,6 +4,12 @@
 # (an ESP32 behind a USB-UART bridge drops what overflows its 260-byte input buffer), plain raw mode
 # paced in small chunks otherwise; every read has a deadline; every file written is verified on the
 # device by SHA-256 before it counts as written.
+# Why not mpremote's SerialTransport (mpremote is a dependency, and the reference these tests hold
+# this client to)? It is an internal class, not an API mpremote promises to keep; its plain raw
+# mode writes a whole command at once (a board behind a USB-UART bridge drops what overflows 260
+# bytes), its reads wait without an overall deadline unless each caller passes one, and its file
+# copy does not verify what was written. This client is the protocol and nothing else; mpremote
+# stays the judge: tests/boards runs mpremote itself against the same virtual boards.
 import base64
 import hashlib
 import time
