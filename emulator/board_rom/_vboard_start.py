@@ -1,7 +1,7 @@
 # First code in every MicroPython board runtime (`micropython -i _vboard_start.py`), standing in for
 # what an ESP32's firmware does before the REPL. Rule: after this script the board's flash folder
 # is "/" (the unix port's root VFS is replaced by _vboard_flashfs.FlashFS over the flash), sys.path is the
-# ESP32's ('', '.frozen', '/lib'), boot.py always runs, main.py only on a hard reset or a soft reset
+# ESP32's ('', '.frozen', '/lib'), sys/os/micropython answer as the esp32 port's (_vboard_port), boot.py always runs, main.py only on a hard reset or a soft reset
 # from the friendly REPL, then a ready marker tells the supervisor that the REPL comes next.
 import sys
 import os
@@ -15,6 +15,7 @@ import network
 import esp32
 import ntptime
 import virtual_board
+import _vboard_port
 
 from board_link import READY_MARKER as _READY_MARKER
 
@@ -26,7 +27,8 @@ def _mount_flash():
     import _vboard_flashfs
 
     os.umount("/")
-    os.mount(_vboard_flashfs.FlashFS(_vboard_host.host_vfs(), flash), "/")
+    capacity = _vboard_host.config().get("filesystem_bytes")
+    os.mount(_vboard_flashfs.FlashFS(_vboard_host.host_vfs(), flash, capacity), "/")
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib"]
 
@@ -53,6 +55,7 @@ def _run_if_exists(name):
 
 def _start():
     _mount_flash()
+    _vboard_port.install()
     mode = _vboard_host.boot_mode()
     try:
         _run_if_exists("boot.py")

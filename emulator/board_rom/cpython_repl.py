@@ -12,13 +12,14 @@ import codeop
 import errno
 import importlib
 import os
-import signal
 import sys
 import traceback
 import types
 
 import _vboard_flashfs  # noqa: E402  (the ROM folder is on PYTHONPATH)
 import _vboard_host  # noqa: E402
+import cpython_modules  # noqa: E402
+from cpython_modules import Interrupts, cook  # noqa: E402
 
 from board_link import READY_MARKER  # noqa: E402
 RAW_PASTE_WINDOW = 128  # MICROPY_REPL_STDIN_BUFFER_MAX / 2, as on an ESP32
@@ -34,48 +35,16 @@ def out(data):
         view = view[os.write(1, view):]
 
 
-class _ConsoleBytes:
-    def write(self, data):
-        out(bytes(data))
-        return len(data)
-
-    def flush(self):
-        pass
-
-
-class Console:
-    """sys.stdout and sys.stderr: straight to the serial line, no buffering, no newline changes."""
-
-    buffer = _ConsoleBytes()
-    encoding = "utf-8"
-
-    def write(self, text):
-        out(text)
-        return len(text)
-
-    def flush(self):
-        pass
-
-    def isatty(self):
-        return True
-
-
 class _UserCode:
-    """Ctrl-C (SIGINT from the supervisor) interrupts user code only; arriving while the REPL
-    itself works (printing a prompt, framing output) it is ignored, as MicroPython ignores it."""
-
-    running = False
+    """Ctrl-C (SIGINT from the supervisor) interrupts user code only (and only while
+    micropython.kbd_intr has not switched it off); while the REPL itself works (printing a prompt,
+    framing output) the byte is input, as on MicroPython."""
 
     def __enter__(self):
-        _UserCode.running = True
+        Interrupts.enter()
 
     def __exit__(self, *exc):
-        _UserCode.running = False
-
-
-def _on_sigint(signum, frame):
-    if _UserCode.running:
-        raise KeyboardInterrupt
+        Interrupts.leave()
 
 
 def read_byte():
@@ -102,6 +71,10 @@ class HostPosix:
             yield (entry.name, 0x4000 if entry.is_dir() else 0x8000, entry.inode())
 
     @staticmethod
+    def chdir(path):
+        pass
+
+    @staticmethod
     def stat(path):
         return tuple(os.stat(path))[:10]
 
@@ -112,35 +85,37 @@ class HostPosix:
                 st.f_favail, st.f_flag, st.f_namemax)
 
 
-def board_os(fs):
-    """A MicroPython-flavoured `os` module over the flash."""
-    mod = types.ModuleType("os")
-    mod.sep = "/"
-    mod.ilistdir = lambda path="": fs.ilistdir(path)
-    mod.listdir = lambda path="": [entry[0] for entry in fs.ilistdir(path)]
-    for name in ("stat", "statvfs", "mkdir", "rmdir", "remove", "rename", "chdir", "getcwd"):
-        setattr(mod, name, getattr(fs, name))
-    mod.unlink = fs.remove
-    mod.urandom = os.urandom
-    mod.sync = lambda: None
-    mod.uname = lambda: types.SimpleNamespace(
-        sysname="esp32", nodename="esp32", release="cpython-" + sys.version.split()[0],
-        version="scanmail virtual board (CPython runtime)", machine="virtual ESP32 with CPython")
-    return mod
-
-
-def board_builtins(fs):
-    flash_os = board_os(fs)
+def board_builtins(board_vfs):
+    """The builtins of code typed at the REPL (and of modules imported from a mounted filesystem):
+    `open` over the board's mount table, and MicroPython's modules from cpython_modules."""
     table = dict(builtins.__dict__)
+    stand_ins = {
+        "os": cpython_modules.board_os(board_vfs),
+        "vfs": cpython_modules.board_vfs_module(board_vfs),
+        "sys": cpython_modules.board_sys(),
+        "micropython": cpython_modules.board_micropython(),
+        "gc": cpython_modules.board_gc(),
+        "select": cpython_modules.board_select(),
+        "time": cpython_modules.board_time(),
+    }
+    stand_ins["uos"] = stand_ins["os"]
+    stand_ins["uselect"] = stand_ins["select"]
 
     def board_open(path, mode="r", *args, **kwargs):
-        if isinstance(path, int):
+        if isinstance(path, int) or args or kwargs:
             return builtins.open(path, mode, *args, **kwargs)
-        return builtins.open(fs.host_path(path), mode, *args, **kwargs)
+        return board_vfs.open(path, mode)
 
     def board_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if level == 0 and name in ("os", "uos"):
-            return flash_os
+        if level == 0 and name in stand_ins:
+            return stand_ins[name]
+        if level == 0 and name[:1] == "u" and name[1:] in stand_ins:
+            return stand_ins[name[1:]]
+        if level == 0 and name[:1] == "u" and "." not in name and name not in sys.modules:
+            try:  # MicroPython still answers the old u-names (ubinascii, uhashlib, ...)
+                return builtins.__import__(name[1:], globals, locals, fromlist, level)
+            except ImportError:
+                pass
         if name not in sys.modules:
             # Files written onto the flash since the last import (a folder that did not exist at
             # start-up is cached as "no finder" by CPython): look again, as MicroPython always does.
@@ -160,9 +135,12 @@ def _print_exception(exc, file=None):
 
 # -- running code ------------------------------------------------------------------------------------
 class ReplSession:
-    def __init__(self, flash):
-        self.fs = _vboard_flashfs.FlashFS(HostPosix(), flash)
-        self.namespace = {"__name__": "__main__", "__builtins__": board_builtins(self.fs)}
+    def __init__(self, flash, capacity_bytes=None):
+        self.fs = _vboard_flashfs.FlashFS(HostPosix(), flash, capacity_bytes)
+        self.vfs = cpython_modules.BoardVFS(self.fs)
+        table = board_builtins(self.vfs)
+        self.namespace = {"__name__": "__main__", "__builtins__": table}
+        sys.meta_path.insert(0, cpython_modules.MountFinder(self.vfs, table))
 
     def run_file(self, name):
         try:
@@ -187,7 +165,9 @@ class ReplSession:
         if isinstance(exc, OSError) and isinstance(exc.errno, int):
             # MicroPython's words, which host tools parse: "OSError: [Errno 2] ENOENT"
             lines[-1] = "OSError: [Errno %d] %s\n" % (exc.errno, errno.errorcode.get(exc.errno, exc.strerror))
-        out("".join(lines))
+        elif isinstance(exc, OSError) and len(exc.args) == 1 and isinstance(exc.args[0], int):
+            lines[-1] = "OSError: %d\n" % exc.args[0]  # MicroPython's words for OSError(-202)
+        out(cook("".join(lines)))
 
     def execute(self, source, mode):
         """Compile and run; returns the exception (or None). SystemExit propagates."""
@@ -322,17 +302,18 @@ class ReplSession:
 
 
 def banner():
+    chip = _vboard_host.config().get("chip") or "esp32"
+    machine = cpython_modules.CHIP_MACHINE.get(chip, cpython_modules.CHIP_MACHINE["esp32"])[0]
     return ("MicroPython-compatible CPython %s (scanmail virtual board, CPython runtime); %s\r\n"
-            'Type "help()" for more information.\r\n'
-            % (sys.version.split()[0], _vboard_host.config().get("profile", "virtual")))
+            'Type "help()" for more information.\r\n' % (sys.version.split()[0], machine))
 
 
 def main():
-    signal.signal(signal.SIGINT, _on_sigint)
-    sys.stdout = sys.stderr = Console()
+    Interrupts.leave()
+    sys.stdout = sys.stderr = cpython_modules.Console()
     sys.print_exception = _print_exception
     config = _vboard_host.config()
-    board = ReplSession(config.get("flash") or os.getcwd())
+    board = ReplSession(config.get("flash") or os.getcwd(), config.get("filesystem_bytes"))
     mode = _vboard_host.boot_mode()
     try:
         board.run_file("boot.py")

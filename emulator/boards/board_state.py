@@ -65,6 +65,9 @@ def write_runtime_config(state_dir, config, relay):
             "relay": list(relay.address) if relay else None,
             "scanner": config.get("scanner", "none"),
             "network": config.get("network", "wifi"),
+            "chip": config.get("chip", "esp32"),
+            "filesystem_bytes": config.get("filesystem_bytes"),
+            "heap_bytes": config.get("heap_bytes"),
         },
     )
 

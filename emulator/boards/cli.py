@@ -12,6 +12,8 @@ EXAMPLES = """examples:
   scanmail board net esp32-devkitc-20 --block-port 25
   scanmail board net --state .state/boards/annex --latency-ms 80 --bandwidth-kbps 256
   scanmail board stop esp32-devkitc-20
+  scanmail board start --state .state/boards/esp32-devkitc-20     (restart a stopped board)
+  scanmail board list --all
 """
 
 
@@ -59,6 +61,10 @@ def do_stop(args):
         info = lifecycle.stop_board(state_dir)
     except lifecycle.VirtualBoardError as exc:
         raise _user_error(str(exc))
+    if info.get("stopped"):
+        print("board %s was already stopped; its flash and NVS are in %s (start it again with "
+              "`scanmail board start --state %s`)" % (info["name"], state_dir, state_dir))
+        return 0
     print("stopped board %s (was on %s); its flash and NVS stay in %s" % (info["name"], info["port"], state_dir))
     return 0
 
@@ -73,7 +79,7 @@ def do_reset(args):
 
 
 def do_list(args):
-    boards = lifecycle.list_boards(args.root)
+    boards = lifecycle.list_boards(args.root, include_stopped=args.all and not args.ports)
     if args.ports:
         for board in boards:
             if board["alive"]:
@@ -84,8 +90,15 @@ def do_list(args):
         return 0
     from scanmail.host_tools.tables import render
 
-    rows = [[b["name"], b.get("profile"), b.get("runtime"), b.get("ip"), b.get("port"), b.get("pid"),
-             "yes" if b["alive"] else "no (stale: scanmail board stop %s)" % b["name"]] for b in boards]
+    def alive(b):
+        if b["alive"]:
+            return "yes"
+        if b.get("stopped"):
+            return "stopped (start: scanmail board start --state %s)" % b["state"]
+        return "no (stale: scanmail board stop %s)" % b["name"]
+
+    rows = [[b["name"], b.get("profile"), b.get("runtime"), b.get("ip"), b.get("port") or "-",
+             b.get("pid") or "-", alive(b)] for b in boards]
     print(render(["name", "profile", "runtime", "ip", "port", "pid", "alive"], rows))
     return 0
 
@@ -131,7 +144,8 @@ def register(parser):
 
     start = sub.add_parser("start", help="start a virtual board in the background",
                            description="Start a virtual board; prints its serial port (a /dev/pts/N).")
-    start.add_argument("--profile", required=True, help="board profile id (hardware/boards/<id>.toml)")
+    start.add_argument("--profile", help="board profile id (hardware/boards/<id>.toml); required for a new "
+                                         "board, left out to restart a stopped one with --state DIR")
     start.add_argument("--runtime", choices=("micropython", "cpython", "auto"), default="auto",
                        help="micropython: the unix port (default when installed); cpython: fallback")
     start.add_argument("--state", metavar="DIR", help="state folder (default: <root>/<name>)")
@@ -149,6 +163,7 @@ def register(parser):
     add("reset", do_reset, "hard-reset a virtual board (as the EN button: boot.py, then main.py)")
     lst = add("list", do_list, "list virtual boards", named=False)
     lst.add_argument("--ports", action="store_true", help="print only the ports of running boards")
+    lst.add_argument("--all", action="store_true", help="also the stopped boards (they keep their state)")
 
     net = add("net", do_net, "set a board's network switches (they apply to its next connection)")
     net.add_argument("--block-port", type=int, action="append", metavar="PORT",

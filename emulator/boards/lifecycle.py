@@ -1,9 +1,15 @@
 # Starting, stopping, resetting and listing virtual boards, and the Python API `BoardHandle`
 # (Contract 4 in docs/architecture.md). Rule: a board is one supervisor process per state folder;
-# its <state>/board.json says where its port is and exists only while the supervisor runs.
+# its <state>/board.json says where its port is and exists only while the supervisor runs, while
+# its supervisor.json stays: a stopped board keeps its profile, name and address and starts again
+# from its state folder alone. Addresses and names are chosen under a machine-wide lock, held until
+# the new supervisor has claimed its address, so boards started at the same moment never share one.
 # Failures say what was wrong and what to do, and a failed start leaves nothing running.
+import contextlib
+import fcntl
 import hashlib
 import os
+import tempfile
 import signal
 import subprocess
 import sys
@@ -14,6 +20,8 @@ from scanmail.emulator.boards import board_state, runtimes
 DEFAULT_ROOT = os.path.join(".state", "boards")
 FIRST_BOARD_IP = 20  # 127.0.0.20, .21, ... for boards started without --ip
 START_TIMEOUT_S = 30.0
+CLAIM_TIMEOUT_S = 15.0  # how long a starting supervisor may take to claim its address
+ALLOCATION_LOCK = os.path.join(tempfile.gettempdir(), "scanmail-board-addresses.lock")
 STOP_TIMEOUT_S = 5.0
 
 
@@ -55,7 +63,18 @@ def board_status(state_dir):
     return info
 
 
-def list_boards(root=DEFAULT_ROOT):
+def stopped_board(state_dir):
+    """What a board started in `state_dir` and stopped since left behind (its supervisor.json), as a
+    status with alive False, or None when no board was ever started there."""
+    config = board_state.read_supervisor_config(state_dir)
+    if not config:
+        return None
+    return {"name": config.get("name"), "state": state_dir, "profile": config.get("profile"),
+            "runtime": config.get("runtime"), "ip": config.get("ip"), "port": None, "pid": None,
+            "flash": config.get("flash"), "alive": False, "stopped": True}
+
+
+def list_boards(root=DEFAULT_ROOT, include_stopped=False):
     boards = []
     if not os.path.isdir(root):
         return boards
@@ -63,9 +82,21 @@ def list_boards(root=DEFAULT_ROOT):
         if not os.path.isdir(os.path.join(root, name)):
             continue  # a stray file (notes, .DS_Store) is not a board
         status = board_status(os.path.join(root, name))
+        if status is None and include_stopped:
+            status = stopped_board(os.path.join(root, name))
         if status is not None:
             boards.append(status)
     return boards
+
+
+@contextlib.contextmanager
+def _allocation_lock():
+    with open(ALLOCATION_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _validate_ip(ip):
@@ -143,30 +174,89 @@ def _tail(path, lines=15):
         return ""
 
 
+def _previous_config(state_dir, profile_id):
+    """The configuration a stopped board in `state_dir` was started with, or None for a new board;
+    refuses another profile (the flash and NVS were written for that board)."""
+    if not state_dir:
+        if profile_id is None:
+            raise VirtualBoardError("--profile is required to start a new board, e.g. --profile esp32-devkitc "
+                                    "(`scanmail board start --state DIR` alone restarts a stopped board)")
+        return None
+    previous = board_state.read_supervisor_config(os.path.abspath(state_dir))
+    if previous is None:
+        if profile_id is None:
+            raise VirtualBoardError("no board was ever started in %s, so it has no profile to restart with: "
+                                    "give one, e.g. --profile esp32-devkitc" % os.path.abspath(state_dir))
+        return None
+    if profile_id is not None and profile_id != previous.get("profile"):
+        raise VirtualBoardError(
+            "the board in %s has profile %s; it cannot start with profile %s (its flash and NVS belong to "
+            "that board): leave out --profile to restart it, or give a new --state DIR for a %s board"
+            % (os.path.abspath(state_dir), previous.get("profile"), profile_id, profile_id))
+    return previous
+
+
 def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, tenant_state=None,
                 fast=False, flash=None, root=DEFAULT_ROOT, timeout_s=START_TIMEOUT_S, warn=_warn,
                 clock_set=True):
     """Start a board's supervisor in the background and wait for its first prompt. Returns
-    (board.json as a dict, the supervisor's Popen)."""
+    (board.json as a dict, the supervisor's Popen). With a `state_dir` where a board was started
+    before, profile_id may be None: the board starts again with its profile, name and address."""
+    previous = _previous_config(state_dir, profile_id)
+    if previous is not None:
+        profile_id = previous["profile"]
+        name = name or previous.get("name")
+        if runtime == "auto" and previous.get("runtime"):
+            runtime = previous["runtime"]
+        tenant_state = tenant_state or previous.get("tenant_state")
+        flash = flash or previous.get("flash")
+        fast = fast or bool(previous.get("fast"))
     profile = _load_profile(profile_id)
     try:
         chosen = runtimes.choose(runtime, warn)
     except LookupError as exc:
         raise VirtualBoardError(str(exc))
-    running_boards = _running_boards(root, state_dir)
-    if ip is None:
-        ip = _free_ip(running_boards)
-    _validate_ip(ip)
-    name = name or "%s-%s" % (profile_id, ip.rsplit(".", 1)[1])
-    _validate_name(name)
-    state_dir = os.path.abspath(state_dir or os.path.join(root, name))
-    running = board_status(state_dir)
-    if running and running["alive"]:
-        raise VirtualBoardError(
-            "a board already runs in %s (pid %d, port %s): stop it first with "
-            "`scanmail board stop --state %s`" % (state_dir, running["pid"], running["port"], state_dir)
-        )
-    _check_ip_is_free(ip, state_dir, running_boards)
+    with _allocation_lock():
+        running_boards = _running_boards(root, state_dir)
+        if ip is None and previous is not None and previous.get("ip") not in {b.get("ip") for b in running_boards}:
+            ip = previous.get("ip")
+        if ip is None:
+            ip = _free_ip(running_boards)
+        _validate_ip(ip)
+        name = name or "%s-%s" % (profile_id, ip.rsplit(".", 1)[1])
+        _validate_name(name)
+        state_dir = os.path.abspath(state_dir or os.path.join(root, name))
+        running = board_status(state_dir)
+        if running and running["alive"]:
+            raise VirtualBoardError(
+                "a board already runs in %s (pid %d, port %s): stop it first with "
+                "`scanmail board stop --state %s`" % (state_dir, running["pid"], running["port"], state_dir)
+            )
+        _check_ip_is_free(ip, state_dir, running_boards)
+        proc, log_path = _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast, flash,
+                                 warn, clock_set)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        info = board_state.read_board_json(state_dir)
+        if info and info.get("ready"):
+            return info, proc
+        if proc.poll() is not None:
+            raise VirtualBoardError("the virtual board %s did not start (supervisor exited %d):\n%s"
+                             % (name, proc.returncode, _tail(log_path)))
+        if time.monotonic() > deadline:
+            if info:
+                warn("warning: board %s is running on %s but showed no prompt within %.0f s "
+                     "(is main.py still running?)" % (name, info["port"], timeout_s))
+                return info, proc
+            _stop_pid(proc.pid, proc)
+            raise VirtualBoardError("the virtual board %s did not come up within %.0f s:\n%s"
+                             % (name, timeout_s, _tail(log_path)))
+        time.sleep(0.05)
+
+
+def _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast, flash, warn, clock_set):
+    """Start the supervisor and return (its Popen, its log path) once it has claimed its address
+    (written board.json, which the next allocation reads)."""
     if tenant_state:
         tenant_state = os.path.abspath(tenant_state)
         if tenant_state.endswith(".json"):  # the endpoints.json itself was given
@@ -201,6 +291,8 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
         },
         "scanner": profile.get("scanner", "none"),
         "network": profile.get("network", "wifi"),
+        "chip": profile.get("chip", "esp32"),
+        "filesystem_bytes": profile.get("filesystem_bytes"),
         # Power-on: the RTC is set as if the board's boot had run NTP (firmware that checks
         # certificates needs it); clock_set=False powers on with the clock unset instead.
         "clock_set": bool(clock_set),
@@ -213,23 +305,17 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=state_dir,
             start_new_session=True, close_fds=True,
         )
-    deadline = time.monotonic() + timeout_s
-    while True:
-        info = board_state.read_board_json(state_dir)
-        if info and info.get("ready"):
-            return info, proc
+    deadline = time.monotonic() + CLAIM_TIMEOUT_S
+    while board_state.read_board_json(state_dir) is None:
         if proc.poll() is not None:
             raise VirtualBoardError("the virtual board %s did not start (supervisor exited %d):\n%s"
-                             % (name, proc.returncode, _tail(log_path)))
+                                    % (name, proc.returncode, _tail(log_path)))
         if time.monotonic() > deadline:
-            if info:
-                warn("warning: board %s is running on %s but showed no prompt within %.0f s "
-                     "(is main.py still running?)" % (name, info["port"], timeout_s))
-                return info, proc
             _stop_pid(proc.pid, proc)
             raise VirtualBoardError("the virtual board %s did not come up within %.0f s:\n%s"
-                             % (name, timeout_s, _tail(log_path)))
-        time.sleep(0.05)
+                                    % (name, CLAIM_TIMEOUT_S, _tail(log_path)))
+        time.sleep(0.02)
+    return proc, log_path
 
 
 def _stop_pid(pid, proc=None):
@@ -254,11 +340,15 @@ def _stop_pid(pid, proc=None):
 
 
 def stop_board(state_dir, proc=None):
-    """Stop the board in `state_dir`; its flash, NVS and logs stay. Returns its last board.json."""
+    """Stop the board in `state_dir`; its flash, NVS and logs stay. Returns its last board.json;
+    for a board that is already stopped, what it left (with "stopped": True)."""
     status = board_status(state_dir)
     if status is None:
-        raise VirtualBoardError("no board was started in %s (no board.json there); `scanmail board list` "
-                         "shows the running ones" % state_dir)
+        stopped = stopped_board(state_dir)
+        if stopped is not None:
+            return stopped
+        raise VirtualBoardError("no board was ever started in %s; `scanmail board list --all` shows the boards"
+                                % state_dir)
     if status["alive"] or proc is not None:
         _stop_pid(status["pid"], proc)
     board_state.remove_board_json(state_dir)

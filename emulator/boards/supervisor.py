@@ -19,7 +19,7 @@ import termios
 import time
 import tty
 
-from scanmail.emulator.boards import board_state, runtimes
+from scanmail.emulator.boards import board_state, console, runtimes
 
 from scanmail.emulator.board_rom.board_link import HARD_RESET_EXIT, READY_MARKER
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
@@ -62,18 +62,6 @@ def unread_bytes(fd):
     return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
 
 
-def waiting_for_input(pid):
-    """True when the runtime is blocked reading its stdin (at a prompt), so a Ctrl-C byte is input
-    for the REPL; otherwise code is running and Ctrl-C must interrupt it (a SIGINT). Read from
-    /proc/<pid>/syscall: syscall 0 (read) on fd 0."""
-    try:
-        with open("/proc/%d/syscall" % pid) as f:
-            fields = f.read().split()
-    except OSError:
-        return True
-    return len(fields) >= 2 and fields[0] == "0" and int(fields[1], 16) == 0
-
-
 class Supervisor:
     def __init__(self, state_dir):
         self.state_dir = state_dir
@@ -106,6 +94,8 @@ class Supervisor:
         self.hard_reset_requested = False
         self.relay = None
         self.reset_cause = RESET_CAUSE["power-on"]
+        # The unix port's output as an ESP32's console writes it (the CPython runtime cooks its own).
+        self.console = console.ConsoleCooker(self.config.get("chip"), cook=self.config["runtime"] == "micropython")
 
     # -- logging and state ----------------------------------------------------------------------
     def log(self, text):
@@ -152,6 +142,7 @@ class Supervisor:
         self.raw_mode = False
         self.tail = b""
         self.carry = b""
+        self.console.restart()
         self.log("runtime %s started (%s, %s), pid %d" % (self.config["runtime"], mode, cause, self.proc.pid))
 
     def on_runtime_exit(self, status):
@@ -285,7 +276,7 @@ class Supervisor:
         leftover = b""
         start = 0
         for i, byte in enumerate(chunk):
-            if byte == CTRL_C and not waiting_for_input(self.proc.pid):
+            if byte == CTRL_C and console.interrupt_enabled(self.proc.pid):
                 leftover += self._write_board(chunk[start:i], paced)
                 self.proc.send_signal(signal.SIGINT)  # KeyboardInterrupt in the running code
                 start = i + 1
@@ -350,6 +341,8 @@ class Supervisor:
             return
         if self.inner_master in readable:
             self._read_runtime()
+        elif self.console.carry:
+            self.on_runtime_output(self.console.flush())
         if self.outer_master in readable:
             try:
                 data = os.read(self.outer_master, 4096)
@@ -376,7 +369,7 @@ class Supervisor:
                 return
             if not data:
                 return
-            self.on_runtime_output(data)
+            self.on_runtime_output(self.console.feed(data))
 
     def shutdown(self):
         self.log("stopping")

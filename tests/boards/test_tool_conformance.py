@@ -1,0 +1,231 @@
+# The tools people point at a real ESP32 take a virtual board for one, on both runtimes: mpremote,
+# rshell and mpytool run as real subprocesses, each command they offer for files, code, the REPL,
+# resets and the filesystem, against one board per runtime (--fast: pacing is not under test here).
+# Binary bytes, including 0x03, cross the link untouched through `mpremote mount`, and the flash
+# answers as the profile's 2 MB LittleFS partition, ENOSPC included.
+import hashlib
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+from scanmail.emulator.boards import BoardHandle
+
+BIN = os.path.dirname(sys.executable)
+MPREMOTE, RSHELL, MPYTOOL = (os.path.join(BIN, tool) for tool in ("mpremote", "rshell", "mpytool"))
+RUNTIMES = ("micropython", "cpython")
+PARTITION = 2 * 1024 * 1024  # filesystem_bytes of esp32-devkitc
+BLOCK = 4096
+
+
+@pytest.fixture(scope="module", params=RUNTIMES)
+def board(request, tmp_path_factory):
+    ip = "127.0.0.%d" % (60 + RUNTIMES.index(request.param))
+    handle = BoardHandle("esp32-devkitc", request.param, str(tmp_path_factory.mktemp("conformance") / "board"),
+                         ip, fast=True)
+    handle.start()
+    yield handle
+    handle.stop()
+
+
+def run(tool, *args, timeout=60, cwd=None):
+    proc = subprocess.run([tool] + list(args), capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    assert proc.returncode == 0, "%s %s failed (%d):\n%s%s" % (
+        os.path.basename(tool), " ".join(args), proc.returncode, proc.stdout, proc.stderr)
+    return proc.stdout
+
+
+def mpremote(board, *args, **kw):
+    return run(MPREMOTE, "connect", board.port, *args, **kw)
+
+
+def flash_file(board, name):
+    with open(os.path.join(board.flash_dir, name), "rb") as f:
+        return f.read()
+
+
+# -- mpremote ------------------------------------------------------------------------------------------
+def test_mpremote_file_commands(board, tmp_path):
+    data = bytes(range(256)) * 12 + b"\r\n\x03\x04 end"
+    (tmp_path / "up.bin").write_bytes(data)
+    out = mpremote(board, "mkdir", ":docs", "+", "cp", str(tmp_path / "up.bin"), ":docs/up.bin",
+                   "+", "touch", ":docs/empty.txt", "+", "ls", ":docs", "+", "sha256sum", ":docs/up.bin",
+                   "+", "tree", ":", "+", "cp", ":docs/up.bin", str(tmp_path / "down.bin"))
+    assert flash_file(board, "docs/up.bin") == data
+    assert (tmp_path / "down.bin").read_bytes() == data
+    listing = {line.split()[-1]: int(line.split()[0]) for line in out.splitlines() if re.match(r"^\s+\d+ ", line)}
+    assert listing == {"up.bin": len(data), "empty.txt": 0}
+    assert hashlib.sha256(data).hexdigest() in out
+    assert "├── docs" in out or "└── docs" in out
+
+    (tmp_path / "note.txt").write_text("first line\nsecond line\n")
+    mpremote(board, "cp", str(tmp_path / "note.txt"), ":note.txt")
+    # cat prints what the board's print() sends: an ESP32 console turns "\n" into "\r\n"
+    assert mpremote(board, "cat", ":note.txt").replace("\r\n", "\n") == "first line\nsecond line\n"
+
+    mpremote(board, "rm", ":docs/up.bin", "+", "rm", ":docs/empty.txt", "+", "rmdir", ":docs", "+", "rm", ":note.txt")
+    assert not os.path.exists(os.path.join(board.flash_dir, "docs"))
+    assert "note.txt" not in mpremote(board, "ls", ":")
+
+
+def test_mpremote_df_shows_the_profiles_partition(board):
+    out = mpremote(board, "df")
+    root = [line.split() for line in out.splitlines() if line.endswith(" /")][0]
+    size, used, avail = int(root[1]), int(root[2]), int(root[3])
+    assert size == PARTITION and used + avail == size and used % BLOCK == 0 and 0 < used < 16 * BLOCK
+
+
+def test_mpremote_exec_eval_and_run_answer_as_an_esp32(board, tmp_path):
+    out = mpremote(board, "exec", "import os, sys\nprint(sys.platform, os.uname().sysname, os.uname().machine)\n"
+                                  "print(os.stat('/'), hex(os.stat('boot.py' if 'boot.py' in os.listdir() else '/')[0]))")
+    first, second = out.splitlines()[:2]
+    assert first == "esp32 esp32 Generic ESP32 module with ESP32"
+    assert second.startswith("(16384, 0, 0, 0, 0, 0, 0,")
+    assert mpremote(board, "eval", "6 * 7").strip() == "42"
+    script = tmp_path / "script.py"
+    script.write_text("import os\nf = open('s.txt', 'w')\nf.write('x' * 300)\nf.close()\n"
+                      "st = os.stat('s.txt')\nprint(hex(st[0]), st[6], type(st[8]).__name__)\nos.remove('s.txt')\n")
+    assert mpremote(board, "run", str(script)).split() == ["0x8000", "300", "int"]
+    # every line the board prints ends in "\r\n", as an ESP32's console does
+    raw = subprocess.run([MPREMOTE, "connect", board.port, "exec", "print('a')\nprint('b')"],
+                         capture_output=True, timeout=60).stdout
+    assert raw == b"a\r\nb\r\n"
+
+
+def test_mpremote_mount_carries_every_byte_value_both_ways(board, tmp_path):
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    blob = bytes(range(256)) * 256  # 64 KB, every byte value 256 times, 0x03 included
+    (checkout / "blob.bin").write_bytes(blob)
+    (checkout / "check_blob.py").write_text(
+        "import hashlib\n"
+        "def check(name):\n"
+        "    h = hashlib.sha256()\n"
+        "    n = 0\n"
+        "    src = open(name, 'rb')\n"
+        "    dst = open('copy.bin', 'wb')\n"
+        "    while True:\n"
+        "        chunk = src.read(4096)\n"
+        "        if not chunk:\n"
+        "            break\n"
+        "        h.update(chunk)\n"
+        "        n += len(chunk)\n"
+        "        dst.write(chunk)\n"
+        "    src.close()\n"
+        "    dst.close()\n"
+        "    return n, h.digest()\n")
+    # a timestamp whose bytes are 0x03 crosses the link on every stat (what hung firmware imports)
+    stamp = 0x63030303
+    os.utime(checkout / "check_blob.py", (stamp, stamp))
+    out = mpremote(board, "mount", str(checkout), "exec",
+                   "import check_blob\nn, digest = check_blob.check('blob.bin')\n"
+                   "print(n, digest == %r)" % hashlib.sha256(blob).digest())
+    assert out.splitlines()[-1] == "65536 True"
+    assert (checkout / "copy.bin").read_bytes() == blob  # written by the board through the mount
+    assert mpremote(board, "eval", "1 + 1").strip() == "2"  # the board answers afterwards
+
+
+def _read_pty(fd, until, timeout_s=20):
+    seen = b""
+    deadline = time.monotonic() + timeout_s
+    while until not in seen:
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, "no %r from mpremote repl; saw %r" % (until, seen)
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+def test_mpremote_repl_driven_through_a_terminal(board):
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: mpremote on a terminal, as a person runs it
+        os.execv(MPREMOTE, [MPREMOTE, "connect", board.port, "repl"])
+    try:
+        _read_pty(fd, b"Connected to MicroPython")
+        os.write(fd, b"\r")
+        _read_pty(fd, b">>> ")
+        os.write(fd, b"print(6 * 7)\r")
+        assert b"42\r\n" in _read_pty(fd, b"42\r\n>>> ")
+        os.write(fd, b"\x1d")  # Ctrl-] leaves mpremote's repl
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+    finally:
+        os.close(fd)
+
+
+def test_mpremote_soft_reset_reset_and_romfs_query(board):
+    mpremote(board, "exec", "import builtins\nbuiltins.marker = 1")
+    mpremote(board, "soft-reset")
+    assert mpremote(board, "eval", "hasattr(__import__('builtins'), 'marker')").strip() == "False"
+    mpremote(board, "reset")
+    assert mpremote(board, "eval", "__import__('machine').reset_cause()").strip() == "5"  # SOFT_RESET, as esp_restart()
+    assert mpremote(board, "romfs", "query").strip() == "ROMFS is not enabled on this device"
+
+
+# -- rshell ----------------------------------------------------------------------------------------------
+def test_rshell_ls_cp_cat_rm_and_repl(board, tmp_path):
+    (tmp_path / "r.txt").write_text("from rshell\n")
+    # one rshell session runs a file of commands (each rshell start costs a connection handshake)
+    (tmp_path / "commands").write_text(
+        "cp %s /pyboard/r.txt\nls /pyboard\ncat /pyboard/r.txt\nrm /pyboard/r.txt\nls /pyboard\n" % (tmp_path / "r.txt"))
+    with open(os.path.join(board.flash_dir, "keep.txt"), "w") as f:
+        f.write("stays")
+    out = run(RSHELL, "--quiet", "-p", board.port, "-f", str(tmp_path / "commands"))
+    os.remove(os.path.join(board.flash_dir, "keep.txt"))
+    first_ls, cat, second_ls = [line.split() for line in out.splitlines() if line.strip()][-3:]
+    assert sorted(first_ls) == ["keep.txt", "r.txt"] and cat == ["from", "rshell"] and second_ls == ["keep.txt"]
+    assert not os.path.exists(os.path.join(board.flash_dir, "r.txt"))
+    assert re.search(r">>> print\(1\) *\n1\n>>> ", run(RSHELL, "--quiet", "-p", board.port, "repl", "~ print(1) ~"))
+
+
+# -- mpytool ---------------------------------------------------------------------------------------------
+def test_mpytool_ls_cp_mkdir_mv_rm_info_and_reset(board, tmp_path):
+    (tmp_path / "m.txt").write_text("from mpytool\n")
+    mpytool = lambda *args: run(MPYTOOL, "-q", "-p", board.port, *args)  # noqa: E731
+    mpytool("cp", str(tmp_path / "m.txt"), ":/m.txt")
+    mpytool("mkdir", ":/box")
+    mpytool("mv", ":/m.txt", ":/box/")
+    assert flash_file(board, "box/m.txt") == b"from mpytool\n"
+    assert "m.txt" in mpytool("ls", ":/box")
+    mpytool("rm", ":/box")
+    assert not os.path.exists(os.path.join(board.flash_dir, "box"))
+    info = run(MPYTOOL, "-p", board.port, "info")
+    assert re.search(r"Platform:\s+esp32", info) and re.search(r"Machine:\s+Generic ESP32 module with ESP32", info)
+    assert re.search(r"Flash:\s+[\d.]+K / 2.00M", info)
+    mpytool("reset", "--machine")
+    assert mpremote(board, "eval", "1").strip() == "1"
+
+
+# -- the flash fills up as an ESP32's does ---------------------------------------------------------------
+def test_filling_the_flash_ends_in_enospc_where_statvfs_said(board):
+    out = mpremote(board, "exec", (
+        "import os\n"
+        "st = os.statvfs('/')\n"
+        "free = st[0] * st[3]\n"
+        "chunk = b'\\xa5' * 4096\n"
+        "written = 0\n"
+        "f = open('fill.bin', 'wb')\n"
+        "try:\n"
+        "    while True:\n"
+        "        f.write(chunk)\n"
+        "        written += len(chunk)\n"
+        "except OSError as exc:\n"
+        "    print('errno', exc.errno if hasattr(exc, 'errno') else exc.args[0])\n"
+        "f.close()\n"
+        "print(st[0], st[2], free, written, os.statvfs('/')[3])\n"
+        "os.remove('fill.bin')\n"), timeout=120)
+    errno_line, figures = out.splitlines()[-2:]
+    assert errno_line == "errno 28"
+    bsize, blocks, free, written, left = (int(x) for x in figures.split())
+    assert bsize * blocks == PARTITION
+    assert free - bsize <= written <= free and left <= 1
