@@ -16,6 +16,7 @@ import esp32
 import ntptime
 import virtual_board
 import _vboard_port
+import _vboard_socket
 
 from board_link import READY_MARKER as _READY_MARKER
 
@@ -56,6 +57,7 @@ def _run_if_exists(name):
 def _start():
     _mount_flash()
     _vboard_port.install()
+    sys.modules["socket"] = _vboard_socket
     mode = _vboard_host.boot_mode()
     try:
         _run_if_exists("boot.py")

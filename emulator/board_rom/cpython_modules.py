@@ -431,3 +431,154 @@ def _calendar_timegm(t):
     import calendar
 
     return calendar.timegm(tuple(t[:6]) + (0, 0, 0))
+
+
+# -- the network: `socket` and `ssl` through the virtual network ------------------------------------
+_EAI_FAIL = -202  # what an ESP32's getaddrinfo raises for a name it cannot resolve (or no network)
+_EHOSTUNREACH = 113
+
+
+def board_socket():
+    """MicroPython's `socket` over the virtual network, failing as the esp32 port fails (see
+    _vboard_socket.py, its MicroPython twin)."""
+    import socket as _socket
+
+    import network
+    import virtual_board
+
+    mod = types.ModuleType("socket")
+    for name in ("AF_INET", "AF_INET6", "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW", "SOL_SOCKET", "SO_REUSEADDR",
+                 "SO_KEEPALIVE", "IPPROTO_TCP", "IPPROTO_UDP", "TCP_NODELAY"):
+        setattr(mod, name, getattr(_socket, name))
+    net = virtual_board.VirtualNet(_vboard_host.config())
+    asked = {}
+
+    def getaddrinfo(host, port, af=0, kind=0, proto=0, flags=0):
+        address = None
+        if network.link_up():
+            try:
+                address, real_port = net.resolve(host, port)
+            except OSError:
+                address = None
+            else:
+                if address is None:  # a known name on a port nothing serves: connect times out
+                    address, real_port = "127.0.0.1", port
+        if address is None:
+            raise OSError(_EAI_FAIL)
+        asked[(address, real_port)] = (host, port)
+        return [(_socket.AF_INET, _socket.SOCK_STREAM, 6, "", (address, real_port))]
+
+    class BoardSocket:
+        def __init__(self, af=_socket.AF_INET, kind=_socket.SOCK_STREAM, proto=0, _sock=None):
+            self._sock = _sock or _socket.socket(af, kind, proto)
+            self._timeout = None
+
+        def connect(self, address):
+            if not network.link_up():
+                raise OSError(_EHOSTUNREACH, "EHOSTUNREACH")
+            host, port = asked.get(tuple(address[:2]), tuple(address[:2]))
+            try:
+                net.connect(self._sock, host, port, self._timeout)
+            except OSError as exc:
+                code = exc.errno if exc.errno is not None else (exc.args[0] if exc.args else 0)
+                raise OSError(code, _errno_name(code)) from None
+
+        def settimeout(self, value):
+            self._timeout = value
+            self._sock.settimeout(value)
+
+        def accept(self):
+            sock, peer = self._sock.accept()
+            return BoardSocket(_sock=sock), peer
+
+        def write(self, data):
+            self._sock.sendall(data)
+            return len(data)
+
+        def read(self, size=-1):
+            if size is not None and size >= 0:
+                return self._sock.recv(size)
+            chunks = []
+            while True:
+                chunk = self._sock.recv(4096)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+
+        def readinto(self, buf, size=None):
+            return self._sock.recv_into(buf, size or 0)
+
+        def readline(self):
+            line = bytearray()
+            while not line.endswith(b"\n"):
+                c = self._sock.recv(1)
+                if not c:
+                    break
+                line += c
+            return bytes(line)
+
+        def makefile(self, *args, **kwargs):
+            return self
+
+        def __getattr__(self, name):  # send, sendall, recv, bind, listen, close, setblocking ...
+            return getattr(self._sock, name)
+
+    mod.getaddrinfo = getaddrinfo
+    mod.socket = BoardSocket
+    return mod
+
+
+def _errno_name(code):
+    import errno
+
+    return errno.errorcode.get(code, str(code))
+
+
+def board_ssl():
+    """MicroPython's `ssl` (and `tls`): SSLContext(PROTOCOL_TLS_CLIENT) whose verify_mode is
+    CERT_NONE until set, CA roots as DER bytes, wrap_socket on the board's sockets."""
+    import ssl as _ssl
+
+    mod = types.ModuleType("ssl")
+    mod.CERT_NONE, mod.CERT_OPTIONAL, mod.CERT_REQUIRED = 0, 1, 2
+    mod.PROTOCOL_TLS_CLIENT, mod.PROTOCOL_TLS_SERVER = 0, 1
+
+    class SSLContext:
+        def __init__(self, protocol=0):
+            self._ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT if protocol == 0 else _ssl.PROTOCOL_TLS_SERVER)
+            self._ctx.maximum_version = _ssl.TLSVersion.TLSv1_2  # mbedTLS on an ESP32
+            self.verify_mode = mod.CERT_NONE
+
+        @property
+        def verify_mode(self):
+            return {_ssl.CERT_NONE: 0, _ssl.CERT_OPTIONAL: 1, _ssl.CERT_REQUIRED: 2}[self._ctx.verify_mode]
+
+        @verify_mode.setter
+        def verify_mode(self, mode):
+            if mode == mod.CERT_NONE:
+                self._ctx.check_hostname = False
+            self._ctx.verify_mode = (_ssl.CERT_NONE, _ssl.CERT_OPTIONAL, _ssl.CERT_REQUIRED)[mode]
+            if mode == mod.CERT_REQUIRED:
+                self._ctx.check_hostname = True
+
+        def load_verify_locations(self, cafile=None, cadata=None):
+            self._ctx.load_verify_locations(cafile=cafile, cadata=cadata)
+
+        def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True, server_hostname=None):
+            inner = getattr(sock, "_sock", sock)
+            wrapped = self._ctx.wrap_socket(inner, server_side=server_side, server_hostname=server_hostname,
+                                            do_handshake_on_connect=do_handshake_on_connect)
+            board_sock = type(sock)(_sock=wrapped) if hasattr(sock, "_sock") else wrapped
+            return board_sock
+
+    def wrap_socket(sock, server_side=False, key=None, cert=None, cert_reqs=0, cadata=None, server_hostname=None,
+                    do_handshake=True):
+        context = SSLContext(1 if server_side else 0)
+        context.verify_mode = cert_reqs
+        if cadata:
+            context.load_verify_locations(cadata=cadata)
+        return context.wrap_socket(sock, server_side, do_handshake, server_hostname)
+
+    mod.SSLContext = SSLContext
+    mod.wrap_socket = wrap_socket
+    return mod

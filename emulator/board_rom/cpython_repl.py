@@ -22,6 +22,7 @@ import cpython_modules  # noqa: E402
 from cpython_modules import Interrupts, cook  # noqa: E402
 
 from board_link import READY_MARKER  # noqa: E402
+ROM_DIR = os.path.dirname(os.path.abspath(__file__))
 RAW_PASTE_WINDOW = 128  # MICROPY_REPL_STDIN_BUFFER_MAX / 2, as on an ESP32
 CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E = 1, 2, 3, 4, 5
 FRIENDLY, RAW = "friendly", "raw"
@@ -97,7 +98,10 @@ def board_builtins(board_vfs):
         "gc": cpython_modules.board_gc(),
         "select": cpython_modules.board_select(),
         "time": cpython_modules.board_time(),
+        "socket": cpython_modules.board_socket(),
+        "ssl": cpython_modules.board_ssl(),
     }
+    stand_ins["tls"] = stand_ins["ssl"]
     stand_ins["uos"] = stand_ins["os"]
     stand_ins["uselect"] = stand_ins["select"]
 
@@ -158,10 +162,12 @@ class ReplSession:
             self._print_traceback(exc)
 
     def _print_traceback(self, exc):
-        tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-            tb = tb.tb_next  # frames of this REPL are not the user's business
-        lines = traceback.format_exception(type(exc), exc, tb)
+        # frames of this REPL and of the board's ROM are not the user's business (an ESP32's
+        # traceback shows no frames of its C modules either)
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if os.path.dirname(os.path.abspath(f.filename)) != ROM_DIR]
+        lines = (["Traceback (most recent call last):\n"] if frames else []) + traceback.format_list(frames)
+        lines += traceback.format_exception_only(type(exc), exc)
         if isinstance(exc, OSError) and isinstance(exc.errno, int):
             # MicroPython's words, which host tools parse: "OSError: [Errno 2] ENOENT"
             lines[-1] = "OSError: [Errno %d] %s\n" % (exc.errno, errno.errorcode.get(exc.errno, exc.strerror))

@@ -1,6 +1,8 @@
 # `network` for a virtual board: a Wi-Fi station (or Ethernet LAN) that is up as soon as it is
 # connected, with the board's own address from the supervisor. Rule: the same calls as the esp32
-# port, and a wrong Wi-Fi password fails as it does there when the board is configured with one.
+# port, and a wrong Wi-Fi password fails as it does there when the board is configured with one;
+# link_up() says whether an interface is connected, which the board's `socket` requires (as an
+# ESP32 without a connected interface has no route).
 import _vboard_host
 
 STA_IF = 0
@@ -13,6 +15,17 @@ STAT_NO_AP_FOUND = 201
 
 _NETMASK = "255.0.0.0"
 _GATEWAY = "127.0.0.1"
+
+
+_link = {}  # interface object -> connected
+
+
+def link_up():
+    """True while a WLAN station or a LAN of this board is connected."""
+    for up in _link.values():
+        if up:
+            return True
+    return False
 
 
 def _ifconfig():
@@ -32,6 +45,7 @@ class WLAN:
         self._active = bool(state)
         if not self._active:
             self._status = STAT_IDLE
+            _link[id(self)] = False
 
     def connect(self, ssid=None, key=None, bssid=None):
         if not self._active:
@@ -43,9 +57,11 @@ class WLAN:
             self._status = STAT_WRONG_PASSWORD
         else:
             self._status = STAT_GOT_IP
+        _link[id(self)] = self._status == STAT_GOT_IP
 
     def disconnect(self):
         self._status = STAT_IDLE
+        _link[id(self)] = False
 
     def isconnected(self):
         return self._active and self._status == STAT_GOT_IP
@@ -77,6 +93,7 @@ class LAN:
         if state is None:
             return self._active
         self._active = bool(state)
+        _link[id(self)] = self._active
 
     def isconnected(self):
         return self._active

@@ -17,6 +17,7 @@ _ETIMEDOUT = 110
 _ENETUNREACH = 101
 _EAI_NONAME = -2
 _EINVAL = 22
+_CONNECT_GIVES_UP_S = 20  # a socket without a timeout: when lwIP stops resending the SYN
 
 
 # The same test as firmware/profiles.py makes; the ROM cannot import firmware (a board's flash may
@@ -92,11 +93,22 @@ class VirtualNet:
         )
 
     def open_tcp(self, host, port, timeout_s, local_ip=None):
+        sock = socket.socket()
+        try:
+            self.connect(sock, host, port, timeout_s, local_ip)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def connect(self, sock, host, port, timeout_s, local_ip=None):
+        """Connect `sock` (a fresh host TCP socket) to host:port across the virtual network."""
         switches = self.switches()
         address, real_port = self.resolve(host, port)
+        wait_s = timeout_s if timeout_s is not None else _CONNECT_GIVES_UP_S
         if port in switches.get("block_ports", ()):
             if switches.get("block_mode") == "timeout":
-                time.sleep(timeout_s)
+                time.sleep(wait_s)
                 raise OSError(
                     _ETIMEDOUT, "connect to %s:%d timed out (outbound port %d is blocked on this "
                     "network)" % (host, port, port)
@@ -106,28 +118,22 @@ class VirtualNet:
                 "connect to %s:%d refused (outbound port %d is blocked on this network)" % (host, port, port),
             )
         if address is None:  # the real host drops packets to ports it does not serve
-            time.sleep(timeout_s)
+            time.sleep(wait_s)
             raise OSError(_ETIMEDOUT, "connect to %s:%d timed out (nothing answers on that port)" % (host, port))
-        sock = socket.socket()
-        try:
-            sock.settimeout(timeout_s)
-            sock.bind(_sockaddr(local_ip or self._ip, 0))
-            relay = self._config.get("relay")
-            shaped = switches.get("latency_ms") or switches.get("bandwidth_kbps") or switches.get("drop_after_bytes")
-            if shaped and relay:
-                # The supervisor's relay applies latency, bandwidth and drops; it connects onward
-                # from this board's address, so the tenant still sees the board's IP.
-                sock.connect(_sockaddr(relay[0], relay[1]))
-                header = ("VNET %s %d\n" % (address, real_port)).encode()
-                sent = 0
-                while sent < len(header):
-                    sent += sock.send(header[sent:])
-            else:
-                sock.connect(_sockaddr(address, real_port))
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        sock.settimeout(timeout_s)
+        sock.bind(_sockaddr(local_ip or self._ip, 0))
+        relay = self._config.get("relay")
+        shaped = switches.get("latency_ms") or switches.get("bandwidth_kbps") or switches.get("drop_after_bytes")
+        if shaped and relay:
+            # The supervisor's relay applies latency, bandwidth and drops; it connects onward
+            # from this board's address, so the tenant still sees the board's IP.
+            sock.connect(_sockaddr(relay[0], relay[1]))
+            header = ("VNET %s %d\n" % (address, real_port)).encode()
+            sent = 0
+            while sent < len(header):
+                sent += sock.send(header[sent:])
+        else:
+            sock.connect(_sockaddr(address, real_port))
 
 
 class VirtualClock:

@@ -32,7 +32,7 @@ def test_board_start_list_net_and_stop_from_the_command_line(tmp_path):
         assert info["port"] in started.stdout and info["flash"] == os.path.join(state, "flash")
         with Port(info["port"]) as port:
             port.enter_raw_repl()
-            assert port.run_raw("print('answering')") == ("answering\n", "")
+            assert port.run_raw("print('answering')") == ("answering\r\n", "")  # an ESP32 console's line end
 
         listed = scanmail("board", "list", "--root", root)
         row = [line for line in listed.stdout.splitlines() if line.startswith("lobby")][0].split()
@@ -83,7 +83,7 @@ MISTAKES = [
      ["front desk", "letters, digits"]),
     ("state folder is a file", ["board", "start", "--profile", "esp32-devkitc", "--state", "a-file"],
      ["a-file", "Not a directory", "--state DIR"]),
-    ("stop nothing", ["board", "stop", "--state", "nowhere"], ["no board was started", "board list"]),
+    ("stop nothing", ["board", "stop", "--state", "nowhere"], ["no board was ever started", "board list --all"]),
     ("negative latency", ["board", "net", "--state", ".", "--latency-ms", "-5"], ["latency_ms", "0 or more"]),
     ("port out of range", ["board", "net", "--state", ".", "--block-port", "70000"], ["blocked port", "1-65535"]),
     ("reset nothing", ["board", "reset", "--state", "nowhere"], ["no running board", "board start"]),

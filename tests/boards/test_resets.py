@@ -81,7 +81,7 @@ def test_ctrl_c_interrupts_running_code_and_the_board_answers_again(start_board,
         err = port.read_until(b"\x04")
         assert b"KeyboardInterrupt" in err
         port.read_until(b">")
-        assert port.run_raw("print(6 * 7)") == ("42\n", "")
+        assert port.run_raw("print(6 * 7)") == ("42\r\n", "")
 
 
 def test_a_host_that_soft_resets_the_board_many_times_in_a_row_keeps_a_working_board(start_board):

@@ -229,3 +229,68 @@ def test_filling_the_flash_ends_in_enospc_where_statvfs_said(board):
     bsize, blocks, free, written, left = (int(x) for x in figures.split())
     assert bsize * blocks == PARTITION
     assert free - bsize <= written <= free and left <= 1
+
+
+# -- the network: everything goes through the virtual network ---------------------------------------
+NET_PROBE = """
+import socket, network
+def attempt(what, call):
+    try:
+        call()
+        print(what, 'ok')
+    except OSError as exc:
+        print(what, exc)
+def connect():
+    s = socket.socket()
+    s.settimeout(5)
+    try:
+        s.connect(socket.getaddrinfo('127.0.0.1', %(port)d)[0][-1])
+        s.write(b'from the board')
+    finally:
+        s.close()
+attempt('down-lookup', lambda: socket.getaddrinfo('127.0.0.1', %(port)d))
+attempt('down-connect', lambda: socket.socket().connect(('127.0.0.1', %(port)d)))
+wlan = network.WLAN(network.STA_IF)
+wlan.active(True)
+wlan.connect('office', 'secret')
+attempt('up-unknown-name', lambda: socket.getaddrinfo('micropython.org', 443))
+attempt('up-connect', connect)
+"""
+
+
+def test_sockets_on_the_board_use_the_virtual_network_and_fail_as_an_esp32(board):
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(2)
+    server.settimeout(20)
+    port = server.getsockname()[1]
+    try:
+        out = mpremote(board, "exec", NET_PROBE % {"port": port})
+        conn, peer = server.accept()
+        with conn:
+            assert conn.recv(100) == b"from the board"
+        assert peer[0] == board.info["ip"]  # the board's own address, not the host's
+        assert out.splitlines()[:4] == ["down-lookup -202", "down-connect [Errno 113] EHOSTUNREACH",
+                                         "up-unknown-name -202", "up-connect ok"]
+        board.set_network(block_ports=[port])
+        try:
+            out = mpremote(board, "exec", NET_PROBE % {"port": port})
+        finally:
+            board.set_network(block_ports=None)
+        assert out.splitlines()[3] == "up-connect [Errno 111] ECONNREFUSED"
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("board", ["micropython"], indirect=True)  # mip is frozen into MicroPython only
+def test_mip_fails_as_on_an_esp32_without_a_route(board):
+    proc = subprocess.run([MPREMOTE, "connect", board.port, "exec",
+                           "import network\nw = network.WLAN(network.STA_IF)\nw.active(True)\nw.connect('office', 'x')\n"
+                           "import mip\nmip.install('aioble')"], capture_output=True, text=True, timeout=60)
+    lines = (proc.stdout + proc.stderr).replace("\r\n", "\n").splitlines()
+    assert lines[0].startswith("Installing aioble")
+    frames = [line for line in lines if line.startswith("  File")]
+    assert frames and all('"<stdin>"' in f or '"mip/' in f or '"requests/' in f for f in frames), frames
+    assert lines[-1] == "OSError: -202"
