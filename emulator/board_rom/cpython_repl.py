@@ -314,12 +314,27 @@ def banner():
             'Type "help()" for more information.\r\n' % (sys.version.split()[0], machine))
 
 
+def _flash_open(host_open, fs):
+    """CPython's open for the whole runtime: a file written inside the flash folder (the firmware
+    writes board.storage_root + name) counts against the partition, ENOSPC included."""
+    root = fs.host_path("/").rstrip("/")
+
+    def open_on_board(file, mode="r", *args, **kwargs):
+        if (isinstance(file, str) and not args and not kwargs and any(c in mode for c in "wax+")
+                and (file == root or file.startswith(root + "/"))):
+            return fs.open(file, mode)
+        return host_open(file, mode, *args, **kwargs)
+
+    return open_on_board
+
+
 def main():
     Interrupts.leave()
     sys.stdout = sys.stderr = cpython_modules.Console()
     sys.print_exception = _print_exception
     config = _vboard_host.config()
     board = ReplSession(config.get("flash") or os.getcwd(), config.get("filesystem_bytes"))
+    builtins.open = _flash_open(builtins.open, board.fs)
     mode = _vboard_host.boot_mode()
     try:
         board.run_file("boot.py")
