@@ -216,23 +216,36 @@ def test_mpytool_ls_cp_mkdir_mv_rm_info_and_reset(board, tmp_path):
 
 
 # -- the flash fills up as an ESP32's does ---------------------------------------------------------------
+FILLER = """
+import os
+def fill(root, statvfs):
+    # as the application writes a scan: a file under board.storage_root, 4 KB at a time
+    st = statvfs('/')
+    path = root.rstrip('/') + '/fill.bin'
+    chunk = b'\\xa5' * 4096
+    written = 0
+    f = open(path, 'wb')
+    try:
+        while written < 8 * 1024 * 1024:  # never fill the host's disk if the limit is missing
+            f.write(chunk)
+            written += len(chunk)
+    except OSError as exc:
+        print('errno', exc.errno if hasattr(exc, 'errno') else exc.args[0])
+    f.close()
+    print(st[0], st[2], st[0] * st[3], written, statvfs('/')[3])
+    os.remove(path)
+"""
+
+
 def test_filling_the_flash_ends_in_enospc_where_statvfs_said(board):
-    out = mpremote(board, "exec", (
-        "import os\n"
-        "st = os.statvfs('/')\n"
-        "free = st[0] * st[3]\n"
-        "chunk = b'\\xa5' * 4096\n"
-        "written = 0\n"
-        "f = open('fill.bin', 'wb')\n"
-        "try:\n"
-        "    while True:\n"
-        "        f.write(chunk)\n"
-        "        written += len(chunk)\n"
-        "except OSError as exc:\n"
-        "    print('errno', exc.errno if hasattr(exc, 'errno') else exc.args[0])\n"
-        "f.close()\n"
-        "print(st[0], st[2], free, written, os.statvfs('/')[3])\n"
-        "os.remove('fill.bin')\n"), timeout=120)
+    with open(os.path.join(board.flash_dir, "filler.py"), "w") as f:
+        f.write(FILLER)
+    try:
+        out = mpremote(board, "exec", "import filler, os, virtual_board\n"
+                       "filler.fill(virtual_board.VirtualBoard().storage_root, os.statvfs)",
+                       timeout=120)
+    finally:
+        os.remove(os.path.join(board.flash_dir, "filler.py"))
     errno_line, figures = out.splitlines()[-2:]
     assert errno_line == "errno 28"
     bsize, blocks, free, written, left = (int(x) for x in figures.split())
