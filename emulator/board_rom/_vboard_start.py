@@ -1,8 +1,10 @@
 # First code in every MicroPython board runtime (`micropython -i _vboard_start.py`), standing in for
 # what an ESP32's firmware does before the REPL. Rule: after this script the board's flash folder
 # is "/" (the unix port's root VFS is replaced by _vboard_flashfs.FlashFS over the flash), sys.path is the
-# ESP32's ('', '.frozen', '/lib'), sys/os/micropython answer as the esp32 port's (_vboard_port), boot.py always runs, main.py only on a hard reset or a soft reset
-# from the friendly REPL, then a ready marker tells the supervisor that the REPL comes next.
+# ESP32's ('', '.frozen', '/lib'), sys/os/micropython answer as the esp32 port's (_vboard_port) and
+# `socket` is the virtual network's (_vboard_socket), boot.py always runs, main.py only on a hard
+# reset or a soft reset from the friendly REPL, then a ready marker tells the supervisor that the
+# REPL comes next.
 import sys
 import os
 

@@ -4,8 +4,9 @@
 # else: the outer pty's slave (/dev/pts/N) is the port; the board runtime (MicroPython unix port, or
 # the CPython raw REPL) runs on an inner pty. Between the two the supervisor emulates the edges of a
 # board: resets (soft: `MPY: soft reboot`, boot.py only from the raw REPL; hard: boot noise,
-# boot.py, main.py, friendly banner), Ctrl-C as an interrupt while code runs, and on a USB-UART
-# bridge the baud rate and the 260-byte input buffer that drops what overflows it.
+# boot.py, main.py, friendly banner), Ctrl-C as an interrupt while code runs with it enabled, the
+# console's line ends and banner (console.py), and on a USB-UART bridge the baud rate and the
+# 260-byte input buffer that drops what overflows it.
 import errno
 import fcntl
 import os
