@@ -3,7 +3,8 @@
 # everything relayed outside the tenant. Rule: never half-stored. DATA is spooled as it arrives
 # into the `tmp/` folder of the message's first destination (the Maildir protocol's own spool);
 # only an accepted message is renamed into `new/` there and hard-linked (tmp/ then new/) into every
-# other destination. A refused or interrupted message is unlinked from tmp/.
+# other destination. A refused or interrupted message is unlinked from tmp/. Files have LF line
+# ends and the exact bytes stay available (line_ends.py).
 import email.parser
 import email.policy
 import mailbox
@@ -13,6 +14,8 @@ import socket
 import threading
 import time
 import uuid
+
+from scanmail.emulator.tenant.line_ends import EXACT_FOLDER, LfSpool
 
 FOLDERS = ("Inbox", "Junk Email", "Sent Items")
 INTERNET = "internet"
@@ -31,20 +34,23 @@ class MailStore:
 
     def new_spool_file(self, first_destination):
         """An open binary file in the tmp/ folder of (address, folder); the caller writes DATA into
-        it as it arrives and later passes its name to deliver() or the file to discard()."""
+        it as it arrives (stored with LF line ends) and later passes its name to deliver() or the
+        file to discard()."""
         path = self.folder_path(*first_destination)
         self._ensure_maildir(path)
-        return open(os.path.join(path, "tmp", self._unique_name()), "wb", buffering=0)
+        return LfSpool(os.path.join(path, "tmp", self._unique_name()))
 
     @staticmethod
     def discard(spool_file):
         try:
             spool_file.close()
         finally:
-            try:
-                os.unlink(spool_file.name)
-            except FileNotFoundError:
-                pass
+            for name in (spool_file.name, getattr(spool_file, "exact_name", None)):
+                try:
+                    if name:
+                        os.unlink(name)
+                except FileNotFoundError:
+                    pass
 
     def folder_path(self, address, folder):
         if address == INTERNET:
@@ -71,6 +77,7 @@ class MailStore:
         """Place the message spooled in destinations[0]'s tmp/ into every (address, folder) of
         `destinations`. Each copy appears atomically (rename from tmp/ to new/); the first one last,
         so that a failure on the way leaves the spool file to be discarded, not a partial delivery."""
+        exact = LfSpool.exact_name_of(spool_path) if os.path.exists(LfSpool.exact_name_of(spool_path)) else None
         for address, folder in destinations[1:]:
             path = self.folder_path(address, folder)
             self._ensure_maildir(path)
@@ -80,9 +87,24 @@ class MailStore:
                 os.link(spool_path, tmp)
             except OSError:
                 shutil.copyfile(spool_path, tmp)
+            if exact:
+                _place_exact(exact, path, name, os.link)
             os.rename(tmp, os.path.join(path, "new", name))
         first_tmp, name = os.path.split(spool_path)
+        if exact:
+            _place_exact(exact, os.path.dirname(first_tmp), name, os.rename)
         os.rename(spool_path, os.path.join(os.path.dirname(first_tmp), "new", name))
+
+    def message_files(self, address, folder="Inbox"):
+        """Paths of the stored messages, oldest first (new/ and cur/ alike)."""
+        path = self.folder_path(address, folder)
+        found = []
+        for sub in ("new", "cur"):
+            try:
+                found.extend((name, os.path.join(path, sub, name)) for name in os.listdir(os.path.join(path, sub)))
+            except FileNotFoundError:
+                pass
+        return [full for _name, full in sorted(found)]
 
     def messages(self, address, folder="Inbox"):
         """Stored messages, oldest first, as email.message.EmailMessage."""
@@ -110,3 +132,13 @@ class MailStore:
         for name in os.listdir(self.root):
             path = os.path.join(self.root, name)
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _place_exact(exact, folder_path, name, place):
+    """The exact bytes of the message `name` in a Maildir folder, in place before the message is."""
+    os.makedirs(os.path.join(folder_path, EXACT_FOLDER), exist_ok=True)
+    target = os.path.join(folder_path, EXACT_FOLDER, name)
+    try:
+        place(exact, target)
+    except OSError:
+        shutil.copyfile(exact, target)
