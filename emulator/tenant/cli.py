@@ -1,5 +1,6 @@
 # `scanmail o365 ...`: run the fake tenant (serve), read its message trace (trace) and script faults
-# on a running one (fault add|list|clear, through its HTTP API). Rule: user mistakes raise
+# on a running one (fault add|list|clear, through its HTTP API); `serve` prints one line per session
+# outcome and the workbench's address. Rule: user mistakes raise
 # host_tools.cli.UserError with what was wrong and what to do; handlers return an exit status.
 import asyncio
 import errno
@@ -104,14 +105,26 @@ async def _serve(tenant, args):
         else:  # every interface: a board on the LAN uses this machine's address and the port
             print("%-10s %s:%d, here %s:%d  (%s)" % (name, args.bind, e["port"], e["host"], e["port"], e["hostname"]))
     print("api        %s" % info["api"])
+    print("workbench  %s/  (open it in a browser: mail, trace, switches)" % info["api"])
     print("endpoints  %s" % os.path.join(server.state_dir, "endpoints.json"))
     print("ready; Ctrl-C stops", flush=True)
+    server.world.trace.listeners.append(lambda record: print(outcome_line(record), flush=True))
     try:
         await stop.wait()
     finally:
         await server.stop()
     print("stopped", flush=True)
     return 0
+
+
+def outcome_line(record):
+    """One line per session outcome as `serve` prints it: time, method, client, sender, recipients,
+    status and the reply."""
+    recipients = record.get("recipients") or []
+    shown = ",".join(recipients[:3]) + (" +%d" % (len(recipients) - 3) if len(recipients) > 3 else "")
+    return "%s  %-11s %-15s %s -> %s  %s  %s" % (
+        record.get("time", ""), record.get("method", ""), record.get("client_ip", ""),
+        record.get("sender") or "<>", shown or "-", record.get("status", ""), record.get("reply", ""))
 
 
 def do_trace(args):

@@ -1,5 +1,7 @@
 # The fake tenant's HTTP API (stdlib http.server, in its own thread): the message trace, stored
-# messages, faults, tokens and reset, as JSON. Rule: every answer is JSON; a bad request gets 400
+# messages, faults, tokens and reset, as JSON, plus the workbench's routes and page
+# (workbench_api.py; all documented in docs/tenant-api.md). Rule: every answer is JSON unless a
+# route returns raw bytes or an event stream (api_answers.py); a bad request gets 400
 # with {"error": "<what was wrong and what is allowed>"}; the API never returns a password, and a
 # token only to the caller who asked `POST /api/tokens` for one (a test helper, like mint_token).
 import json
@@ -7,16 +9,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from scanmail.emulator.tenant import workbench_api
+from scanmail.emulator.tenant.api_answers import ApiError, EventStream, Raw
 from scanmail.emulator.tenant.faults import FaultError
 from scanmail.emulator.tenant.mail_store import FOLDERS
 
 MAX_BODY = 64 * 1024
-
-
-class ApiError(Exception):
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
 
 
 def message_summary(message):
@@ -38,12 +36,42 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status, payload):
-        body = json.dumps(payload, indent=1).encode("utf-8")
+        if isinstance(payload, EventStream):
+            return self._stream(payload)
+        if isinstance(payload, Raw):
+            body, content_type, headers = payload.body, payload.content_type, payload.headers
+        else:
+            body, content_type, headers = json.dumps(payload, indent=1).encode("utf-8"), "application/json", {}
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
+
+    def _stream(self, stream):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            self.wfile.write(b": connected\n\n")
+            self.wfile.flush()
+            for event in stream.events:
+                if event is None:
+                    self.wfile.write(b": keep-alive\n\n")
+                else:
+                    name, data = event
+                    self.wfile.write(("event: %s\ndata: %s\n\n" % (name, json.dumps(data))).encode("utf-8"))
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            close = getattr(stream.events, "close", None)
+            if close is not None:
+                close()
 
     def _body(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -62,11 +90,17 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         route = (method, url.path.rstrip("/"))
         handler = ROUTES.get(route)
+        if handler is None and method == "GET" and (url.path == "/" or url.path.startswith("/workbench/")):
+            handler = lambda world, query, body: workbench_api.page_file(url.path)  # noqa: E731
         try:
             if handler is None:
-                raise ApiError(404, "no such endpoint %s %s; try GET /api/trace, GET /api/messages, "
-                                    "POST /api/reset, GET|POST|DELETE /api/faults, POST /api/tokens"
+                raise ApiError(404, "no such endpoint %s %s; the workbench is at GET /, the API is in "
+                                    "docs/tenant-api.md (e.g. GET /api/trace, GET /api/mailboxes)"
                                % (method, url.path))
+            origin = self.headers.get("Origin")
+            if method != "GET" and origin and origin != "http://" + (self.headers.get("Host") or ""):
+                raise ApiError(403, "requests from other web pages (Origin %s) are refused; use the "
+                                    "workbench at / or a client without an Origin header" % origin)
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             body = self._body() if method == "POST" else {}
             status, payload = handler(self.tenant_server.world, query, body)
@@ -74,6 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload = exc.status, {"error": str(exc)}
         except FaultError as exc:
             status, payload = 400, {"error": str(exc)}
+        except OSError as exc:      # the store changed under the request (a reset, a delete)
+            status, payload = 409, {"error": "the mail store changed while reading (%s); try again" % exc.strerror}
         self._send(status, payload)
 
     def do_GET(self):
@@ -103,6 +139,7 @@ def get_messages(world, query, body):
 
 def post_reset(world, query, body):
     world.reset()
+    workbench_api.reset_switches(world)
     return 200, {"reset": True}
 
 
@@ -143,11 +180,14 @@ ROUTES = {
     ("DELETE", "/api/faults"): delete_faults,
     ("POST", "/api/tokens"): post_tokens,
 }
+ROUTES.update(workbench_api.ROUTES)
 
 
 class ApiServer:
     def __init__(self, tenant_server, host, port):
+        tenant_server.world.workbench = workbench_api.Workbench(tenant_server.world)
         handler = type("BoundHandler", (_Handler,), {"tenant_server": tenant_server})
+        self.tenant_server = tenant_server
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
@@ -159,6 +199,7 @@ class ApiServer:
         self._thread.start()
 
     def stop(self):
+        self.tenant_server.world.workbench.close()     # ends the open event streams
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(5)

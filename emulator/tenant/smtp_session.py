@@ -27,6 +27,8 @@ log = logging.getLogger("scanmail.tenant")
 
 COMMAND_LIMIT = 64 * 1024       # inline XOAUTH2 tokens of 16 KB and more fit on one line
 CHUNK = 64 * 1024               # DATA is read in chunks this large (and the stream buffers 2x this)
+CONVERSATION_LIMIT = 60         # lines of a session kept for its trace records (the latest ones)
+LINE_NOTE_LIMIT = 1000
 ERROR_BUDGET = 10               # unrecognized commands before 421 and a close
 TLS_ALERT_HANDSHAKE_FAILURE = b"\x15\x03\x03\x00\x02\x02\x28"
 TLS_ORDER = {"1.0": 1, "1.1": 2, "1.2": 3, "1.3": 4,
@@ -86,6 +88,7 @@ class TenantSmtp(SMTP):
         self.last_auth_reply = None
         self.errors = 0
         self.bdat = None
+        self.conversation = []      # the session's lines so far, for the trace (no AUTH secrets)
         self._reset_envelope()
 
     # ------------------------------------------------------------------ plumbing
@@ -110,8 +113,14 @@ class TenantSmtp(SMTP):
     async def reply(self, text):
         if self.transport is None:
             raise _Closed()
+        self._note("S: " + text)
         self._writer.write(text.encode("utf-8", "surrogateescape") + b"\r\n")
         await self._writer.drain()
+
+    def _note(self, line):
+        if len(self.conversation) >= CONVERSATION_LIMIT:
+            del self.conversation[:len(self.conversation) - CONVERSATION_LIMIT + 1]
+        self.conversation.append(line[:LINE_NOTE_LIMIT])
 
     def _close(self):
         if self.transport is not None:
@@ -136,7 +145,17 @@ class TenantSmtp(SMTP):
             sender = self.mail_from if self.mail_from is not None else (self.login or "")
         self.world.trace.add(self.world.clock.now(), self.endpoint.name, self.method or self.default_method(),
                              self.client_ip, self.tls_version, sender,
-                             recipients if recipients is not None else self.rcpts, status, reply, **extra)
+                             recipients if recipients is not None else self.rcpts, status, reply,
+                             conversation=self.conversation_until(reply, extra.get("size")), **extra)
+
+    def conversation_until(self, reply, size):
+        """The session so far and the reply about to be sent (a record is written before its reply)."""
+        lines = list(self.conversation)
+        if size is not None and lines and lines[-1].startswith(("S: 354", "C: BDAT", "C: bdat")):
+            lines.append("C: <message, %d bytes>" % size)
+        if not lines or lines[-1] != "S: " + reply:
+            lines.append("S: " + reply)
+        return lines
 
     def default_method(self):
         return {"submission": "submission", "hve": "hve"}.get(self.endpoint.name, "direct_send")
@@ -199,6 +218,12 @@ class TenantSmtp(SMTP):
                     continue
                 verb, _, arg = line.partition(b" ")
                 verb_text = verb.decode("ascii", "replace")
+                if verb_text.upper() == "AUTH":     # an initial response is a secret: name the mechanism only
+                    words = arg.split()
+                    self._note("C: AUTH %s%s" % (printable(words[0].decode("ascii", "replace")) if words else "",
+                                                 " <credentials hidden>" if len(words) > 1 else ""))
+                else:
+                    self._note("C: " + printable(line.decode("utf-8", "replace"), 300))
                 handler = getattr(self, "smtp_" + verb_text.upper(), None) if verb_text.isalpha() else None
                 if handler is None:
                     self.errors += 1

@@ -21,6 +21,7 @@ class TraceLog:
         self.path = path
         self._lock = threading.Lock()
         self._records = read_trace(path)
+        self.listeners = []        # called with each new record, after it is written (live views)
         self._file = open(path, "a", encoding="utf-8")   # flushed after every record
 
     def add(self, now, endpoint, method, client_ip, tls, sender, recipients, status, reply, **extra):
@@ -39,6 +40,8 @@ class TraceLog:
             else:
                 self._file.write(line)
                 self._file.flush()
+        for listener in self.listeners:
+            listener(record)
         return record
 
     def records(self):

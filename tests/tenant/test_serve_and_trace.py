@@ -107,7 +107,13 @@ def test_the_trace_prints_while_running_and_after_a_ctrl_c(served):
     assert row.index("direct_send") == header.index("Method")             # aligned columns
     assert row.index("Delivered") == header.index("Status")
     assert "250 2.6.0 <" in row
-    assert server.stop(signal.SIGINT)[0] == 0
+    code, out, _err = server.stop(signal.SIGINT)
+    assert code == 0
+    # serve itself printed the workbench's address and one line for the message, as it happened
+    assert "workbench  %s/" % server.endpoints["api"] in out
+    outcome, = [line for line in out.splitlines() if "direct_send" in line]
+    assert outcome.split()[1:6] == ["direct_send", SCANNER_IP, "scanner@contoso.com", "->", "alice@contoso.com"]
+    assert outcome.split()[6:9] == ["Delivered", "250", "2.6.0"]
     after = scanmail("o365", "trace", "--state", server.state, "--json")
     record, = json.loads(after.stdout)
     assert (record["endpoint"], record["method"], record["client_ip"], record["tls"], record["sender"],
