@@ -1,9 +1,11 @@
 # Maildir files as mail clients read them, with the exact bytes received still available.
 # Rule: a stored message file has LF line ends (the local convention mutt, Python's `mailbox` and
 # every Maildir reader expect); the bytes received over SMTP (CRLF) are LF -> CRLF of that file,
-# which is exact whenever every LF received followed a CR. Only a message with a bare LF (BDAT with
-# BODY=BINARYMIME may carry them) keeps its exact bytes beside it, in `<folder>/exact/<key>`, started
-# at the first bare LF from what was written so far; nothing else is stored twice.
+# which is exact whenever every LF received followed a CR. A message with a bare LF keeps its exact
+# bytes beside it, in `<folder>/exact/<key>`, started at the first bare LF from what was written so
+# far. A message sent with BODY=BINARYMIME is stored as received (its attachments are binary: changing
+# its line ends would change them), and its exact copy is a second name of that same file. Nothing
+# is stored twice.
 import os
 
 EXACT_SUFFIX = ".exact"     # beside a spool file in tmp/, while the message arrives
@@ -17,14 +19,18 @@ def lf_to_crlf(data):
 
 class LfSpool:
     """A write-only binary spool file that stores CRLF as LF as data streams in (a CR at the end of
-    one write is held until the next shows whether an LF follows). Has `name` like a file object."""
+    one write is held until the next shows whether an LF follows), or, for a binary message, the
+    bytes as they come. Has `name` like a file object."""
 
-    def __init__(self, path):
+    def __init__(self, path, binary=False):
         self.name = path
         self.exact_name = self.exact_name_of(path)
         self._file = open(path, "wb", buffering=0)
         self._exact = None
         self._held_cr = False
+        self.binary = binary
+        if binary:      # kept as received: the exact copy is the file itself, by a second name
+            os.link(path, self.exact_name)
 
     @staticmethod
     def exact_name_of(spool_path):
@@ -37,6 +43,9 @@ class LfSpool:
     def write(self, data):
         if not data:
             return 0
+        if self.binary:
+            self._file.write(data)
+            return len(data)
         if self._exact is None:
             bare = data.count(b"\n") - data.count(b"\r\n")
             if self._held_cr and data.startswith(b"\n"):

@@ -32,13 +32,13 @@ class MailStore:
         for stale in self.spool_files():
             os.unlink(stale)        # half-written by a server that was killed: never delivered
 
-    def new_spool_file(self, first_destination):
+    def new_spool_file(self, first_destination, binary=False):
         """An open binary file in the tmp/ folder of (address, folder); the caller writes DATA into
-        it as it arrives (stored with LF line ends) and later passes its name to deliver() or the
-        file to discard()."""
+        it as it arrives (stored with LF line ends, or as received when `binary`: BODY=BINARYMIME)
+        and later passes its name to deliver() or the file to discard()."""
         path = self.folder_path(*first_destination)
         self._ensure_maildir(path)
-        return LfSpool(os.path.join(path, "tmp", self._unique_name()))
+        return LfSpool(os.path.join(path, "tmp", self._unique_name()), binary)
 
     @staticmethod
     def discard(spool_file):

@@ -543,10 +543,11 @@ class TenantSmtp(SMTP):
                 await self._skip_octets(size)
                 return
             places = self._destinations()
-            spool = self.world.store.new_spool_file(places[0])
+            binary = self.mail_params.get("BODY", "").upper() == "BINARYMIME"
+            spool = self.world.store.new_spool_file(places[0], binary=binary)
             spool.write(self._spool_prefix())
-            self.bdat = BdatTransfer(spool, places, _LimitedSink(spool, rules.size_limit(self)),
-                                     self.mail_params.get("BODY", "").upper() == "BINARYMIME", time.monotonic())
+            self.bdat = BdatTransfer(spool, places, _LimitedSink(spool, rules.size_limit(self)), binary,
+                                     time.monotonic())
         transfer = self.bdat
         remaining = size
         while remaining:

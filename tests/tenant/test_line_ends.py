@@ -60,7 +60,8 @@ def test_a_delivered_message_is_stored_with_lf_and_its_source_is_the_bytes_sent(
     assert tenant.messages("alice@contoso.com")[0]["Subject"] == "Line ends"
 
 
-def test_a_binarymime_message_with_bare_lfs_keeps_its_exact_bytes_in_every_copy(tenant):
+def test_a_binarymime_message_is_stored_as_received_in_every_copy(tenant):
+    # binary attachments: changing line ends would change them, so the file keeps the bytes as sent
     binary = b"From: scanner@contoso.com\r\nSubject: raw\r\n\r\n\x00\x01\n\xff\r\n\r"
     c = Chunker(tenant)
     try:
@@ -74,8 +75,20 @@ def test_a_binarymime_message_with_bare_lfs_keeps_its_exact_bytes_in_every_copy(
         path, = stored_files(tenant, address)
         assert exact_bytes(path).endswith(binary)
         with open(path, "rb") as f:
-            assert f.read().endswith(b"Subject: raw\n\n\x00\x01\n\xff\n\r")
+            assert f.read().endswith(binary)
     assert tenant.spool_files() == []
+
+
+def test_a_text_message_with_a_bare_lf_over_bdat_keeps_its_exact_bytes(tmp_path):
+    # the store's side of it: a bare LF in a text message starts an exact copy from what came before
+    spool = LfSpool(str(tmp_path / "m"))
+    spool.write(b"Subject: a\r\n\r")
+    spool.write(b"\nline\nmore\r\n")
+    spool.close()
+    with open(spool.exact_name, "rb") as f:
+        assert f.read() == b"Subject: a\r\n\r\nline\nmore\r\n"
+    with open(spool.name, "rb") as f:
+        assert f.read() == b"Subject: a\n\nline\nmore\n"
 
 
 def capture(server, deadline_s, wanted):
