@@ -5,8 +5,10 @@
 # Failed. Passwords and tokens never reach a record.
 import datetime
 import json
+import logging
 import threading
 
+log = logging.getLogger(__name__)
 STATUSES = ("Delivered", "Junk", "Refused", "Delayed", "Failed")
 COLUMNS = ("time", "endpoint", "method", "client_ip", "tls", "sender", "recipients", "status", "reply")
 
@@ -41,7 +43,10 @@ class TraceLog:
                 self._file.write(line)
                 self._file.flush()
         for listener in self.listeners:
-            listener(record)
+            try:
+                listener(record)
+            except Exception:       # a live view that failed must not fail the mail session
+                log.exception("trace listener failed")
         return record
 
     def records(self):
