@@ -56,7 +56,10 @@ def environment_for(runtime, extra_paths=()):
     if runtime == "micropython":
         env["MICROPYPATH"] = ":".join([firmware_root()] + paths + [".frozen"])
     else:
-        env["PYTHONPATH"] = os.pathsep.join(paths)
+        # Paths given before ours stay after them: bench/mutation.py puts a mutated copy of the
+        # firmware there, and a CPython child must import that copy, not the installed one.
+        inherited = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join(inherited + paths)
     return env
 
 

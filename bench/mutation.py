@@ -1,0 +1,319 @@
+# Mutation testing of the firmware's protocol and safety modules with cosmic-ray: each mutant (one
+# small change to the code: an operator, a comparison, a number, a condition negated) is put in a
+# copy of the repository and that module's tests are run on CPython; a mutant the tests do not
+# notice "survives". Rule: a survivor is killed by a test of behaviour a user cares about, or listed
+# in bench/mutation_equivalents.toml with the reason it cannot change behaviour; the figure is
+# killed / (mutants - equivalent). Nothing is printed as a figure from a run where anything
+# failed (a baseline test run that fails, a mutant the tool could not run): the run says what
+# failed and exits 1. Not a test: the whole run takes long; tests/test_mutation_bench.py runs a
+# small seeded slice of it.
+#
+#   .venv/bin/python bench/mutation.py                        # every module, table on stdout
+#   .venv/bin/python bench/mutation.py --json                 # {"modules": {...}, "killed_ratio": r}
+#   .venv/bin/python bench/mutation.py --module errors --module tls_setup --jobs 2
+#   .venv/bin/python bench/mutation.py --sample 5 --seed 1    # five mutants per module, seeded
+#   .venv/bin/python bench/mutation.py --survivors            # also print each survivor's diff
+#
+# Each module runs in its own copy of the repository (under --work-dir), where cosmic-ray mutates
+# the file in place; PYTHONPATH points `scanmail.firmware` at the copy, so the tests (and the
+# CPython children they start) import the mutant while the checkout stays untouched.
+import argparse
+import json
+import os
+import random
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+try:
+    import tomllib
+except ImportError:                       # Python 3.10
+    import tomli as tomllib
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EQUIVALENTS = os.path.join(REPO_ROOT, "bench", "mutation_equivalents.toml")
+COPIED = ("firmware", "tests", "emulator", "host_tools", "hardware", "pyproject.toml")
+PACKAGES = ("firmware", "emulator", "host_tools", "hardware")
+
+# module -> (file, the tests that prove it: pytest arguments, run on CPython only)
+CPYTHON_ONLY = "not micropython and not both_runtimes and not unix_port and not all_day"
+MODULES = {
+    "smtp_protocol": ("firmware/smtp_protocol.py", [
+        "tests/firmware/test_smtp_conversation.py", "tests/firmware/test_smtp_client.py",
+        "tests/firmware/test_long_replies.py"]),
+    "tls_setup": ("firmware/tls_setup.py", [
+        "tests/firmware/test_tls_setup.py"]),
+    "methods": ("firmware/methods.py", [
+        "tests/firmware/test_methods_and_diagnosis.py::test_settings",
+        "tests/firmware/test_methods_and_diagnosis.py::test_ehlo_uses_the_board_name_or_an_address_literal_never_a_bare_ip",
+        "tests/firmware/test_settings_refusals.py"]),
+    "message_checks": ("firmware/message_checks.py", [
+        "tests/firmware/test_message_refusals.py"]),
+    "message": ("firmware/message.py", [
+        "tests/firmware/test_mime_writer.py", "tests/firmware/test_message_refusals.py"]),
+    "mime_headers": ("firmware/mime_headers.py", [
+        "tests/firmware/test_mime_writer.py",
+        "tests/firmware/test_methods_and_diagnosis.py::test_dates_match_the_email_package_on_both_runtimes"]),
+    "errors": ("firmware/errors.py", [
+        "tests/firmware/test_smtp_conversation.py", "tests/firmware/test_smtp_client.py",
+        "tests/firmware/test_settings_refusals.py", "tests/firmware/test_tls_setup.py"]),
+}
+
+# The security checks: every mutant inside these functions must be killed (no equivalents).
+SECURITY = {
+    "smtp_protocol": ("receive_data", "_on_ehlo", "_after_security", "_send_line"),  # STARTTLS
+                                                                  # injection, downgrade
+    "tls_setup": ("check_clock", "configure", "failure_kind", "handshake_failed"),  # certificates
+    "methods": ("_secret_forms",),                                # every form of a secret, masked
+    "message_checks": ("check_address", "_check_text", "check"),  # header injection
+    "message": ("dot_stuff",),                                    # dot-stuffing
+    "errors": ("__init__",),                                      # secret masking
+}
+
+# One replacement per operator, as a careful reviewer would try (< for <=, - for +, ...), instead
+# of cosmic-ray's every-operator-for-every-operator (twelve replacements per "+", most of them
+# the same test): fewer, more telling mutants. VariableReplacer/-Inserter are random: left out.
+KEPT_REPLACEMENTS = ("Add_Sub", "Sub_Add", "Mul_Div", "Div_Mul", "FloorDiv_Mul", "Mod_FloorDiv",
+                     "Pow_Mul", "BitAnd_BitOr", "BitOr_BitAnd", "BitXor_BitOr", "LShift_RShift",
+                     "RShift_LShift", "Eq_NotEq", "NotEq_Eq", "Lt_LtE", "LtE_Lt", "Gt_GtE",
+                     "GtE_Gt", "Is_IsNot", "IsNot_Is")
+EXCLUDED_OPERATORS = [
+    r"core/Replace(Binary|Comparison)Operator_(?!(%s)$)" % "|".join(KEPT_REPLACEMENTS),
+    r"core/Variable(Replacer|Inserter)",
+]
+
+
+def make_copy(work_dir, name):
+    """A copy of the repository for one module, and the folder to put on PYTHONPATH."""
+    root = os.path.join(work_dir, name)
+    if os.path.exists(root):
+        shutil.rmtree(root)
+    repo = os.path.join(root, "repo")
+    os.makedirs(repo)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
+    for item in COPIED:
+        source = os.path.join(REPO_ROOT, item)
+        if os.path.isdir(source):
+            shutil.copytree(source, os.path.join(repo, item), ignore=ignore)
+        else:
+            shutil.copy(source, repo)
+    imports = os.path.join(root, "import")
+    os.makedirs(os.path.join(imports, "scanmail"))
+    for package in PACKAGES:
+        os.symlink(os.path.join(repo, package), os.path.join(imports, "scanmail", package))
+    return root, repo, imports
+
+
+def test_command(tests):
+    return " ".join([shlex.quote(sys.executable), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                     "-k", shlex.quote(CPYTHON_ONLY)] + [shlex.quote(t) for t in tests])
+
+
+def tool(name):
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def run_module(name, work_dir, sample, seed, log):
+    """Mutate one module in its own copy; -> dict with the outcome of every mutant, or "error"."""
+    path, tests = MODULES[name]
+    root, repo, imports = make_copy(work_dir, name)
+    env = dict(os.environ, PYTHONPATH=imports, CI="true", PYTHONDONTWRITEBYTECODE="1")
+    command = test_command(tests)
+    started = time.monotonic()
+    baseline = subprocess.run(shlex.split(command), cwd=repo, env=env, capture_output=True, text=True)
+    baseline_s = time.monotonic() - started
+    if baseline.returncode != 0:
+        return {"error": "the tests fail without any mutant (%s):\n%s" % (
+            command, (baseline.stdout + baseline.stderr)[-3000:])}
+    config = os.path.join(root, "cosmic-ray.toml")
+    with open(config, "w") as f:
+        f.write("[cosmic-ray]\nmodule-path = %s\ntimeout = %.1f\nexcluded-modules = []\n"
+                "test-command = %s\n\n[cosmic-ray.distributor]\nname = \"local\"\n\n"
+                "[cosmic-ray.filters.operators-filter]\nexclude-operators = %s\n" % (
+                    json.dumps(path), 3 * baseline_s + 15, json.dumps(command),
+                    json.dumps(EXCLUDED_OPERATORS)))
+    session = os.path.join(root, "session.sqlite")
+    for step in ([tool("cosmic-ray"), "init", config, session],
+                 [tool("cr-filter-operators"), session, config]):
+        proc = subprocess.run(step, cwd=repo, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            return {"error": "%s failed:\n%s" % (" ".join(step), proc.stderr[-3000:])}
+    if sample:
+        keep_sample(session, sample, seed, name)
+    log("%s: baseline %.1f s, running its mutants" % (name, baseline_s))
+    proc = subprocess.run([tool("cosmic-ray"), "exec", config, session], cwd=repo, env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"error": "cosmic-ray exec failed:\n%s" % proc.stderr[-3000:]}
+    dump = subprocess.run([tool("cosmic-ray"), "dump", session], cwd=repo, env=env,
+                          capture_output=True, text=True, check=True).stdout
+    with open(os.path.join(REPO_ROOT, path)) as f:
+        source_lines = f.read().splitlines()
+    mutants = []
+    for line in dump.splitlines():
+        item, result = json.loads(line)
+        if result is None or result["worker_outcome"] == "skipped":
+            continue
+        mutation = item["mutations"][0]
+        mutants.append({"operator": mutation["operator_name"], "line": mutation["start_pos"][0],
+                        "function": mutation.get("definition_name") or "",
+                        "source": source_lines[mutation["start_pos"][0] - 1].strip(),
+                        "mutant": mutated_line(result.get("diff") or ""),
+                        "worker": result["worker_outcome"], "test": result.get("test_outcome"),
+                        "diff": result.get("diff") or "", "output": result.get("output") or ""})
+    return {"mutants": mutants, "seconds": time.monotonic() - started, "baseline_s": baseline_s}
+
+
+def keep_sample(session, sample, seed, name):
+    """Mark all but `sample` seeded-random mutants of the session as skipped."""
+    from cosmic_ray.work_db import use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    with use_db(session) as db:
+        pending = sorted(db.pending_work_items, key=lambda item: item.job_id)
+        pending.sort(key=lambda item: (item.mutations[0].operator_name, item.mutations[0].occurrence))
+        chosen = set(item.job_id for item in random.Random("%s-%s" % (seed, name)).sample(
+            pending, min(sample, len(pending))))
+        for item in pending:
+            if item.job_id not in chosen:
+                db.set_result(item.job_id, WorkResult(output="not in the sample",
+                                                      worker_outcome=WorkerOutcome.SKIPPED))
+
+
+def mutated_line(diff):
+    """The mutated source line of a unified diff, stripped."""
+    for line in diff.splitlines():
+        if line.startswith("+") and not line.startswith("+++"):
+            return line[1:].strip()
+    return ""
+
+
+def load_equivalents():
+    with open(EQUIVALENTS, "rb") as f:
+        entries = tomllib.load(f).get("equivalent", [])
+    for entry in entries:
+        for key in ("module", "source", "mutant", "reason"):
+            if not entry.get(key):
+                raise SystemExit("mutation: %s: an entry lacks %r: %r" % (EQUIVALENTS, key, entry))
+    return entries
+
+
+def classify(name, mutants, equivalents):
+    """-> (figures for the module, survivors, equivalents that no longer match a survivor)."""
+    listed = [(e["source"], e["mutant"]) for e in equivalents if e["module"] == name]
+    counts = {"mutants": len(mutants), "killed": 0, "equivalent": 0}
+    survivors, matched = [], set()
+    for m in mutants:
+        if m["test"] in ("killed", "incompetent"):
+            counts["killed"] += 1
+        elif (m["source"], m["mutant"]) in listed and not is_security(name, m):
+            counts["equivalent"] += 1
+            matched.add((m["source"], m["mutant"]))
+        else:
+            survivors.append(m)
+    return counts, survivors, [pair for pair in listed if pair not in matched]
+
+
+def is_security(name, mutant):
+    return mutant["function"] in SECURITY.get(name, ())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description="Mutation testing of the firmware's protocol and safety modules (cosmic-ray).",
+        epilog="examples:\n  .venv/bin/python bench/mutation.py --json\n"
+               "  .venv/bin/python bench/mutation.py --module tls_setup --survivors\n"
+               "  .venv/bin/python bench/mutation.py --sample 3 --seed 7",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON only")
+    parser.add_argument("--module", action="append", choices=sorted(MODULES),
+                        help="only this module (repeatable; default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="modules mutated at once (default 2)")
+    parser.add_argument("--sample", type=int, default=0,
+                        help="run only this many mutants per module, chosen with --seed")
+    parser.add_argument("--seed", default="0", help="seed of --sample (default 0)")
+    parser.add_argument("--work-dir", help="where the copies go (default: a temporary folder)")
+    parser.add_argument("--survivors", action="store_true", help="print each survivor's diff")
+    args = parser.parse_args(argv)
+    names = args.module or list(MODULES)
+    equivalents = load_equivalents()
+    work_dir = os.path.abspath(args.work_dir or tempfile.mkdtemp(prefix="scanmail-mutation-"))
+    os.makedirs(work_dir, exist_ok=True)
+
+    def log(text):
+        print("mutation: " + text, file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        results = dict(zip(names, pool.map(
+            lambda n: run_module(n, work_dir, args.sample, args.seed, log), names)))
+    seconds = time.monotonic() - started
+    if not args.work_dir:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    failures = ["%s: %s" % (n, r["error"]) for n, r in results.items() if "error" in r]
+    for name, result in results.items():
+        for m in result.get("mutants", []):
+            if m["worker"] not in ("normal",) or m["test"] is None:
+                failures.append("%s: a mutant at line %d (%s) did not run: %s\n%s" % (
+                    name, m["line"], m["operator"], m["worker"], m["output"][-1500:]))
+    if failures:
+        print("mutation: no figures: the run did not complete\n" + "\n".join(failures),
+              file=sys.stderr)
+        return 1
+
+    modules, all_survivors, stale = {}, [], []
+    security = {"mutants": 0, "killed": 0, "survived": 0}
+    for name in names:
+        mutants = results[name]["mutants"]
+        counts, survivors, unmatched = classify(name, mutants, equivalents)
+        modules[name] = counts
+        all_survivors += [dict(m, module=name) for m in survivors]
+        if not args.sample:
+            stale += ["%s: %s -> %s" % (name, s, m) for s, m in unmatched]
+        for m in mutants:
+            if is_security(name, m):
+                security["mutants"] += 1
+                security["killed" if m["test"] in ("killed", "incompetent") else "survived"] += 1
+    total = sum(c["mutants"] for c in modules.values())
+    killed = sum(c["killed"] for c in modules.values())
+    equivalent = sum(c["equivalent"] for c in modules.values())
+    ratio = round(killed / (total - equivalent), 4) if total > equivalent else None
+    out = {"modules": modules, "killed_ratio": ratio, "security_checks": security,
+           "survivors": ["%s:%d %s: %s -> %s" % (m["module"], m["line"], m["function"],
+                                                   m["source"], m["mutant"]) for m in all_survivors],
+           "stale_equivalents": stale, "seconds": round(seconds, 1),
+           "sample": args.sample or None}
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    print("mutation testing of the firmware (cosmic-ray, tests on CPython), %.0f s on %d jobs"
+          % (seconds, args.jobs))
+    print("%-16s %8s %8s %11s %9s %8s" % ("module", "mutants", "killed", "equivalent", "survived",
+                                           "seconds"))
+    for name in names:
+        c = modules[name]
+        print("%-16s %8d %8d %11d %9d %8.0f" % (name, c["mutants"], c["killed"], c["equivalent"],
+                                                c["mutants"] - c["killed"] - c["equivalent"],
+                                                results[name]["seconds"]))
+    print("killed ratio (equivalents excluded): %s   target >= 0.9   %s" % (
+        ratio, "PASS" if ratio is not None and ratio >= 0.9 else "MISS"))
+    print("security checks: %d mutants, %d killed, %d survived   target: all killed   %s" % (
+        security["mutants"], security["killed"], security["survived"],
+        "PASS" if security["survived"] == 0 else "MISS"))
+    for m in all_survivors:
+        print("survived: %s:%d (%s) %s  ->  %s" % (m["module"], m["line"], m["function"],
+                                                   m["source"], m["mutant"]))
+        if args.survivors:
+            print(m["diff"])
+    for entry in stale:
+        print("listed as equivalent but no longer a survivor (remove it): " + entry)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
