@@ -85,10 +85,24 @@ CASES = {
         {"replies": {"starttls": "454 4.7.0 TLS not available due to temporary reason\r\n"}},
         {"commands": ["EHLO scanner-3f2a", "STARTTLS", "QUIT"], "outcome": "failed",
          "error": {"stage": "starttls", "code": 454, "enhanced": "4.7.0", "transient": True}}),
-    "replies smuggled in clear after the STARTTLS reply are refused, TLS never starts": (
+    "replies smuggled in clear in the same read as the STARTTLS reply are refused, TLS never starts": (
+        {"replies": {"starttls": "220 2.0.0 SMTP server ready\r\n250-AUTH LOGIN PLAIN\r\n"},
+         "delivery": "whole"},
+        {"commands": ["EHLO scanner-3f2a", "STARTTLS"], "outcome": "raised",
+         "error": {"stage": "starttls", "cls": "SMTPError", "kind": "protocol"},
+         "text_contains": "sent data after its STARTTLS reply, before TLS began"}),
+    "a smuggled reply that arrives in a read of its own after the STARTTLS reply is refused too": (
         {"replies": {"starttls": "220 2.0.0 SMTP server ready\r\n250-AUTH LOGIN PLAIN\r\n"}},
         {"commands": ["EHLO scanner-3f2a", "STARTTLS"], "outcome": "raised",
-         "error": {"stage": "starttls", "cls": "SMTPError", "kind": "protocol"}}),
+         "error": {"stage": "starttls", "cls": "SMTPError", "kind": "protocol"},
+         "text_contains": "the server sent data nobody asked for"}),
+    "a server that writes each reply in one read is understood as one read byte by byte": (
+        {"rcpts": ["alice@contoso.com", "bob@contoso.com"], "delivery": "whole"},
+        {"commands": ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a"]
+         + LOGIN_B64 + ["MAIL FROM:<scanner@contoso.com> SIZE=1000", "RCPT TO:<alice@contoso.com>",
+                        "RCPT TO:<bob@contoso.com>", "DATA", "<message>", ".", "QUIT"],
+         "writes": [1, 1, 1, 1, 1, 4, 2], "outcome": "done",
+         "result": "250 2.0.0 OK <id@example> [Hostname=EXAMPLE]"}),
     "direct send with opportunistic TLS falls back to plaintext when STARTTLS is refused": (
         {"client": {"tls": "opportunistic", "auth": "none", "method": "direct_send"},
          "replies": {"starttls": "454 4.7.0 TLS not available\r\n", "ehlo": MX_EHLO}},
@@ -199,6 +213,8 @@ def test_smtp_conversation(runtime, name):
             assert got["error"][key] == value, (key, got["error"])
     else:
         assert got["error"] is None, got["error"]
+    if "text_contains" in want:
+        assert want["text_contains"] in got["error"]["text"], got["error"]
     for secret in want.get("secret_free", ()):
         assert secret not in got["error"]["text"] and secret not in got["error"]["str"]
 

@@ -1,6 +1,7 @@
 # Runs on BOTH runtimes (MicroPython unix port and CPython), imported by test snippets: drives the
 # sans-I/O SmtpClient against a scripted server that answers each command with a canned reply and
-# feeds every reply ONE BYTE AT A TIME. Prints nothing itself; run() returns a JSON string with
+# feeds every reply ONE BYTE AT A TIME (or, with "delivery": "whole", each reply in one read, as
+# a server that writes several lines at once is read). Prints nothing itself; run() returns a JSON string with
 # the commands the server saw and the outcome, which the pytest side compares.
 import json
 
@@ -93,6 +94,9 @@ def run(spec):
                     client.connection_closed()
                     continue
                 chunk = due.pop(0).encode()
+                if spec.get("delivery") == "whole":   # one read: as a server writes it at once
+                    client.receive_data(chunk)
+                    continue
                 for i in range(len(chunk)):
                     client.receive_data(chunk[i:i + 1])
             elif event == sp.START_TLS:
