@@ -57,6 +57,8 @@ def failure_kind(exc):
             or "self-signed" in lower or "self signed" in lower or "verify failed" in lower
             or "not trusted" in lower):
         return "untrusted", text
+    if "eof" in lower:                  # the server hung up mid-handshake (both runtimes say EOF)
+        return "closed", text
     kind = compat.network_error_kind(exc)
     if kind in ("timeout", "closed"):
         return kind, text

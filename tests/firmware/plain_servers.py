@@ -157,3 +157,51 @@ class ImplicitTlsServer:
 
     def __exit__(self, *exc):
         self._controller.stop()
+
+
+class CertificateServer(ScriptedServer):
+    """Implicit TLS for `hostname` with a certificate whose validity a test chooses (`not_before`,
+    `not_after`: datetimes, or None for trustme's defaults); greets and closes after a handshake.
+    `ca_der` is its CA, to trust."""
+
+    def __init__(self, hostname, not_before=None, not_after=None, bind="127.0.0.1"):
+        import ssl
+
+        import trustme
+
+        ScriptedServer.__init__(self, bind)
+        ca = trustme.CA()
+        self.ca_der = ssl.PEM_cert_to_DER_cert(ca.cert_pem.bytes().decode())
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert(hostname, not_before=not_before, not_after=not_after).configure_cert(
+            self._context)
+        self.handshakes = 0
+
+    def _session(self, conn):
+        import ssl
+
+        try:
+            tls = self._context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            return                          # the client refused the certificate
+        self.handshakes += 1
+        with tls:
+            tls.sendall(b"421 4.3.2 closing\r\n")
+
+
+class ClosingServer(ScriptedServer):
+    """Accepts each connection and closes it at once, without a word."""
+
+    def _session(self, conn):
+        pass
+
+
+class PlaintextServer(ScriptedServer):
+    """Greets in clear where TLS was expected (a plain SMTP port given as an implicit-TLS one)."""
+
+    def _session(self, conn):
+        conn.sendall(b"220 mail.example.org ESMTP\r\n" * 40)
+        try:
+            conn.recv(4096)
+        except OSError:
+            pass
