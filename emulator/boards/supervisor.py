@@ -90,6 +90,7 @@ class Supervisor:
         self.credit = 0.0
         self.last_tick = time.monotonic()
         self.dropped = 0
+        self.holding = False  # host bytes are waiting for room in the board's input buffer
         self.ready_written = False
         self.stopping = False
         self.hard_reset_requested = False
@@ -303,6 +304,9 @@ class Supervisor:
             self.dropped += len(rest)
             self.log("input buffer full: dropped %d bytes (%d in all)" % (len(rest), self.dropped))
             return b""
+        if rest and not self.holding:  # logged once per time the buffer fills (tests wait for it)
+            self.log("input buffer full: holding %d bytes until the board reads" % len(rest))
+        self.holding = bool(rest)
         return rest
 
     # -- main loop ------------------------------------------------------------------------------------

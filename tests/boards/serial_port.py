@@ -46,9 +46,9 @@ class Port:
                 self.seen += os.read(self.fd, 4096)
 
     def enter_raw_repl(self):
-        self.write(b"\r\x03\x03")
-        time.sleep(0.05)
-        self.write(b"\r\x01")
+        # Ctrl-C, Ctrl-C, then Ctrl-A in one stream, as mpremote does: the board reads them in
+        # order, so the interrupt is handled before the raw REPL is asked for; no pause between.
+        self.write(b"\r\x03\x03\r\x01")
         self.read_until(b"raw REPL; CTRL-B to exit\r\n>")
         del self.seen[:]
 

@@ -2,7 +2,8 @@
 # at the baud rate and the board's 260-byte input buffer drops what arrives while it is full; a
 # host that paces itself (raw-paste flow control) loses nothing. Native USB (esp32-s3-devkitc-1)
 # pushes back instead of dropping. The board is kept busy (not reading its input) by code that
-# waits for a file the test creates, so what the buffer holds does not depend on timing.
+# waits for a file the test creates only once the supervisor has logged the overflow (bytes
+# dropped, or held back), so what the buffer holds does not depend on timing.
 import os
 import time
 
@@ -23,36 +24,34 @@ LONG_LINE = 'print(len("' + "a" * 986 + '"))'
 RX_BUFFER = 260
 
 
+def _supervisor_log(board):
+    with open(os.path.join(board.state_dir, "supervisor.log")) as f:
+        return f.read()
+
+
 def _dropped_bytes(board):
     """What the supervisor logged as dropped (the board's UART would count overruns)."""
     total = 0
-    with open(os.path.join(board.state_dir, "supervisor.log")) as f:
-        for line in f:
-            if "input buffer full: dropped" in line:
-                total = int(line.split("(")[1].split()[0])
+    for line in _supervisor_log(board).splitlines():
+        if "input buffer full: dropped" in line:
+            total = int(line.split("(")[1].split()[0])
     return total
 
 
-def _write_while_busy(board, port, payload, wait_for_drops):
-    """Keep the board busy, write `payload` in one go, then let the board read what it kept."""
+def _wait_until(condition):
+    """Poll for an event the supervisor logs; pytest-timeout bounds the wait."""
+    while not condition():
+        time.sleep(0.01)
+
+
+def _write_while_busy(board, port, payload, overflow_seen):
+    """Keep the board busy, write `payload` in one go, wait until the link has dealt with the
+    overflow (`overflow_seen()`), then let the board read what it kept."""
     port.enter_raw_repl()
     port.write(WAIT_FOR_GO.encode() + b"\x04")
     port.read_until(b"OK")
     port.write(payload)
-    if wait_for_drops:
-        # Until the whole payload has crossed the link: drops have started and then stopped (at
-        # 11.5 KB/s, 0.3 s without a new drop is 3 KB of link time).
-        deadline = time.monotonic() + 20
-        last, quiet_since = 0, time.monotonic()
-        while time.monotonic() < deadline:
-            dropped = _dropped_bytes(board)
-            if dropped != last:
-                last, quiet_since = dropped, time.monotonic()
-            elif dropped and time.monotonic() - quiet_since > 0.3:
-                break
-            time.sleep(0.02)
-    else:
-        time.sleep(0.3)  # as long as a UART bridge would need to overflow
+    _wait_until(overflow_seen)
     with open(os.path.join(board.flash_dir, "go"), "w"):
         pass
     port.read_until(b"\x04\x04>")  # the busy code ends; the board now reads its input buffer
@@ -62,7 +61,9 @@ def test_a_host_writing_faster_than_a_uart_bridge_allows_loses_what_overflows_th
     board = start_board("micropython", profile="esp32-devkitc")  # not --fast: the real link
     assert len(LONG_LINE) == 1000
     with Port(board.port) as port:
-        _write_while_busy(board, port, LONG_LINE.encode() + b"\x04", wait_for_drops=True)
+        # Until everything beyond the buffer has crossed the link and been dropped.
+        _write_while_busy(board, port, LONG_LINE.encode() + b"\x04",
+                          lambda: _dropped_bytes(board) >= len(LONG_LINE) + 1 - RX_BUFFER)
         # The end-of-input byte was among the dropped ones: the board still waits for it.
         port.write(b"\x04")
         port.read_until(b"OK")
@@ -87,7 +88,9 @@ def test_a_host_that_paces_itself_with_raw_paste_loses_nothing_over_the_same_lin
 def test_a_native_usb_board_pushes_back_instead_of_dropping(start_board):
     board = start_board("micropython", profile="esp32-s3-devkitc-1")
     with Port(board.port) as port:
-        _write_while_busy(board, port, LONG_LINE.encode() + b"\x04", wait_for_drops=False)
+        # Until the link has filled the board's buffer and holds the rest back.
+        _write_while_busy(board, port, LONG_LINE.encode() + b"\x04",
+                          lambda: "input buffer full: holding" in _supervisor_log(board))
         port.read_until(b"OK")
         out = port.read_until(b"\x04")
         err = port.read_until(b"\x04")

@@ -97,7 +97,6 @@ def test_a_client_that_vanishes_mid_data_leaves_nothing_stored(tenant):
 @pytest.mark.parametrize("stall_in_data", [False, True], ids=["idle between commands", "stalled mid-DATA"])
 def test_a_stalled_client_is_told_and_dropped_after_the_idle_timeout_with_nothing_stored(make_tenant, stall_in_data):
     fake = make_tenant()
-    fake.world.idle_timeout_s = 0.3
     raw = Raw(fake)
     try:
         raw.command(b"EHLO scanner")
@@ -105,7 +104,14 @@ def test_a_stalled_client_is_told_and_dropped_after_the_idle_timeout_with_nothin
             raw.command(b"MAIL FROM:<scanner@contoso.com>")
             raw.command(b"RCPT TO:<alice@contoso.com>")
             raw.command(b"DATA")
+        # Only now, with every command answered, is the session's idle timeout made short: the
+        # next bytes the server reads arm it, and nothing the client still has to say can race it.
+        (session,) = fake.world.sessions
+        session._timeout_duration = 0.3
+        if stall_in_data:
             raw.send(b"Subject: half\r\n\r\nhalf a scan")
+        else:
+            assert raw.command(b"NOOP").startswith("250")
         assert raw.line() == replies.IDLE_TIMEOUT
         assert raw.file.readline() == b""
     finally:
