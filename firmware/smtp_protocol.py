@@ -30,9 +30,9 @@ MAX_LINE_BYTES = const(2048)     # RFC 5321 4.5.3.1.5 says 512; Exchange tags re
 _MAX_REPLY_LINES = const(100)    # an EHLO list is about a dozen lines
 
 # The reply each stage needs to go on (RFC 5321 4.3.2); AUTH may also get 334 (a challenge) and
-# RCPT 251 (will forward). Any other 4xx/5xx is a refusal.
+# RCPT 251 (will forward). Any other 4xx/5xx is a refusal. QUIT's reply changes nothing.
 _GO_ON = {"greeting": 220, "ehlo": 250, "starttls": 220, "auth": 235, "mail": 250, "rcpt": 250,
-          "data": 354, "end_of_data": 250, "quit": 221}
+          "data": 354, "end_of_data": 250}
 
 
 # The EHLO extensions the client acts on (RFC 2920, 3207, 4954, 1870, 3030).

@@ -1,0 +1,208 @@
+# The edges of the SMTP client's reading and answering (firmware/smtp_protocol.py), on MicroPython
+# and CPython: reply codes and enhanced codes at the limits of their syntax, how a server's text is
+# shown (control characters as "?"), the longest line and the most lines a reply may have, the
+# EHLO forms of AUTH, the XOAUTH2 error challenge, and commands that could carry a line break.
+# Each case is one conversation with the scripted server (tests/firmware/on_runtime/), compared
+# with what a user sees: the commands sent, the outcome, the error's stage, code, kind and text.
+import json
+
+import pytest
+
+from tests.firmware.runtime_cache import batch
+
+EHLO_TLS = "250-x Hello\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n250 AUTH LOGIN\r\n"
+DIRECT = {"tls": "none", "auth": "none", "method": "custom"}
+START = ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a"]
+
+
+def ehlo_lines(count):
+    """An EHLO reply of exactly `count` lines."""
+    return "".join("250-X%d\r\n" % i for i in range(count - 1)) + "250 PIPELINING\r\n"
+
+
+# name -> (spec for scripted_server.run, what must hold: outcome, error fields, text, commands)
+CASES = {
+    "a greeting of just its code is a greeting": (
+        {"replies": {"greeting": "220\r\n"}, "client": DIRECT},
+        {"outcome": "done"}),
+    "a greeting continued by a bare code and hyphen is one reply": (
+        {"replies": {"greeting": "220-\r\n220 ready\r\n"}, "client": DIRECT},
+        {"outcome": "done"}),
+    "a line shorter than a code is not SMTP": (
+        {"replies": {"greeting": "22\r\n"}},
+        {"outcome": "raised", "error": {"stage": "greeting", "kind": "protocol"},
+         "text": "not an SMTP reply line: '22'"}),
+    "a long line that is not SMTP is quoted by its first 60 characters": (
+        {"replies": {"greeting": "HTTP/1.1 400 " + "y" * 100 + "\r\n"}},
+        {"outcome": "raised", "text": "not an SMTP reply line: %r" % ("HTTP/1.1 400 " + "y" * 47)}),
+    "a code after its three digits needs a space or a hyphen": (
+        {"replies": {"greeting": "220x ready\r\n"}},
+        {"outcome": "raised", "error": {"kind": "protocol"},
+         "text": "reply line '220x ready' lacks the space or hyphen after the code"}),
+    "code 199 is not an SMTP code": (
+        {"replies": {"greeting": "199 hi\r\n"}},
+        {"outcome": "raised", "text": "reply code 199 is not a valid SMTP reply code"}),
+    "code 600 is not an SMTP code": (
+        {"replies": {"greeting": "600 hi\r\n"}},
+        {"outcome": "raised", "text": "reply code 600 is not a valid SMTP reply code"}),
+    "code 200 is an SMTP code, but not the greeting": (
+        {"replies": {"greeting": "200 hi\r\n"}},
+        {"outcome": "failed", "error": {"stage": "greeting", "kind": "protocol"},
+         "text": "unexpected reply to greeting: 200 hi"}),
+    "a 399 to MAIL is no refusal but a broken server": (
+        {"replies": {"mail": "399 what\r\n"}, "client": DIRECT},
+        {"outcome": "abort", "error": {"stage": "mail", "kind": "protocol", "code": None}}),
+    "a 400 to MAIL is a refusal worth a retry": (
+        {"replies": {"mail": "400 4.0.0 try later\r\n"}, "client": DIRECT},
+        {"outcome": "abort", "error": {"stage": "mail", "code": 400, "enhanced": "4.0.0",
+                                       "kind": None, "transient": True}, "text": "try later"}),
+    "a 599 to RCPT is a refusal for good": (
+        {"replies": {"rcpt": ["599 5.0.0 no\r\n"]}, "client": DIRECT},
+        {"outcome": "abort", "error": {"stage": "rcpt", "code": 599, "enhanced": "5.0.0",
+                                       "transient": False}}),
+    "a 251 to RCPT (will forward) accepts the recipient": (
+        {"replies": {"rcpt": ["251 2.1.5 User not local; will forward\r\n"]}, "client": DIRECT},
+        {"outcome": "done"}),
+    "a refused STARTTLS is told apart from other refusals": (
+        {"replies": {"starttls": "554 5.7.3 no TLS for you\r\n"}},
+        {"outcome": "failed", "error": {"stage": "starttls", "kind": "starttls_refused",
+                                        "code": 554, "transient": False}}),
+    "a refused MAIL has no kind of its own": (
+        {"replies": {"mail": "550 5.7.60 no\r\n"}, "client": DIRECT},
+        {"outcome": "abort", "error": {"stage": "mail", "kind": None, "code": 550}}),
+    "control characters in a server's text are shown as question marks": (
+        {"replies": {"mail": "550 5.1.8 a\tb\x08c\x7fd~e}f\x1fg h\x80i\r\n"}, "client": DIRECT},
+        {"outcome": "abort", "text": "a\tb?c?d~e}f?g h??i"}),
+    "a reply line of 2048 bytes is read": (
+        {"replies": {"greeting": "220 " + "x" * 2043 + "\r\n"}, "client": DIRECT},
+        {"outcome": "done"}),
+    "a reply line of 2049 bytes is refused": (
+        {"replies": {"greeting": "220 " + "x" * 2044 + "\r\n"}, "client": DIRECT},
+        {"outcome": "raised", "text": "a reply line is longer than 2048 bytes"}),
+    "an EHLO reply of 100 lines is read": (
+        {"replies": {"ehlo": ehlo_lines(100)}, "client": DIRECT},
+        {"outcome": "done"}),
+    "an EHLO reply of 101 lines is refused": (
+        {"replies": {"ehlo": ehlo_lines(101)}, "client": DIRECT},
+        {"outcome": "raised", "text": "a reply has more than 100 lines"}),
+    "AUTH offered in the old AUTH=LOGIN form is understood": (
+        {"replies": {"ehlo_tls": "250-x Hello\r\n250 AUTH=LOGIN\r\n"}},
+        {"outcome": "done", "commands_prefix": START + ["AUTH LOGIN c2Nhbm5lckBjb250b3NvLmNvbQ=="]}),
+    "AUTH offered on two lines offers both lines' mechanisms": (
+        {"replies": {"ehlo_tls": "250-x Hello\r\n250-AUTH LOGIN\r\n250 AUTH=XOAUTH2 PLAIN\r\n"}},
+        {"outcome": "done"}),
+    "a SIZE given twice is not read as a sum of the two": (
+        {"replies": {"ehlo_tls": "250-x Hello\r\n250-SIZE 500\r\n250-SIZE 600\r\n250 AUTH LOGIN\r\n"},
+         "size": 1000},
+        {"outcome": "failed", "error": {"stage": "mail", "kind": "too_big"},
+         "text": "the message is 1000 bytes; the server accepts at most 600"}),
+    "no AUTH offered at all is said as such and is not worth a retry": (
+        {"replies": {"ehlo_tls": "250-x Hello\r\n250 SIZE 0\r\n"}},
+        {"outcome": "failed", "error": {"stage": "auth", "kind": "auth_unavailable",
+                                        "transient": False},
+         "text": "the server offers AUTH nothing, not LOGIN"}),
+    "an XOAUTH2 error challenge is answered empty, then the refusal is reported": (
+        {"client": {"auth": "xoauth2", "token": "tok-123", "password": None, "secrets": ["tok-123"]},
+         "replies": {"auth": ["334 \r\n", "334 eyJzdGF0dXMiOiI0MDEifQ==\r\n",
+                              "535 5.7.3 Authentication unsuccessful\r\n"]}},
+        {"outcome": "failed", "error": {"stage": "auth", "code": 535, "enhanced": "5.7.3"},
+         "commands_suffix": ["AUTH XOAUTH2",
+                             "dXNlcj1zY2FubmVyQGNvbnRvc28uY29tAWF1dGg9QmVhcmVyIHRvay0xMjMBAQ==",
+                             "", "QUIT"]}),
+    "a third XOAUTH2 challenge is more than the mechanism has": (
+        {"client": {"auth": "xoauth2", "token": "tok-123", "password": None, "secrets": ["tok-123"]},
+         "replies": {"auth": ["334 \r\n", "334 e30=\r\n", "334 again\r\n",
+                              "221 2.0.0 bye\r\n"]}},      # (QUIT's, after the refusal)
+        {"outcome": "failed", "error": {"stage": "auth", "kind": "protocol"},
+         "text": "the server asked for more AUTH XOAUTH2 steps than the mechanism has"}),
+    "a challenge to AUTH PLAIN's initial response is more than the mechanism has": (
+        {"client": {"auth": "plain"},
+         "replies": {"ehlo_tls": "250-x\r\n250 AUTH PLAIN\r\n",
+                     "auth": ["334 \r\n", "221 2.0.0 bye\r\n"]}},
+        {"outcome": "failed", "error": {"stage": "auth", "kind": "protocol"}}),
+    "a LOGIN prompt on several lines is read from its first line": (
+        {"replies": {"auth": ["334-VXNlcm5hbWU6\r\n334 more\r\n", "334 UGFzc3dvcmQ6\r\n",
+                              "235 2.7.0 Authentication successful\r\n"]}},
+        {"outcome": "done",
+         "commands_prefix": START + ["AUTH LOGIN c2Nhbm5lckBjb250b3NvLmNvbQ==",
+                                     "c2Nhbm5lckBjb250b3NvLmNvbQ==", "U2Nhbm5lci1QYXNzLTE="]}),
+}
+
+RUN_ALL = (
+    "import json, scripted_server\n"
+    "cases = json.loads(%r)\n"
+    "print(json.dumps(dict((name, json.loads(scripted_server.run(cases[name]))) for name in cases)))\n"
+)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_reply_edges(runtime, name):
+    specs = dict((n, dict(CASES[n][0], delivery="whole")) for n in CASES)
+    got = batch(runtime, "smtp client edges", RUN_ALL % json.dumps(specs))[name]
+    want = CASES[name][1]
+    assert got["outcome"] == want["outcome"], got
+    for key, value in want.get("error", {}).items():
+        assert got["error"][key] == value, (key, got["error"])
+    if "text" in want:
+        assert got["error"]["text"] == want["text"], got["error"]
+    if want["outcome"] == "done":
+        assert got["error"] is None, got["error"]
+    if "commands_prefix" in want:
+        assert got["commands"][:len(want["commands_prefix"])] == want["commands_prefix"], got
+    if "commands_suffix" in want:
+        assert got["commands"][-len(want["commands_suffix"]):] == want["commands_suffix"], got
+
+
+CODES = [
+    [250, "2.0.0 OK"], [550, "5.7.64 TenantAttribution"], [550, "4.7.0 wrong class"],
+    [550, "5.123.123 widest"], [550, "5.1234.1 too wide"], [550, "5.1.1234 too wide"],
+    [550, "5.7.x letter"], [550, "5.x.7 letter"], [550, "5.7 two parts"], [550, "5.7.1"],
+    [550, ""], [400, "4.0.0 lowest"], [599, "5.9.9 highest"], [421, "4.3.2.1 four parts"],
+]
+TEXT_CODE = """
+import json
+from scanmail.firmware.smtp_protocol import enhanced_code, reply_text
+out = [enhanced_code(code, line) for code, line in json.loads(%r)]
+out.append([reply_text(250, ["2.0.0 OK", "queued"]), reply_text(250, ["2.0.0 OK", "queued"], False),
+            reply_text(221, [""]), reply_text(550, ["5.7.64 no"], False),
+            reply_text(250, ["hello", "2.0.0 x"], False), reply_text(354, ["go ahead"])])
+print(json.dumps(out))
+"""
+
+
+def test_enhanced_codes_are_read_only_when_well_formed_and_of_the_replys_class(runtime):
+    got = batch(runtime, "enhanced codes", TEXT_CODE % json.dumps(CODES))
+    assert got[:-1] == ["2.0.0", "5.7.64", None, "5.123.123", None, None, None, None, None,
+                        "5.7.1", None, "4.0.0", "5.9.9", None]
+    assert got[-1] == ["250 2.0.0 OK queued", "OK queued", "221", "no", "hello x", "354 go ahead"]
+
+
+INJECTION_CODE = """
+import json
+from scanmail.firmware import smtp_protocol as sp
+out = []
+for rcpt in json.loads(%r):
+    client = sp.SmtpClient({"ehlo_name": "scanner-3f2a", "tls": "none", "auth": "none",
+                            "username": None, "password": None, "token": None, "secrets": [],
+                            "method": "custom", "port": 25})
+    client.set_transaction("scanner@contoso.com", [rcpt], 10)
+    sent = b""
+    try:
+        client.receive_data(b"220 ready\\r\\n")
+        sent += client.take_output()
+        client.receive_data(b"250-x\\r\\n250 PIPELINING\\r\\n")
+        out.append(["sent", (sent + client.take_output()).decode()])
+    except RuntimeError as err:
+        out.append(["refused", str(err), (sent + client.take_output()).decode()])
+print(json.dumps(out))
+"""
+
+
+def test_a_command_never_carries_a_line_break_even_if_a_check_before_it_was_missed(runtime):
+    got = batch(runtime, "command line breaks", INJECTION_CODE % json.dumps(
+        ["a@contoso.com\r\nDATA", "a@contoso.com\nDATA", "a@contoso.com\rDATA", "a@contoso.com"]))
+    for refused in got[:3]:
+        assert refused[:2] == ["refused", "a command must not contain CR or LF"], refused
+        assert "DATA" not in refused[2] and "RCPT" not in refused[2], refused
+    assert got[3] == ["sent", "EHLO scanner-3f2a\r\nMAIL FROM:<scanner@contoso.com>\r\n"
+                              "RCPT TO:<a@contoso.com>\r\nDATA\r\n"]
