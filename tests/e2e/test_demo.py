@@ -1,7 +1,10 @@
 # The demo is the whole story: the fake tenant, virtual boards running the real firmware, every
 # Microsoft 365 method of sending. Run it as a user does (`scanmail demo --json`) on both runtimes and check
 # each outcome against Microsoft's comparison of the methods (docs/exchange-online.md),
-# independently of the demo's own verdict.
+# independently of the demo's own verdict, and where each scan landed against the tenant's own
+# Maildir files.
+import email
+import email.policy
 import json
 import os
 import subprocess
@@ -12,13 +15,29 @@ import pytest
 from tests.runtimes import REPO_ROOT
 
 
-def run_demo(runtime):
+def run_demo(runtime, state):
     proc = subprocess.run(
-        [sys.executable, "-m", "scanmail.host_tools.cli", "demo", "--runtime", runtime, "--json"],
+        [sys.executable, "-m", "scanmail.host_tools.cli", "demo", "--runtime", runtime, "--json",
+         "--state", str(state)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
     )
     assert proc.stdout.strip(), "the demo printed nothing; stderr:\n" + proc.stderr[-3000:]
     return proc, json.loads(proc.stdout)
+
+
+def deliveries(mail_root):
+    """Subject -> where each stored message lies ('owner/Folder', or 'internet'), read from the
+    tenant's Maildir files with the email parser, apart from the demo's own reading of them."""
+    found = {}
+    for folder, _dirs, files in os.walk(mail_root):
+        if os.path.basename(folder) not in ("new", "cur"):
+            continue
+        where = os.path.relpath(os.path.dirname(folder), mail_root).replace(os.sep, "/")
+        for name in files:
+            with open(os.path.join(folder, name), "rb") as f:
+                subject = email.message_from_binary_file(f, policy=email.policy.default)["Subject"]
+            found.setdefault(str(subject), []).append(where)
+    return found
 
 
 def case(report, method, recipient, board=None):
@@ -29,9 +48,19 @@ def case(report, method, recipient, board=None):
 
 
 @pytest.mark.parametrize("runtime", ["micropython", "cpython"])
-def test_the_demo_sends_a_scan_through_every_method_as_microsoft_describes(runtime):
-    proc, report = run_demo(runtime)
+def test_the_demo_sends_a_scan_through_every_method_as_microsoft_describes(runtime, tmp_path):
+    proc, report = run_demo(runtime, tmp_path)
     assert report["runtime"] == runtime
+    # Where each scan landed, as the demo reports it, is where the tenant's files say it lies;
+    # client submission also files a copy in the sender's Sent Items, which is no delivery.
+    stored = deliveries(tmp_path / "tenant" / "mail")
+    for c in report["cases"]:
+        subject = "Scan demo-%d-%s from %s" % (c["case"], c["method"], c["board"])
+        where = stored.pop(subject, [])
+        assert c["landed"] == [w for w in where if not w.endswith("/Sent Items")], (subject, where)
+        if c["method"] == "submission":
+            assert "%s/Sent Items" % c["sender"] in where
+    assert stored == {}, "stored by no case of the demo: %r" % stored
     # Option 1, client submission: inside and outside recipients both reached.
     assert case(report, "submission", "alice@contoso.com")["landed"] == ["alice@contoso.com/Inbox"]
     assert case(report, "submission", "someone@fabrikam.com")["landed"] == ["internet"]

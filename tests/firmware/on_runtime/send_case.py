@@ -2,7 +2,7 @@
 # (settings with file paths for the DER blobs, the message, the board). Returns JSON: the result
 # dict, or the SMTPError's fields and diagnosis, whether anything was connected at all, and which
 # firmware modules are still loaded after the send (and after the diagnosis), and the application's
-# gc.threshold after it (MicroPython).
+# collection setting after it (MicroPython's gc.threshold, CPython's gc.get_threshold).
 import json
 import sys
 
@@ -10,6 +10,7 @@ from scanmail.firmware.mail import Message, SMTPError, send_mail
 from loopback_board import TestBoard
 
 APPLICATION_GC_THRESHOLD = 12288   # a whole number of heap blocks: read back as set
+APPLICATION_GC_THRESHOLDS_CPYTHON = (1234, 11, 12)   # CPython's own three generations
 
 
 def _read(path):
@@ -32,6 +33,8 @@ def run(spec):
     has_threshold = hasattr(gc, "threshold")     # MicroPython's; CPython's gc has none
     if has_threshold:
         gc.threshold(APPLICATION_GC_THRESHOLD)   # the application's own setting
+    else:
+        gc.set_threshold(*APPLICATION_GC_THRESHOLDS_CPYTHON)
     try:
         m = spec["message"]
         msg = Message(m["sender"], m["to"], m.get("cc", []), m.get("subject", ""), m.get("body", ""),
@@ -44,5 +47,5 @@ def run(spec):
                         "str": str(err), "repr": repr(err), "cause": cause, "todo": todo,
                         "cls": type(err).__name__}
     out["loaded"] = sorted(name for name in sys.modules if name.startswith("scanmail.firmware."))
-    out["gc_threshold"] = gc.threshold() if has_threshold else None
+    out["gc_threshold"] = gc.threshold() if has_threshold else list(gc.get_threshold())
     return json.dumps(out)
