@@ -27,7 +27,8 @@ def run(spec):
             settings.pop(key + "_path")
     b = spec["board"]
     board = TestBoard(b.get("name", "scanner-3f2a"), b.get("ip", "127.0.0.20"), b["routes"],
-                      b.get("now"), b.get("blocked_ports", []), b.get("down", False))
+                      b.get("now"), b.get("blocked_ports", []), b.get("down", False),
+                      b.get("shrink_on_connect"))
     out = {"connected": board.net.opened}
     import gc
     has_threshold = hasattr(gc, "threshold")     # MicroPython's; CPython's gc has none
