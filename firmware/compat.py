@@ -8,7 +8,9 @@ if IS_MICROPYTHON:
     from micropython import const  # noqa: F401  (folds constants into bytecode)
     from time import sleep_ms, ticks_diff, ticks_ms  # noqa: F401
 else:  # CPython: its side of every difference is in firmware/compat_cpython.py (end of this file)
-    from scanmail.firmware.compat_cpython import const, sleep_ms, ticks_diff, ticks_ms  # noqa: F401
+    # (the type check reads this module as an ESP32's: these names are then defined twice)
+    from scanmail.firmware.compat_cpython import (  # type: ignore[no-redef]  # noqa: F401
+        const, sleep_ms, ticks_diff, ticks_ms)
 
 
 def free_heap():
@@ -98,7 +100,9 @@ def new_tls_client_context():
     import tls
 
     ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = tls.CERT_REQUIRED      # MicroPython's default is CERT_NONE: set it always
+    # MicroPython's default is CERT_NONE: set it always. (verify_mode is an attribute of the C
+    # type that the generated ESP32 stubs do not list; the boards have it.)
+    ctx.verify_mode = tls.CERT_REQUIRED  # type: ignore[attr-defined]
     return ctx
 
 
