@@ -87,6 +87,10 @@ def main():
     for runtime in ("micropython", "cpython"):
         elapsed, report = demo_wall_time(runtime)
         matched = sum(1 for case in report["cases"] if case["matches"])
+        if matched != len(report["cases"]):     # a failed demo's time is no figure
+            print("boards: no figure for the %s demo: %d of %d outcomes as expected" % (
+                runtime, matched, len(report["cases"])), file=sys.stderr)
+            return 1
         print("  %-44s %7.2f s   %5.2fx the 30 s limit   %d/%d outcomes as expected"
               % ("demo, %s boards" % report["runtime"], elapsed, elapsed / 30.0, matched, len(report["cases"])))
     return 0
