@@ -85,7 +85,7 @@ class MimeWriter:
         """The exact size of the message content (RFC 1870: without dot-stuffing)."""
         return self._sizes[1 if binary else 0]
 
-    def write_to(self, write, binary=False, dot_stuffing=True):
+    def write_to(self, write, binary, dot_stuffing):
         """Call write(bytes-like) with the message, in order; return octets written. DATA needs
         dot_stuffing; BDAT counts octets instead and must not have it (RFC 3030 2)."""
         written = 0

@@ -101,7 +101,7 @@ def test_whatever_a_user_types_arrives_exactly(tmp_path, body, subject, name, si
         return                                  # refused up front, with the field named
     writer = MimeWriter(msg, 1795842877, "0123456789abcdef01234567")
     chunks = []
-    writer.write_to(chunks.append)
+    writer.write_to(chunks.append, False, True)       # base64 by DATA: dot-stuffed
     wire = b"".join(bytes(c) for c in chunks)
     assert b"\r" not in wire.replace(b"\r\n", b"") and b"\n" not in wire.replace(b"\r\n", b"")
     assert max(len(line) for line in wire.split(b"\r\n")) <= 998

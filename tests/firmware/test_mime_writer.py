@@ -64,16 +64,23 @@ def unstuff(wire):
     return b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
 
 
+class Written(dict):
+    """runtime -> (the writer's figures, the bytes it wrote), each written on first use."""
+
+    def __init__(self, spec, folder):
+        dict.__init__(self)
+        self.spec, self.folder = spec, folder
+
+    def __missing__(self, runtime):
+        path = self.folder / (runtime + ".eml")
+        self[runtime] = (write_on(runtime, self.spec, path), path.read_bytes())
+        return self[runtime]
+
+
 @pytest.fixture(scope="module")
 def written(attachment_files, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("out")
     spec = spec_for(attachment_files)
-    result = {}
-    for runtime in ("cpython", "micropython"):
-        path = folder / (runtime + ".eml")
-        figures = write_on(runtime, spec, path)
-        result[runtime] = (figures, path.read_bytes())
-    return spec, result
+    return spec, Written(spec, tmp_path_factory.mktemp("out"))
 
 
 def test_both_runtimes_write_the_same_bytes(written):
@@ -129,6 +136,18 @@ def test_a_text_only_message_is_a_single_part(tmp_path):
     assert figures["size"] == len(wire)
 
 
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_a_body_that_starts_with_a_dot_is_dot_stuffed_from_its_first_line(tmp_path, runtime):
+    spec = {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "Dots",
+            "body": ".hidden\n..two\n.", "now": NOW, "random_hex": "ab" * 12}
+    figures = write_on(runtime, spec, tmp_path / "m.eml")
+    wire = (tmp_path / "m.eml").read_bytes()
+    assert b"\r\n\r\n..hidden\r\n...two\r\n..\r\n" in wire
+    assert figures["size"] == len(unstuff(wire))
+    msg = email.message_from_bytes(unstuff(wire), policy=email.policy.default)
+    assert normalize(msg.get_content()) == ".hidden\n..two\n.\n"
+
+
 @pytest.mark.parametrize("size_mb", [1, 4])
 def test_heap_use_does_not_grow_with_the_attachment(tmp_path, size_mb):
     """The same 128 KB MicroPython heap encodes a 1 MB and a 4 MB scan: the file is streamed."""
@@ -146,13 +165,8 @@ def test_heap_use_does_not_grow_with_the_attachment(tmp_path, size_mb):
 
 @pytest.fixture(scope="module")
 def written_binary(attachment_files, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("out-binary")
     spec = dict(spec_for(attachment_files), binary=True)
-    result = {}
-    for runtime in ("cpython", "micropython"):
-        path = folder / (runtime + ".eml")
-        result[runtime] = (write_on(runtime, spec, path), path.read_bytes())
-    return spec, result
+    return spec, Written(spec, tmp_path_factory.mktemp("out-binary"))
 
 
 def test_both_runtimes_write_the_same_binary_bytes(written_binary):

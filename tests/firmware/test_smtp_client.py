@@ -5,10 +5,14 @@
 # Each case is one conversation with the scripted server (tests/firmware/on_runtime/), compared
 # with what a user sees: the commands sent, the outcome, the error's stage, code, kind and text.
 import json
+import time
 
 import pytest
 
-from tests.firmware.runtime_cache import batch
+from tests.firmware.plain_servers import ScriptedServer
+from tests.firmware.runtime_cache import batch, run_json
+
+NOW = int(time.time())
 
 EHLO_TLS = "250-x Hello\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n250 AUTH LOGIN\r\n"
 DIRECT = {"tls": "none", "auth": "none", "method": "custom"}
@@ -32,6 +36,17 @@ CASES = {
         {"replies": {"greeting": "22\r\n"}},
         {"outcome": "raised", "error": {"stage": "greeting", "kind": "protocol"},
          "text": "not an SMTP reply line: '22'"}),
+    "two digits and a letter are not a code": (
+        {"replies": {"greeting": "22x hi\r\n"}},
+        {"outcome": "raised", "text": "not an SMTP reply line: '22x hi'"}),
+    "a long line without the separator is quoted by its first 60 characters": (
+        {"replies": {"greeting": "220x" + "y" * 100 + "\r\n"}},
+        {"outcome": "raised", "text": "reply line %r lacks the space or hyphen after the code"
+         % ("220x" + "y" * 56)}),
+    "an EHLO greeting line that reads like a keyword is no keyword (no STARTTLS offered)": (
+        {"replies": {"ehlo": "250-STARTTLS\r\n250 SIZE 100\r\n"}},
+        {"outcome": "failed", "error": {"stage": "starttls", "kind": "no_starttls"},
+         "commands_suffix": ["EHLO scanner-3f2a", "QUIT"]}),
     "a long line that is not SMTP is quoted by its first 60 characters": (
         {"replies": {"greeting": "HTTP/1.1 400 " + "y" * 100 + "\r\n"}},
         {"outcome": "raised", "text": "not an SMTP reply line: %r" % ("HTTP/1.1 400 " + "y" * 47)}),
@@ -206,3 +221,34 @@ def test_a_command_never_carries_a_line_break_even_if_a_check_before_it_was_miss
         assert "DATA" not in refused[2] and "RCPT" not in refused[2], refused
     assert got[3] == ["sent", "EHLO scanner-3f2a\r\nMAIL FROM:<scanner@contoso.com>\r\n"
                               "RCPT TO:<a@contoso.com>\r\nDATA\r\n"]
+
+
+class MuteAfterEhloServer(ScriptedServer):
+    """Greets, offers PIPELINING, then reads the pipelined MAIL, RCPT and DATA and never answers."""
+
+    def _session(self, conn):
+        conn.sendall(b"220 mx.example ready\r\n")
+        received = b""
+        while b"EHLO" not in received:
+            received += conn.recv(4096)
+        conn.sendall(b"250-mx.example Hello\r\n250 PIPELINING\r\n")
+        while b"DATA\r\n" not in received:
+            received += conn.recv(4096)
+        self.received = received
+        while conn.recv(4096):
+            pass
+
+
+def test_a_read_that_times_out_names_the_oldest_reply_still_due(runtime):
+    # MAIL, RCPT and DATA went out in one write: the reply that did not come is MAIL's.
+    with MuteAfterEhloServer() as server:
+        spec = {"settings": {"method": "custom", "host": "mx.example", "port": 25, "tls": "none",
+                             "timeout_s": 1},
+                "message": {"sender": "scanner@contoso.com", "to": ["bob@contoso.com"]},
+                "board": {"ip": "127.0.0.20", "now": NOW,
+                          "routes": {"mx.example:25": list(server.address)}}}
+        out = run_json(runtime, "import json, send_case\nprint(send_case.run(json.loads(%r)))\n"
+                       % json.dumps(spec))
+    err = out["error"]
+    assert (err["stage"], err["kind"], err["transient"]) == ("mail", "timeout", True), err
+    assert b"RCPT TO:<bob@contoso.com>\r\nDATA\r\n" in server.received
