@@ -201,3 +201,58 @@ def test_for_binarymime_the_scans_go_unencoded_and_arrive_exactly(written_binary
     for part, (path, _, _) in zip(parts, spec["attachments"]):
         with open(path, "rb") as f:
             assert part.get_payload(decode=True) == f.read()
+
+
+def header_lines(wire):
+    return wire.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_the_wire_keeps_the_line_limits_of_the_mail_standards(written, runtime):
+    """Headers fold within 78 octets (RFC 5322 2.1.1), each encoded-word within 75 (RFC 2047 2),
+    quoted-printable lines within 76 (RFC 2045 6.7), base64 lines are 76 characters but the last
+    of each part (RFC 2045 6.8): what every mail server and client can take."""
+    _, result = written
+    wire = unstuff(result[runtime][1])
+    for line in header_lines(wire):
+        assert len(line) <= 78, line
+        for word in re.findall(rb"=\?UTF-8\?B\?[^?]*\?=", line):
+            assert len(word) <= 75, word
+    text = wire.split(b"Content-Transfer-Encoding: quoted-printable\r\n\r\n", 1)[1].split(b"\r\n--")[0]
+    assert max(len(line) for line in text.split(b"\r\n")) <= 76
+    for part in wire.split(b"Content-Transfer-Encoding: base64\r\n\r\n")[1:]:
+        lines = part.split(b"\r\n--")[0].split(b"\r\n")[:-1]    # (the CRLF of the last line)
+        assert all(len(line) == 76 for line in lines[:-1]), part[:200]
+        assert all(0 < len(line) <= 76 for line in lines[-1:]), part[:200]   # (an empty file: none)
+    for line in wire.split(b"\r\n"):                 # the attachments' part headers
+        if line.startswith((b"Content-", b" name", b" filename")):
+            assert len(line) <= 78, line
+
+
+# subject / file name -> how it goes on the wire: plain while it fits one line, encoded beyond
+FITS = {
+    "a subject that just fits a header line": ("Subject", "s" * 69, b"Subject: " + b"s" * 69 + b"\r\n"),
+    "a subject one character longer": ("Subject", "s" * 70, b"Subject: =?UTF-8?B?"),
+    "a file name of 60 characters": ("name", "n" * 56 + ".pdf", b' filename="' + b"n" * 56 + b'.pdf"'),
+    "a file name of 61 characters": ("name", "n" * 57 + ".pdf", b" filename*0*=UTF-8''" + b"n" * 57),
+}
+
+
+@pytest.mark.parametrize("case", list(FITS))
+def test_a_header_is_plain_while_it_fits_and_encoded_beyond(tmp_path, attachment_files, case):
+    field, value, expected = FITS[case]
+    spec = {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "Scan",
+            "body": "x", "now": NOW, "random_hex": "ef" * 12,
+            "attachments": [[attachment_files["empty.bin"], "a.pdf", "application/pdf"]]}
+    if field == "Subject":
+        spec["subject"] = value
+    else:
+        spec["attachments"][0][1] = value
+    write_on("cpython", spec, tmp_path / "m.eml")
+    wire = (tmp_path / "m.eml").read_bytes()
+    assert expected in wire
+    msg = email.message_from_bytes(unstuff(wire), policy=email.policy.default)
+    if field == "Subject":
+        assert msg["Subject"] == value
+    else:
+        assert next(msg.iter_attachments()).get_filename() == value
