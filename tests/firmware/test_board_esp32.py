@@ -3,9 +3,10 @@
 # hardware-only MicroPython modules `network`, `machine`, `ntptime`, `neopixel` and `camera`: small
 # fakes written to a temporary folder that is put on sys.path for that test's run only (they are
 # defined below, nothing else sees them). Everything else is real: the firmware modules, sockets
-# and files. The stand-ins follow the MicroPython ESP32 API (docs.micropython.org, esp32 quickref,
-# network.WLAN / network.LAN) and the type check in test_type_check.py holds board_esp32.py to the
-# real ESP32 stubs. Kept small on purpose: the logic here is error wording, pins and retries.
+# and files. The stand-ins are held to the MicroPython ESP32 stubs' names, constants and signatures
+# by test_every_stand_in_follows_the_esp32_stubs (the camera driver has no stub), and the type
+# check in test_type_check.py holds board_esp32.py to the same stubs. Kept small on purpose: the
+# logic here is error wording, pins and retries.
 
 import pytest
 
@@ -29,33 +30,40 @@ lan_link_up = True
 calls = []
 
 class WLAN:
-    def __init__(self, interface):
-        calls.append(("WLAN", interface))
+    def __init__(self, interface_id=0):
+        calls.append(("WLAN", interface_id))
         self._connected = False
-    def active(self, on=None):
-        calls.append(("active", on))
+    def active(self, is_active=None):
+        calls.append(("active", is_active))
     def isconnected(self):
         return self._connected
-    def connect(self, ssid, password):
+    def connect(self, ssid=None, password=None, *, bssid=None):
         calls.append(("connect", ssid))
-    def status(self):
+    def status(self, param=None):
         calls.append(("status",))
         status = wlan_statuses.pop(0) if len(wlan_statuses) > 1 else wlan_statuses[0]
         self._connected = status == STAT_GOT_IP
         return status
     def disconnect(self):
         calls.append(("disconnect",))
-    def ifconfig(self):
+    def ifconfig(self, ip_mask_gateway_dns=None):
         return ("192.168.1.50", "255.255.255.0", "192.168.1.1", "192.168.1.1")
 
+_UNSET = object()
+
 class LAN:
-    def __init__(self, *args, **kwargs):
-        calls.append(("LAN", sorted(kwargs.items())))
-    def active(self, on=None):
-        calls.append(("active", on))
+    # The stub's parameters, plus the ESP32 port's own (ESP32_PORT_PARAMETERS below).
+    def __init__(self, id=_UNSET, *, phy_type=_UNSET, phy_addr=_UNSET, ref_clk_mode=_UNSET,
+                 mdc=_UNSET, mdio=_UNSET, power=_UNSET, ref_clk=_UNSET):
+        given = (("id", id), ("phy_type", phy_type), ("phy_addr", phy_addr),
+                 ("ref_clk_mode", ref_clk_mode), ("mdc", mdc), ("mdio", mdio), ("power", power),
+                 ("ref_clk", ref_clk))
+        calls.append(("LAN", sorted((k, v) for k, v in given if v is not _UNSET)))
+    def active(self, is_active=None):
+        calls.append(("active", is_active))
     def isconnected(self):
         return lan_link_up
-    def ifconfig(self):
+    def ifconfig(self, configtuple=None):
         return ("10.0.0.7", "255.255.255.0", "10.0.0.1", "10.0.0.1")
 '''
 
@@ -64,14 +72,14 @@ STAND_IN_MACHINE = '''
 class Pin:
     IN = 1
     OUT = 3
-    def __init__(self, number, mode=-1):
-        self.number = number
+    def __init__(self, id, mode=-1, pull=-1, *, value=None, drive=None, alt=None):
+        self.number = id
         self.mode = mode
-        self.level = None
-    def value(self, level=None):
-        if level is None:
+        self.level = value
+    def value(self, x=None):
+        if x is None:
             return self.level
-        self.level = level
+        self.level = x
     def __repr__(self):
         return "Pin(%d)" % self.number
 
@@ -106,11 +114,11 @@ STAND_IN_NEOPIXEL = '''
 shown = []
 
 class NeoPixel:
-    def __init__(self, pin, n):
+    def __init__(self, pin, n, bpp=3, timing=1):
         self.pin = pin
         self.pixels = [(0, 0, 0)] * n
-    def __setitem__(self, index, colour):
-        self.pixels[index] = colour
+    def __setitem__(self, i, v):
+        self.pixels[i] = v
     def write(self):
         shown.append(self.pixels[0])
 '''
@@ -376,3 +384,174 @@ def test_reset_asks_the_chip_for_a_hard_reset(run_on_esp32_stand_ins):
         "    print('reset')\n"
     )
     assert out.strip() == "reset"
+
+
+# --- the stand-ins follow the ESP32 stubs ------------------------------------------------------
+# Each stand-in class, method, function and constant must exist in the MicroPython ESP32 stubs
+# (PyPI micropython-esp32-stubs, the same ones the firmware's type check uses), with the same
+# constant values, and accept exactly the calls the stub allows: every call the stub's signature
+# (each overload) takes binds to the stand-in, and an argument the stub does not know is refused,
+# so a stand-in cannot quietly accept what a board would not. What the stubs lack but the ESP32
+# port has is listed here by name, with where it comes from.
+import ast
+import inspect
+from importlib.metadata import distribution
+
+STAND_INS = {"network": STAND_IN_NETWORK, "machine": STAND_IN_MACHINE, "ntptime": STAND_IN_NTPTIME,
+             "neopixel": STAND_IN_NEOPIXEL}
+# Names the tests use to steer and observe a stand-in; no board has them.
+TEST_CONTROLS = {"calls", "wlan_statuses", "lan_link_up", "failures", "attempts", "rtc_set",
+                 "shown", "ResetRequested", "_UNSET"}
+# network.LAN on the ESP32 port (ports/esp32/network_lan.c, the ESP32 quickref) takes the RMII
+# pins as keywords and a default id; the stub, made from the generic network.LAN docs, has neither.
+ESP32_PORT_PARAMETERS = {("network", "LAN.__init__"): {"mdc", "mdio", "power", "ref_clk"}}
+
+
+def stub_tree(module):
+    for path in distribution("micropython-esp32-stubs").files:
+        if str(path) == module + ".pyi":
+            return ast.parse(path.read_text())
+    raise AssertionError("micropython-esp32-stubs has no %s.pyi" % module)
+
+
+def signature(node, method):
+    """inspect.Signature of an ast function (without self), defaults as 0."""
+    a = node.args
+    positional = a.posonlyargs + a.args
+    defaults = [None] * (len(positional) - len(a.defaults)) + list(a.defaults)
+    params = []
+    for i, (arg, default) in enumerate(zip(positional, defaults)):
+        kind = (inspect.Parameter.POSITIONAL_ONLY if i < len(a.posonlyargs)
+                else inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        params.append(inspect.Parameter(arg.arg, kind, default=inspect.Parameter.empty
+                                        if default is None else 0))
+    if a.vararg:
+        params.append(inspect.Parameter(a.vararg.arg, inspect.Parameter.VAR_POSITIONAL))
+    for arg, default in zip(a.kwonlyargs, a.kw_defaults):
+        params.append(inspect.Parameter(arg.arg, inspect.Parameter.KEYWORD_ONLY,
+                                        default=inspect.Parameter.empty if default is None else 0))
+    if a.kwarg:
+        params.append(inspect.Parameter(a.kwarg.arg, inspect.Parameter.VAR_KEYWORD))
+    return inspect.Signature(params[1:] if method else params)
+
+
+def members(tree):
+    """name -> ('function', [overloads]) | ('class', {member: [overloads]}) | ('value', literal)."""
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            out.setdefault(node.name, ("function", []))[1].append(node)
+        elif isinstance(node, ast.ClassDef):
+            # (network.pyi defines LAN twice, the second time with active() only: both count)
+            methods = out.get(node.name, ("class", {}))[1]
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    if not isinstance(methods.get(item.name, []), list):
+                        methods[item.name] = []
+                    methods.setdefault(item.name, []).append(item)
+                elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                    for target in (item.targets if isinstance(item, ast.Assign) else [item.target]):
+                        methods[target.id] = item.value
+            out[node.name] = ("class", methods)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                if isinstance(target, ast.Name):
+                    out[target.id] = ("value", node.value)
+    return out
+
+
+def literal(node):
+    try:
+        return ast.literal_eval(node) if node is not None else None
+    except ValueError:
+        return None
+
+
+def calls_of(stub):
+    """The calls a stub signature takes: only what it requires, and everything it names."""
+    required_args, required_kwargs, all_args, all_kwargs = [], {}, [], {}
+    for p in stub.parameters.values():
+        if p.kind == p.POSITIONAL_ONLY:
+            all_args.append(1)
+            if p.default is p.empty:
+                required_args.append(1)
+        elif p.kind == p.POSITIONAL_OR_KEYWORD:
+            all_kwargs[p.name] = 1
+            if p.default is p.empty:
+                required_args.append(1)
+        elif p.kind == p.KEYWORD_ONLY:
+            all_kwargs[p.name] = 1
+            if p.default is p.empty:
+                required_kwargs[p.name] = 1
+    return (required_args, required_kwargs), (all_args, all_kwargs)
+
+
+def mismatches(module, name, stand_in_node, stub_nodes, method):
+    where = "%s.%s" % (module, name)
+    extras = ESP32_PORT_PARAMETERS.get((module, name), set())
+    mine = signature(stand_in_node, method)
+    found = []
+    for stub_node in stub_nodes:
+        stub = signature(stub_node, method)
+        for args, kwargs in calls_of(stub):
+            try:
+                mine.bind(*args, **kwargs)
+            except TypeError as e:
+                found.append("%s%s does not take a call the stub %s allows: %s" % (
+                    where, mine, stub, e))
+        kinds = [p.kind for p in stub.parameters.values()]
+        if inspect.Parameter.VAR_KEYWORD not in kinds:
+            (args, kwargs), _ = calls_of(stub)
+            try:
+                mine.bind(*args, not_a_parameter_of_the_stub=1, **kwargs)
+                found.append("%s%s takes arguments the stub %s does not" % (where, mine, stub))
+            except TypeError:
+                pass
+    stub_names = set(p.name for node in stub_nodes for p in signature(node, method).parameters.values())
+    for p in mine.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and not any(
+                q.kind == p.kind for node in stub_nodes for q in signature(node, method).parameters.values()):
+            found.append("%s takes *args or **kwargs, which the stub does not" % where)
+        if p.kind == p.KEYWORD_ONLY and p.name not in stub_names | extras:
+            found.append("%s has keyword %r, which neither the stub nor the port has" % (where, p.name))
+    return found
+
+
+def test_every_stand_in_follows_the_esp32_stubs():
+    problems = []
+    for module, source in STAND_INS.items():
+        stub = members(stub_tree(module))
+        for name, (kind, value) in members(ast.parse(source)).items():
+            if name in TEST_CONTROLS:
+                continue
+            if name not in stub:
+                problems.append("%s.%s is not in the ESP32 stubs" % (module, name))
+            elif kind == "value":
+                if stub[name][0] != "value" or literal(stub[name][1]) not in (None, literal(value)):
+                    problems.append("%s.%s = %r, the stub says %r" % (
+                        module, name, literal(value), literal(stub[name][1])))
+            elif kind == "function":
+                problems += mismatches(module, name, value[0], stub[name][1], False)
+            else:
+                stub_class = stub[name][1]
+                for member, nodes in value.items():
+                    if member == "__repr__":
+                        continue
+                    if member not in stub_class:
+                        problems.append("%s.%s.%s is not in the ESP32 stubs" % (module, name, member))
+                    elif isinstance(nodes, list):
+                        problems += mismatches(module, "%s.%s" % (name, member), nodes[0],
+                                               stub_class[member], True)
+                    elif literal(stub_class[member]) not in (None, literal(nodes)):
+                        problems.append("%s.%s.%s = %r, the stub says %r" % (
+                            module, name, member, literal(nodes), literal(stub_class[member])))
+    assert not problems, "\n".join(problems)
+
+
+FREE_FORM_LAN = "class LAN:\n    def __init__(self, *args, **kwargs):\n        pass\n"
+
+
+def test_the_check_refuses_a_stand_in_that_takes_anything():
+    stub = members(stub_tree("network"))["LAN"][1]["__init__"]
+    mine = members(ast.parse(FREE_FORM_LAN))["LAN"][1]["__init__"][0]
+    assert mismatches("network", "LAN.__init__", mine, stub, True)
