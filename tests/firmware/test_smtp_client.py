@@ -47,6 +47,16 @@ CASES = {
         {"replies": {"ehlo": "250-STARTTLS\r\n250 SIZE 100\r\n"}},
         {"outcome": "failed", "error": {"stage": "starttls", "kind": "no_starttls"},
          "commands_suffix": ["EHLO scanner-3f2a", "QUIT"]}),
+    "a message exactly at the server's SIZE limit is sent": (
+        {"replies": {"ehlo_tls": "250-x Hello\r\n250-SIZE 1000\r\n250 AUTH LOGIN\r\n"},
+         "size": 1000},
+        {"outcome": "done", "commands_suffix": ["MAIL FROM:<scanner@contoso.com> SIZE=1000",
+                                                "RCPT TO:<alice@contoso.com>", "DATA",
+                                                "<message>", ".", "QUIT"]}),
+    "a reply after QUIT's, in the same read, is one nobody asked for": (
+        {"replies": {"quit": "221 2.0.0 bye\r\n250 2.0.0 and more\r\n"}, "client": DIRECT},
+        {"outcome": "raised", "error": {"stage": "quit", "kind": "protocol"},
+         "text": "the server sent a reply nobody asked for: 250 2.0.0 and more"}),
     "a long line that is not SMTP is quoted by its first 60 characters": (
         {"replies": {"greeting": "HTTP/1.1 400 " + "y" * 100 + "\r\n"}},
         {"outcome": "raised", "text": "not an SMTP reply line: %r" % ("HTTP/1.1 400 " + "y" * 47)}),

@@ -176,3 +176,25 @@ def test_every_kind_of_handshake_failure_is_named_from_either_runtimes_words(run
     stage, kind, transient, method, port, text = got[-1]
     assert (stage, kind, transient, method, port) == ("tls", "timeout", True, "submission", 587)
     assert text.startswith("TLS with smtp.office365.com failed (timeout): ")
+
+
+BUNDLED_CODE = """
+import binascii, json
+from scanmail.firmware.tls_setup import bundled_roots
+print(json.dumps(binascii.hexlify(bundled_roots()).decode()))
+"""
+
+
+def test_the_bundled_root_is_read_from_beside_the_firmware(runtime):
+    from scanmail.firmware.roots import build_roots
+
+    with open(build_roots.HERE + "/digicert_global_root_g2.der", "rb") as f:
+        assert bytes.fromhex(batch(runtime, "bundled roots", BUNDLED_CODE)) == f.read()
+
+
+def test_without_a_ca_the_bundled_root_is_trusted_and_a_private_ca_is_not(runtime, tmp_path):
+    with plain_servers.CertificateServer(HOST) as server:
+        out = send_to(runtime, server, tmp_path, ca_der=b"")    # empty: the bundled root
+    err = out["error"]
+    assert (err["stage"], err["kind"]) == ("tls", "untrusted"), err
+    assert err["text"].startswith("TLS with %s failed (untrusted): " % HOST)
