@@ -14,6 +14,17 @@ settings.register_profile("dev", print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+def pytest_addoption(parser):
+    group = parser.getgroup("scanmail", "scanmail's board-facing tests")
+    group.addoption("--port", default=None, metavar="DEVICE",
+                    help="run the board-facing tests against the real ESP32 running scanmail on "
+                         "this serial port (e.g. /dev/ttyUSB0) instead of a virtual board; tests "
+                         "that switch the network still use virtual boards. Needs --board-config.")
+    group.addoption("--board-config", default=None, metavar="FILE",
+                    help="with --port: the real board's Esp32Board config as JSON (its profile's "
+                         "board_config plus \"wifi\": {\"ssid\": ..., \"password\": ...})")
+
+
 @pytest.fixture(params=runtimes.RUNTIMES)
 def runtime(request):
     return request.param

@@ -1,15 +1,16 @@
-# A virtual board runs the real firmware (copied onto its flash over its serial port) and sends
-# through the fake tenant over the virtual network, on both runtimes: names resolve to the tenant's
-# listeners, the board connects from its own address, and the network switches (blocked port 25,
-# a dropping link, latency and a bandwidth cap) show up in the mail core's errors as they would on
-# a real network.
+# A board runs the real firmware (copied onto its flash over its serial port) and sends through
+# the fake tenant: a virtual board on both runtimes, or with `pytest --port /dev/ttyUSB0` a real
+# ESP32 (tests/boards/targets.py). Names resolve to the tenant's listeners, the board connects
+# from its own address, and the network switches of a virtual board (blocked port 25, a dropping
+# link, latency and a bandwidth cap) show up in the mail core's errors as they would on a real
+# network.
 import json
 import os
 
 import pytest
 
-from scanmail.emulator.boards import BoardHandle
-from tests.boards.conftest import install_firmware, open_repl
+from tests.boards.conftest import install_firmware
+from tests.boards.targets import RealTarget, VirtualTarget, open_target, target_ids
 
 # The built-in tenant's SPF record lists 127.0.0.20, so direct send from it lands in the Inbox.
 BOARD_IP = "127.0.0.20"
@@ -18,7 +19,7 @@ SEND = """
 import json
 from scanmail.firmware.board import open_board
 from scanmail.firmware.mail import send_mail, Message, SMTPError
-_board = open_board()
+_board = %(board)s
 _f = open(_board.storage_root.rstrip('/') + '/ca.der', 'rb'); _ca = _f.read(); _f.close()
 _settings = %(settings)r
 _settings['ca_der'] = _ca
@@ -40,39 +41,85 @@ except SMTPError as _e:
 """
 
 
-@pytest.fixture(scope="module", params=["micropython", "cpython"])
-def rig(request, tmp_path_factory):
-    """A fake tenant and one board on the given runtime with the firmware and the tenant's CA on
-    its flash; shared by the tests of one runtime (each test sets the network switches it needs)."""
+def pytest_generate_tests(metafunc):
+    # Tests that take `rig` run on the real board given by --port, else on a virtual board per
+    # runtime; tests that take `virtual_rig` switch the network, which only a virtual board can.
+    for name, virtual_only in (("target_id", False), ("virtual_target_id", True)):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, target_ids(metafunc.config, virtual_only), scope="module")
+
+
+@pytest.fixture(scope="module")
+def rigs(request, tmp_path_factory):
+    """target id -> (tenant, target), each opened once for the module: a fake tenant and a board
+    with the firmware and the tenant's CA on its flash."""
     from scanmail.emulator.tenant import FakeTenant
 
-    runtime = request.param
-    root = tmp_path_factory.mktemp("send-" + runtime)
-    with FakeTenant(state_dir=str(root / "tenant")) as tenant:
-        with BoardHandle("esp32-devkitc", runtime, str(root / "board"), BOARD_IP,
-                          tenant_state=str(root / "tenant"), fast=True) as board:
-            repl = open_repl(board)
-            try:
-                install_firmware(repl)
-                with open(tenant.ca_der_path, "rb") as f:
-                    repl.put_file(f.read(), "/ca.der")
-                yield tenant, board, repl
-            finally:
-                repl.close()
+    opened, stack = {}, []
+
+    def open_rig(target_id):
+        if target_id not in opened:
+            root = tmp_path_factory.mktemp("send-" + target_id.replace("/", "_"))
+            if target_id.startswith("esp32@"):
+                # A real board reaches this machine over the LAN, on the ports it dials.
+                tenant = FakeTenant(state_dir=str(root / "tenant"), bind="0.0.0.0",
+                                    ports={"submission": 587, "mx": 25})
+            else:
+                tenant = FakeTenant(state_dir=str(root / "tenant"))
+            tenant.__enter__()
+            stack.append(tenant)
+            target = open_target(request, target_id, str(root / "board"), BOARD_IP,
+                                 str(root / "tenant"))
+            stack.append(target)
+            install_firmware(target.repl)
+            with open(tenant.ca_der_path, "rb") as f:
+                target.repl.put_file(f.read(), "/ca.der")
+            target.installed()
+            opened[target_id] = (tenant, target)
+        return opened[target_id]
+
+    try:
+        yield open_rig
+    finally:
+        for item in reversed(stack):
+            if isinstance(item, (VirtualTarget, RealTarget)):
+                item.close()
+            else:
+                item.__exit__(None, None, None)
+
+
+@pytest.fixture
+def rig(rigs, target_id):
+    return rigs(target_id)
+
+
+@pytest.fixture
+def virtual_rig(rigs, virtual_target_id):
+    return rigs(virtual_target_id)
+
+
+def sender(rig):
+    tenant, target = rig
+    target.set_network(block_ports=None, block_mode=None, latency_ms=None, bandwidth_kbps=None,
+                       drop_after_bytes=None)
+
+    def send(settings, to, subject, sender="scanner@contoso.com", attachment_bytes=0):
+        out = target.repl.exec(SEND % {"settings": settings, "to": to, "subject": subject,
+                                       "sender": sender, "attachment_bytes": attachment_bytes,
+                                       "board": target.board_code}, timeout_s=90)
+        return json.loads(out.strip().splitlines()[-1])
+
+    return send
 
 
 @pytest.fixture
 def send(rig):
-    tenant, board, repl = rig
-    board.set_network(block_ports=None, block_mode=None, latency_ms=None, bandwidth_kbps=None,
-                      drop_after_bytes=None)
+    return sender(rig)
 
-    def send(settings, to, subject, sender="scanner@contoso.com", attachment_bytes=0):
-        out = repl.exec(SEND % {"settings": settings, "to": to, "subject": subject, "sender": sender,
-                                "attachment_bytes": attachment_bytes}, timeout_s=90)
-        return json.loads(out.strip().splitlines()[-1])
 
-    return send
+@pytest.fixture
+def virtual_send(virtual_rig):
+    return sender(virtual_rig)
 
 
 def _submission():
@@ -88,7 +135,7 @@ def _subjects(tenant, mailbox):
 
 
 def test_a_board_sends_a_scan_by_client_submission_and_the_tenant_sees_the_board_address(rig, send):
-    tenant, board, _repl = rig
+    tenant, board = rig
     result = send(_submission(), "alice@contoso.com", "scan over submission from " + board.runtime)
     assert result["ok"], result
     assert result["reply"].startswith("250 2.0.0 OK")
@@ -97,7 +144,7 @@ def test_a_board_sends_a_scan_by_client_submission_and_the_tenant_sees_the_board
 
 
 def test_direct_send_to_the_mx_on_port_25_delivers_inside_the_tenant(rig, send):
-    tenant, board, _repl = rig
+    tenant, board = rig
     result = send(_direct_send(tenant), "bob@contoso.com", "direct send from " + board.runtime)
     assert result["ok"], result
     assert "direct send from " + board.runtime in _subjects(tenant, "bob@contoso.com")
@@ -113,11 +160,11 @@ BLOCK_MODES = [
 
 @pytest.mark.parametrize("mode, words", BLOCK_MODES)
 def test_blocked_port_25_makes_direct_send_fail_at_connect_as_a_transient_network_error(
-        rig, send, mode, words):
-    tenant, board, _repl = rig
+        virtual_rig, virtual_send, mode, words):
+    tenant, board = virtual_rig
     board.set_network(block_ports=[25], block_mode=mode)
     before = len(tenant.trace())
-    result = send(_direct_send(tenant), "bob@contoso.com", "never arrives (%s)" % mode)
+    result = virtual_send(_direct_send(tenant), "bob@contoso.com", "never arrives (%s)" % mode)
     assert not result["ok"]
     assert (result["stage"], result["transient"], result["code"]) == ("connect", True, None)
     diagnosis = result["cause"] + " " + result["todo"]
@@ -125,15 +172,14 @@ def test_blocked_port_25_makes_direct_send_fail_at_connect_as_a_transient_networ
     assert len(tenant.trace()) == before  # nothing reached the tenant
 
 
-def test_client_submission_on_587_still_works_when_port_25_is_blocked(rig, send):
-    tenant, board, _repl = rig
+def test_client_submission_on_587_still_works_when_port_25_is_blocked(virtual_rig, virtual_send):
+    tenant, board = virtual_rig
     board.set_network(block_ports=[25])
-    result = send(_submission(), "alice@contoso.com", "587 is open")
+    result = virtual_send(_submission(), "alice@contoso.com", "587 is open")
     assert result["ok"], result
 
 
 def test_an_unknown_host_name_fails_like_a_failed_dns_lookup(rig, send):
-    _tenant, _board, _repl = rig
     settings = dict(_submission(), host="smtp.office365.example")
     result = send(settings, "alice@contoso.com", "no such host")
     assert not result["ok"]
@@ -141,19 +187,21 @@ def test_an_unknown_host_name_fails_like_a_failed_dns_lookup(rig, send):
     assert "resolve" in result["cause"] + result["text"]
 
 
-def test_a_link_that_drops_mid_send_fails_with_a_network_error_and_delivers_nothing(rig, send):
-    tenant, board, _repl = rig
+def test_a_link_that_drops_mid_send_fails_with_a_network_error_and_delivers_nothing(virtual_rig,
+                                                                                  virtual_send):
+    tenant, board = virtual_rig
     board.set_network(drop_after_bytes=6000)
-    result = send(_submission(), "alice@contoso.com", "dropped on the way", attachment_bytes=20000)
+    result = virtual_send(_submission(), "alice@contoso.com", "dropped on the way", attachment_bytes=20000)
     assert not result["ok"]
     assert result["transient"] and result["code"] is None, result
     assert "dropped on the way" not in _subjects(tenant, "alice@contoso.com")
 
 
-def test_latency_and_a_bandwidth_cap_slow_the_link_but_the_scan_arrives_from_the_board_address(rig, send):
-    tenant, board, _repl = rig
+def test_latency_and_a_bandwidth_cap_slow_the_link_but_the_scan_arrives_from_the_board_address(
+        virtual_rig, virtual_send):
+    tenant, board = virtual_rig
     board.set_network(latency_ms=40, bandwidth_kbps=2000)
-    result = send(_submission(), "alice@contoso.com", "over a slow link", attachment_bytes=20000)
+    result = virtual_send(_submission(), "alice@contoso.com", "over a slow link", attachment_bytes=20000)
     assert result["ok"], result
     assert "over a slow link" in _subjects(tenant, "alice@contoso.com")
     assert tenant.trace()[-1]["client_ip"] == board.info["ip"]

@@ -1,0 +1,88 @@
+# The boards the board-facing tests run against: a virtual board (the emulator's, on either runtime)
+# or, with `pytest --port /dev/ttyUSB0 --board-config lab.json`, a real ESP32 running scanmail.
+# Rule: a test asks for a target and gets the same interface from both (`port`, `runtime`,
+# `info["ip"]`, `repl`, `board_code`); what only the emulator can do (switch the network) is asked
+# of virtual targets only, so those tests run on a virtual board whether or not --port is given.
+import json
+
+from scanmail.emulator.boards import BoardHandle
+from scanmail.host_tools.raw_repl import RawRepl
+
+VIRTUAL_RUNTIMES = ("micropython", "cpython")
+
+
+def target_ids(config, virtual_only=False):
+    """The targets a test runs on: the real board given by --port, else a virtual board per
+    runtime (and always those for virtual-only tests)."""
+    port = config.getoption("--port")
+    if port and not virtual_only:
+        return ["esp32@" + port]
+    return ["virtual-" + runtime for runtime in VIRTUAL_RUNTIMES]
+
+
+class VirtualTarget:
+    """A virtual ESP32-DevKitC whose network resolves the tenant's names to its listeners."""
+
+    real = False
+
+    def __init__(self, runtime, state_dir, ip, tenant_state):
+        self.handle = BoardHandle("esp32-devkitc", runtime, state_dir, ip, tenant_state=tenant_state,
+                                  fast=True)
+        self.handle.start()
+        self.port, self.runtime, self.info = self.handle.port, runtime, self.handle.info
+        self.state_dir = self.handle.state_dir
+        self.board_code = "open_board()"
+        self.repl = RawRepl(self.port, read_timeout_s=30)
+        self.repl.enter()
+
+    def installed(self):
+        pass
+
+    def set_network(self, **switches):
+        self.handle.set_network(**switches)
+
+    def close(self):
+        self.repl.close()
+        self.handle.stop()
+
+
+class RealTarget:
+    """An ESP32 on a serial port, joined to the lab network by the Esp32Board config in
+    `config_path` (a JSON object: hardware.profiles.board_config() of its profile plus "wifi":
+    {"ssid", "password"}); its DNS must resolve the Microsoft host names to the machine running
+    the tests (see README.md, "Tests on a real board")."""
+
+    real = True
+    runtime = "micropython"
+
+    def __init__(self, port, config_path):
+        if not config_path:
+            raise RuntimeError("--port needs --board-config FILE: the board's Esp32Board config "
+                               "with its Wi-Fi (see README.md, 'Tests on a real board')")
+        with open(config_path) as f:
+            config = json.load(f)
+        self.port = port
+        self.board_code = "open_board(%r)" % (config,)
+        self.repl = RawRepl(port, read_timeout_s=60)
+        self.repl.enter(soft_reset=True)
+        self.info = {}
+
+    def installed(self):
+        """Once the firmware is on the board: join the network, learn the board's address."""
+        address = self.repl.exec("from scanmail.firmware.board import open_board\n"
+                                 "print(%s.net.address())" % self.board_code, timeout_s=60)
+        self.info["ip"] = address.strip().splitlines()[-1]
+
+    def set_network(self, **switches):
+        if any(value is not None for value in switches.values()):
+            raise RuntimeError("a real board's network cannot be switched from here")
+
+    def close(self):
+        self.repl.close()
+
+
+def open_target(request, target_id, state_dir, ip, tenant_state):
+    if target_id.startswith("esp32@"):
+        return RealTarget(request.config.getoption("--port"),
+                          request.config.getoption("--board-config"))
+    return VirtualTarget(target_id[len("virtual-"):], state_dir, ip, tenant_state)
