@@ -227,6 +227,8 @@ def test_the_wire_keeps_the_line_limits_of_the_mail_standards(written, runtime):
     for line in wire.split(b"\r\n"):                 # the attachments' part headers
         if line.startswith((b"Content-", b" name", b" filename")):
             assert len(line) <= 78, line
+        if line.startswith((b" name*", b" filename*")):   # RFC 2231: no %XX split over lines
+            assert not re.search(rb"%.?;?$", line), line
 
 
 # subject / file name -> how it goes on the wire: plain while it fits one line, encoded beyond

@@ -57,6 +57,9 @@ CASES = {
         {"replies": {"quit": "221 2.0.0 bye\r\n250 2.0.0 and more\r\n"}, "client": DIRECT},
         {"outcome": "raised", "error": {"stage": "quit", "kind": "protocol"},
          "text": "the server sent a reply nobody asked for: 250 2.0.0 and more"}),
+    "a server that closes after answering a pipelined MAIL fails at the RCPT it owes": (
+        {"replies": {"rcpt": [None], "data": None}, "client": DIRECT},
+        {"outcome": "failed", "error": {"stage": "rcpt", "kind": "closed", "transient": True}}),
     "a long line that is not SMTP is quoted by its first 60 characters": (
         {"replies": {"greeting": "HTTP/1.1 400 " + "y" * 100 + "\r\n"}},
         {"outcome": "raised", "text": "not an SMTP reply line: %r" % ("HTTP/1.1 400 " + "y" * 47)}),
