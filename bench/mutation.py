@@ -160,14 +160,25 @@ def run_module(name, work_dir, sample, seed, log, shard=0, shards=1):
                           capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": "cosmic-ray exec failed:\n%s" % proc.stderr[-3000:]}
-    dump = subprocess.run([tool("cosmic-ray"), "dump", session], cwd=repo, env=env,
-                          capture_output=True, text=True, check=True).stdout
-    with open(os.path.join(REPO_ROOT, path)) as f:
+    seconds = time.monotonic() - started
+    with open(os.path.join(root, "unit.json"), "w") as f:
+        json.dump({"seconds": seconds, "baseline_s": baseline_s}, f)
+    return collect(root, path)
+
+
+def collect(root, path):
+    """The outcome of every mutant of one finished part (its copy under `root`)."""
+    repo = os.path.join(root, "repo")
+    dump = subprocess.run([tool("cosmic-ray"), "dump", os.path.join(root, "session.sqlite")],
+                          cwd=repo, capture_output=True, text=True, check=True).stdout
+    with open(os.path.join(repo, path)) as f:     # the copy, put back as it was after each mutant
         source_lines = f.read().splitlines()
     mutants = []
     for line in dump.splitlines():
         item, result = json.loads(line)
         if result is None or result["worker_outcome"] == "skipped":
+            if result is None:                     # never run: the part did not finish
+                return {"error": "%s: a mutant was never run" % root}
             continue
         mutation = item["mutations"][0]
         mutants.append({"operator": mutation["operator_name"], "line": mutation["start_pos"][0],
@@ -176,7 +187,31 @@ def run_module(name, work_dir, sample, seed, log, shard=0, shards=1):
                         "mutant": mutated_line(result.get("diff") or ""),
                         "worker": result["worker_outcome"], "test": result.get("test_outcome"),
                         "diff": result.get("diff") or "", "output": result.get("output") or ""})
-    return {"mutants": mutants, "seconds": time.monotonic() - started, "baseline_s": baseline_s}
+    seconds = None
+    if os.path.exists(os.path.join(root, "unit.json")):
+        with open(os.path.join(root, "unit.json")) as f:
+            seconds = json.load(f)["seconds"]
+    return {"mutants": mutants, "seconds": seconds}
+
+
+def collected(names, work_dir):
+    """--report: module -> merged result, read back from the parts of a finished run."""
+    results = {}
+    for name in names:
+        parts = sorted(d for d in os.listdir(work_dir) if d.rsplit("-", 1)[0] == name)
+        if not parts:
+            results[name] = {"error": "no part of %s in %s" % (name, work_dir)}
+            continue
+        merged = results.setdefault(name, {"mutants": [], "seconds": 0.0})
+        for part in parts:
+            got = collect(os.path.join(work_dir, part), MODULES[name][0])
+            if "error" in got:
+                merged["error"] = got["error"]
+                break
+            merged["mutants"] += got["mutants"]
+            merged["seconds"] = (None if got["seconds"] is None or merged["seconds"] is None
+                                 else merged["seconds"] + got["seconds"])
+    return results
 
 
 def keep_sample(session, sample, seed, name):
@@ -211,6 +246,7 @@ def keep_shard(session, shard, shards):
 
 def run_all(names, work_dir, sample, seed, jobs, log):
     """Every module, its shards spread over `jobs` workers; -> module -> merged result."""
+    started = time.monotonic()
     units = [(name, shard, 1 if sample else SHARDS.get(name, 1))
              for name in names for shard in range(1 if sample else SHARDS.get(name, 1))]
     with ThreadPoolExecutor(max(1, jobs)) as pool:
@@ -224,6 +260,8 @@ def run_all(names, work_dir, sample, seed, jobs, log):
         else:
             merged["mutants"] += part["mutants"]
             merged["seconds"] += part["seconds"]
+    with open(os.path.join(work_dir, "run.json"), "w") as f:
+        json.dump({"seconds": time.monotonic() - started, "jobs": jobs}, f)
     return results
 
 
@@ -282,6 +320,9 @@ def main(argv=None):
     parser.add_argument("--seed", default="0", help="seed of --sample (default 0)")
     parser.add_argument("--work-dir", help="where the copies go (default: a temporary folder)")
     parser.add_argument("--survivors", action="store_true", help="print each survivor's diff")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: report the finished run in --work-dir again (after "
+                             "bench/mutation_equivalents.toml changed)")
     args = parser.parse_args(argv)
     names = args.module or list(MODULES)
     equivalents = load_equivalents()
@@ -291,11 +332,21 @@ def main(argv=None):
     def log(text):
         print("mutation: " + text, file=sys.stderr, flush=True)
 
-    started = time.monotonic()
-    results = run_all(names, work_dir, args.sample, args.seed, args.jobs, log)
-    seconds = time.monotonic() - started
-    if not args.work_dir:
-        shutil.rmtree(work_dir, ignore_errors=True)
+    if args.report:
+        if not args.work_dir or not os.path.isdir(work_dir):
+            parser.error("--report needs the --work-dir of a finished run")
+        results = collected(names, work_dir)
+        seconds, jobs = None, None
+        if os.path.exists(os.path.join(work_dir, "run.json")):
+            with open(os.path.join(work_dir, "run.json")) as f:
+                run = json.load(f)
+            seconds, jobs = run["seconds"], run["jobs"]
+    else:
+        started = time.monotonic()
+        results = run_all(names, work_dir, args.sample, args.seed, args.jobs, log)
+        seconds, jobs = time.monotonic() - started, args.jobs
+        if not args.work_dir:
+            shutil.rmtree(work_dir, ignore_errors=True)
 
     failures = ["%s: %s" % (n, r["error"]) for n, r in results.items() if "error" in r]
     for name, result in results.items():
@@ -328,20 +379,22 @@ def main(argv=None):
     out = {"modules": modules, "killed_ratio": ratio, "security_checks": security,
            "survivors": ["%s:%d %s: %s -> %s" % (m["module"], m["line"], m["function"],
                                                    m["source"], m["mutant"]) for m in all_survivors],
-           "stale_equivalents": stale, "seconds": round(seconds, 1),
+           "stale_equivalents": stale, "seconds": None if seconds is None else round(seconds, 1),
+           "jobs": jobs,
            "sample": args.sample or None}
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
-    print("mutation testing of the firmware (cosmic-ray, tests on CPython), %.0f s on %d jobs"
-          % (seconds, args.jobs))
+    print("mutation testing of the firmware (cosmic-ray, tests on CPython), %s s on %s jobs"
+          % ("?" if seconds is None else "%.0f" % seconds, jobs))
     print("%-16s %8s %8s %11s %9s %8s" % ("module", "mutants", "killed", "equivalent", "survived",
                                            "job-s"))
     for name in names:
         c = modules[name]
-        print("%-16s %8d %8d %11d %9d %8.0f" % (name, c["mutants"], c["killed"], c["equivalent"],
-                                                c["mutants"] - c["killed"] - c["equivalent"],
-                                                results[name]["seconds"]))
+        print("%-16s %8d %8d %11d %9d %8s" % (name, c["mutants"], c["killed"], c["equivalent"],
+                                              c["mutants"] - c["killed"] - c["equivalent"],
+                                              "?" if results[name]["seconds"] is None
+                                              else "%.0f" % results[name]["seconds"]))
     print("killed ratio (equivalents excluded): %s   target >= 0.9   %s" % (
         ratio, "PASS" if ratio is not None and ratio >= 0.9 else "MISS"))
     print("security checks: %d mutants, %d killed, %d survived   target: all killed   %s" % (
