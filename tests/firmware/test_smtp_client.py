@@ -60,6 +60,14 @@ CASES = {
     "a server that closes after answering a pipelined MAIL fails at the RCPT it owes": (
         {"replies": {"rcpt": [None], "data": None}, "client": DIRECT},
         {"outcome": "failed", "error": {"stage": "rcpt", "kind": "closed", "transient": True}}),
+    "a multi-line refusal takes its enhanced code from its first line": (
+        {"replies": {"mail": "550-5.7.60 SMTP; Client does not have permissions\r\n550 to send as "
+                             "this sender\r\n"}, "client": DIRECT},
+        {"outcome": "abort", "error": {"stage": "mail", "code": 550, "enhanced": "5.7.60"}}),
+    "a LOGIN prompt that is not base64 is taken as the password prompt": (
+        {"replies": {"auth": ["334 ***\r\n", "235 2.7.0 Authentication successful\r\n"]}},
+        {"outcome": "done",
+         "commands_prefix": START + ["AUTH LOGIN c2Nhbm5lckBjb250b3NvLmNvbQ==", "U2Nhbm5lci1QYXNzLTE="]}),
     "a long line that is not SMTP is quoted by its first 60 characters": (
         {"replies": {"greeting": "HTTP/1.1 400 " + "y" * 100 + "\r\n"}},
         {"outcome": "raised", "text": "not an SMTP reply line: %r" % ("HTTP/1.1 400 " + "y" * 47)}),
