@@ -40,8 +40,8 @@ COPIED = ("firmware", "tests", "emulator", "host_tools", "hardware", "pyproject.
 PACKAGES = ("firmware", "emulator", "host_tools", "hardware")
 
 # module -> (file, the tests that prove it: pytest arguments, run on CPython only)
-CPYTHON_ONLY = ("not micropython and not both_runtimes and not unix_port and not all_day "
-                "and not heap_use")
+CPYTHON_ONLY = ("not micropython and not both_runtimes_hold and not both_runtimes_write "
+                "and not unix_port and not all_day and not heap_use")
 MODULES = {
     "smtp_protocol": ("firmware/smtp_protocol.py", [
         "tests/firmware/test_smtp_conversation.py", "tests/firmware/test_smtp_client.py",

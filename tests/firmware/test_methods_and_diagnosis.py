@@ -144,7 +144,8 @@ def test_ehlo_uses_the_board_name_or_an_address_literal_never_a_bare_ip(runtime)
     assert got == [want for _, want in EHLO_CASES]
 
 
-DATES = [0, 951782400, 1709164800, 1795842877, 2147483647, 4107542400, 4102444799]
+DATES = [0, 946684799, 951782400, 951868800, 978307200, 1709164800, 1709251199, 1795842877,
+         2147483647, 4107542400, 4102444799, 4107455999]
 DATE_CODE = """
 import json
 from scanmail.firmware.mime_headers import rfc5322_date

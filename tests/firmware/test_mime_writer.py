@@ -258,3 +258,35 @@ def test_a_header_is_plain_while_it_fits_and_encoded_beyond(tmp_path, attachment
         assert msg["Subject"] == value
     else:
         assert next(msg.iter_attachments()).get_filename() == value
+
+
+# The exact wire forms a mail client reads, on both runtimes: quoted-printable (RFC 2045 6.7: a
+# space or tab kept but at a line's end, "=" and 8-bit bytes escaped, soft breaks making lines of
+# at most 76 with the "="), RFC 2231 percent-encoding (attribute characters as they are, every
+# other byte escaped), and address lists folded after a comma, with no comma after the last.
+FORMS_CODE = """
+import json
+from scanmail.firmware.mime_headers import file_name_param, header_addresses, quoted_printable
+texts, names, lists = json.loads(%r)
+print(json.dumps([[quoted_printable(t).decode() for t in texts],
+                  [file_name_param("filename", n) for n in names],
+                  [header_addresses("To", l) for l in lists]]))
+"""
+QP = {"a b": "a b", "a \r\nb": "a=20\r\nb", "a\t": "a=09", "x=y": "x=3Dy", "\u00e9": "=C3=A9",
+      "a" * 200: "a" * 75 + "=\r\n" + "a" * 75 + "=\r\n" + "a" * 50,
+      "a" * 74 + "\u00e9": "a" * 74 + "=\r\n=C3=A9", "a" * 75 + " b": "a" * 75 + "=\r\n b"}
+NAMES = {"Zz09-\u00fc/:@[{!#$&+-.^_`|~.pdf":
+         ";\r\n filename*0*=UTF-8''Zz09-%C3%BC%2F%3A%40%5B%7B!#$&+-.^_`|~.pdf"}
+LISTS = [(["alice@contoso.com", "bob@contoso.com"], "To: alice@contoso.com, bob@contoso.com\r\n"),
+         (["user%02d@contoso.com" % i for i in range(6)],
+          "To: user00@contoso.com, user01@contoso.com, user02@contoso.com,\r\n"
+          " user03@contoso.com, user04@contoso.com, user05@contoso.com\r\n")]
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_quoted_printable_file_names_and_address_lists_have_their_exact_wire_form(runtime):
+    code = FORMS_CODE % json.dumps([list(QP), list(NAMES), [addresses for addresses, _ in LISTS]])
+    qp, names, lists = run_json(runtime, code)
+    assert qp == list(QP.values())
+    assert names == list(NAMES.values())
+    assert lists == [header for _, header in LISTS]
