@@ -5,7 +5,10 @@
 # announced size.
 import email
 import email.policy
+import json
 import os
+
+import pytest
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -13,6 +16,7 @@ from hypothesis import strategies as st
 from scanmail.firmware import smtp_protocol as sp
 from scanmail.firmware.errors import SMTPError
 from scanmail.firmware.message import Message, MimeWriter
+from tests.firmware.runtime_cache import batch
 
 REPLY_LINES = st.sampled_from([
     b"220 mx ready\r\n", b"250-mx Hello\r\n", b"250 PIPELINING\r\n", b"250-STARTTLS\r\n",
@@ -127,12 +131,6 @@ def test_whatever_a_user_types_arrives_exactly(tmp_path, body, subject, name, si
 # through the firmware on each runtime in one interpreter start, and the properties are checked on
 # what each runtime produced. MicroPython gets no shrinking, but the same inputs and the same
 # verdicts as CPython.
-import json
-
-import pytest
-
-from tests.firmware.runtime_cache import batch
-
 
 def generated(strategy, count):
     """`count` examples of `strategy`, the same ones on every run."""
