@@ -145,7 +145,7 @@ def test_ehlo_uses_the_board_name_or_an_address_literal_never_a_bare_ip(runtime)
 
 
 DATES = [0, 946684799, 951782400, 951868800, 978307200, 1709164800, 1709251199, 1795842877,
-         2147483647, 4107542400, 4102444799, 4107455999]
+         2147483647, 4107542400, 4102444799, 4107455999, 1782907200, 13574606400, 13574692800]
 DATE_CODE = """
 import json
 from scanmail.firmware.mime_headers import rfc5322_date

@@ -2,6 +2,7 @@
 # oracle: what a mail client would show (subject, addresses, date, text, attachments and their
 # names) is exactly what was given, the wire form is CRLF-only, dot-stuffed, no line over 998
 # octets, its announced size is exact, and both runtimes write the very same bytes.
+import base64
 import email
 import email.policy
 import json
@@ -113,7 +114,7 @@ def test_a_mail_client_shows_exactly_what_the_scanner_sent(written, attachment_f
     assert msg["From"].addresses[0].addr_spec == "scanner@contoso.com"
     assert msg["Date"].datetime.timestamp() == NOW
     assert msg["MIME-Version"] == "1.0"
-    assert re.fullmatch(r"<[0-9a-f]+\.\d+@contoso\.com>", msg["Message-ID"])
+    assert msg["Message-ID"] == "<%s.%d@contoso.com>" % (spec["random_hex"], NOW)
     body = msg.get_body(("plain",))
     assert normalize(body.get_content()) == normalize(spec["body"])
     attachments = list(msg.iter_attachments())
@@ -216,8 +217,9 @@ def test_the_wire_keeps_the_line_limits_of_the_mail_standards(written, runtime):
     wire = unstuff(result[runtime][1])
     for line in header_lines(wire):
         assert len(line) <= 78, line
-        for word in re.findall(rb"=\?UTF-8\?B\?[^?]*\?=", line):
-            assert len(word) <= 75, word
+        for word in re.findall(rb"=\?UTF-8\?B\?([^?]*)\?=", line):
+            assert len(word) + 12 <= 75, word
+            base64.b64decode(word).decode("utf-8")    # RFC 2047 5: whole characters in each word
     text = wire.split(b"Content-Transfer-Encoding: quoted-printable\r\n\r\n", 1)[1].split(b"\r\n--")[0]
     assert max(len(line) for line in text.split(b"\r\n")) <= 76
     for part in wire.split(b"Content-Transfer-Encoding: base64\r\n\r\n")[1:]:
@@ -272,11 +274,18 @@ print(json.dumps([[quoted_printable(t).decode() for t in texts],
                   [file_name_param("filename", n) for n in names],
                   [header_addresses("To", l) for l in lists]]))
 """
-QP = {"a b": "a b", "a \r\nb": "a=20\r\nb", "a\t": "a=09", "x=y": "x=3Dy", "\u00e9": "=C3=A9",
+QP = {"!~": "!~", "a b": "a b", "a \r\nb": "a=20\r\nb", "a\t": "a=09", "x=y": "x=3Dy", "\u00e9": "=C3=A9",
       "a" * 200: "a" * 75 + "=\r\n" + "a" * 75 + "=\r\n" + "a" * 50,
       "a" * 74 + "\u00e9": "a" * 74 + "=\r\n=C3=A9", "a" * 75 + " b": "a" * 75 + "=\r\n b"}
 NAMES = {"Zz09-\u00fc/:@[{!#$&+-.^_`|~.pdf":
-         ";\r\n filename*0*=UTF-8''Zz09-%C3%BC%2F%3A%40%5B%7B!#$&+-.^_`|~.pdf"}
+         ";\r\n filename*0*=UTF-8''Zz09-%C3%BC%2F%3A%40%5B%7B!#$&+-.^_`|~.pdf",
+         # a piece ends before a %XX escape that would not fit whole, wherever it falls
+         "\u00e9" * 12: ";\r\n filename*0*=UTF-8''" + "%C3%A9" * 9 + "%C3" + ";\r\n filename*1*=%A9"
+         + "%C3%A9" * 2,
+         "a" + "\u00e9" * 12: ";\r\n filename*0*=UTF-8''a" + "%C3%A9" * 9 + ";\r\n filename*1*="
+         + "%C3%A9" * 3,
+         "ab" + "\u00e9" * 12: ";\r\n filename*0*=UTF-8''ab" + "%C3%A9" * 9 + ";\r\n filename*1*="
+         + "%C3%A9" * 3}
 LISTS = [(["alice@contoso.com", "bob@contoso.com"], "To: alice@contoso.com, bob@contoso.com\r\n"),
          (["user%02d@contoso.com" % i for i in range(6)],
           "To: user00@contoso.com, user01@contoso.com, user02@contoso.com,\r\n"
@@ -290,3 +299,26 @@ def test_quoted_printable_file_names_and_address_lists_have_their_exact_wire_for
     assert qp == list(QP.values())
     assert names == list(NAMES.values())
     assert lists == [header for _, header in LISTS]
+
+
+@pytest.mark.parametrize("subject, line", [("a~b", b"Subject: a~b\r\n"),
+                                           ("caf\u00e9", b"Subject: =?UTF-8?B?Y2Fmw6k=?=\r\n")])
+def test_a_printable_ascii_subject_goes_as_it_is_and_any_other_encoded(tmp_path, subject, line):
+    spec = {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": subject,
+            "body": "x", "now": NOW, "random_hex": "ab" * 12}
+    write_on("cpython", spec, tmp_path / "m.eml")
+    assert line in (tmp_path / "m.eml").read_bytes()
+
+
+def test_a_scan_that_cannot_be_read_is_refused_naming_it(tmp_path):
+    code = ("import json\nfrom scanmail.firmware.message import Message, MimeWriter\n"
+            "from scanmail.firmware.errors import SMTPError\n"
+            "m = Message('scanner@contoso.com', ['alice@contoso.com'], [], 's', 'b',\n"
+            "            [(%r, 'scan.pdf', 'application/pdf')])\n"
+            "try:\n    MimeWriter(m, 1795842877, 'ab' * 12)\n"
+            "except SMTPError as e:\n    print(json.dumps([e.stage, e.kind, e.field, e.text]))\n"
+            % str(tmp_path / "missing.pdf"))
+    assert run_json("cpython", code) == [
+        "message", "message", "attachments",
+        "attachments: cannot read %r (for 'scan.pdf'): check that the scan was saved"
+        % str(tmp_path / "missing.pdf")]

@@ -34,7 +34,7 @@ CASES = {
         {"outcome": "done"}),
     "a line shorter than a code is not SMTP": (
         {"replies": {"greeting": "22\r\n"}},
-        {"outcome": "raised", "error": {"stage": "greeting", "kind": "protocol"},
+        {"outcome": "raised", "error": {"stage": "greeting", "kind": "protocol", "transient": True},
          "text": "not an SMTP reply line: '22'"}),
     "two digits and a letter are not a code": (
         {"replies": {"greeting": "22x hi\r\n"}},
@@ -276,3 +276,41 @@ def test_a_read_that_times_out_names_the_oldest_reply_still_due(runtime):
     err = out["error"]
     assert (err["stage"], err["kind"], err["transient"]) == ("mail", "timeout", True), err
     assert b"RCPT TO:<bob@contoso.com>\r\nDATA\r\n" in server.received
+
+
+class MuteAfterDataServer(ScriptedServer):
+    """Answers every command until the end of the data, then never says another word."""
+
+    def _session(self, conn):
+        conn.sendall(b"220 mx.example ready\r\n")
+        received = b""
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                return
+            received += data
+            while b"\r\n" in received:
+                if received.startswith(b"DATA\r\n"):
+                    conn.sendall(b"354 go ahead\r\n")
+                    received = received[6:]
+                    while b"\r\n.\r\n" not in received:
+                        received += conn.recv(65536)
+                    while conn.recv(4096):      # the message is in; the reply never comes
+                        pass
+                    return
+                line, received = received.split(b"\r\n", 1)
+                conn.sendall(b"250 mx.example\r\n" if not line.startswith(b"QUIT") else b"221 bye\r\n")
+
+
+def test_a_reply_that_never_comes_after_the_data_is_a_timeout_at_the_end_of_data(runtime):
+    # What the user must know: the message went out whole and its fate is unknown.
+    with MuteAfterDataServer() as server:
+        spec = {"settings": {"method": "custom", "host": "mx.example", "port": 25, "tls": "none",
+                             "timeout_s": 1},
+                "message": {"sender": "scanner@contoso.com", "to": ["bob@contoso.com"]},
+                "board": {"ip": "127.0.0.20", "now": NOW,
+                          "routes": {"mx.example:25": list(server.address)}}}
+        out = run_json(runtime, "import json, send_case\nprint(send_case.run(json.loads(%r)))\n"
+                       % json.dumps(spec))
+    err = out["error"]
+    assert (err["stage"], err["kind"], err["transient"]) == ("end_of_data", "timeout", True), err
