@@ -70,7 +70,8 @@ MODULES = {
 # big modules do not keep one job busy while the others are done (a performance knob only).
 SHARDS = {"smtp_protocol": 8, "mime_headers": 7, "methods": 3, "message": 2}
 
-# The security checks: every mutant inside these functions must be killed (no equivalents).
+# The security checks: every mutant inside these functions must be killed; one that cannot change
+# behaviour is listed as equivalent like any other, and the report counts those apart.
 SECURITY = {
     "smtp_protocol": ("receive_data", "_on_ehlo", "_after_security", "_send_line"),  # STARTTLS
                                                                   # injection, downgrade
@@ -291,7 +292,7 @@ def classify(name, mutants, equivalents):
     for m in mutants:
         if m["test"] in ("killed", "incompetent"):
             counts["killed"] += 1
-        elif (m["source"], m["mutant"]) in listed and not is_security(name, m):
+        elif (m["source"], m["mutant"]) in listed:
             counts["equivalent"] += 1
             matched.add((m["source"], m["mutant"]))
         else:
@@ -360,7 +361,7 @@ def main(argv=None):
         return 1
 
     modules, all_survivors, stale = {}, [], []
-    security = {"mutants": 0, "killed": 0, "survived": 0}
+    security = {"mutants": 0, "killed": 0, "equivalent": 0, "survived": 0}
     for name in names:
         mutants = results[name]["mutants"]
         counts, survivors, unmatched = classify(name, mutants, equivalents)
@@ -368,10 +369,16 @@ def main(argv=None):
         all_survivors += [dict(m, module=name) for m in survivors]
         if not args.sample:
             stale += ["%s: %s -> %s" % (name, s, m) for s, m in unmatched]
+        survived = [(m["source"], m["mutant"]) for m in survivors]
         for m in mutants:
             if is_security(name, m):
                 security["mutants"] += 1
-                security["killed" if m["test"] in ("killed", "incompetent") else "survived"] += 1
+                if m["test"] in ("killed", "incompetent"):
+                    security["killed"] += 1
+                elif (m["source"], m["mutant"]) in survived:
+                    security["survived"] += 1
+                else:
+                    security["equivalent"] += 1
     total = sum(c["mutants"] for c in modules.values())
     killed = sum(c["killed"] for c in modules.values())
     equivalent = sum(c["equivalent"] for c in modules.values())
@@ -397,9 +404,9 @@ def main(argv=None):
                                               else "%.0f" % results[name]["seconds"]))
     print("killed ratio (equivalents excluded): %s   target >= 0.9   %s" % (
         ratio, "PASS" if ratio is not None and ratio >= 0.9 else "MISS"))
-    print("security checks: %d mutants, %d killed, %d survived   target: all killed   %s" % (
-        security["mutants"], security["killed"], security["survived"],
-        "PASS" if security["survived"] == 0 else "MISS"))
+    print("security checks: %d mutants, %d killed, %d equivalent, %d survived   target: none "
+          "survives   %s" % (security["mutants"], security["killed"], security["equivalent"],
+                            security["survived"], "PASS" if security["survived"] == 0 else "MISS"))
     for m in all_survivors:
         print("survived: %s:%d (%s) %s  ->  %s" % (m["module"], m["line"], m["function"],
                                                    m["source"], m["mutant"]))
