@@ -29,7 +29,8 @@ def normalize(text):
 def attachment_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("scans")
     files = {}
-    for name, size in (("random.bin", 100_003), ("exact.bin", 57 * 40), ("empty.bin", 0)):
+    for name, size in (("random.bin", 100_003), ("exact.bin", 57 * 40), ("empty.bin", 0),
+                       ("three.bin", 60)):      # (a last base64 line of exactly 3 bytes)
         path = folder / name
         path.write_bytes(os.urandom(size))
         files[name] = str(path)
@@ -50,6 +51,7 @@ def spec_for(files):
             [files["exact.bin"], "Überweisung März 2026 — Rechnung Nr. 12345 für die Buchhaltung.pdf",
              "application/pdf"],
             [files["empty.bin"], 'odd "name".bin', "application/octet-stream"],
+            [files["three.bin"], "three.bin", "application/octet-stream"],
         ],
     }
 
@@ -198,7 +200,7 @@ def test_for_binarymime_the_scans_go_unencoded_and_arrive_exactly(written_binary
     msg = email.message_from_bytes(wire, policy=email.policy.default)
     assert normalize(msg.get_body(("plain",)).get_content()) == normalize(spec["body"])
     parts = list(msg.iter_attachments())
-    assert [p["Content-Transfer-Encoding"] for p in parts] == ["binary"] * 3
+    assert [p["Content-Transfer-Encoding"] for p in parts] == ["binary"] * len(spec["attachments"])
     for part, (path, _, _) in zip(parts, spec["attachments"]):
         with open(path, "rb") as f:
             assert part.get_payload(decode=True) == f.read()
@@ -274,7 +276,7 @@ print(json.dumps([[quoted_printable(t).decode() for t in texts],
                   [file_name_param("filename", n) for n in names],
                   [header_addresses("To", l) for l in lists]]))
 """
-QP = {"!~": "!~", "a b": "a b", "a \r\nb": "a=20\r\nb", "a\t": "a=09", "x=y": "x=3Dy", "\u00e9": "=C3=A9",
+QP = {"!~": "!~", "a b": "a b", "a\tb": "a\tb", "a \r\nb": "a=20\r\nb", "a\t": "a=09", "x=y": "x=3Dy", "\u00e9": "=C3=A9",
       "a" * 200: "a" * 75 + "=\r\n" + "a" * 75 + "=\r\n" + "a" * 50,
       "a" * 74 + "\u00e9": "a" * 74 + "=\r\n=C3=A9", "a" * 75 + " b": "a" * 75 + "=\r\n b"}
 NAMES = {"Zz09-\u00fc/:@[{!#$&+-.^_`|~.pdf":
@@ -318,7 +320,17 @@ def test_a_scan_that_cannot_be_read_is_refused_naming_it(tmp_path):
             "try:\n    MimeWriter(m, 1795842877, 'ab' * 12)\n"
             "except SMTPError as e:\n    print(json.dumps([e.stage, e.kind, e.field, e.text]))\n"
             % str(tmp_path / "missing.pdf"))
+    code = code.replace("e.field, e.text", "e.field, e.transient, e.text")
     assert run_json("cpython", code) == [
-        "message", "message", "attachments",
+        "message", "message", "attachments", False,
         "attachments: cannot read %r (for 'scan.pdf'): check that the scan was saved"
         % str(tmp_path / "missing.pdf")]
+
+
+def test_without_a_clock_the_message_has_no_date_and_a_message_id_of_time_0(tmp_path):
+    spec = {"sender": "scanner@contoso.com", "to": ["alice@contoso.com"], "subject": "s",
+            "body": "x", "now": None, "random_hex": "ab" * 12}
+    write_on("cpython", spec, tmp_path / "m.eml")
+    msg = email.message_from_bytes((tmp_path / "m.eml").read_bytes(), policy=email.policy.default)
+    assert msg["Date"] is None                     # the receiving server adds it
+    assert msg["Message-ID"] == "<%s.0@contoso.com>" % ("ab" * 12)
