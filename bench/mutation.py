@@ -286,18 +286,20 @@ def load_equivalents():
 
 def classify(name, mutants, equivalents):
     """-> (figures for the module, survivors, equivalents that no longer match a survivor)."""
-    listed = [(e["source"], e["mutant"]) for e in equivalents if e["module"] == name]
+    listed = [(e["source"], e["mutant"], e.get("function", "")) for e in equivalents
+              if e["module"] == name]
     counts = {"mutants": len(mutants), "killed": 0, "equivalent": 0}
     survivors, matched = [], set()
     for m in mutants:
+        key = (m["source"], m["mutant"], m["function"])
         if m["test"] in ("killed", "incompetent"):
             counts["killed"] += 1
-        elif (m["source"], m["mutant"]) in listed:
+        elif key in listed:
             counts["equivalent"] += 1
-            matched.add((m["source"], m["mutant"]))
+            matched.add(key)
         else:
             survivors.append(m)
-    return counts, survivors, [pair for pair in listed if pair not in matched]
+    return counts, survivors, [key[:2] for key in listed if key not in matched]
 
 
 def is_security(name, mutant):
