@@ -81,11 +81,10 @@ def header_unstructured(name, value):
     raw = value.encode("utf-8")
     words = []
     start = 0
-    # The first word shares its line with "Name: ", which must stay within 78 octets too.
-    first = (78 - len(name) - 2 - 12) // 4 * 3
     while start < len(raw):
-        # 45 bytes -> 60 base64 characters + 12 = 72: one encoded-word (at most 75) per line
-        end = min(start + (45 if words else first), len(raw))
+        # 45 bytes -> 60 base64 characters + 12 = 72: one encoded-word (at most 75) per line; the
+        # first shares its line with "Name: ", within 78 octets too (78 - 2 - 12 = 64 for the rest)
+        end = min(start + (45 if words else (64 - len(name)) // 4 * 3), len(raw))
         while end < len(raw) and (raw[end] & 0xC0) == 0x80:
             end -= 1                       # never cut a character in two
         words.append("=?UTF-8?B?" + binascii.b2a_base64(raw[start:end])[:-1].decode() + "?=")
@@ -127,14 +126,16 @@ def file_name_param(key, name):
     start = 0
     index = 0
     while start < len(encoded):
-        head = " %s*%d*=%s" % (key, index, "UTF-8''" if index == 0 else "")
-        end = min(start + 77 - len(head), len(encoded))   # the line, with its ";", in 78 octets
+        prefix = "UTF-8''" if index == 0 else ""
+        # the line " key*N*=" + prefix + chunk + ";" within 78 octets
+        end = min(start + 73 - len(key) - len(str(index)) - len(prefix), len(encoded))
         if end < len(encoded):             # never split a %XX escape
             if encoded.endswith("%", 0, end):
                 end -= 1
             elif encoded.endswith("%", 0, end - 1):
                 end -= 2
-        pieces.append(";\r\n" + head + encoded[start:end])
+        chunk = encoded[start:end]
+        pieces.append(";\r\n %s*%d*=%s%s" % (key, index, prefix, chunk))
         start = end
         index += 1
     return "".join(pieces)
