@@ -58,6 +58,13 @@ def choose(requested, warn=None):
 _EXEC_TIED_TO_PARENT = "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, 9); os.execv(sys.argv[1], sys.argv[1:])"
 
 
+# What the ROM's own modules (emulator/board_rom: machine, network, socket, the flash VFS, ...)
+# hold in the unix port's heap once the board has booted. An ESP32 keeps its port modules in
+# flash, so a virtual board gets this on top of the profile's heap, and the firmware finds free
+# what the profile says a board has (tests/boards/test_board_heap.py holds the ROM to it).
+ROM_HEAP_BYTES = 64 * 1024
+
+
 def heap_for_runtime(profile_heap_bytes):
     """The unix port's heap that holds what `profile_heap_bytes` holds on a 32-bit ESP32."""
     return int(profile_heap_bytes) * struct.calcsize("P") // 4
@@ -76,7 +83,7 @@ def command(config, mode, reset_cause):
         argv = [
             config.get("micropython") or micropython_executable(),
             "-X",
-            "heapsize=%d" % heap_for_runtime(config["heap_bytes"]),
+            "heapsize=%d" % (heap_for_runtime(config["heap_bytes"]) + ROM_HEAP_BYTES),
             "-i",
             os.path.join(ROM_DIR, "_vboard_start.py"),
         ]
