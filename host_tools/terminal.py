@@ -1,0 +1,36 @@
+# Output for people at a terminal: tables to compare rows and progress bars, drawn by rich (a
+# well-kept library made for it). Rule: every `scanmail` command that shows rows to compare or a
+# transfer in progress goes through here; nothing here decides anything, and a pipe (not a
+# terminal) gets plain text without colour codes.
+import sys
+
+
+def console(stderr=False):
+    """A rich Console on stdout (or stderr) that writes plain text when it is not a terminal."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def table(headers, rows, title=None):
+    """A rich Table of `rows` (lists of cells, None shown empty) under `headers`."""
+    from rich.table import Table
+
+    out = Table(title=title, show_lines=False, header_style="bold")
+    for name in headers:
+        out.add_column(name, overflow="fold")
+    for row in rows:
+        out.add_row(*["" if cell is None else str(cell) for cell in row])
+    return out
+
+
+def print_table(headers, rows, title=None):
+    console().print(table(headers, rows, title))
+
+
+def is_terminal(stream=None):
+    stream = stream or sys.stdin
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
