@@ -9,7 +9,7 @@ import sys
 from scanmail.emulator import demo
 from scanmail.emulator.boards import cli as board_cli
 from scanmail.emulator.tenant import cli as tenant_cli
-from scanmail.host_tools import advise_cli, diagnose_cli, ports_cli, spf_cli
+from scanmail.host_tools import advise_cli, diagnose_cli, flash_cli, ports_cli, spf_cli
 from scanmail.host_tools.user_error import UserError
 
 # group name -> (register function, one-line help)
@@ -18,6 +18,7 @@ COMMAND_GROUPS = {
     "board": (board_cli.register, "start, stop and list virtual boards"),
     "demo": (demo.register, "the whole story end to end on the built-in tenant"),
     "ports": (ports_cli.register, "list serial ports with their USB bridge and a guess of the board"),
+    "flash": (flash_cli.register, "put scanmail onto boards: only what changed, verified, switched atomically"),
     "diagnose": (diagnose_cli.register, "the cause of an Exchange Online reply and what to do"),
     "advise": (advise_cli.register, "which method of sending a site should use, and how to set it up"),
     "spf": (spf_cli.register, "the SPF record with the device's IP merged in, checked for 10 lookups"),
@@ -29,6 +30,7 @@ EPILOG = """examples:
   scanmail o365 trace --state .state    show its message trace
   scanmail board start --profile esp32-devkitc
   scanmail ports                        serial ports and the boards on them
+  scanmail flash --port /dev/ttyUSB0    put scanmail onto a board
   scanmail diagnose "550 5.7.64 TenantAttribution; Relay Access Denied"
   scanmail advise                       which method of sending fits a site
   scanmail --version

@@ -37,12 +37,24 @@ class DeviceError(Exception):
         super().__init__("the board raised: %s" % last)
 
 
-def open_port(url, baudrate=115200, timeout=0.05):
+def open_port(url, baudrate=115200, timeout=0.05, exclusive=False):
+    """Open a port without resetting the board: DTR and RTS stay released on open (on an ESP32
+    dev board's auto-reset circuit RTS pulls EN, the reset, and DTR pulls IO0, the boot mode).
+    exclusive: take the port's lock as mpremote does, so a second tool cannot interleave."""
     import serial  # pyserial; imported here so a missing install gives a clear error at use
 
     try:
-        return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout)
+        port = serial.serial_for_url(url, do_not_open=True, baudrate=baudrate, timeout=timeout)
+        if exclusive and hasattr(port, "exclusive"):
+            port.exclusive = True
+        port.dtr = False
+        port.rts = False
+        port.open()
+        return port
     except (serial.SerialException, OSError) as exc:
+        if "lock" in str(exc).lower() or "busy" in str(exc).lower():
+            raise ReplError("serial port %s is busy: another program (a serial monitor, mpremote, "
+                            "another scanmail) holds it; close that program and try again" % url)
         raise ReplError(
             "cannot open serial port %s: %s (check the cable, the port name, and that no other "
             "program such as a serial monitor holds it)" % (url, exc)
@@ -52,10 +64,10 @@ def open_port(url, baudrate=115200, timeout=0.05):
 class RawRepl:
     """Drives one board's raw REPL. Use as a context manager; `enter()` before `exec()`."""
 
-    def __init__(self, port_url, baudrate=115200, read_timeout_s=10.0):
+    def __init__(self, port_url, baudrate=115200, read_timeout_s=10.0, exclusive=False):
         self.port_url = port_url
         self.read_timeout_s = read_timeout_s
-        self.serial = open_port(port_url, baudrate)
+        self.serial = open_port(port_url, baudrate, exclusive=exclusive)
         self.in_raw_repl = False
         self.raw_paste = None  # None: not yet known; True/False once the board answered
         self._rx = bytearray()
@@ -124,16 +136,57 @@ class RawRepl:
     def enter(self, soft_reset=False):
         """Interrupt whatever runs, enter the raw REPL; with soft_reset, restart the interpreter
         (on an ESP32 boot.py runs again, main.py does not)."""
-        self.serial.write(b"\r" + _CTRL_C + _CTRL_C)
-        self._drain()
-        self.serial.write(b"\r" + _CTRL_A)
-        self._read_until(_RAW_BANNER + b">", what="raw REPL prompt")
+        # One Ctrl-C at a time, as mpremote sends it: a second one racing the first can land
+        # while the board is back at its prompt. A program that catches the first (an event
+        # loop that cleans up) gets another after each second without the raw REPL's banner.
+        deadline = time.monotonic() + self.read_timeout_s
+        while True:
+            self.serial.write(b"\r" + _CTRL_C)
+            self._drain()
+            self.serial.write(b"\r" + _CTRL_A)
+            try:
+                self._read_until(_RAW_BANNER + b">", timeout_s=min(1.0, self.read_timeout_s), what="raw REPL prompt")
+                break
+            except ReplError:
+                if time.monotonic() + 1.0 > deadline:
+                    raise
+        self._settle()
         if soft_reset:
             self.serial.write(_CTRL_D)
             self._read_until(b"soft reboot\r\n", what="soft reboot")
             self._read_until(_RAW_BANNER, what="raw REPL banner after soft reboot")
             self._read_until(b">", what="raw REPL prompt after soft reboot")
         self.in_raw_repl = True
+
+    def _settle(self, quiet_s=0.05):
+        """After entering: a board that got Ctrl-A twice (one held while it booted) prints the
+        banner twice. Read until the port stays quiet and keep nothing before the last prompt, so
+        the first command's reply is not mistaken for a stale banner."""
+        marker = _RAW_BANNER + b">"
+        while True:
+            time.sleep(quiet_s)
+            if not self.serial.in_waiting:
+                break
+            while self.serial.in_waiting:
+                self._fill()
+        at = self._rx.rfind(marker)
+        if at >= 0:
+            del self._rx[: at + len(marker)]
+
+    def soft_reset_to_application(self):
+        """Leave the raw REPL and soft-reset from the friendly REPL, so boot.py and main.py run
+        (the application starts), as mpremote's `soft-reset` does after Ctrl-B."""
+        self.serial.write(b"\r" + _CTRL_B)
+        self.in_raw_repl = False
+        self._read_until(b">>> ", what="friendly REPL prompt")
+        self.serial.write(_CTRL_D)
+        self._read_until(b"soft reboot", what="soft reboot")
+        # Wait for the restarted board: its REPL prompt when main.py ends (or there is none); an
+        # application that keeps running prints none, and a short wait is all it gets then.
+        try:
+            self._read_until(b">>> ", timeout_s=3.0, what="prompt after the soft reboot")
+        except ReplError:
+            pass
 
     def _send_plain_raw(self, payload):
         for i in range(0, len(payload), _PLAIN_RAW_CHUNK):

@@ -9,7 +9,10 @@ def console(stderr=False):
     """A rich Console on stdout (or stderr) that writes plain text when it is not a terminal."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    # A pipe or a log file is not 80 columns wide: keep each row on one line there.
+    width = None if is_terminal(stream) else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def table(headers, rows, title=None):

@@ -1,0 +1,248 @@
+# Puts scanmail onto one board over its serial port: asks the board its MicroPython version and
+# .mpy ABI, builds the matching image, takes one batched hash listing, then sends only what
+# changed (deflate-compressed, through the raw REPL's flow-controlled paste, so no more is in
+# flight than the board's UART buffer takes), verifies every file by SHA-256 on the board, and
+# switches slots in one rename. Rule: the slot that boots is never written, the pointer changes
+# last, and anything the user can cause ends as one FlashError line that says what to do.
+import base64
+import time
+import zlib
+
+from scanmail.host_tools import firmware_build
+from scanmail.host_tools.flash_agent import AGENT_LIST, AGENT_WRITE, APP_DIR, BOOT_PY
+from scanmail.host_tools.flash_plan import make_plan, parse_listing, sha256_hex
+from scanmail.host_tools.raw_repl import DeviceError, RawRepl, ReplError
+
+# Raw bytes per compressed piece: each piece is one zlib stream the board inflates on its own,
+# so its heap needs one piece and one window at a time.
+PIECE_BYTES = 4096
+ZLIB_WBITS = 12  # a 4 KB window: no piece is longer, and a board allocates no more
+# Characters of code per exec: enough to keep the wire busy between round trips, little heap.
+BATCH_CHARS = 6000
+BUILDS = ("product", "stock")
+
+
+class FlashError(Exception):
+    """A flash that could not be done, and what to do about it (one line)."""
+
+
+def board_info(repl):
+    out = repl.exec(
+        "import sys\n"
+        "print(sys.implementation.name)\n"
+        "print('.'.join([str(x) for x in sys.implementation.version[:3]]))\n"
+        "print(getattr(sys.implementation, '_mpy', 0))\n"
+        "try:\n"
+        "    import vfs\n"
+        "    print(1 if hasattr(vfs, 'rom_ioctl') else 0)\n"
+        "except ImportError:\n"
+        "    print(0)\n"
+    ).split()
+    if len(out) < 4:
+        raise FlashError("the board on %s did not say which MicroPython it runs (%r); is it a "
+                         "MicroPython board?" % (repl.port_url, " ".join(out)[:60]))
+    return {"runtime": out[0], "version": out[1], "mpy": int(out[2]), "romfs": out[3] == "1"}
+
+
+def check_abi(info, sample_mpy):
+    """Refuse when the board cannot load the .mpy files this mpy-cross writes: the major version
+    must match; the sub-version and architecture only when a file holds native code (its
+    architecture bits are set), as MicroPython's loader checks them."""
+    if info["runtime"] != "micropython":
+        return
+    board_major, board_sub = info["mpy"] & 0xFF, (info["mpy"] >> 8) & 3
+    file_major, file_sub = sample_mpy[1], sample_mpy[2] & 3
+    if not info["mpy"]:
+        raise FlashError("the board runs MicroPython %s, too old to say which .mpy files it reads: "
+                         "flash MicroPython 1.22 or newer (scanmail flash --micropython FIRMWARE.bin)" % info["version"])
+    native = sample_mpy[2] >> 2
+    if board_major != file_major or (native and board_sub != file_sub):
+        raise FlashError(
+            "the board runs MicroPython %s, which reads .mpy %d.%d; the mpy-cross here writes %d.%d: "
+            "flash a MicroPython of the same release line as mpy-cross (scanmail flash --micropython "
+            "FIRMWARE.bin), or flash with --build stock (sources, compiled on the board)"
+            % (info["version"], board_major, board_sub, file_major, file_sub))
+
+
+def build_image(info, build):
+    """{path relative to the slot: bytes} for this board."""
+    compiled = info["runtime"] == "micropython" and build == "product"
+    image = {path: data for data, path in firmware_build.firmware_image(compiled=compiled)}
+    if compiled:
+        sample = next(data for path, data in sorted(image.items()) if path.endswith(".mpy"))
+        check_abi(info, sample)
+    return image
+
+
+def encode(data):
+    """The base64 text of each zlib-compressed piece of `data` (at least one, for an empty file)."""
+    pieces = [data[i:i + PIECE_BYTES] for i in range(0, len(data), PIECE_BYTES)] or [b""]
+    out = []
+    for piece in pieces:
+        packer = zlib.compressobj(9, zlib.DEFLATED, ZLIB_WBITS)
+        out.append(base64.b64encode(packer.compress(piece) + packer.flush()).decode("ascii"))
+    return out
+
+
+def _batches(calls):
+    """Group code lines into execs of about BATCH_CHARS."""
+    batch, size = [], 0
+    for call in calls:
+        if batch and size + len(call) > BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+        batch.append(call)
+        size += len(call) + 1
+    if batch:
+        yield batch
+
+
+class BoardFlash:
+    """One board's flash; `run()` returns a summary dict. progress(done, total) is called with
+    bytes over the wire."""
+
+    def __init__(self, port, build="product", reset=True, progress=None, stage=None, image=None,
+                 read_timeout_s=20.0):
+        if build not in BUILDS:
+            raise FlashError("--build %r: choose product (.mpy files) or stock (.py sources)" % build)
+        self.port = port
+        self.build = build
+        self.reset = reset
+        self.progress = progress or (lambda done, total: None)
+        self.stage = stage or (lambda text: None)
+        self.image_override = image
+        self.read_timeout_s = read_timeout_s
+        self.repl = None
+
+    def _exec(self, code):
+        return self.repl.exec(code, timeout_s=self.read_timeout_s)
+
+    def _run_calls(self, calls, on_line=None, sent_chars=None):
+        for batch in _batches(calls):
+            out = self._exec("\n".join(batch))
+            if sent_chars is not None:
+                sent_chars(sum(len(c) for c in batch))
+            for line in out.splitlines():
+                if on_line:
+                    on_line(line.strip())
+
+    def run(self):
+        started = time.monotonic()
+        try:
+            self.repl = RawRepl(self.port, read_timeout_s=self.read_timeout_s, exclusive=True)
+        except ReplError as exc:
+            raise FlashError(str(exc))
+        try:
+            return self._flash(started)
+        except ReplError as exc:
+            raise FlashError("lost the board on %s (%s): the board still boots the application it had "
+                             "before unless this run said `switched`; check the cable and run the flash again"
+                             % (self.port, str(exc).split(";")[0]))
+        except DeviceError as exc:
+            last = exc.traceback.strip().splitlines()[-1] if exc.traceback.strip() else "an error"
+            hint = "the board's flash is full: remove files you do not need" if "ENOSPC" in last or "28" in last \
+                else "the board still boots its previous application; run the flash again"
+            raise FlashError("the board on %s raised %s: %s" % (self.port, last, hint))
+        except FlashError:
+            raise
+        except Exception as exc:  # serial.SerialException is an OSError: the port went away
+            closed = not getattr(self.repl.serial, "is_open", True)
+            if not (closed or isinstance(exc, OSError)):
+                raise
+            raise FlashError("lost the board on %s (%s): the board still boots the application it had "
+                             "before unless this run said `switched`; check the cable and run the flash again"
+                             % (self.port, exc))
+        finally:
+            try:
+                self.repl.close()
+            except Exception:  # the port is gone already (cable pulled): nothing left to close
+                pass
+
+    def _flash(self, started):
+        self.stage("connecting")
+        patience, self.repl.read_timeout_s = self.repl.read_timeout_s, min(self.read_timeout_s, 5.0)
+        try:
+            self.repl.enter()
+        except ReplError:
+            raise FlashError("%s does not answer as a MicroPython board (no raw REPL after Ctrl-C, Ctrl-A): "
+                             "check that this is the board's port (`scanmail ports`), that no other program "
+                             "uses it, and that the board runs MicroPython (else: scanmail flash "
+                             "--micropython FIRMWARE.bin)" % self.port)
+        self.repl.read_timeout_s = patience
+        info = board_info(self.repl)
+        image = self.image_override(info) if callable(self.image_override) else (
+            self.image_override or build_image(info, self.build))
+        boot_py = BOOT_PY.encode()
+        self.stage("listing")
+        listing = parse_listing(self._exec(AGENT_LIST + "_sm_ls()"))
+        if not listing["complete"]:
+            raise FlashError("the board on %s did not finish listing its files; run the flash again" % self.port)
+        plan = make_plan(image, listing, boot_py)
+        summary = {"port": self.port, "runtime": info["runtime"], "version": info["version"],
+                   "build": "mpy" if info["runtime"] == "micropython" and self.build == "product" else "py",
+                   "decompressor": None, "slot": plan["target"],
+                   "sent": len(plan["send"]), "copied": len(plan["copy"]), "removed": len(plan["remove"]),
+                   "unchanged": len(image) - len(plan["send"]) - len(plan["copy"]), "files": len(image),
+                   "wire_bytes": 0, "status": "up to date", "romfs": info["romfs"]}
+        if plan["nothing"]:
+            self.progress(1, 1)
+            summary["seconds"] = time.monotonic() - started
+            return summary
+        summary["decompressor"] = self._exec(AGENT_WRITE).split()[-1]
+        slot_dir = "%s/%s/" % (APP_DIR, plan["target"])
+        # What goes over the wire, encoded up front so the progress bar knows its total.
+        sends = []
+        for path in plan["send"]:
+            pieces = encode(image[path])
+            sha = sha256_hex(image[path])
+            for i, text in enumerate(pieces):
+                sends.append((path, "_sm_put(%r,%r,%d,%r)" % (slot_dir + path, text, i == len(pieces) - 1, sha)))
+        if plan["write_boot"]:
+            for i, text in enumerate(encode(boot_py)):
+                sends.append(("/boot.py", "_sm_put('/boot.py.new',%r,%d,%r)" % (text, i == len(encode(boot_py)) - 1,
+                                                                             sha256_hex(boot_py))))
+        total = sum(len(call) for _, call in sends) or 1
+        done = [0]
+
+        def advance(chars):
+            done[0] += chars
+            summary["wire_bytes"] = done[0]
+            self.progress(done[0], total)
+
+        bad = []
+
+        def verdict(line):
+            if line.startswith("bad "):
+                bad.append(line[4:])
+
+        self.progress(0, total)
+        self.stage("writing slot %s" % plan["target"])
+        self._run_calls(["_sm_rm(%r)" % (slot_dir + p) for p in plan["remove"]])
+        self._run_calls(["_sm_cp(%r,%r,%r)" % ("%s/%s/%s" % (APP_DIR, listing["active"], p), slot_dir + p,
+                                               sha256_hex(image[p])) for p in plan["copy"]], verdict)
+        self._run_calls([call for _, call in sends], verdict, advance)
+        if bad:
+            # Once more for what arrived corrupted; a second failure stops before the switch.
+            again = [call for path, call in sends if (slot_dir + path) in bad or (path == "/boot.py" and "/boot.py.new" in bad)]
+            bad.clear()
+            self._run_calls(again, verdict)
+            if bad:
+                raise FlashError("%s arrived corrupted twice on %s (SHA-256 differs); nothing was switched, "
+                                 "the board boots its previous application: check the cable, then run the flash "
+                                 "again" % (bad[0], self.port))
+        if plan["remove"]:
+            self._exec("_sm_prune(%r)" % slot_dir.rstrip("/"))
+        if plan["write_boot"]:
+            self._exec("_sm_replace('/boot.py.new', '/boot.py')")
+        if plan["switch"]:
+            self.stage("switching")
+            if "switched" not in self._exec("_sm_switch(%r)" % plan["target"]):
+                raise FlashError("the board on %s did not confirm the switch; run the flash again" % self.port)
+        for folder in plan["remove_legacy"]:
+            self._exec("_sm_rmtree(%r)" % folder)
+        summary["status"] = "flashed"
+        if self.reset:
+            self.stage("resetting")
+            self.repl.soft_reset_to_application()
+        summary["seconds"] = time.monotonic() - started
+        return summary

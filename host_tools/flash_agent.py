@@ -1,0 +1,212 @@
+# The code `scanmail flash` runs on a board (MicroPython, or a virtual board's CPython runtime),
+# sent once per session through the raw REPL; later commands call its functions. Rule: one
+# function per step of a flash, each printing one line per result for the host to parse; it only
+# writes inside the inactive application slot (/app/a or /app/b), /boot.py and the slot pointer
+# /app/active, and the pointer changes by a single rename, so a cut at any instant leaves the
+# board booting one whole application. Text only (no 0x03/0x04 bytes): it travels in the REPL.
+
+# The pointer to the slot that boots, and the slots.
+APP_DIR = "/app"
+POINTER = APP_DIR + "/active"
+SLOTS = ("a", "b")
+# Where an install made before slots existed put the firmware; removed once a slot boots.
+LEGACY_DIRS = ("/lib/scanmail",)
+
+AGENT_LIST = r'''
+import os, hashlib, binascii
+def _sm_h(p):
+    h = hashlib.sha256()
+    b = bytearray(1024)
+    f = open(p, 'rb')
+    try:
+        while True:
+            n = f.readinto(b)
+            if not n:
+                break
+            h.update(b if n == 1024 else b[:n])
+    finally:
+        f.close()
+    return binascii.hexlify(h.digest()).decode()
+def _sm_walk(d, pre, out):
+    try:
+        it = list(os.ilistdir(d))
+    except OSError:
+        return
+    for e in it:
+        p = d + '/' + e[0]
+        if e[1] & 0x4000:
+            _sm_walk(p, pre + e[0] + '/', out)
+        else:
+            out.append((pre + e[0], p))
+def _sm_isdir(p):
+    try:
+        return bool(os.stat(p)[0] & 0x4000)
+    except OSError:
+        return False
+def _sm_ls():
+    for s in %(slots)r:
+        out = []
+        _sm_walk(%(app)r + '/' + s, '', out)
+        for r, p in out:
+            print('file', s, _sm_h(p), r)
+    try:
+        f = open(%(pointer)r)
+        print('active', f.read().strip() or '-')
+        f.close()
+    except OSError:
+        print('active -')
+    try:
+        print('boot', _sm_h('/boot.py'))
+    except OSError:
+        print('boot -')
+    for d in %(legacy)r:
+        if _sm_isdir(d):
+            print('legacy', d)
+    print('end')
+'''
+
+AGENT_WRITE = r'''
+try:
+    import deflate, io
+    def _sm_z(d):
+        return deflate.DeflateIO(io.BytesIO(d), deflate.ZLIB).read()
+    _sm_zname = 'deflate'
+except ImportError:
+    import zlib
+    def _sm_z(d):
+        return zlib.decompress(d)
+    _sm_zname = 'zlib'
+def _sm_md(p):
+    c = ''
+    for x in p.split('/')[:-1]:
+        if x:
+            c += '/' + x
+            try:
+                os.mkdir(c)
+            except OSError:
+                pass
+_sm_f = None
+def _sm_put(p, data, last, sha):
+    global _sm_f
+    if _sm_f is None:
+        _sm_md(p)
+        _sm_f = open(p, 'wb')
+    _sm_f.write(_sm_z(binascii.a2b_base64(data)))
+    if last:
+        _sm_f.close()
+        _sm_f = None
+        print('ok' if _sm_h(p) == sha else 'bad', p)
+def _sm_cp(src, dst, sha):
+    _sm_md(dst)
+    a = open(src, 'rb')
+    b = open(dst, 'wb')
+    buf = bytearray(1024)
+    while True:
+        n = a.readinto(buf)
+        if not n:
+            break
+        b.write(buf if n == 1024 else buf[:n])
+    a.close()
+    b.close()
+    print('ok' if _sm_h(dst) == sha else 'bad', dst)
+def _sm_rm(p):
+    try:
+        os.remove(p)
+    except OSError:
+        pass
+def _sm_rmtree(d):
+    out = []
+    _sm_walk(d, '', out)
+    for r, p in out:
+        _sm_rm(p)
+    dirs = {}
+    for r, p in out:
+        parts = r.split('/')[:-1]
+        for i in range(len(parts), 0, -1):
+            dirs[d + '/' + '/'.join(parts[:i])] = 1
+    for x in sorted(dirs, key=len, reverse=True) + [d]:
+        try:
+            os.rmdir(x)
+        except OSError:
+            pass
+def _sm_prune(d):
+    out = []
+    _sm_walk(d, '', out)
+    dirs = {}
+    for r, p in out:
+        parts = r.split('/')[:-1]
+        for i in range(len(parts), 0, -1):
+            dirs[d + '/' + '/'.join(parts[:i])] = 1
+    def _walkdirs(x):
+        try:
+            it = list(os.ilistdir(x))
+        except OSError:
+            return
+        for e in it:
+            if e[1] & 0x4000:
+                dirs[x + '/' + e[0]] = 1
+                _walkdirs(x + '/' + e[0])
+    _walkdirs(d)
+    for x in sorted(dirs, key=len, reverse=True):
+        try:
+            os.rmdir(x)
+        except OSError:
+            pass
+def _sm_replace(tmp, dst):
+    try:
+        os.rename(tmp, dst)
+    except OSError:
+        _sm_rm(dst)
+        os.rename(tmp, dst)
+def _sm_switch(s):
+    _sm_md(%(pointer)r)
+    f = open(%(pointer)r + '.new', 'w')
+    f.write(s)
+    f.close()
+    _sm_replace(%(pointer)r + '.new', %(pointer)r)
+    print('switched', s)
+print('agent', _sm_zname)
+''' % {"pointer": POINTER}
+
+
+def compact(code):
+    """The same code with each indentation level one space wide: fewer bytes over the wire."""
+    out = []
+    for line in code.splitlines():
+        stripped = line.lstrip(" ")
+        if stripped:
+            out.append(" " * ((len(line) - len(stripped)) // 4) + stripped)
+    return "\n".join(out) + "\n"
+
+
+AGENT_LIST = compact(AGENT_LIST % {"slots": SLOTS, "app": APP_DIR, "pointer": POINTER, "legacy": LEGACY_DIRS})
+AGENT_WRITE = compact(AGENT_WRITE)
+
+# What boot.py does on every start: put the active slot's lib folder on sys.path in front of
+# /lib, so `import scanmail.firmware` loads the slot the pointer names. On a virtual board's
+# CPython runtime sys.path holds host paths: the flash's root is the one in front of /lib.
+BOOT_PY = '''# boot.py, written by `scanmail flash`: boots the application slot /app/active names.
+import sys
+
+
+def _scanmail_slot():
+    try:
+        f = open("%(pointer)s")
+        slot = f.read().strip()
+        f.close()
+    except OSError:
+        return
+    if slot not in %(slots)r:
+        return
+    root = ""
+    if sys.implementation.name != "micropython":
+        for p in sys.path:
+            if p.endswith("/lib"):
+                root = p[:-4]
+                break
+    sys.path.insert(1, root + "%(app)s/" + slot + "/lib")
+
+
+_scanmail_slot()
+del _scanmail_slot
+''' % {"slots": SLOTS, "app": APP_DIR, "pointer": POINTER}

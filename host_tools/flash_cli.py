@@ -1,0 +1,110 @@
+# `scanmail flash`: puts scanmail onto one board or several at once (host_tools/flash.py does one
+# board), with a progress bar per board and a summary table. Rule: boards are flashed in parallel
+# threads, one per port; a board that fails never stops the others, and each failure is one line.
+import json
+import sys
+import threading
+
+from scanmail.emulator.boards.lifecycle import DEFAULT_ROOT
+from scanmail.host_tools import serial_ports, terminal
+from scanmail.host_tools.flash import BUILDS, BoardFlash, FlashError
+from scanmail.host_tools.user_error import UserError
+
+EXAMPLES = """examples:
+  scanmail flash --port /dev/ttyUSB0
+  scanmail flash --port COM3 --port COM4            two boards at once
+  scanmail flash --all                              every board `scanmail ports` shows
+  scanmail flash --port /dev/pts/5 --build stock    .py sources (readable tracebacks)
+  scanmail flash --port socket://192.0.2.7:23 --no-reset
+
+Only what changed goes over the wire. The application is written beside the one that boots and
+switched in one step: a cable pulled at any moment leaves the old or the new application, never a
+mix. Configuration, secrets and the outbox stay.
+"""
+
+
+def ports_to_flash(args):
+    if args.port and args.all:
+        raise UserError("give --port P (one or more) or --all, not both")
+    if args.port:
+        return list(dict.fromkeys(args.port))
+    if args.all:
+        rows = [r for r in serial_ports.all_ports(args.boards_dir or [DEFAULT_ROOT]) if r["virtual"] or r["bridge"]]
+        if not rows:
+            raise UserError("--all found no board: plug one in or start a virtual board (`scanmail board start`), "
+                            "then check `scanmail ports`")
+        return [r["port"] for r in rows]
+    raise UserError("say which board: --port /dev/ttyUSB0 (see `scanmail ports`), or --all")
+
+
+def flash_all(ports, build, reset, on_progress=None, on_stage=None):
+    """Flash every port in parallel; returns [(port, summary or None, error text or None)]."""
+    results = {}
+
+    def one(port):
+        try:
+            flasher = BoardFlash(port, build, reset,
+                                 progress=(lambda d, t: on_progress(port, d, t)) if on_progress else None,
+                                 stage=(lambda s: on_stage(port, s)) if on_stage else None)
+            results[port] = (flasher.run(), None)
+        except FlashError as exc:
+            results[port] = (None, str(exc))
+
+    threads = [threading.Thread(target=one, args=(port,), daemon=True) for port in ports]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [(port,) + results[port] for port in ports]
+
+
+def do_flash(args):
+    if args.micropython:
+        raise UserError("--micropython is not available in this version: write MicroPython with "
+                        "esptool (esptool write-flash 0x1000 FIRMWARE.bin), then run scanmail flash")
+    ports = ports_to_flash(args)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    out = terminal.console(stderr=True)
+    with Progress(TextColumn("{task.fields[port]:<16}"), TextColumn("{task.fields[stage]:<18}"), BarColumn(),
+                  DownloadColumn(), TimeElapsedColumn(), console=out, transient=False,
+                  disable=args.quiet) as progress:
+        tasks = {port: progress.add_task("", total=None, port=port, stage="waiting") for port in ports}
+        results = flash_all(
+            ports, args.build, not args.no_reset,
+            on_progress=lambda port, done, total: progress.update(tasks[port], completed=done, total=total),
+            on_stage=lambda port, stage: progress.update(tasks[port], stage=stage))
+        for port, summary, error in results:
+            progress.update(tasks[port], stage="failed" if error else summary["status"])
+    failures = [(port, error) for port, _, error in results if error]
+    if args.json:
+        print(json.dumps([dict(summary or {}, port=port, error=error) for port, summary, error in results], indent=2))
+        return 2 if failures else 0
+    rows = []
+    for port, summary, error in results:
+        if error:
+            rows.append([port, "-", "-", "-", "-", "-", "-", "failed", "-"])
+        else:
+            rows.append([port, "%s %s" % (summary["runtime"], summary["version"]), summary["build"],
+                         summary["sent"], summary["copied"], summary["unchanged"], summary["removed"],
+                         "%s, slot %s" % (summary["status"], summary["slot"]), "%.1f s" % summary["seconds"]])
+    terminal.print_table(["port", "board runs", "build", "sent", "copied", "same", "removed", "result", "time"], rows)
+    for port, error in failures:
+        print("scanmail: %s" % error, file=sys.stderr)
+    return 2 if failures else 0
+
+
+def register(parser):
+    parser.epilog = EXAMPLES
+    parser.add_argument("--port", action="append", metavar="P",
+                        help="serial port or pyserial URL of a board (repeat for several)")
+    parser.add_argument("--all", action="store_true", help="every board `scanmail ports` lists")
+    parser.add_argument("--build", choices=BUILDS, default="product",
+                        help="product: compiled .mpy files (default); stock: .py sources")
+    parser.add_argument("--no-reset", action="store_true", help="leave the board in the REPL afterwards")
+    parser.add_argument("--micropython", metavar="FIRMWARE.bin", help="write MicroPython itself first (esptool)")
+    parser.add_argument("--boards-dir", action="append", metavar="DIR",
+                        help="with --all: where virtual boards keep their state (default .state/boards)")
+    parser.add_argument("--json", action="store_true", help="print a JSON list of results instead of the table")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=do_flash)

@@ -1,0 +1,185 @@
+# `scanmail flash` against virtual boards on both runtimes: a first flash puts the firmware in an
+# application slot that boot.py selects, a second sends nothing, a change sends only what changed,
+# a cut at any moment leaves a whole application (old or new), and what a user can get wrong
+# (wrong port, busy port, no MicroPython, the cable pulled) is one line, never a traceback.
+import random
+import threading
+
+import pytest
+import serial
+
+from scanmail.host_tools import cli
+from scanmail.host_tools.flash import BoardFlash, FlashError, build_image, check_abi
+from scanmail.host_tools.flash_plan import sha256_hex
+from scanmail.host_tools.raw_repl import RawRepl
+
+BOOTED_SLOT = (
+    "import sys\n"
+    "import scanmail.firmware.errors as m\n"
+    "f = getattr(m, '__file__', '')\n"
+    "print(f[f.find('/app/'):].split('/')[2] if '/app/' in f else 'none')\n"
+)
+SLOT_HASHES = (
+    "import os, hashlib, binascii\n"
+    "def _h(p):\n"
+    "    f = open(p, 'rb'); d = f.read(); f.close()\n"
+    "    return binascii.hexlify(hashlib.sha256(d).digest()).decode()\n"
+    "def _w(d, pre):\n"
+    "    for e in list(os.ilistdir(d)):\n"
+    "        if e[1] & 0x4000:\n"
+    "            _w(d + '/' + e[0], pre + e[0] + '/')\n"
+    "        else:\n"
+    "            print(pre + e[0], _h(d + '/' + e[0]))\n"
+    "_w('/app/%s', '')\n"
+)
+
+
+def booted_application(port):
+    """(slot, {path: sha}) of the application the board runs after its last reset."""
+    with RawRepl(port, read_timeout_s=30) as repl:
+        repl.enter()
+        slot = repl.exec(BOOTED_SLOT).strip()
+        if slot == "none":
+            return slot, {}
+        listing = dict(line.split() for line in repl.exec(SLOT_HASHES % slot).splitlines() if line.strip())
+    return slot, listing
+
+
+def hashes(image):
+    return {path: sha256_hex(data) for path, data in image.items()}
+
+
+def release(info, number):
+    """The firmware image as release `number`: release 1 carries release.txt; release 2 changes
+    it, adds notes.txt and drops a module (diagnosis, loaded only on demand)."""
+    image = dict(build_image(info, "product"))
+    image["lib/scanmail/release.txt"] = b"release %d\n" % number
+    if number == 2:
+        image["lib/scanmail/notes.txt"] = b"what changed\n"
+        image = {p: d for p, d in image.items() if "/diagnosis." not in p}
+    return image
+
+
+def variant(info):
+    return release(info, 2)
+
+
+def test_first_flash_boots_the_slot_and_a_second_sends_nothing(start_board, runtime, capsys):
+    board = start_board(runtime, fast=True)
+    with RawRepl(board.port) as repl:  # the site's configuration and outbox, before scanmail arrives
+        repl.exec("f = open('/config.json', 'w'); f.write('{\"method\": \"relay\"}'); f.close()\n"
+                  "import os\nos.mkdir('/outbox')\nf = open('/outbox/job1', 'w'); f.write('scan'); f.close()")
+    assert cli.main(["flash", "--port", board.port, "-q"]) == 0
+    assert "flashed, slot a" in capsys.readouterr().out
+    slot, listing = booted_application(board.port)
+    assert slot == "a" and "lib/scanmail/firmware/errors.%s" % ("mpy" if runtime == "micropython" else "py") in listing
+
+    again = BoardFlash(board.port).run()
+    assert again["status"] == "up to date" and again["sent"] == 0 and again["wire_bytes"] == 0
+    with RawRepl(board.port) as repl:
+        kept = repl.exec("print(open('/config.json').read()); print(open('/outbox/job1').read())")
+    assert kept.split() == ['{"method":', '"relay"}', "scan"]
+
+
+def test_a_new_release_sends_only_what_changed_and_removes_stale_files(start_board, runtime):
+    board = start_board(runtime, fast=True)
+    images = {}
+    one = BoardFlash(board.port, reset=False, image=lambda info: images.setdefault(1, release(info, 1))).run()
+    with RawRepl(board.port) as repl:  # an install from before slots existed
+        repl.makedirs("/lib/scanmail/firmware")
+        repl.put_file(b"stale = 1\n", "/lib/scanmail/firmware/old.py")
+    two = BoardFlash(board.port, image=lambda info: images.setdefault(2, release(info, 2))).run()
+    assert (one["slot"], two["slot"]) == ("a", "b")
+    assert two["sent"] == 2  # release.txt changed, notes.txt new; the rest copied on the board
+    assert two["copied"] == two["files"] - 2
+    slot, listing = booted_application(board.port)
+    assert slot == "b" and listing == hashes(images[2])
+    with RawRepl(board.port) as repl:
+        assert "gone" in repl.exec("import os\ntry:\n    os.stat('/lib/scanmail')\nexcept OSError:\n    print('gone')")
+    # Back to the plain image: slot a holds release 1, whose release.txt is now stale there.
+    plain = BoardFlash(board.port, image=lambda info: build_image(info, "product")).run()
+    assert (plain["slot"], plain["sent"], plain["removed"]) == ("a", 0, 1)
+    slot, listing = booted_application(board.port)
+    assert slot == "a" and "lib/scanmail/release.txt" not in listing
+
+
+def test_a_flash_cut_at_random_moments_always_leaves_a_whole_application(start_board, runtime):
+    from scanmail.host_tools import firmware_build
+
+    board = start_board(runtime, fast=True)
+    compiled = runtime == "micropython"
+    images = {"old": {p: d for d, p in firmware_build.firmware_image(compiled=compiled)}}
+    images["new"] = variant({"runtime": runtime, "mpy": 0x0B06, "version": "?"}) if compiled else dict(
+        images["old"], **{"lib/scanmail/release.txt": b"release 2\n"})
+    assert BoardFlash(board.port, reset=False, image=images["old"]).run()["status"] == "flashed"
+    rng = random.Random(12)
+    for cut in range(4):
+        # Alternate between two releases so every transfer has something to send; close the port
+        # at a seeded instant of it (some land after the switch: then the new one must boot).
+        flasher = BoardFlash(board.port, reset=False, image=images["new" if cut % 2 == 0 else "old"])
+        timer = threading.Timer(rng.uniform(0.0, 0.5), lambda f=flasher: f.repl and f.repl.serial.close())
+        timer.start()
+        try:
+            flasher.run()
+        except FlashError as err:
+            assert "\n" not in str(err) and "run the flash again" in str(err)
+        timer.join()
+        board.reset()
+        slot, listing = booted_application(board.port)
+        assert listing in (hashes(images["old"]), hashes(images["new"]))
+
+
+def test_flash_errors_a_user_can_cause_are_one_line(start_board, capsys):
+    board = start_board("micropython", fast=True)
+    holder = serial.Serial(board.port, exclusive=True)  # a serial monitor left open
+    try:
+        assert cli.main(["flash", "--port", board.port, "-q"]) == 2
+    finally:
+        holder.close()
+    err = capsys.readouterr().err
+    assert "is busy" in err and "Traceback" not in err and err.count("\n") == 1
+    assert cli.main(["flash", "--port", "/dev/ttyUSB-none", "-q"]) == 2
+    assert "check the cable" in capsys.readouterr().err
+    assert cli.main(["flash", "-q"]) == 2
+    assert "--port" in capsys.readouterr().err
+
+
+def test_a_board_that_is_not_micropython_is_named_as_such():
+    with pytest.raises(FlashError) as err:
+        BoardFlash("loop://", read_timeout_s=0.5).run()
+    assert "does not answer as a MicroPython board" in str(err.value)
+
+
+def test_a_board_running_an_application_is_interrupted_and_flashed(start_board):
+    board = start_board("micropython", fast=True)
+    repl = RawRepl(board.port)
+    repl.enter()
+    # A loop that never returns, left running as the scanner application's loop runs.
+    repl._send_raw_paste(b"import time\nwhile True:\n    time.sleep(0.01)\n")
+    repl.serial.close()
+    assert BoardFlash(board.port).run()["status"] == "flashed"
+
+
+def test_the_cable_pulled_mid_transfer_is_one_line(start_board):
+    board = start_board("micropython")
+    flasher = BoardFlash(board.port, read_timeout_s=3)
+    stopped = []
+
+    def pull(done, total):
+        if done > 2000 and not stopped:
+            stopped.append(threading.Thread(target=board.stop))
+            stopped[0].start()
+
+    flasher.progress = pull
+    with pytest.raises(FlashError) as err:
+        flasher.run()
+    stopped[0].join()
+    assert "lost the board" in str(err.value) and "check the cable" in str(err.value)
+
+
+def test_a_board_that_reads_other_mpy_files_is_refused_before_anything_is_sent():
+    sample = b"M\x06\x00\x1f"
+    with pytest.raises(FlashError) as err:
+        check_abi({"runtime": "micropython", "version": "1.18.0", "mpy": 5}, sample)
+    assert "reads .mpy 5.0" in str(err.value) and "--micropython" in str(err.value)
+    check_abi({"runtime": "micropython", "version": "1.29.0", "mpy": 0x0B06}, sample)  # bytecode: any arch
