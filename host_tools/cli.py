@@ -48,6 +48,17 @@ def version():
         return "unknown (not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked (importlib.metadata costs every other command time)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print("scanmail " + version())
+        parser.exit()
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="scanmail",
@@ -55,7 +66,7 @@ def build_parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version="scanmail " + version())
+    parser.add_argument("--version", action=_VersionAction, help="show the installed version and exit")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
     for name, (register, help_text) in COMMAND_GROUPS.items():
         register(sub.add_parser(name, help=help_text, description=help_text,

@@ -4,7 +4,6 @@
 # flight than the board's UART buffer takes), verifies every file by SHA-256 on the board, and
 # switches slots in one rename. Rule: the slot that boots is never written, the pointer changes
 # last, and anything the user can cause ends as one FlashError line that says what to do.
-import base64
 import time
 import zlib
 
@@ -26,22 +25,30 @@ class FlashError(Exception):
     """A flash that could not be done, and what to do about it (one line)."""
 
 
-def board_info(repl):
-    out = repl.exec(
-        "import sys\n"
-        "print(sys.implementation.name)\n"
-        "print('.'.join([str(x) for x in sys.implementation.version[:3]]))\n"
-        "print(getattr(sys.implementation, '_mpy', 0))\n"
-        "try:\n"
-        "    import vfs\n"
-        "    print(1 if hasattr(vfs, 'rom_ioctl') else 0)\n"
-        "except ImportError:\n"
-        "    print(0)\n"
-    ).split()
-    if len(out) < 4:
+BOARD_INFO = (
+    "import sys\n"
+    "print(sys.implementation.name)\n"
+    "print('.'.join([str(x) for x in sys.implementation.version[:3]]))\n"
+    "print(getattr(sys.implementation, '_mpy', 0))\n"
+    "try:\n"
+    "    import vfs\n"
+    "    print(1 if hasattr(vfs, 'rom_ioctl') else 0)\n"
+    "except ImportError:\n"
+    "    print(0)\n"
+)
+
+
+def parse_board_info(text, port):
+    out = text.split()
+    if len(out) < 4 or not out[2].isdigit():
         raise FlashError("the board on %s did not say which MicroPython it runs (%r); is it a "
-                         "MicroPython board?" % (repl.port_url, " ".join(out)[:60]))
+                         "MicroPython board?" % (port, " ".join(out)[:60]))
     return {"runtime": out[0], "version": out[1], "mpy": int(out[2]), "romfs": out[3] == "1"}
+
+
+def board_info(repl):
+    """What the board runs: runtime, version, .mpy ABI, whether it has a ROMFS partition."""
+    return parse_board_info(repl.exec(BOARD_INFO), repl.port_url)
 
 
 def check_abi(info, sample_mpy):
@@ -74,14 +81,22 @@ def build_image(info, build):
     return image
 
 
-def encode(data):
-    """The base64 text of each zlib-compressed piece of `data` (at least one, for an empty file)."""
+def frames(data):
+    """`data` as zlib-compressed pieces, each framed by its length (2 bytes, little-endian)."""
     pieces = [data[i:i + PIECE_BYTES] for i in range(0, len(data), PIECE_BYTES)] or [b""]
-    out = []
+    out = bytearray()
     for piece in pieces:
         packer = zlib.compressobj(9, zlib.DEFLATED, ZLIB_WBITS)
-        out.append(base64.b64encode(packer.compress(piece) + packer.flush()).decode("ascii"))
-    return out
+        packed = packer.compress(piece) + packer.flush()
+        out += len(packed).to_bytes(2, "little") + packed
+    return bytes(out)
+
+
+def stuff(data):
+    """Escape the bytes a serial REPL treats as commands (0x03 interrupts, 0x04 ends) with 0x1B:
+    0x1B -> 1B 00, 0x03 -> 1B 01, 0x04 -> 1B 02. Every 0x1B sent leads an escape, so the board
+    undoes it with three replaces in the reverse order."""
+    return data.replace(b"\x1b", b"\x1b\x00").replace(b"\x03", b"\x1b\x01").replace(b"\x04", b"\x1b\x02")
 
 
 def _batches(calls):
@@ -169,12 +184,15 @@ class BoardFlash:
                              "uses it, and that the board runs MicroPython (else: scanmail flash "
                              "--micropython FIRMWARE.bin)" % self.port)
         self.repl.read_timeout_s = patience
-        info = board_info(self.repl)
+        # One exec asks what the board runs and lists what it holds: one round trip.
+        self.stage("listing")
+        reply = self._exec(BOARD_INFO + "print('--')\n" + AGENT_LIST + "_sm_ls()")
+        head, _, rest = reply.partition("--")
+        info = parse_board_info(head, self.port)
         image = self.image_override(info) if callable(self.image_override) else (
             self.image_override or build_image(info, self.build))
         boot_py = BOOT_PY.encode()
-        self.stage("listing")
-        listing = parse_listing(self._exec(AGENT_LIST + "_sm_ls()"))
+        listing = parse_listing(rest)
         if not listing["complete"]:
             raise FlashError("the board on %s did not finish listing its files; run the flash again" % self.port)
         plan = make_plan(image, listing, boot_py)
@@ -191,24 +209,11 @@ class BoardFlash:
         summary["decompressor"] = self._exec(AGENT_WRITE).split()[-1]
         slot_dir = "%s/%s/" % (APP_DIR, plan["target"])
         # What goes over the wire, encoded up front so the progress bar knows its total.
-        sends = []
-        for path in plan["send"]:
-            pieces = encode(image[path])
-            sha = sha256_hex(image[path])
-            for i, text in enumerate(pieces):
-                sends.append((path, "_sm_put(%r,%r,%d,%r)" % (slot_dir + path, text, i == len(pieces) - 1, sha)))
+        sends = [(slot_dir + path, stuff(frames(image[path])), sha256_hex(image[path])) for path in plan["send"]]
         if plan["write_boot"]:
-            for i, text in enumerate(encode(boot_py)):
-                sends.append(("/boot.py", "_sm_put('/boot.py.new',%r,%d,%r)" % (text, i == len(encode(boot_py)) - 1,
-                                                                             sha256_hex(boot_py))))
-        total = sum(len(call) for _, call in sends) or 1
+            sends.append(("/boot.py.new", stuff(frames(boot_py)), sha256_hex(boot_py)))
+        total = sum(len(data) for _, data, _ in sends) or 1
         done = [0]
-
-        def advance(chars):
-            done[0] += chars
-            summary["wire_bytes"] = done[0]
-            self.progress(done[0], total)
-
         bad = []
 
         def verdict(line):
@@ -220,12 +225,26 @@ class BoardFlash:
         self._run_calls(["_sm_rm(%r)" % (slot_dir + p) for p in plan["remove"]])
         self._run_calls(["_sm_cp(%r,%r,%r)" % ("%s/%s/%s" % (APP_DIR, listing["active"], p), slot_dir + p,
                                                sha256_hex(image[p])) for p in plan["copy"]], verdict)
-        self._run_calls([call for _, call in sends], verdict, advance)
+
+        def send(path, data, sha):
+            out, err = self.repl.exec_feeding("_sm_rx(%r,%d,%r)" % (path, len(data), sha), data,
+                                              timeout_s=self.read_timeout_s)
+            if err:
+                raise DeviceError(err.decode("utf-8", "replace"))
+            for line in out.decode("utf-8", "replace").splitlines():
+                verdict(line.strip())
+
+        for path, data, sha in sends:
+            send(path, data, sha)
+            done[0] += len(data)
+            summary["wire_bytes"] = done[0]
+            self.progress(done[0], total)
         if bad:
             # Once more for what arrived corrupted; a second failure stops before the switch.
-            again = [call for path, call in sends if (slot_dir + path) in bad or (path == "/boot.py" and "/boot.py.new" in bad)]
+            again = [item for item in sends if item[0] in bad]
             bad.clear()
-            self._run_calls(again, verdict)
+            for item in again:
+                send(*item)
             if bad:
                 raise FlashError("%s arrived corrupted twice on %s (SHA-256 differs); nothing was switched, "
                                  "the board boots its previous application: check the cable, then run the flash "

@@ -85,17 +85,45 @@ def _sm_md(p):
                 os.mkdir(c)
             except OSError:
                 pass
-_sm_f = None
-def _sm_put(p, data, last, sha):
-    global _sm_f
-    if _sm_f is None:
-        _sm_md(p)
-        _sm_f = open(p, 'wb')
-    _sm_f.write(_sm_z(binascii.a2b_base64(data)))
-    if last:
-        _sm_f.close()
-        _sm_f = None
-        print('ok' if _sm_h(p) == sha else 'bad', p)
+def _sm_rx(p, n, sha):
+    import sys
+    r = sys.stdin.buffer
+    r = getattr(r, 'raw', r)
+    w = sys.stdout
+    fl = getattr(w, 'flush', None)
+    _sm_md(p)
+    f = open(p, 'wb')
+    pend = b''
+    carry = b''
+    got = 0
+    acked = 0
+    w.write('\x01\x01')
+    if fl:
+        fl()
+    while got < n:
+        c = r.read(min(128 - (got - acked), n - got))
+        if not c:
+            continue
+        got += len(c)
+        if got - acked >= 128:
+            acked += 128
+            w.write('\x01')
+            if fl:
+                fl()
+        s = carry + c
+        carry = b''
+        if s[-1:] == b'\x1b':
+            carry = s[-1:]
+            s = s[:-1]
+        pend += s.replace(b'\x1b\x01', b'\x03').replace(b'\x1b\x02', b'\x04').replace(b'\x1b\x00', b'\x1b')
+        while len(pend) >= 2:
+            k = pend[0] | (pend[1] << 8)
+            if len(pend) < 2 + k:
+                break
+            f.write(_sm_z(pend[2:2 + k]))
+            pend = pend[2 + k:]
+    f.close()
+    print('ok' if _sm_h(p) == sha else 'bad', p)
 def _sm_cp(src, dst, sha):
     _sm_md(dst)
     a = open(src, 'rb')

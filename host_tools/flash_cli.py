@@ -5,6 +5,8 @@ import json
 import sys
 import threading
 
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
 from scanmail.emulator.boards.lifecycle import DEFAULT_ROOT
 from scanmail.host_tools import serial_ports, terminal
 from scanmail.host_tools.flash import BUILDS, BoardFlash, FlashError
@@ -63,8 +65,6 @@ def do_flash(args):
         raise UserError("--micropython is not available in this version: write MicroPython with "
                         "esptool (esptool write-flash 0x1000 FIRMWARE.bin), then run scanmail flash")
     ports = ports_to_flash(args)
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
     out = terminal.console(stderr=True)
     with Progress(TextColumn("{task.fields[port]:<16}"), TextColumn("{task.fields[stage]:<18}"), BarColumn(),
                   DownloadColumn(), TimeElapsedColumn(), console=out, transient=False,

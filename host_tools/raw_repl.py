@@ -142,7 +142,7 @@ class RawRepl:
         deadline = time.monotonic() + self.read_timeout_s
         while True:
             self.serial.write(b"\r" + _CTRL_C)
-            self._drain()
+            self._flush_input()
             self.serial.write(b"\r" + _CTRL_A)
             try:
                 self._read_until(_RAW_BANNER + b">", timeout_s=min(1.0, self.read_timeout_s), what="raw REPL prompt")
@@ -158,7 +158,13 @@ class RawRepl:
             self._read_until(b">", what="raw REPL prompt after soft reboot")
         self.in_raw_repl = True
 
-    def _settle(self, quiet_s=0.05):
+    def _flush_input(self):
+        """Drop what the board printed so far (boot noise, a program's output), without waiting."""
+        while self.serial.in_waiting:
+            self.serial.read(self.serial.in_waiting)
+        self._rx.clear()
+
+    def _settle(self, quiet_s=0.02):
         """After entering: a board that got Ctrl-A twice (one held while it booted) prints the
         banner twice. Read until the port stays quiet and keep nothing before the last prompt, so
         the first command's reply is not mistaken for a stale banner."""
@@ -246,6 +252,47 @@ class RawRepl:
         err = self._read_until(_CTRL_D, timeout_s, what="end of the error output")[:-1]
         self._read_until(b">", timeout_s, what="raw REPL prompt")
         return out, err
+
+    def exec_feeding(self, code, data, window=128, timeout_s=None):
+        """Run `code`, which reads len(data) bytes from stdin and writes one 0x01 for each `window`
+        bytes it has read, after two at its start: so never more than 2 * window bytes are in
+        flight (inside a 260-byte UART buffer for window 128). `data` must hold no 0x03 or 0x04.
+        Returns (stdout without the 0x01 bytes, stderr)."""
+        if _CTRL_C in data or _CTRL_D in data:
+            raise ValueError("data fed to the board must not contain bytes 0x03 or 0x04")
+        if not self.in_raw_repl:
+            self.enter()
+        payload = code.encode("utf-8")
+        if self.raw_paste is not False:
+            used = self._send_raw_paste(payload)
+            if self.raw_paste is None:
+                self.raw_paste = used
+            if not used:
+                self._send_plain_raw(payload)
+        else:
+            self._send_plain_raw(payload)
+        sent = credit = 0
+        while sent < len(data):
+            while credit <= 0 or self._pending_input():
+                flag = self._read_exact(1, "flow control while sending data")
+                if flag == b"\x01":
+                    credit += window
+                elif flag == _CTRL_D:  # the code ended early (an error): its output follows
+                    self._rx[:0] = flag
+                    sent = len(data)
+                    break
+                else:
+                    raise ReplError("unexpected byte %r from the board while sending data" % flag)
+            if sent >= len(data):
+                break
+            piece = data[sent : sent + min(credit, window)]
+            self.serial.write(piece)
+            sent += len(piece)
+            credit -= len(piece)
+        out = self._read_until(_CTRL_D, timeout_s, what="output of the code")[:-1]
+        err = self._read_until(_CTRL_D, timeout_s, what="end of the error output")[:-1]
+        self._read_until(b">", timeout_s, what="raw REPL prompt")
+        return out.replace(b"\x01", b""), err
 
     def exec(self, code, timeout_s=None):
         """Run `code` on the board; return its printed output as text, raise DeviceError on error."""
