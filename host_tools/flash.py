@@ -61,12 +61,12 @@ def check_abi(info, sample_mpy):
     file_major, file_sub = sample_mpy[1], sample_mpy[2] & 3
     if not info["mpy"]:
         raise FlashError("the board runs MicroPython %s, too old to say which .mpy files it reads: "
-                         "flash MicroPython 1.22 or newer (scanmail flash --micropython FIRMWARE.bin)" % info["version"])
+                         "flash MicroPython 1.22 or newer (esptool write-flash 0x1000 FIRMWARE.bin), then run this again" % info["version"])
     native = sample_mpy[2] >> 2
     if board_major != file_major or (native and board_sub != file_sub):
         raise FlashError(
             "the board runs MicroPython %s, which reads .mpy %d.%d; the mpy-cross here writes %d.%d: "
-            "flash a MicroPython of the same release line as mpy-cross (scanmail flash --micropython "
+            "flash a MicroPython of the same release line as mpy-cross (esptool write-flash 0x1000 "
             "FIRMWARE.bin), or flash with --build stock (sources, compiled on the board)"
             % (info["version"], board_major, board_sub, file_major, file_sub))
 
@@ -181,8 +181,7 @@ class BoardFlash:
         except ReplError:
             raise FlashError("%s does not answer as a MicroPython board (no raw REPL after Ctrl-C, Ctrl-A): "
                              "check that this is the board's port (`scanmail ports`), that no other program "
-                             "uses it, and that the board runs MicroPython (else: scanmail flash "
-                             "--micropython FIRMWARE.bin)" % self.port)
+                             "uses it, and that the board runs MicroPython (write it with esptool first)" % self.port)
         self.repl.read_timeout_s = patience
         # One exec asks what the board runs and lists what it holds: one round trip.
         self.stage("listing")

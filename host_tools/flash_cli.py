@@ -61,9 +61,6 @@ def flash_all(ports, build, reset, on_progress=None, on_stage=None):
 
 
 def do_flash(args):
-    if args.micropython:
-        raise UserError("--micropython is not available in this version: write MicroPython with "
-                        "esptool (esptool write-flash 0x1000 FIRMWARE.bin), then run scanmail flash")
     ports = ports_to_flash(args)
     out = terminal.console(stderr=True)
     with Progress(TextColumn("{task.fields[port]:<16}"), TextColumn("{task.fields[stage]:<18}"), BarColumn(),
@@ -102,7 +99,6 @@ def register(parser):
     parser.add_argument("--build", choices=BUILDS, default="product",
                         help="product: compiled .mpy files (default); stock: .py sources")
     parser.add_argument("--no-reset", action="store_true", help="leave the board in the REPL afterwards")
-    parser.add_argument("--micropython", metavar="FIRMWARE.bin", help="write MicroPython itself first (esptool)")
     parser.add_argument("--boards-dir", action="append", metavar="DIR",
                         help="with --all: where virtual boards keep their state (default .state/boards)")
     parser.add_argument("--json", action="store_true", help="print a JSON list of results instead of the table")
