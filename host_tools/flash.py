@@ -128,6 +128,7 @@ class BoardFlash:
         self.image_override = image
         self.read_timeout_s = read_timeout_s
         self.repl = None
+        self.switched = False
 
     def _exec(self, code):
         return self.repl.exec(code, timeout_s=self.read_timeout_s)
@@ -150,28 +151,33 @@ class BoardFlash:
         try:
             return self._flash(started)
         except ReplError as exc:
-            raise FlashError("lost the board on %s (%s): the board still boots the application it had "
-                             "before unless this run said `switched`; check the cable and run the flash again"
-                             % (self.port, str(exc).split(";")[0]))
+            raise FlashError("lost the board on %s (%s): %s; check the cable and run the flash again"
+                             % (self.port, str(exc).split(";")[0], self._what_boots()))
         except DeviceError as exc:
             last = exc.traceback.strip().splitlines()[-1] if exc.traceback.strip() else "an error"
-            hint = "the board's flash is full: remove files you do not need" if "ENOSPC" in last or "28" in last \
-                else "the board still boots its previous application; run the flash again"
+            hint = "the board's flash is full: remove files you do not need" if "ENOSPC" in last \
+                else "%s; run the flash again" % self._what_boots()
             raise FlashError("the board on %s raised %s: %s" % (self.port, last, hint))
+        except firmware_build.BuildError as exc:
+            raise FlashError(str(exc).splitlines()[0])
         except FlashError:
             raise
         except Exception as exc:  # serial.SerialException is an OSError: the port went away
             closed = not getattr(self.repl.serial, "is_open", True)
             if not (closed or isinstance(exc, OSError)):
                 raise
-            raise FlashError("lost the board on %s (%s): the board still boots the application it had "
-                             "before unless this run said `switched`; check the cable and run the flash again"
-                             % (self.port, exc))
+            raise FlashError("lost the board on %s (%s): %s; check the cable and run the flash again"
+                             % (self.port, exc, self._what_boots()))
         finally:
             try:
                 self.repl.close()
             except Exception:  # the port is gone already (cable pulled): nothing left to close
                 pass
+
+    def _what_boots(self):
+        if self.switched:
+            return "the new application was already switched in and boots whole"
+        return "the board still boots the application it had before, whole"
 
     def _flash(self, started):
         self.stage("connecting")
@@ -256,6 +262,7 @@ class BoardFlash:
             self.stage("switching")
             if "switched" not in self._exec("_sm_switch(%r)" % plan["target"]):
                 raise FlashError("the board on %s did not confirm the switch; run the flash again" % self.port)
+            self.switched = True
         for folder in plan["remove_legacy"]:
             self._exec("_sm_rmtree(%r)" % folder)
         summary["status"] = "flashed"

@@ -84,7 +84,9 @@ def do_flash(args):
         else:
             rows.append([port, "%s %s" % (summary["runtime"], summary["version"]), summary["build"],
                          summary["sent"], summary["copied"], summary["unchanged"], summary["removed"],
-                         "%s, slot %s" % (summary["status"], summary["slot"]), "%.1f s" % summary["seconds"]])
+                         "%s, slot %s%s" % (summary["status"], summary["slot"],
+                                            "; its ROMFS partition is not used yet" if summary["romfs"] else ""),
+                         "%.1f s" % summary["seconds"]])
     terminal.print_table(["port", "board runs", "build", "sent", "copied", "same", "removed", "result", "time"], rows)
     for port, error in failures:
         print("scanmail: %s" % error, file=sys.stderr)
