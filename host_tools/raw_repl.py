@@ -206,6 +206,10 @@ class RawRepl:
         the board does not support raw-paste (then plain raw mode must be used)."""
         self.serial.write(_CTRL_E + b"A" + _CTRL_A)
         answer = self._read_exact(2, "raw-paste answer")
+        while answer == _RAW_BANNER[:2]:
+            # A banner printed twice (Ctrl-A held while the board booted) arrived late: skip it.
+            self._read_until(_RAW_BANNER[2:] + b">", timeout_s=2, what="end of a repeated banner")
+            answer = self._read_exact(2, "raw-paste answer")
         if answer == b"R\x00":
             return False
         if answer != b"R\x01":
