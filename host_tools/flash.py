@@ -163,7 +163,9 @@ class BoardFlash:
         except FlashError:
             raise
         except Exception as exc:  # serial.SerialException is an OSError: the port went away
-            closed = not getattr(self.repl.serial, "is_open", True)
+            # Closed under our feet (another thread closing the port leaves fd None before is_open).
+            port = self.repl.serial
+            closed = not getattr(port, "is_open", True) or getattr(port, "fd", 0) is None
             if not (closed or isinstance(exc, OSError)):
                 raise
             raise FlashError("lost the board on %s (%s): %s; check the cable and run the flash again"
