@@ -73,7 +73,8 @@ class Entra:
         self._issued = {}               # user address -> uti of every access token issued to them
         self._revoked = set()           # uti of access tokens whose sign-in sessions were revoked
         self._random = random.Random(secrets.randbits(64))
-        self.counts = {"device_codes": 0, "tokens": 0, "refreshes": 0, "refused": 0}
+        # "grace_redeemed": refresh tokens used again after they were replaced (a client lost the new one).
+        self.counts = {"device_codes": 0, "tokens": 0, "refreshes": 0, "refused": 0, "grace_redeemed": 0}
 
     # ------------------------------------------------------------------ names
     @property
@@ -238,6 +239,8 @@ class Entra:
                 scopes = record.scopes
             if record.replaced_at is None:
                 record.replaced_at = now
+            else:
+                self.counts["grace_redeemed"] += 1
             self.counts["refreshes"] += 1
             user = record.user
         return 200, self._delegated_answer(app, user, scopes, form)
