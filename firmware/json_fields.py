@@ -4,7 +4,9 @@
 # Rules: sans-I/O (feed bytes, read `values`); the heap it holds is the wanted values and a few
 # counters, whatever the body's size; a value longer than `limit` or a body that is not one JSON
 # object is a ValueError saying so (the caller turns it into a sign-in error); \uXXXX escapes are
-# decoded (UTF-8), surrogate pairs included.
+# decoded (UTF-8), surrogate pairs included. A string value comes out as the list of UTF-8 pieces
+# it arrived in (joined(value) makes it one), so that the caller makes a 2 KB token one block only
+# once the connection it came on has let go of its buffers.
 from scanmail.firmware.compat import const
 
 # States of the reader.
@@ -22,8 +24,13 @@ _DONE = const(9)          # after the closing brace
 _SPACE = b" \t\r\n"
 
 
+def joined(value):
+    """A string value (list of pieces) as one bytes object; other values as they are."""
+    return b"".join(value) if isinstance(value, list) else value
+
+
 class JsonFields:
-    """feed(bytes) as the body arrives; finish(); then `values` {name: str or int}."""
+    """feed(bytes) as the body arrives; finish(); then `values` {name: [UTF-8 pieces] or int}."""
 
     def __init__(self, wanted, limit=8192):
         self.wanted = wanted
@@ -31,7 +38,8 @@ class JsonFields:
         self.values = {}
         self._state = _BEFORE
         self._key = bytearray()
-        self._value = None          # bytearray while collecting a wanted value, else None
+        self._value = None          # the runs of a wanted value while it is read, else None
+        self._size = 0
         self._escape = 0            # 0 none, 1 after a backslash, 2..5 inside \uXXXX
         self._hex = 0
         self._high = 0              # a pending high surrogate of a \uXXXX pair
@@ -39,8 +47,33 @@ class JsonFields:
         self._nested_string = False
 
     def feed(self, data):
-        for byte in data:
-            self._byte(byte)
+        data = bytes(data)
+        i, end = 0, len(data)
+        while i < end:
+            if self._state == _IN_STRING and not self._escape:
+                # The bulk of an answer is long string values: take a run up to the next quote or
+                # backslash in one step instead of byte by byte.
+                stop = data.find(b'"', i)
+                if stop < 0:
+                    stop = end
+                slash = data.find(b"\\", i, stop)
+                if slash >= 0:
+                    stop = slash
+                if stop > i:
+                    self._collect_run(data[i:stop])
+                    i = stop
+                    continue
+            self._byte(data[i])
+            i += 1
+
+    def _collect_run(self, run):
+        # A wanted value is kept as the runs it arrived in and joined once at its end: a value
+        # grown in place would be moved again and again in a heap that never compacts.
+        if self._value is not None:
+            self._size += len(run)
+            if self._size > self.limit:
+                self._fail("a value is longer than %d bytes" % self.limit)
+            self._value.append(run)
 
     def finish(self):
         if self._state != _DONE:
@@ -90,7 +123,8 @@ class JsonFields:
 
     def _start_value(self, b):
         want = bytes(self._key).decode() in self.wanted
-        self._value = bytearray() if want else None
+        self._value = [] if want else None
+        self._size = 0
         if b == 0x22:
             self._state = _IN_STRING
         elif b == 0x7B or b == 0x5B:            # { or [: skipped whole
@@ -103,15 +137,16 @@ class JsonFields:
             self._collect(b)
 
     def _collect(self, b):
-        value = self._value
-        if value is not None:
-            if len(value) >= self.limit:
-                self._fail("a value is longer than %d bytes" % self.limit)
-            value.append(b)
+        self._collect_run(bytes((b,)))
+
+    def _joined(self):
+        value = b"".join(self._value)
+        self._value = None
+        return value
 
     def _end_scalar(self):
         if self._value is not None:
-            text = bytes(self._value).decode()
+            text = self._joined().decode()
             try:
                 self.values[bytes(self._key).decode()] = int(text)
             except ValueError:
@@ -170,7 +205,7 @@ class JsonFields:
                 self._state = _COLON
             else:
                 if self._value is not None:
-                    self.values[bytes(self._key).decode()] = bytes(self._value).decode()
+                    self.values[bytes(self._key).decode()] = self._value
                 self._value = None
                 self._state = _AFTER
             return

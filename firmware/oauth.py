@@ -115,10 +115,12 @@ class OAuthSession:
 
     # -- requests -----------------------------------------------------------------------------------
     def _post(self, endpoint, fields):
+        """(status, answer): string fields are bytes until taken with _text (after the request's
+        connection and buffers are gone, so a 2 KB token is decoded into a heap with room)."""
         return call_once("token_request", "post", self.cfg, self.board, self.base + endpoint, fields)
 
     def _refused(self, status, answer, doing):
-        error = answer.get("error") or "HTTP %d" % status
+        error = _text(answer, "error") or "HTTP %d" % status
         if status >= 500 or status == 429:
             return _failure("server", "%s: the sign-in service answered %s; retrying later" % (doing, error), True)
         return _failure("refused", "%s: the sign-in service refused it (%s)" % (doing, error))
@@ -133,12 +135,14 @@ class OAuthSession:
         if status != 200 or "device_code" not in answer:
             raise self._refused(status, answer, "starting the sign-in")
         now = self.board.clock.now() or 0
-        self._device_code = answer.pop("device_code")
+        self._device_code = b"".join(answer.pop("device_code"))
         self._deadline = now + answer.get("expires_in", 900)
         self.interval = answer.get("interval", 5)
-        self.user_code = answer.get("user_code")
+        self.user_code = _text(answer, "user_code")
         self.state = SIGNING_IN
-        return answer
+        return {"user_code": self.user_code, "verification_uri": _text(answer, "verification_uri"),
+                "expires_in": answer.get("expires_in", 900), "interval": self.interval,
+                "message": _text(answer, "message")}
 
     def poll_sign_in(self):
         """One poll: True once signed in, False while the person has not finished. Raises
@@ -152,7 +156,7 @@ class OAuthSession:
             self._device_code = None
             self._signed_in(answer, True)
             return True
-        error = answer.get("error")
+        error = _text(answer, "error")
         if error == "authorization_pending":
             return False
         if error == "slow_down":
@@ -176,9 +180,10 @@ class OAuthSession:
     # -- tokens -------------------------------------------------------------------------------------
     def _signed_in(self, answer, fresh):
         refresh = answer.pop("refresh_token", None)
-        token = answer["access_token"]
+        token = _text(answer, "access_token")
+        answer.pop("access_token")
         if refresh:
-            self._store(refresh, fresh)
+            self._store(b"".join(refresh), fresh)
             refresh = None
         if fresh and self.mode == "device":
             user = _token_user(token)
@@ -232,9 +237,9 @@ class OAuthSession:
                 self.refreshes += 1
                 self._signed_in(answer, False)
                 return
-            if answer.get("error") != "invalid_grant":
+            refused = _text(answer, "error")
+            if refused != "invalid_grant":
                 raise self._refused(status, answer, "refreshing the sign-in")
-            refused = answer.get("error")
         self.state = SIGN_IN_NEEDED
         raise _failure("sign_in_needed", "the sign-in has ended (%s): a person must sign in again "
                                          "(device code)" % refused)
@@ -247,21 +252,30 @@ class OAuthSession:
         self.state = SIGNED_OUT
 
 
+def _text(answer, name):
+    """A string field of an answer (its pieces, firmware/json_fields.py) as text."""
+    value = answer.get(name)
+    return b"".join(value).decode() if isinstance(value, list) else value
+
+
 def _token_user(token):
-    """The upn an access token names (its payload read, not checked: the server checks it)."""
+    """The upn an access token names (its payload read, not checked: the server checks it),
+    decoded a few hundred bytes at a time so a 2 KB token is never copied whole."""
     import binascii
 
     from scanmail.firmware.json_fields import JsonFields
 
-    parts = token.split(".")
-    if len(parts) != 3:
+    start = token.find(".") + 1
+    end = token.find(".", start)
+    if start <= 0 or end < 0:
         return None
-    body = parts[1].replace("-", "+").replace("_", "/")
+    reader = JsonFields(("upn", "unique_name", "preferred_username"))
     try:
-        payload = binascii.a2b_base64(body + "=" * (-len(body) % 4))
-        reader = JsonFields(("upn", "unique_name", "preferred_username"))
-        reader.feed(payload)
+        while start < end:
+            piece = token[start:min(start + 256, end)].replace("-", "+").replace("_", "/")
+            start += 256
+            reader.feed(binascii.a2b_base64(piece + "=" * (-len(piece) % 4)))
         values = reader.finish()
     except ValueError:
         return None
-    return values.get("upn") or values.get("unique_name") or values.get("preferred_username")
+    return _text(values, "upn") or _text(values, "unique_name") or _text(values, "preferred_username")

@@ -129,6 +129,11 @@ class Entra:
                 return None
             return record
 
+    def pending_codes(self):
+        """The user codes a person could still approve now."""
+        with self._lock:
+            return [code for code in self._user_codes if self.pending(code) is not None]
+
     def approve(self, user_code, address):
         """A person signed in as `address` and consented. -> None, or why not (one line)."""
         mailbox = self.tenant.mailbox(address)

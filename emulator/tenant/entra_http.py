@@ -7,6 +7,7 @@
 # slow client never holds up the others; nothing here logs a request body.
 import json
 import ssl
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlparse
@@ -147,6 +148,14 @@ class _TlsServer(ThreadingHTTPServer):
             request.close()
             return
         super().finish_request(request, client_address)
+
+    def handle_error(self, request, client_address):
+        # A client that went away mid-answer (a board whose power was cut) is not the server's
+        # error; anything else is printed as the standard library does.
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, ssl.SSLError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class EntraServer:

@@ -138,6 +138,10 @@ class FakeTenant:
         if why:
             raise ValueError(why)
 
+    def pending_device_codes(self):
+        """User codes of device-code sign-ins waiting for a person."""
+        return self.world.entra.pending_codes()
+
     def decline_device_code(self, user_code):
         why = self.world.entra.decline(user_code)
         if why:

@@ -18,7 +18,7 @@ WANTED = ["access_token", "refresh_token", "expires_in", "message", "interval", 
 
 CODE = """
 import json
-from scanmail.firmware.json_fields import JsonFields
+from scanmail.firmware.json_fields import JsonFields, joined
 cases = json.loads(%r)
 out = []
 for body, cuts in cases:
@@ -29,7 +29,7 @@ for body, cuts in cases:
         for cut in cuts + [len(body)]:
             reader.feed(body[start:cut])
             start = cut
-        out.append(reader.finish())
+        out.append(dict((k, joined(v).decode() if isinstance(v, list) else v) for k, v in reader.finish().items()))
     except ValueError as exc:
         out.append({"refused": str(exc)})
 print(json.dumps(out))

@@ -7,20 +7,11 @@
 # (tests/firmware/on_runtime/oauth_case.py), so the fake clock moves only when the test moves it.
 import json
 import os
-import random
-import signal
-import subprocess
-import time
 
 import pytest
 
 from scanmail.emulator.tenant import FakeClock, FakeTenant
-from tests import runtimes
-from tests.firmware.runtime_cache import ON_RUNTIME
-
-SCANNER_APP = "5ca9a11e-0000-4000-8000-000000000001"
-SENDER_APP = "5ca9a11e-0000-4000-8000-000000000002"
-SCANNER = "scanner@contoso.com"
+from tests.firmware.oauth_board import SCANNER, SENDER_APP, Board, power_cuts, signed_in_board
 
 
 @pytest.fixture(scope="module")
@@ -33,69 +24,6 @@ def tenant(tmp_path_factory):
 def o365(tenant):
     tenant.reset()
     yield tenant
-
-
-def routes_for(t):
-    login = t.login_url.rsplit(":", 1)
-    return {"smtp.office365.com:587": list(t.address("submission")),
-            "login.microsoftonline.com:443": [login[0].split("//")[1], int(login[1])]}
-
-
-class Board:
-    """The firmware's OAuth session in a runtime process, one JSON command and answer per line."""
-
-    def __init__(self, runtime, t, secrets_dir, oauth=None, store=None, heap_bytes=None):
-        self.tenant = t
-        spec = {"routes": routes_for(t), "now": int(t.clock.now()), "ca_der_path": t.ca_der_path,
-                "secrets": str(secrets_dir), "store": store or {},
-                "oauth": oauth or {"mode": "device", "tenant": "contoso.com", "client_id": SCANNER_APP}}
-        code = "import json, oauth_case\noauth_case.run(json.loads(%r))\n" % json.dumps(spec)
-        self.proc = subprocess.Popen(runtimes.command_for(runtime, heap_bytes) + ["-c", code],
-                                     env=runtimes.environment_for(runtime, (ON_RUNTIME,)), cwd=runtimes.REPO_ROOT,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.output = []
-
-    def send_line(self, data):
-        self.proc.stdin.write((json.dumps(data) + "\n").encode())
-        self.proc.stdin.flush()
-
-    def read(self):
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait(30)
-            raise AssertionError("the board process ended: %s" % self.proc.stderr.read().decode("utf-8", "replace"))
-        self.output.append(line.decode())
-        return json.loads(line)
-
-    def do(self, what, lag_s=0, **fields):
-        """Run a command; the board's clock reads the tenant's, or `lag_s` seconds behind it."""
-        self.send_line(dict(fields, do=what, now=int(self.tenant.clock.now()) - lag_s))
-        return self.read()
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(30)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.close()
-
-
-def signed_in_board(runtime, t, secrets_dir):
-    """A board whose device-code sign-in the test approved; returns the running Board."""
-    board = Board(runtime, t, secrets_dir)
-    code = board.do("start")
-    t.approve_device_code(code["user_code"], SCANNER)
-    t.clock.advance(code["interval"])
-    assert board.do("poll")["signed_in"] is True
-    return board
 
 
 def delivered(t, subject):
@@ -187,27 +115,6 @@ def test_app_only_sending_with_a_client_secret(runtime, o365, tmp_path):
         assert refused["error"]["kind"] == "refused" and "invalid_client" in refused["error"]["text"]
         assert "wrong" not in json.dumps(refused)
     assert len(delivered(o365, "app-only")) == 1 and not delivered(o365, "never")
-
-
-def power_cuts(runtime, t, secrets_dir, cuts, seed):
-    """Cut the power (SIGKILL) at `cuts` random instants while the board refreshes in a loop; after
-    each cut a new board process must get a token from what survived in the secret store."""
-    rng = random.Random(seed)
-    signed_in_board(runtime, t, secrets_dir).__exit__()
-    survived = 0
-    for _ in range(cuts):
-        with Board(runtime, t, secrets_dir) as board:
-            board.send_line({"do": "refresh_loop", "now": int(t.clock.now())})
-            board.read()                                       # it is running: now cut at a random instant
-            time.sleep(rng.uniform(0, 0.15))
-            board.proc.send_signal(signal.SIGKILL)
-            board.proc.wait(30)
-        with Board(runtime, t, secrets_dir) as board:
-            got = board.do("token")
-            assert got.get("state") == "signed_in" and got["length"] > 1024, got
-            survived += 1
-        t.clock.advance(rng.uniform(0, 600))
-    return survived
 
 
 @pytest.mark.parametrize("runtime", ["micropython"])
