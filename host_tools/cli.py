@@ -9,6 +9,7 @@ import sys
 from scanmail.emulator import demo
 from scanmail.emulator.boards import cli as board_cli
 from scanmail.emulator.tenant import cli as tenant_cli
+from scanmail.host_tools import oauth_login
 from scanmail.host_tools.user_error import UserError
 
 # group name -> (register function, one-line help)
@@ -16,6 +17,7 @@ COMMAND_GROUPS = {
     "o365": (tenant_cli.register, "run the fake Exchange Online tenant and read its message trace"),
     "board": (board_cli.register, "start, stop and list virtual boards"),
     "demo": (demo.register, "the whole story end to end on the built-in tenant"),
+    "oauth": (oauth_login.register, "sign a board in to Microsoft 365 (OAuth device code)"),
 }
 
 EPILOG = """examples:
@@ -23,6 +25,7 @@ EPILOG = """examples:
   scanmail o365 serve --state .state    run the fake tenant until Ctrl-C
   scanmail o365 trace --state .state    show its message trace
   scanmail board start --profile esp32-devkitc
+  scanmail oauth login --port /dev/ttyUSB0 --tenant contoso.com
   scanmail --version
 """
 
