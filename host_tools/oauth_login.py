@@ -68,9 +68,8 @@ def do_login(args, out=None):
     out = out or sys.stdout
     try:
         repl = RawRepl(args.port, read_timeout_s=60)
-    except Exception as exc:
-        raise _user_error("cannot open %s (%s): check the port name and that no other tool holds it"
-                          % (args.port, exc))
+    except Exception as exc:             # the serial layer's own text says what to check
+        raise _user_error(str(exc))
     try:
         try:
             repl.enter()
