@@ -16,6 +16,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from scanmail.emulator.tenant import entra_errors as errors
 from scanmail.emulator.tenant import replies
@@ -60,26 +62,33 @@ def type_into(driver, element_id, text):
     field.send_keys(text)
 
 
+def press(driver, button_id):
+    """Click a form's button and wait until the next page has replaced this one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, button_id).click()
+    WebDriverWait(driver, 30, poll_frequency=0.02).until(expected_conditions.staleness_of(page))
+
+
 def test_a_person_signs_the_device_in_through_the_page(tenant, browser):
     _, code = device_code(tenant)
     browser.get(code["verification_uri"])
     type_into(browser, "otc", "WRONGCODE")
-    browser.find_element(By.ID, "next").click()
+    press(browser, "next")
     assert "didn't work" in browser.find_element(By.ID, "error").text
     type_into(browser, "otc", code["user_code"].lower())        # people type codes in any case
-    browser.find_element(By.ID, "next").click()
+    press(browser, "next")
     assert browser.find_element(By.ID, "app").text == "scanmail-scanner"
     type_into(browser, "login", SCANNER[0])
     type_into(browser, "passwd", "not-the-password")
-    browser.find_element(By.ID, "signin").click()
+    press(browser, "signin")
     assert "AADSTS50126" in browser.find_element(By.ID, "error").text
     assert_entra_error(poll(tenant, code["device_code"]), errors.AUTHORIZATION_PENDING)
     type_into(browser, "login", SCANNER[0])
     type_into(browser, "passwd", SCANNER[1])
-    browser.find_element(By.ID, "signin").click()
+    press(browser, "signin")
     assert browser.find_element(By.ID, "user").text == SCANNER[0]
     assert SCANNER[1] not in browser.page_source
-    browser.find_element(By.ID, "accept").click()
+    press(browser, "accept")
     assert "You have signed in to the scanmail-scanner application" in browser.find_element(By.ID, "done").text
     tenant.clock.advance(5)
     status, tokens = poll(tenant, code["device_code"])
@@ -91,10 +100,10 @@ def test_cancelling_at_consent_declines_the_sign_in(tenant, browser):
     _, code = device_code(tenant)
     browser.get(code["verification_uri"])
     type_into(browser, "otc", code["user_code"])
-    browser.find_element(By.ID, "next").click()
+    press(browser, "next")
     type_into(browser, "login", SCANNER[0])
     type_into(browser, "passwd", SCANNER[1])
-    browser.find_element(By.ID, "signin").click()
-    browser.find_element(By.ID, "cancel").click()
+    press(browser, "signin")
+    press(browser, "cancel")
     assert "declined" in browser.find_element(By.ID, "done").text
     assert_entra_error(poll(tenant, code["device_code"]), errors.AUTHORIZATION_DECLINED)
