@@ -39,6 +39,10 @@ def login_key_pin(tenant):
 
 @pytest.fixture(scope="module")
 def browser(shared_tenant):
+    import os
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.fail("this test drives the system chromium: apt-get install chromium chromium-driver "
+                    "(.ci/run installs them when missing)", pytrace=False)
     profile = tempfile.mkdtemp(prefix="scanmail-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
