@@ -109,6 +109,8 @@ class Entra:
                 user_code = "".join(self._random.choice(USER_CODE_ALPHABET) for _ in range(9))
                 if user_code not in self._user_codes:
                     break
+            if len(self._device_codes) % 256 == 255:
+                self._forget_dead_grants(self.now())
             device_code = "DAQABAAEAAA" + secrets.token_urlsafe(150)
             record = DeviceCode(app.client_id, scopes, user_code, self.now())
             self._device_codes[_digest(device_code)] = record
@@ -160,7 +162,8 @@ class Entra:
                 and hmac.compare_digest(mailbox.password.encode(), (password or "").encode()))
 
     # ------------------------------------------------------------------ the token endpoint
-    def token(self, form, token_endpoint):
+    def token(self, form, token_endpoint, base="https://login.microsoftonline.com"):
+        """The token endpoint's answer (status, JSON) to `form`; `base` is the login URL (issuer)."""
         grant = form.get("grant_type")
         if not grant:
             return self._refuse(errors.MISSING_PARAMETER, name="grant_type")
@@ -168,14 +171,14 @@ class Entra:
         if not client_id and grant != "client_credentials":
             return self._refuse(errors.MISSING_PARAMETER, name="client_id")
         if grant == DEVICE_CODE_GRANT:
-            return self._device_code_grant(form)
+            return self._device_code_grant(form, base)
         if grant == "refresh_token":
-            return self._refresh_grant(form, token_endpoint)
+            return self._refresh_grant(form, token_endpoint, base)
         if grant == "client_credentials":
             return self._client_credentials_grant(form, token_endpoint)
         return self._refuse(errors.UNSUPPORTED_GRANT, grant_type=grant)
 
-    def _device_code_grant(self, form):
+    def _device_code_grant(self, form, base):
         app = self.tenant.app(form.get("client_id"))
         if app is None:
             return self._refuse(errors.UNKNOWN_APP, client_id=form.get("client_id"), tenant=self.tenant.id)
@@ -204,9 +207,9 @@ class Entra:
                 return self._refuse(errors.AUTHORIZATION_PENDING)
             record.state = "redeemed"
             user, scopes = record.user, record.scopes
-        return 200, self._delegated_answer(app, user, scopes, form)
+        return 200, self._delegated_answer(app, user, scopes, form, base)
 
-    def _refresh_grant(self, form, token_endpoint):
+    def _refresh_grant(self, form, token_endpoint, base):
         app = self.tenant.app(form.get("client_id"))
         if app is None:
             return self._refuse(errors.UNKNOWN_APP, client_id=form.get("client_id"), tenant=self.tenant.id)
@@ -248,7 +251,7 @@ class Entra:
                 self.counts["grace_redeemed"] += 1
             self.counts["refreshes"] += 1
             user = record.user
-        return 200, self._delegated_answer(app, user, scopes, form)
+        return 200, self._delegated_answer(app, user, scopes, form, base)
 
     def _client_credentials_grant(self, form, token_endpoint):
         client_id = form.get("client_id")
@@ -342,6 +345,19 @@ class Entra:
             app.certificates[jwt.b64url(certificate.fingerprint(hashes.SHA256()))] = key
         return hashlib.sha1(der).hexdigest()
 
+    def _forget_dead_grants(self, now):
+        """Drop what can never be redeemed again (a long-running fake must not grow without bound):
+        refresh tokens replaced longer ago than the grace period or past their lifetime, and device
+        codes an hour past their expiry. Call with the lock held."""
+        for key, record in list(self._refresh_tokens.items()):
+            if (record.replaced_at is not None and now >= record.replaced_at + self.grace_s) or \
+                    now >= record.issued_at + REFRESH_TOKEN_LIFETIME_S:
+                del self._refresh_tokens[key]
+        for key, record in list(self._device_codes.items()):
+            if now >= record.expires_at + 3600:
+                del self._device_codes[key]
+                self._user_codes.pop(record.user_code, None)
+
     def revoke(self, address):
         """Revoke-MgUserSignInSession: every refresh token and access token of the user issued so far."""
         mailbox = self.tenant.mailbox(address)
@@ -393,7 +409,7 @@ class Entra:
             self._issued.setdefault(address, set()).add(claims["uti"])
         return claims
 
-    def _delegated_answer(self, app, address, scopes, form):
+    def _delegated_answer(self, app, address, scopes, form, base):
         now = self.now()
         lifetime = self._lifetime()
         answer = {"token_type": "Bearer", "scope": " ".join(s for s in scopes if s not in ("openid", "email")),
@@ -404,9 +420,11 @@ class Entra:
             refresh = "1.AXoA" + secrets.token_urlsafe(700)
             with self._lock:
                 self._refresh_tokens[_digest(refresh)] = RefreshToken(address, app.client_id, list(scopes), now)
+                if len(self._refresh_tokens) % 256 == 0:
+                    self._forget_dead_grants(now)
             answer["refresh_token"] = refresh
         if "openid" in scopes:
-            issuer = "%s/%s/v2.0" % (form.get("_base", "https://login.microsoftonline.com"), self.tenant.id)
+            issuer = "%s/%s/v2.0" % (base, self.tenant.id)
             mailbox = self.tenant.mailbox(address)
             answer["id_token"] = self.key.sign({
                 "aud": app.client_id, "iss": issuer, "iat": now, "nbf": now, "exp": now + 3600,

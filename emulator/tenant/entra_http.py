@@ -73,8 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(*errors.body(errors.UNKNOWN_TENANT, self.entra.clock.now(), tenant=parts[0]))
             if parts[3] == "devicecode":
                 return self._send(*self.entra.device_authorization(form, self.base + "/devicelogin"))
-            form["_base"] = self.base
-            return self._send(*self.entra.token(form, self.base + path))
+            return self._send(*self.entra.token(form, self.base + path, self.base))
         self._send(404, {"error": "not_found", "error_description": "no such endpoint %s; POST "
                          "<login>/<tenant>/oauth2/v2.0/devicecode or .../token" % path})
 

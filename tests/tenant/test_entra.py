@@ -209,3 +209,16 @@ def test_the_after_december_2026_preset_refuses_basic_auth_and_takes_oauth(tmp_p
                 smtp.login(*SCANNER)
             assert "basic authentication is disabled" in str(refused.value)
         assert auth_reply(t, SCANNER[0], signed_in(t)["access_token"]) == replies.AUTH_OK
+
+
+def test_a_long_running_fake_forgets_grants_nobody_can_redeem(tenant):
+    entra = tenant.world.entra
+    token = signed_in(tenant)["refresh_token"]
+    for _ in range(300):                         # an hourly refresh for twelve days
+        tenant.clock.advance(3601)
+        status, answer = entra.token({"grant_type": "refresh_token", "client_id": SCANNER_APP,
+                                      "refresh_token": token}, "https://login/token")
+        assert status == 200
+        token = answer["refresh_token"]
+    assert len(entra._refresh_tokens) <= 256     # the replaced ones past their grace are gone
+    assert refresh(tenant, token)[0] == 200      # the live one still works
