@@ -91,6 +91,7 @@ class OAuthSession:
             user = secrets.get(USER)
             self.user = user.decode() if user else None
             self.state = SIGNED_IN if self._slots() else SIGNED_OUT
+        self._before = self.state
 
     # -- the refresh token's two slots ------------------------------------------------------------
     def _slots(self):
@@ -139,6 +140,8 @@ class OAuthSession:
         self._deadline = now + answer.get("expires_in", 900)
         self.interval = answer.get("interval", 5)
         self.user_code = _text(answer, "user_code")
+        if self.state != SIGNING_IN:
+            self._before = self.state
         self.state = SIGNING_IN
         return {"user_code": self.user_code, "verification_uri": _text(answer, "verification_uri"),
                 "expires_in": answer.get("expires_in", 900), "interval": self.interval,
@@ -163,7 +166,7 @@ class OAuthSession:
             self.interval += 5              # RFC 8628 3.5
             return False
         self._device_code = None
-        self.state = SIGN_IN_NEEDED if self._slots() or self.user else SIGNED_OUT
+        self.state = self._before          # a failed new sign-in leaves the earlier one as it was
         if error == "authorization_declined":
             raise _failure("declined", "the sign-in was declined at the sign-in page: start it again")
         if error == "expired_token" or (self.board.clock.now() or 0) >= self._deadline:

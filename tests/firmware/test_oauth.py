@@ -73,6 +73,16 @@ def test_declined_and_expired_sign_ins_are_clear_states(runtime, o365, tmp_path)
         assert not_signed_in["error"]["kind"] == "sign_in_needed" and not_signed_in["error"]["stage"] == "sign_in"
 
 
+def test_a_declined_new_sign_in_leaves_the_earlier_one_working(runtime, o365, tmp_path):
+    with signed_in_board(runtime, o365, tmp_path / "secrets") as board:
+        code = board.do("start")
+        o365.decline_device_code(code["user_code"])
+        o365.clock.advance(5)
+        declined = board.do("poll")
+        assert declined["error"]["kind"] == "declined" and declined["state"] == "signed_in"
+        assert board.do("send", to="alice@contoso.com", subject="still signed in")["reply"].startswith("250 ")
+
+
 def test_the_access_token_is_cached_refreshed_before_expiry_and_a_refused_one_retried_once(runtime, o365, tmp_path):
     with signed_in_board(runtime, o365, tmp_path / "secrets") as board:
         assert board.do("send", to="alice@contoso.com", subject="one")["refreshes"] == 0
