@@ -1,7 +1,7 @@
 # `scanmail oauth login --port P` against a virtual MicroPython board on the after-December-2026
 # tenant (Basic auth off): the host shows the board's code, URL and a QR code, a person approves
-# the code, the board polls until it is signed in and keeps the sign-in in its NVS; a later send
-# from the board (a fresh session reading NVS) goes out over XOAUTH2. Real time: the board waits
+# the code, the board polls until it is signed in and keeps the sign-in in its NVS; after a hard
+# reset the board (a fresh session reading NVS) sends over XOAUTH2. Real time: the board waits
 # the server's 5-second interval once.
 import io
 import json
@@ -67,6 +67,7 @@ def test_oauth_login_signs_the_board_in_and_it_then_sends(tmp_path):
             worker.join(60)
             assert result == {"status": 0}
             assert "Signed in as scanner@contoso.com." in out.getvalue()
+            board.reset()                      # a power cycle: the sign-in must be in NVS, not in RAM
             repl = open_repl(board)
             try:
                 raw = repl.exec(SEND, timeout_s=60)
