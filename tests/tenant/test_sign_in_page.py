@@ -42,7 +42,7 @@ def browser(shared_tenant):
     import os
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         pytest.fail("this test drives the system chromium: apt-get install chromium chromium-driver "
-                    "(.ci/run installs them when missing)", pytrace=False)
+                    "(./dev test installs them when missing)", pytrace=False)
     profile = tempfile.mkdtemp(prefix="scanmail-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
