@@ -111,6 +111,8 @@ def prepare(settings, board):
     out = fill(settings)
     out["ehlo_name"] = choose_ehlo_name(out, board)
     out["secrets"] = _secret_forms(out)
+    if out["auth"] == "xoauth2":    # the AUTH line, the same object as its masked form: not held twice
+        out["xoauth2"] = out["secrets"][-1]
     return out
 
 
@@ -124,12 +126,15 @@ def _secret_forms(cfg):
         blobs.append(b"\0" + user.encode() + b"\0" + password.encode())
     if token:
         blobs.append(("user=%s\x01auth=Bearer %s\x01\x01" % (user, token)).encode())
-    for secret in (password, token):
-        if secret:
-            secrets.append(secret)
-            secrets.append(b2a_base64(secret.encode())[:-1].decode())
+    # A password travels base64-encoded on its own (AUTH LOGIN); a token only inside the XOAUTH2
+    # blob, so its own base64 form is never masked (it would cost a board 2 KB for nothing).
+    if password:
+        secrets.append(password)
+        secrets.append(b2a_base64(password.encode(), newline=False).decode())
+    if token:
+        secrets.append(token)
     for blob in blobs:
-        secrets.append(b2a_base64(blob)[:-1].decode())
+        secrets.append(b2a_base64(blob, newline=False).decode())
     return secrets
 
 

@@ -91,8 +91,9 @@ class SmtpClient:
         """`settings`: the attempt's settings as firmware.methods.prepare() gives them, kept by
         reference (a board has them in its heap already): "ehlo_name", "tls" (starttls |
         opportunistic | implicit | none), "auth" (none | login | plain | xoauth2), "username",
-        "password", "token", "secrets" (every form of them, masked in errors), and "method" and
-        "port" (for the diagnosis of an error)."""
+        "password", "token", "secrets" (every form of them, masked in errors), "xoauth2" (the
+        XOAUTH2 line, base64; made here when absent), and "method" and "port" (for the diagnosis
+        of an error)."""
         self.settings = settings
         self.tls_active = settings["tls"] == "implicit"
         self.extensions = {}
@@ -139,7 +140,7 @@ class SmtpClient:
         return self._expect[0] if self._expect else self.stage
 
     def take_output(self):
-        out = bytes(self._out)
+        out = self._out             # handed over, not copied (an XOAUTH2 line is over 2 KB)
         self._out = bytearray()
         return out
 
@@ -244,7 +245,8 @@ class SmtpClient:
     def _send_line(self, line, stage):
         if "\r" in line or "\n" in line:
             raise RuntimeError("a command must not contain CR or LF")
-        self._out.extend((line + "\r\n").encode())
+        self._out.extend(line.encode())      # a line may be a 2 KB XOAUTH2 blob: no extra copy
+        self._out.extend(b"\r\n")
         self._expect.append(stage)
 
     def _quit(self):
@@ -392,9 +394,14 @@ class SmtpClient:
             else:
                 self._send_line(_b64(self.settings["password"].encode()), "auth")
         elif self.settings["auth"] == "xoauth2" and step == 1:
-            blob = "user=%s\x01auth=Bearer %s\x01\x01" % (self.settings["username"],
-                                                         self.settings["token"])
-            self._send_line(_b64(blob.encode()), "auth")
+            # methods.prepare gives the blob's base64 made once (tokens are often over 1 KB, and
+            # a board should not hold that twice).
+            if self.settings.get("xoauth2"):
+                self._send_line(self.settings["xoauth2"], "auth")
+            else:
+                blob = "user=%s\x01auth=Bearer %s\x01\x01" % (self.settings["username"],
+                                                             self.settings["token"])
+                self._send_line(_b64(blob.encode()), "auth")
         elif self.settings["auth"] == "xoauth2" and step == 2:
             self._send_line("", "auth")   # a 334 error challenge: answer empty, then the 535 comes
         else:

@@ -9,7 +9,7 @@ import sys
 from scanmail.emulator import demo
 from scanmail.emulator.boards import cli as board_cli
 from scanmail.emulator.tenant import cli as tenant_cli
-from scanmail.host_tools import advise_cli, diagnose_cli, flash_cli, ports_cli, spf_cli
+from scanmail.host_tools import advise_cli, diagnose_cli, flash_cli, oauth_login, ports_cli, spf_cli
 from scanmail.host_tools.user_error import UserError
 
 # group name -> (register function, one-line help)
@@ -22,6 +22,7 @@ COMMAND_GROUPS = {
     "diagnose": (diagnose_cli.register, "the cause of an Exchange Online reply and what to do"),
     "advise": (advise_cli.register, "which method of sending a site should use, and how to set it up"),
     "spf": (spf_cli.register, "the SPF record with the device's IP merged in, checked for 10 lookups"),
+    "oauth": (oauth_login.register, "sign a board in to Microsoft 365 (OAuth device code)"),
 }
 
 EPILOG = """examples:
@@ -33,6 +34,7 @@ EPILOG = """examples:
   scanmail flash --port /dev/ttyUSB0    put scanmail onto a board
   scanmail diagnose "550 5.7.64 TenantAttribution; Relay Access Denied"
   scanmail advise                       which method of sending fits a site
+  scanmail oauth login --port /dev/ttyUSB0 --tenant contoso.com
   scanmail --version
 """
 

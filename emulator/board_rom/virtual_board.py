@@ -12,6 +12,7 @@ from board_link import HARD_RESET_EXIT
 
 # Ports each tenant endpoint answers on, as the real service does: submission also on 25.
 _ENDPOINT_PORTS = {"submission": (587, 25), "mx": (25,), "hve": (587,)}
+_LOGIN_NAMES = ("login.microsoftonline.com", "login.microsoft.com", "login.windows.net")
 _ECONNREFUSED = 111
 _ETIMEDOUT = 110
 _ENETUNREACH = 101
@@ -78,6 +79,14 @@ class VirtualNet:
             )
         wanted = host.lower().rstrip(".")
         known = []
+        login = endpoints.get("login")      # the fake Entra ID: "https://127.0.0.1:N"
+        if login:
+            known.extend(_LOGIN_NAMES)
+            if wanted in _LOGIN_NAMES:
+                if port != 443:
+                    return None, port
+                address, _, login_port = login.split("//")[-1].rpartition(":")
+                return address, int(login_port)
         for role, endpoint in endpoints.get("endpoints", {}).items():
             name = str(endpoint.get("hostname", "")).lower()
             known.append(name)

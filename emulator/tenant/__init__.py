@@ -9,6 +9,7 @@ _EXPORTS = {
     "FakeTenant": "scanmail.emulator.tenant.fake_tenant",
     "FakeClock": "scanmail.emulator.tenant.clock",
     "WallClock": "scanmail.emulator.tenant.clock",
+    "MovedClock": "scanmail.emulator.tenant.clock",
     "TenantFileError": "scanmail.emulator.tenant.config",
     "load_tenant": "scanmail.emulator.tenant.config",
 }

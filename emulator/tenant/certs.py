@@ -1,7 +1,9 @@
 # The fake world's certificates: one trustme CA, one server certificate per listener whose SANs are
 # the endpoint's public host names, and client certificates for certificate-matched connectors.
 # Rule: names, not addresses: clients verify `smtp.office365.com`, exactly as on the internet, so
-# there is no IP address in any SAN. The CA goes to the state dir as PEM and DER.
+# there is no IP address in any SAN, except the sign-in endpoint's: its URL in endpoints.json is an
+# address (`https://127.0.0.1:N`, what MSAL and browsers are pointed at), so its certificate names
+# login.microsoftonline.com and that address. The CA goes to the state dir as PEM and DER.
 import os
 import ssl
 import warnings
@@ -13,6 +15,7 @@ EXTRA_NAMES = {
     "submission": ["smtp.office365.com", "smtp-mail.outlook.com"],
     "mx": ["*.mail.protection.outlook.com", "*.mx.microsoft"],
     "hve": ["smtp.hve.mx.microsoft", "smtp-hve.office365.com"],
+    "login": ["login.microsoftonline.com", "login.microsoft.com", "login.windows.net"],
 }
 
 
@@ -26,11 +29,11 @@ class CertificateAuthority:
             f.write(ssl.PEM_cert_to_DER_cert(self.ca.cert_pem.bytes().decode("ascii")))
         self._state_dir = state_dir
 
-    def server_context(self, endpoint, hostname, request_client_cert=False):
+    def server_context(self, endpoint, hostname, request_client_cert=False, addresses=()):
         """A server TLS context. It accepts TLS 1.0 and up (OpenSSL 3 needs @SECLEVEL=0 for 1.0/1.1)
         so that the tenant can answer legacy clients with `421 4.7.66` after the handshake, as the
         real service does."""
-        names = [hostname] + [n for n in EXTRA_NAMES.get(endpoint, []) if n != hostname]
+        names = [hostname] + [n for n in EXTRA_NAMES.get(endpoint, []) if n != hostname] + list(addresses)
         leaf = self.ca.issue_cert(*names, common_name=hostname)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         with warnings.catch_warnings():
@@ -42,6 +45,16 @@ class CertificateAuthority:
             ctx.verify_mode = ssl.CERT_OPTIONAL
             self.ca.configure_trust(ctx)
         return ctx
+
+    def issue_app_certificate(self, name):
+        """A certificate and key for an app registration's client assertions: (x509 object, paths)."""
+        from cryptography import x509
+        leaf = self.ca.issue_cert(name, common_name=name, key_type=trustme.KeyType.RSA)  # Entra takes RSA keys
+        base = os.path.join(self._state_dir, "app-" + name)
+        leaf.cert_chain_pems[0].write_to_path(base + ".crt.pem")
+        leaf.private_key_pem.write_to_path(base + ".key.pem")
+        return x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes()), {
+            "cert_pem": base + ".crt.pem", "key_pem": base + ".key.pem"}
 
     def issue_client_cert(self, name):
         """A client certificate (CN and SAN `name`) signed by the fake CA, for relay through a

@@ -27,7 +27,8 @@ def register(parser):
     serve = sub.add_parser("serve", help="run the fake tenant until Ctrl-C",
                            description="Run the fake Exchange Online tenant: submission, MX and HVE "
                                        "listeners plus an HTTP API; writes <state>/endpoints.json once up.")
-    serve.add_argument("--tenant", metavar="FILE", help="tenant file (TOML); default: the built-in contoso.com")
+    serve.add_argument("--tenant", metavar="FILE", help="tenant file (TOML), or after-december-2026 (the built-in "
+                       "tenant with Basic auth for SMTP disabled); default: the built-in contoso.com")
     serve.add_argument("--state", metavar="DIR", default=".state", help="state folder (default .state)")
     serve.add_argument("--bind", metavar="ADDR", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1); 0.0.0.0 with --allow-lan lets a real "

@@ -18,6 +18,32 @@ class WallClock:
             await asyncio.sleep(min(remaining, 1.0))
 
 
+class MovedClock(WallClock):
+    """The real clock, moved forward by hand: `advance(seconds)` (a demo jumps two hours ahead
+    while everything else keeps running in real time)."""
+
+    def __init__(self):
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self):
+        with self._lock:
+            return time.time() + self._offset
+
+    def advance(self, seconds):
+        if seconds < 0:
+            raise ValueError("a MovedClock only moves forward (got %r seconds)" % seconds)
+        with self._lock:
+            self._offset += seconds
+
+    async def wait_until(self, moment):
+        while True:
+            remaining = moment - self.now()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, 1.0))
+
+
 class FakeClock:
     """A clock that only moves when told: `advance(seconds)`. Starts at `start` (UTC seconds),
     default the real time at creation. Safe to advance from any thread."""

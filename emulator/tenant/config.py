@@ -5,6 +5,7 @@
 import ipaddress
 import json
 import os
+import uuid
 
 try:
     import tomllib
@@ -12,6 +13,14 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 BUILTIN_TENANT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "builtin_tenant.toml")
+# Built-in tenants by name (`--tenant NAME`): the tenant as Exchange Online sets it up after the end
+# of December 2026, Basic authentication for SMTP AUTH disabled, OAuth the way to sign in.
+PRESETS = {
+    "after-december-2026": os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                        "preset_after_december_2026.toml"),
+}
+DELEGATED_PERMISSIONS = ("SMTP.Send",)
+APPLICATION_PERMISSIONS = ("SMTP.SendAsApp",)
 
 MB = 1024 * 1024
 BASIC_AUTH_STATES = ("enabled", "disabled", "retired")
@@ -59,6 +68,29 @@ class Mailbox:
         return "Mailbox(%r, kind=%r)" % (self.address, self.kind)
 
 
+class App:
+    """An app registration with its service principal: who may get which token."""
+
+    def __init__(self, name, client_id, public_client, secrets, delegated, application, mailboxes,
+                 object_id):
+        self.name = name
+        self.client_id = client_id          # lower-case GUID
+        self.public_client = public_client  # "Allow public client flows" (device code)
+        self.secrets = secrets              # client secrets (values, never shown)
+        self.certificates = {}              # x5t (base64url SHA-1) -> public key; added at run time
+        self.delegated = delegated          # granted delegated permissions, e.g. ["SMTP.Send"]
+        self.application = application      # granted application permissions, e.g. ["SMTP.SendAsApp"]
+        self.mailboxes = mailboxes          # Add-MailboxPermission for the service principal
+        self.object_id = object_id          # the service principal's object id (oid in app tokens)
+
+    @property
+    def confidential(self):
+        return bool(self.secrets or self.certificates)
+
+    def __repr__(self):  # never shows a secret
+        return "App(%r, %r)" % (self.name, self.client_id)
+
+
 class Connector:
     def __init__(self, name, source_ips, certificate_domain):
         self.name = name
@@ -86,8 +118,10 @@ class Connector:
 class Tenant:
     def __init__(self, source, name, accepted_domains, mx_host, submission_host, hve_host, smtp_auth,
                  basic_auth, reject_direct_send, min_tls, security_defaults, mailboxes, connectors,
-                 spf, limits):
+                 spf, limits, tenant_id=None, apps=None):
         self.source = source
+        self.id = tenant_id or str(uuid.uuid5(uuid.NAMESPACE_DNS, name))
+        self.apps = apps or {}              # lower-case client id -> App
         self.name = name
         self.accepted_domains = accepted_domains
         self.mx_host = mx_host
@@ -109,6 +143,9 @@ class Tenant:
 
     def mailbox(self, address):
         return self.mailboxes.get((address or "").lower())
+
+    def app(self, client_id):
+        return self.apps.get((client_id or "").lower())
 
     def dns_txt(self):
         """The TXT records the fake world's DNS answers."""
@@ -185,7 +222,7 @@ class _Checker:
 
 def load_tenant(path=None):
     """Load a tenant file; None loads the built-in tenant. Raises TenantFileError."""
-    path = path or BUILTIN_TENANT_PATH
+    path = PRESETS.get(path, path) or BUILTIN_TENANT_PATH
     source = os.path.basename(path) if path != BUILTIN_TENANT_PATH else "builtin_tenant.toml"
     try:
         with open(path, "rb") as f:
@@ -202,12 +239,12 @@ def load_tenant(path=None):
 
 def parse_tenant(data, source="<tenant>"):
     c = _Checker(source)
-    c.table(data, "", {"tenant", "mailboxes", "connectors", "spf", "limits"})
+    c.table(data, "", {"tenant", "mailboxes", "connectors", "spf", "limits", "apps"})
     if "tenant" not in data:
         c.fail("tenant", "a [tenant] table with at least name = \"contoso.com\"", show_got=False)
     t = c.table(data["tenant"], "tenant", {
         "name", "accepted_domains", "mx_host", "submission_host", "hve_host", "smtp_auth",
-        "basic_auth", "reject_direct_send", "min_tls", "security_defaults"})
+        "basic_auth", "reject_direct_send", "min_tls", "security_defaults", "id"})
     name = c.string(t, "name", "tenant.").lower()
     domains = [d.lower() for d in c.string_list(t, "accepted_domains", "tenant.")] or [name]
     if name not in domains:
@@ -279,7 +316,15 @@ def parse_tenant(data, source="<tenant>"):
             c.fail("spf.%s" % domain, "an SPF record starting with \"v=spf1\"", record)
         spf[domain.lower()] = record
 
+    tenant_id = None
+    if "id" in t:
+        tenant_id = c.string(t, "id", "tenant.").lower()
+        if not _is_guid(tenant_id):
+            c.fail("tenant.id", "a tenant id GUID like \"72f988bf-86f1-41af-91ab-2d7cd011db47\"", t["id"])
+    apps = _parse_apps(c, data.get("apps", []), mailboxes)
+
     return Tenant(
+        tenant_id=tenant_id, apps=apps,
         source=source, name=name, accepted_domains=domains,
         mx_host=c.string(t, "mx_host", "tenant.", mx_default).lower(),
         submission_host=c.string(t, "submission_host", "tenant.", "smtp.office365.com").lower(),
@@ -290,3 +335,45 @@ def parse_tenant(data, source="<tenant>"):
         min_tls=c.string(t, "min_tls", "tenant.", "1.2", TLS_VERSIONS),
         security_defaults=c.boolean(t, "security_defaults", "tenant.", False),
         mailboxes=mailboxes, connectors=connectors, spf=spf, limits=limits)
+
+
+def _is_guid(text):
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except (ValueError, AttributeError, TypeError):
+        return False
+
+
+def _parse_apps(c, raw_apps, mailboxes):
+    apps = {}
+    if not isinstance(raw_apps, list):
+        c.fail("apps", "an array of tables ([[apps]])", raw_apps)
+    for i, a in enumerate(raw_apps):
+        p = "apps[%d]." % i
+        c.table(a, p[:-1], {"name", "client_id", "public_client", "secrets", "delegated", "application",
+                            "mailboxes", "object_id"})
+        client_id = c.string(a, "client_id", p).lower()
+        if not _is_guid(client_id):
+            c.fail(p + "client_id", "an application (client) id GUID", a["client_id"])
+        if client_id in apps:
+            c.fail(p + "client_id", "a client id not listed twice", client_id)
+        secrets = a.get("secrets", [])
+        if not isinstance(secrets, list) or not all(isinstance(v, str) and v for v in secrets):
+            c.fail(p + "secrets", "a list of non-empty strings", show_got=False)  # never echo a secret
+        delegated = c.string_list(a, "delegated", p)
+        application = c.string_list(a, "application", p)
+        for value in delegated:
+            if value not in DELEGATED_PERMISSIONS:
+                c.fail(p + "delegated", "permissions among " + ", ".join(DELEGATED_PERMISSIONS), value)
+        for value in application:
+            if value not in APPLICATION_PERMISSIONS:
+                c.fail(p + "application", "permissions among " + ", ".join(APPLICATION_PERMISSIONS), value)
+        granted = [c.address(v, p + "mailboxes") for v in c.string_list(a, "mailboxes", p)]
+        for address in granted:
+            if address not in mailboxes:
+                c.fail(p + "mailboxes", "mailboxes of this tenant", address)
+        object_id = c.string(a, "object_id", p, str(uuid.uuid5(uuid.NAMESPACE_URL, "sp:" + client_id))).lower()
+        apps[client_id] = App(c.string(a, "name", p, client_id), client_id,
+                              c.boolean(a, "public_client", p, not secrets), secrets, delegated, application,
+                              granted, object_id)
+    return apps

@@ -115,9 +115,50 @@ class FakeTenant:
     def clear_faults(self):
         self.world.faults.clear()
 
-    def mint_token(self, address, lifetime_s=3600, **claims):
-        """Test helper: an XOAUTH2 access token this fake accepts (see emulator/tenant/tokens.py)."""
-        return self.world.tokens.mint(address, lifetime_s, **claims)
+    def mint_token(self, address, lifetime_s=3600, padding=0):
+        """Test helper: an access token for `address` as the fake's Entra ID issues it after an
+        approved device-code sign-in of the built-in public client (emulator/tenant/entra.py)."""
+        return self.world.entra.mint_access_token(address, lifetime_s, padding)
+
+    @property
+    def login_url(self):
+        """The fake Entra ID's base URL; the authority is `<login_url>/<tenant domain or id>`."""
+        return self.endpoints["login"]
+
+    @property
+    def tenant_id(self):
+        return self.world.tenant.id
+
+    def authority(self, by_id=False):
+        return "%s/%s" % (self.login_url, self.world.tenant.id if by_id else self.world.tenant.name)
+
+    def approve_device_code(self, user_code, address):
+        """What a person does at the sign-in page, in one call. Raises ValueError saying why not."""
+        why = self.world.entra.approve(user_code, address)
+        if why:
+            raise ValueError(why)
+
+    def pending_device_codes(self):
+        """User codes of device-code sign-ins waiting for a person."""
+        return self.world.entra.pending_codes()
+
+    def decline_device_code(self, user_code):
+        why = self.world.entra.decline(user_code)
+        if why:
+            raise ValueError(why)
+
+    def revoke_sign_ins(self, address):
+        """Revoke-MgUserSignInSession: the user's refresh tokens and access tokens stop working."""
+        why = self.world.entra.revoke(address)
+        if why:
+            raise ValueError(why)
+
+    def add_app_certificate(self, client_id):
+        """Register a new certificate on an app registration (client assertions); returns
+        {"cert_pem", "key_pem", "thumbprint"} (thumbprint: SHA-1 hex, as MSAL takes it)."""
+        certificate, paths = self.world.certs.issue_app_certificate(client_id)
+        paths["thumbprint"] = self.world.entra.add_certificate(client_id, certificate)
+        return paths
 
     def issue_client_cert(self, name):
         """Test helper: a client certificate for `name` signed by the fake CA (relay by certificate)."""

@@ -1,5 +1,6 @@
 # The fake tenant's HTTP API (stdlib http.server, in its own thread): the message trace, stored
-# messages, faults, tokens and reset, as JSON, plus the workbench's routes and page
+# messages, faults, tokens, Entra ID sign-ins (approve or decline a device code, revoke a user's
+# sign-ins, register an app certificate) and reset, as JSON, plus the workbench's routes and page
 # (workbench_api.py; all documented in docs/tenant-api.md). Rule: every answer is JSON unless a
 # route returns raw bytes or an event stream (api_answers.py); a bad request gets 400
 # with {"error": "<what was wrong and what is allowed>"}; the API never returns a password, and a
@@ -90,6 +91,15 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         route = (method, url.path.rstrip("/"))
         handler = ROUTES.get(route)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        parts = route[1].split("/")
+        if handler is None and method == "POST" and len(parts) == 6 and parts[1:4] == ["api", "entra", "device-codes"]:
+            handler = {"approve": post_approve, "decline": post_decline}.get(parts[5])
+            query["user_code"] = parts[4]
+        if handler is None and method == "POST" and len(parts) == 6 and parts[1:4] == ["api", "entra", "apps"] \
+                and parts[5] == "certificates":
+            handler = post_app_certificate
+            query["client_id"] = parts[4]
         if handler is None and method == "GET" and (url.path == "/" or url.path.startswith("/workbench/")):
             handler = lambda world, query, body: workbench_api.page_file(url.path)  # noqa: E731
         try:
@@ -101,7 +111,6 @@ class _Handler(BaseHTTPRequestHandler):
             if method != "GET" and origin and origin != "http://" + (self.headers.get("Host") or ""):
                 raise ApiError(403, "requests from other web pages (Origin %s) are refused; use the "
                                     "workbench at / or a client without an Origin header" % origin)
-            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
             body = self._body() if method == "POST" else {}
             status, payload = handler(self.tenant_server.world, query, body)
         except ApiError as exc:
@@ -167,8 +176,43 @@ def post_tokens(world, query, body):
         raise ApiError(400, "give {\"address\": \"scanner@contoso.com\"} (and optionally lifetime_s)")
     if isinstance(lifetime, bool) or not isinstance(lifetime, int):
         raise ApiError(400, "lifetime_s must be a whole number of seconds")
-    return 201, {"access_token": world.tokens.mint(address, lifetime), "token_type": "Bearer",
+    return 201, {"access_token": world.entra.mint_access_token(address, lifetime), "token_type": "Bearer",
                  "expires_in": lifetime}
+
+
+def post_approve(world, query, body):
+    user = body.get("user")
+    if not isinstance(user, str) or "@" not in user:
+        raise ApiError(400, "give {\"user\": \"scanner@contoso.com\"}: the mailbox that signs in")
+    why = world.entra.approve(query["user_code"], user)
+    if why:
+        raise ApiError(404 if "no pending" in why else 400, why)
+    return 200, {"approved": query["user_code"], "user": user.lower()}
+
+
+def post_decline(world, query, body):
+    why = world.entra.decline(query["user_code"])
+    if why:
+        raise ApiError(404, why)
+    return 200, {"declined": query["user_code"]}
+
+
+def post_revoke(world, query, body):
+    user = body.get("user")
+    if not isinstance(user, str) or "@" not in user:
+        raise ApiError(400, "give {\"user\": \"scanner@contoso.com\"}: whose sign-ins to revoke")
+    why = world.entra.revoke(user)
+    if why:
+        raise ApiError(404, why)
+    return 200, {"revoked": user.lower()}
+
+
+def post_app_certificate(world, query, body):
+    if world.tenant.app(query["client_id"]) is None:
+        raise ApiError(404, "no app registration has the client id %s" % query["client_id"])
+    certificate, paths = world.certs.issue_app_certificate(query["client_id"].lower())
+    paths["thumbprint"] = world.entra.add_certificate(query["client_id"], certificate)
+    return 201, paths
 
 
 ROUTES = {
@@ -179,6 +223,7 @@ ROUTES = {
     ("POST", "/api/faults"): post_faults,
     ("DELETE", "/api/faults"): delete_faults,
     ("POST", "/api/tokens"): post_tokens,
+    ("POST", "/api/entra/revoke"): post_revoke,
 }
 ROUTES.update(workbench_api.ROUTES)
 

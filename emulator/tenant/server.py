@@ -1,5 +1,6 @@
-# The running fake tenant: its world (tenant facts, clock, mail store, trace, faults, limits, tokens,
-# DNS, certificates) and its listeners (submission, mx and hve SMTP plus the HTTP API). Rule: bind
+# The running fake tenant: its world (tenant facts, clock, mail store, trace, faults, limits, Entra
+# ID, DNS, certificates) and its listeners (submission, mx and hve SMTP, Entra ID's HTTPS sign-in
+# endpoint `login`, plus the HTTP API). Rule: bind
 # every socket ourselves (port 0 picks a free one; aiosmtpd's Controller(port=0) does not work),
 # and write `<state>/endpoints.json` (Contract 3 in docs/architecture.md) only once every listener is
 # up, atomically, so a reader never sees a half-written file. Nothing listens on 465.
@@ -18,7 +19,7 @@ from scanmail.emulator.tenant.mail_store import MailStore
 from scanmail.emulator.tenant.sender_limits import SenderLimits
 from scanmail.emulator.tenant.smtp_session import TenantSmtp
 from scanmail.emulator.tenant.spf_check import check_spf, world_dns
-from scanmail.emulator.tenant.tokens import TokenIssuer
+from scanmail.emulator.tenant.entra import Entra
 from scanmail.emulator.tenant.trace_log import TraceLog
 
 ENDPOINT_NAMES = ("submission", "mx", "hve")
@@ -59,7 +60,7 @@ class TenantWorld:
         self.trace = TraceLog(os.path.join(state_dir, "trace.jsonl"))
         self.faults = FaultRegistry()
         self.limits = SenderLimits(tenant.limits, clock)
-        self.tokens = TokenIssuer(tenant.name, clock)
+        self.entra = Entra(tenant, clock)
         self.certs = CertificateAuthority(state_dir)
         self.store_host = STORE_HOST
         self._internal_ids = itertools.count(33998961543173)
@@ -91,9 +92,10 @@ def parse_port_specs(specs):
     ports = {}
     for spec in specs or []:
         name, sep, value = spec.partition("=")
-        if not sep or name not in ENDPOINT_NAMES + ("api",) or not value.isdigit() or not 0 <= int(value) < 65536:
+        if not sep or name not in ENDPOINT_NAMES + ("login", "api") or not value.isdigit() or \
+                not 0 <= int(value) < 65536:
             raise PortSpecError("--port %s: expected NAME=PORT with NAME one of %s and PORT 0-65535"
-                                % (spec, ", ".join(ENDPOINT_NAMES + ("api",))))
+                                % (spec, ", ".join(ENDPOINT_NAMES + ("login", "api"))))
         ports[name] = int(value)
     return ports
 
@@ -146,6 +148,7 @@ class TenantServer:
         self.endpoints = {}
         self.servers = []
         self.http = None
+        self.login = None
         self.endpoints_json = None
 
     async def start(self):
@@ -172,6 +175,11 @@ class TenantServer:
             self.api_host = self.bind if self.bind.startswith("127.") else "127.0.0.1"
             self.http = ApiServer(self, self.api_host, self.ports.get("api", 0))
             self.http.start()
+            from scanmail.emulator.tenant.entra_http import EntraServer
+            login_host = self.endpoints["submission"].host
+            context = world.certs.server_context("login", "login.microsoftonline.com", addresses=[login_host])
+            self.login = EntraServer(world.entra, self.bind, self.ports.get("login", 0), context, login_host)
+            self.login.start()
         except BaseException:
             await self.stop()
             raise
@@ -185,6 +193,8 @@ class TenantServer:
                           for name, e in self.endpoints.items()},
             "ca": {"pem": self.world.certs.pem_path, "der": self.world.certs.der_path},
             "api": "http://%s:%d" % (self.api_host, self.http.port),
+            "login": self.login.url,
+            "tenant_id": self.world.tenant.id,
             "mail": self.world.mail_dir,
         }
         path = os.path.join(self.state_dir, "endpoints.json")
@@ -205,6 +215,9 @@ class TenantServer:
         if self.http is not None:
             self.http.stop()
             self.http = None
+        if self.login is not None:
+            self.login.stop()
+            self.login = None
         for server in self.servers:
             server.close()
         for session in list(self.world.sessions):

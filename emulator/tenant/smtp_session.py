@@ -365,7 +365,7 @@ class TenantSmtp(SMTP):
             if response is None:
                 return
             username, secret = parse_xoauth2(response)
-        result = sign_in(self.world.tenant, self.world.limits, self.world.tokens, self.endpoint.name,
+        result = sign_in(self.world.tenant, self.world.limits, self.world.entra, self.endpoint.name,
                          mechanism, username, secret, host, self.tag())
         secret = None
         if result.ok:
@@ -374,7 +374,8 @@ class TenantSmtp(SMTP):
             self.world.limits.session_started(self.login, self.session_id)
         else:
             self.last_auth_reply = result.reply
-            self.trace("Refused", result.reply, recipients=[], sender=username[:256], stage="auth")
+            extra = {"why": result.why} if result.why else {}
+            self.trace("Refused", result.reply, recipients=[], sender=username[:256], stage="auth", **extra)
         await self.reply(result.reply)
 
     async def _auth_exchange(self, challenge, initial):

@@ -58,7 +58,7 @@ def test_the_demo_sends_a_scan_through_every_method_as_microsoft_describes(runti
         subject = "Scan demo-%d-%s from %s" % (c["case"], c["method"], c["board"])
         where = stored.pop(subject, [])
         assert c["landed"] == [w for w in where if not w.endswith("/Sent Items")], (subject, where)
-        if c["method"] == "submission":
+        if c["method"] == "submission" and c["result"].get("ok"):   # a refused one files nothing
             assert "%s/Sent Items" % c["sender"] in where
     assert stored == {}, "stored by no case of the demo: %r" % stored
     # Option 1, client submission: inside and outside recipients both reached.
@@ -78,12 +78,21 @@ def test_the_demo_sends_a_scan_through_every_method_as_microsoft_describes(runti
     assert case(report, "relay", "someone@fabrikam.com")["landed"] == ["internet"]
     # High Volume Email to an inside mailbox.
     assert case(report, "hve", "bob@contoso.com")["landed"] == ["bob@contoso.com/Inbox"]
+    # After December 2026: the password is refused, the lobby signs in by device code through the
+    # sign-in page and sends over OAuth, and still sends once its access token has expired (the
+    # server refuses it, the board refreshes once).
+    after = {c["auth"]: c for c in report["cases"] if c.get("auth")}
+    assert after["password"]["result"]["enhanced"] == "5.7.139" and after["password"]["landed"] == []
+    assert "basic authentication is disabled" in after["password"]["result"]["text"]
+    assert after["OAuth"]["landed"] == ["bob@contoso.com/Inbox"] and after["OAuth"]["result"]["refreshes"] == 0
+    assert after["OAuth, 2 h later"]["landed"] == ["bob@contoso.com/Inbox"]
+    assert after["OAuth, 2 h later"]["result"]["refreshes"] == 1
     assert report["all_matched"] is True
     # The exit status follows the outcomes and the demo's 30 s limit (a limit the demo reports; the
     # test asserts no timing of its own: a slow CI machine must not fail it).
     assert proc.returncode == (0 if report["within_time_limit"] else 1), proc.stderr[-3000:]
-    # No password ever appears in what the demo shows.
-    for secret in ("Scanner-Pass-1", "Hve-Pass-1"):
+    # No password or token ever appears in what the demo shows.
+    for secret in ("Scanner-Pass-1", "Hve-Pass-1", "eyJ0eXAi", "1.AXoA"):
         assert secret not in proc.stdout and secret not in proc.stderr
 
 

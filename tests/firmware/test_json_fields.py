@@ -1,0 +1,60 @@
+# The streaming reader of token endpoint answers (firmware/json_fields.py), on both runtimes: the
+# wanted fields come out exactly as CPython's json module reads them whatever the pieces the body
+# arrives in, unwanted values (an id_token, nested objects, arrays with strings holding braces)
+# are skipped, a long value is refused with a clear line, and a body that is not one JSON object
+# is refused rather than half read.
+import json
+import random
+
+ANSWER = {
+    "token_type": "Bearer", "scope": "https://outlook.office.com/SMTP.Send", "expires_in": 4711,
+    "access_token": "eyJ0eXAiOiJKV1Qi." + "A" * 1500 + ".sig-_",
+    "refresh_token": "1.AXoA" + "r" * 900,
+    "id_token": "x" * 3000, "client_info": {"uid": "}{\"", "nested": [1, [2, {"a": "]"}]]},
+    "error_codes": [70016, 50126], "message": "To sign in, open \"https://microsoft.com/devicelogin\" \\ caf\u00e9 \ud83d\ude00",
+    "interval": 5,
+}
+WANTED = ["access_token", "refresh_token", "expires_in", "message", "interval", "token_type", "absent"]
+
+CODE = """
+import json
+from scanmail.firmware.json_fields import JsonFields, joined
+cases = json.loads(%r)
+out = []
+for body, cuts in cases:
+    body = body.encode()
+    reader = JsonFields(%r, limit=2048)
+    try:
+        start = 0
+        for cut in cuts + [len(body)]:
+            reader.feed(body[start:cut])
+            start = cut
+        out.append(dict((k, joined(v).decode() if isinstance(v, list) else v) for k, v in reader.finish().items()))
+    except ValueError as exc:
+        out.append({"refused": str(exc)})
+print(json.dumps(out))
+"""
+
+
+def cuts(rng, size, n):
+    return sorted(rng.randrange(size) for _ in range(n))
+
+
+def test_wanted_fields_match_cpython_json_in_any_pieces(run_firmware):
+    rng = random.Random(7)
+    body = json.dumps(ANSWER)
+    pretty = json.dumps(ANSWER, indent=2)
+    cases = [[body, []], [body, list(range(len(body)))], [pretty, cuts(rng, len(pretty), 40)]]
+    cases += [[body, cuts(rng, len(body), 30)] for _ in range(5)]
+    expected = {k: v for k, v in json.loads(body).items() if k in WANTED}
+    got = json.loads(run_firmware(CODE % (json.dumps(cases), WANTED)).strip())
+    assert got == [expected] * len(cases)
+
+
+def test_long_values_and_broken_bodies_are_refused(run_firmware):
+    cases = [[json.dumps({"access_token": "a" * 3000}), []], ['{"access_token": "abc"', []],
+             ["<html>502 Bad Gateway</html>", []], ['{"a": 1} {"b": 2}', []], ['{"a" 1}', []]]
+    got = json.loads(run_firmware(CODE % (json.dumps(cases), WANTED)).strip())
+    assert got[0] == {"refused": "the answer is not the JSON object expected: a value is longer than 2048 bytes"}
+    assert got[1] == {"refused": "the answer ended before its JSON object did"}
+    assert all("not the JSON object expected" in g["refused"] for g in got[2:]), got
