@@ -30,6 +30,13 @@ DEFAULT_LIMITS = {
     "lockout_s": 900,
     "hve_recipients_per_message": 50,
     "hve_message_size": 10 * MB,
+    # Protection of the fake itself (Exchange has such limits but publishes no figures for them):
+    "connections": 2000,                    # open SMTP connections in total (lowered to fit the fd limit)
+    "connections_per_address": 50,          # ... from one client address
+    "session_s": 1800,                      # a whole SMTP session
+    "data_s": 600,                          # one message's DATA or BDAT transfer
+    "commands_per_session": 5000,
+    "refused_recipients_per_session": 100,
 }
 ADVERTISED_SIZE = 157286400
 DEFAULT_SEND_SIZE_LIMIT = 35 * MB

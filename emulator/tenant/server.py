@@ -13,6 +13,7 @@ import socket
 from scanmail.emulator.tenant.certs import CertificateAuthority
 from scanmail.emulator.tenant.clock import WallClock
 from scanmail.emulator.tenant.config import load_tenant
+from scanmail.emulator.tenant.connection_limits import ConnectionLimits, LoopErrorLog
 from scanmail.emulator.tenant.faults import FaultRegistry
 from scanmail.emulator.tenant.mail_store import MailStore
 from scanmail.emulator.tenant.sender_limits import SenderLimits
@@ -65,6 +66,7 @@ class TenantWorld:
         self._internal_ids = itertools.count(33998961543173)
         self.dns = None
         self.sessions = set()       # open SMTP sessions, closed on stop
+        self.connections = ConnectionLimits(tenant.limits["connections"], tenant.limits["connections_per_address"])
 
     def check_spf(self, client_ip, mail_from, helo):
         return check_spf(self.dns, client_ip, mail_from, helo)
@@ -150,6 +152,7 @@ class TenantServer:
 
     async def start(self):
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(LoopErrorLog())
         world, tenant = self.world, self.world.tenant
         hostnames = {"submission": tenant.submission_host, "mx": tenant.mx_host, "hve": tenant.hve_host}
         try:
