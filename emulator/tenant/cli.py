@@ -13,7 +13,7 @@ import urllib.request
 
 from scanmail.emulator.tenant.config import TenantFileError, load_tenant
 from scanmail.emulator.tenant.faults import ACTIONS, ENDPOINTS, STAGES
-from scanmail.emulator.tenant.trace_log import format_table, read_trace
+from scanmail.emulator.tenant.trace_log import format_table, read_trace_files
 
 
 def _user_error(message):
@@ -133,7 +133,7 @@ def do_trace(args):
         raise _user_error("--state %s: no such folder (start one with: scanmail o365 serve --state %s)"
                           % (args.state, args.state))
     skipped = []
-    records = read_trace(path, skipped)
+    records = read_trace_files(path, skipped)
     if skipped:
         print("scanmail: warning: skipped %d line(s) of %s that are not trace records (line %s): "
               "a server stopped mid-write, or the file was edited" % (

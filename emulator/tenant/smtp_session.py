@@ -18,8 +18,8 @@ from scanmail.emulator.tenant import aiosmtpd_surface as surface
 from scanmail.emulator.tenant import delivery, replies
 from scanmail.emulator.tenant import envelope_rules as rules
 from scanmail.emulator.tenant.chunking import BdatTransfer
-from scanmail.emulator.tenant.command_syntax import (certificate_names, parse_path, parse_xoauth2, printable,
-                                            unsupported)
+from scanmail.emulator.tenant.command_syntax import (certificate_names, login_name, parse_path, parse_xoauth2,
+                                                     printable, unsupported)
 from scanmail.emulator.tenant.data_reader import DataDecoder
 from scanmail.emulator.tenant.sign_in import LOGIN, XOAUTH2, sign_in
 
@@ -436,7 +436,8 @@ class TenantSmtp(SMTP):
             self.world.limits.session_started(self.login, self.session_id)
         else:
             self.last_auth_reply = result.reply
-            self.trace("Refused", result.reply, recipients=[], sender=username[:256], stage="auth")
+            # Only a user name that is an address is kept: a client may have put its secret there.
+            self.trace("Refused", result.reply, recipients=[], sender=login_name(username), stage="auth")
         await self.reply(result.reply)
 
     async def _auth_exchange(self, challenge, initial):
