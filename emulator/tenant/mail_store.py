@@ -12,6 +12,7 @@
 import email.parser
 import email.policy
 import json
+import logging
 import mailbox
 import os
 import shutil
@@ -21,6 +22,8 @@ import time
 import uuid
 
 from scanmail.emulator.tenant.line_ends import EXACT_FOLDER, LfSpool
+
+log = logging.getLogger("scanmail.tenant")
 
 FOLDERS = ("Inbox", "Junk Email", "Sent Items")
 INTERNET = "internet"
@@ -111,12 +114,21 @@ class MailStore:
             return 0
         for name in names:
             path = os.path.join(self.journal_dir, name)
+            if name.endswith(".unreadable"):
+                continue
             if not name.endswith(".json"):
                 os.unlink(path)         # a journal never completed: its delivery never started
                 continue
-            with open(path, encoding="utf-8") as f:
-                entry = json.load(f)
-            _place(os.path.join(self.root, entry["spool"]), [os.path.join(self.root, t) for t in entry["targets"]])
+            try:
+                with open(path, encoding="utf-8") as f:
+                    entry = json.load(f)
+                _place(os.path.join(self.root, entry["spool"]),
+                       [os.path.join(self.root, t) for t in entry["targets"]])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                # Not one of ours (edited, or another program's): set aside, never lost, never half-done.
+                os.replace(path, path + ".unreadable")
+                log.warning("fake tenant: set aside delivery journal %s, which cannot be completed (%s)", path, exc)
+                continue
             os.unlink(path)
             done += 1
         return done

@@ -93,7 +93,8 @@ def parse_port_specs(specs):
     ports = {}
     for spec in specs or []:
         name, sep, value = spec.partition("=")
-        if not sep or name not in ENDPOINT_NAMES + ("api",) or not value.isdigit() or not 0 <= int(value) < 65536:
+        if not sep or name not in ENDPOINT_NAMES + ("api",) or not (value.isascii() and value.isdigit()) \
+                or len(value) > 5 or not 0 <= int(value) < 65536:
             raise PortSpecError("--port %s: expected NAME=PORT with NAME one of %s and PORT 0-65535"
                                 % (spec, ", ".join(ENDPOINT_NAMES + ("api",))))
         ports[name] = int(value)
@@ -115,14 +116,23 @@ def running_tenant_api(state_dir):
         return None
 
 
-def bind_socket(host, port):
+class ListenError(OSError):
+    """A listener that cannot be opened; `endpoint` names it (submission, mx, hve or api)."""
+
+    def __init__(self, errno_, text, endpoint):
+        super().__init__(errno_, text)
+        self.endpoint = endpoint
+
+
+def bind_socket(host, port, endpoint="submission"):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise OSError(exc.errno, "cannot listen on %s:%d: %s" % (host, port, exc.strerror))
+        raise ListenError(exc.errno, "cannot listen on %s:%d for the %s endpoint: %s"
+                          % (host, port, endpoint, exc.strerror or exc), endpoint)
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -159,7 +169,7 @@ class TenantServer:
             for name in ENDPOINT_NAMES:
                 context = world.certs.server_context(name, hostnames[name], request_client_cert=(name == "mx"))
                 endpoint = Endpoint(name, hostnames[name], SERVER_NAMES[name], context)
-                sock = bind_socket(self.bind, self.ports.get(name, 0))
+                sock = bind_socket(self.bind, self.ports.get(name, 0), name)
                 endpoint.host, endpoint.port = sock.getsockname()[:2]
                 if endpoint.host == "0.0.0.0":
                     # Listening on every interface (a real board on the LAN): local clients, the
@@ -173,7 +183,12 @@ class TenantServer:
             from scanmail.emulator.tenant.http_api import ApiServer
             # The HTTP API (reset, faults, tokens) stays on loopback whatever the mail listeners do.
             self.api_host = self.bind if self.bind.startswith("127.") else "127.0.0.1"
-            self.http = ApiServer(self, self.api_host, self.ports.get("api", 0))
+            api_port = self.ports.get("api", 0)
+            try:
+                self.http = ApiServer(self, self.api_host, api_port)
+            except OSError as exc:
+                raise ListenError(exc.errno, "cannot listen on %s:%d for the api endpoint (the HTTP API): %s"
+                                  % (self.api_host, api_port, exc.strerror or exc), "api")
             self.http.start()
         except BaseException:
             await self.stop()
