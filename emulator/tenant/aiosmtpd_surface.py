@@ -28,6 +28,13 @@ OVERRIDDEN = ("_handle_client",)
 # StreamReader._buffer (pipelined commands pushed back after the end of DATA).
 SSL_APP_TRANSPORT = "_app_transport"
 READER_BUFFER = "_buffer"
+# SSLProtocol.max_size: the read buffer each TLS connection allocates (asyncio's is 256 KB); the
+# session reads at most 64 KB at a time anyway (smtp_session.CHUNK).
+TLS_READ_BUFFER = 64 * 1024
+
+
+class _TlsProtocol(sslproto.SSLProtocol):
+    max_size = TLS_READ_BUFFER
 
 
 def init_connection(protocol, loop, reader_limit, idle_timeout_s, hostname, tls_context):
@@ -94,8 +101,8 @@ def start_tls(protocol, context, handshake_timeout_s):
     """Upgrade the connection as aiosmtpd's smtp_STARTTLS does. Returns the handshake's future;
     SMTP.connection_made runs again (with the TLS transport) when the handshake succeeds."""
     waiter = protocol.loop.create_future()
-    tls = sslproto.SSLProtocol(protocol.loop, protocol, context, waiter, server_side=True,
-                               ssl_handshake_timeout=handshake_timeout_s)
+    tls = _TlsProtocol(protocol.loop, protocol, context, waiter, server_side=True,
+                       ssl_handshake_timeout=handshake_timeout_s)
     protocol._tls_protocol = tls
     protocol._original_transport = protocol.transport
     protocol._original_transport.set_protocol(tls)
@@ -168,6 +175,10 @@ def problems():
                                  "does not set" % (version, name, attribute))
         tls = sslproto.SSLProtocol(loop, probe, ssl.create_default_context(ssl.Purpose.CLIENT_AUTH), None,
                                    server_side=True)
+        if sslproto.SSLProtocol.max_size < TLS_READ_BUFFER or "self.max_size" not in inspect.getsource(
+                sslproto.SSLProtocol.__init__):
+            found.append("asyncio: SSLProtocol no longer sizes its read buffer by max_size (the tenant sets it "
+                         "to %d bytes)" % TLS_READ_BUFFER)
         if not hasattr(tls, SSL_APP_TRANSPORT):
             found.append("asyncio: SSLProtocol.%s is gone (start_tls() hands it to the session)" % SSL_APP_TRANSPORT)
         if not isinstance(getattr(asyncio.StreamReader(loop=loop), READER_BUFFER, None), bytearray):

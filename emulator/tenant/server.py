@@ -15,6 +15,7 @@ from scanmail.emulator.tenant.clock import WallClock
 from scanmail.emulator.tenant.config import load_tenant
 from scanmail.emulator.tenant.connection_limits import ConnectionLimits, LoopErrorLog
 from scanmail.emulator.tenant.faults import FaultRegistry
+from scanmail.emulator.tenant.heap_release import HeapRelease
 from scanmail.emulator.tenant.mail_store import MailStore
 from scanmail.emulator.tenant.sender_limits import SenderLimits
 from scanmail.emulator.tenant.smtp_session import TenantSmtp
@@ -66,6 +67,7 @@ class TenantWorld:
         self._internal_ids = itertools.count(33998961543173)
         self.dns = None
         self.sessions = set()       # open SMTP sessions, closed on stop
+        self.heap = HeapRelease()
         self.connections = ConnectionLimits(tenant.limits["connections"], tenant.limits["connections_per_address"])
 
     def check_spf(self, client_ip, mail_from, helo):
@@ -230,4 +232,5 @@ class TenantServer:
         for server in self.servers:
             await server.wait_closed()
         self.servers = []
+        self.world.heap.close()
         self.world.trace.close()

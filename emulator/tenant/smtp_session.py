@@ -150,6 +150,7 @@ class TenantSmtp(SMTP):
             self._session_timer = None
         surface.release(self)
         self.world.sessions.discard(self)
+        self.world.heap.after_session(self.loop)
         if self.admitted:
             self.world.connections.release(self.admitted)
             self.admitted = None
