@@ -74,8 +74,9 @@ class LoopErrorLog:
 
     def __call__(self, loop, context):
         error = context.get("exception")
-        kind = "%s: %s" % (context.get("message", "event loop error"),
-                           type(error).__name__ if error is not None else "")
+        # The message without what varies per connection ("Exception in callback <handle>(...)").
+        message = str(context.get("message", "event loop error")).split("(")[0].split("<")[0].strip()[:80]
+        kind = "%s: %s" % (message, type(error).__name__ if error is not None else "")
         now = time.monotonic()
         last = self._last.get(kind)
         if last is not None and now - last < SUMMARY_EVERY_S:
@@ -83,5 +84,5 @@ class LoopErrorLog:
             return
         self._last[kind] = now
         more = self._suppressed.pop(kind, 0)
-        log.warning("fake tenant: %s%s%s", kind, " (%s)" % error if error is not None else "",
+        log.warning("fake tenant: %s%s%s", kind, (" (%s)" % error)[:200] if error is not None else "",
                     " (and %d more like it in the last minute)" % more if more else "")
