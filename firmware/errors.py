@@ -11,57 +11,31 @@
 # auth, mail, rcpt, data, end_of_data, quit.
 
 
-def _flat(text):
-    # A text as mask() compares it: lower case, without spaces or tabs, and every byte of its UTF-8
-    # form outside printable ASCII as "?" (as a reply line is decoded).
-    out = []
-    for b in text.encode():
-        if b != 32 and b != 9:
-            out.append(chr(b) if 32 < b < 127 else "?")
-    return "".join(out).lower()
-
-
-def mask(text, secrets):
-    """`text` with every occurrence of any secret replaced by [redacted], found in any case and
-    across the spaces that join a multi-line reply (a server may echo a secret in upper case, or
-    split over two lines)."""
-    where = [i for i in range(len(text)) if text[i] != " " and text[i] != "\t"]
-    flat = "".join(text[i] for i in where).lower()
-    hide = bytearray(len(text))
-    found = False
-    needles = []
-    for secret in secrets:
-        if secret:
-            needles.append(_flat(secret))       # as echoed in a decoded reply line
-            needles.append(secret.replace(" ", "").replace("\t", "").lower())   # as given
-    for needle in needles:
-        if len(needle) < 3:
-            continue
-        start = flat.find(needle)
-        while start >= 0:
-            found = True
-            for i in range(where[start], where[start + len(needle) - 1] + 1):
-                hide[i] = 1
-            start = flat.find(needle, start + 1)
-    if not found:
-        return text
-    out = []
-    for i in range(len(text)):
-        if not hide[i]:
-            out.append(text[i])
-        elif i == 0 or not hide[i - 1]:
-            out.append("[redacted]")
-    return "".join(out)
-
-
 class SMTPError(Exception):
     """A send that did not happen, and why (Contract 2 in docs/architecture.md)."""
 
     def __init__(self, stage, text, code=None, enhanced=None, transient=None, secrets=None,
                  method=None, port=None, kind=None, field=None):
-        # Every secret of the attempt (and each form of it, given by the caller) masked.
+        # Every secret of the attempt (each form of it is given by the caller) masked, found in any
+        # case and across the spaces that join a multi-line reply: a server may echo a secret in
+        # upper case, or split over two lines. A secret's bytes outside printable ASCII are "?", as
+        # a reply line is decoded. (Written inline: on a board every new name costs heap.)
         if text and secrets:
-            text = mask(text, secrets)
+            where = [i for i in range(len(text)) if text[i] != " "]
+            flat = "".join([text[i] for i in where]).lower()
+            hide = bytearray(len(text))
+            for secret in secrets:
+                for needle in (secret.replace(" ", "").lower() if secret else "",
+                               "".join([chr(b) if 32 < b < 127 else "?" for b in secret.encode()
+                                        if b != 32]).lower() if secret else ""):
+                    start = flat.find(needle) if len(needle) >= 3 else -1
+                    while start >= 0:
+                        for i in range(where[start], where[start + len(needle) - 1] + 1):
+                            hide[i] = 1
+                        start = flat.find(needle, start + 1)
+            if any(hide):
+                text = "".join([text[i] if not hide[i] else ("[redacted]" if i == 0 or not hide[i - 1] else "")
+                                for i in range(len(text))])
         super().__init__(text)
         self.stage = stage
         self.code = code

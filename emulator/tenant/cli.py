@@ -193,8 +193,8 @@ def _api(state, method, path, body=None):
         with open(endpoints) as f:
             api = json.load(f)["api"]
     except (OSError, ValueError, KeyError):
-        raise _user_error("no running fake tenant found in %s (start one with: scanmail o365 serve --state %s)"
-                          % (state, state))
+        raise _user_error("--state %s: no running fake tenant found there (start one with: scanmail o365 serve "
+                          "--state %s)" % (state, state))
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(api + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})

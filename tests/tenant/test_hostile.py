@@ -121,3 +121,11 @@ def test_every_fault_option_has_help_text():
             if action.dest != "help":
                 assert action.help, "scanmail o365 fault %s %s has no help text" % (name, action.option_strings)
     assert "examples:" in fault.epilog
+
+
+def test_fault_commands_without_a_running_tenant_name_the_state_flag(tmp_path, capsys):
+    from scanmail.host_tools.cli import main
+
+    assert main(["o365", "fault", "list", "--state", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("scanmail: --state %s: no running fake tenant found there" % tmp_path) and err.count("\n") == 1
