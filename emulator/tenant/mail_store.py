@@ -11,6 +11,7 @@
 # LF line ends and the exact bytes stay available (line_ends.py), placed before each message.
 import email.parser
 import email.policy
+import errno
 import json
 import logging
 import mailbox
@@ -86,7 +87,10 @@ class MailStore:
 
     def deliver(self, spool_path, destinations):
         """Place the message spooled in destinations[0]'s tmp/ into every (address, folder) of
-        `destinations`, all or none, even if the process dies half-way (see the header)."""
+        `destinations`, all or none, even if the process dies half-way (see the header). Raises
+        OSError when the spool file is gone (the store was reset under the message)."""
+        if not os.path.exists(spool_path):
+            raise FileNotFoundError(errno.ENOENT, "the spool file is gone (the store was reset)", spool_path)
         name = os.path.basename(spool_path)
         targets = []
         for address, folder in destinations:

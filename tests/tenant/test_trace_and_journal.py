@@ -229,3 +229,31 @@ def test_a_failed_sign_in_with_an_address_keeps_the_address(tenant):
         client.raw("AUTH LOGIN " + b64("scanner@contoso.com"))
         client.raw(b64("wrong"))
     assert [r["sender"] for r in tenant.trace() if r.get("stage") == "auth"] == ["scanner@contoso.com"]
+
+
+def test_a_journalled_delivery_keeps_the_exact_bytes_in_every_folder_even_after_a_crash(tmp_path, monkeypatch):
+    from scanmail.emulator.tenant.line_ends import exact_bytes
+
+    root = str(tmp_path / "mail")
+    store = MailStore(root)
+    spool = store.new_spool_file(FOLDERS5[0])
+    received = b"Subject: bare\r\n\r\nline one\nline two\r\n"       # a bare LF: the exact bytes are kept
+    spool.write(received)
+    spool.close()
+    real_link, links = os.link, []
+
+    def link(src, dst):
+        if len(links) == 7:                 # 5 exact copies placed, then 2 of the 4 message links
+            raise Killed()
+        links.append(dst)
+        real_link(src, dst)
+
+    monkeypatch.setattr(mail_store.os, "link", link)
+    with pytest.raises(Killed):
+        store.deliver(spool.name, FOLDERS5)
+    monkeypatch.undo()
+    restarted = MailStore(root)
+    for address, folder in FOLDERS5:
+        files = restarted.message_files(address, folder)
+        assert len(files) == 1 and exact_bytes(files[0]) == received
+    assert restarted.spool_files() == [] and restarted.journal_files() == []
