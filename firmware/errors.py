@@ -18,24 +18,47 @@ class SMTPError(Exception):
                  method=None, port=None, kind=None, field=None):
         # Every secret of the attempt (each form of it is given by the caller) masked, found in any
         # case and across the spaces that join a multi-line reply: a server may echo a secret in
-        # upper case, or split over two lines. A secret's bytes outside printable ASCII are "?", as
-        # a reply line is decoded. (Written inline: on a board every new name costs heap.)
+        # upper case, or split over two lines. Bytes outside printable ASCII compare as "?", as a
+        # reply line is decoded. Written inline and on bytes: on a board every new name and every
+        # list costs heap, and an error is often built when the heap is tight.
         if text and secrets:
-            where = [i for i in range(len(text)) if text[i] != " "]
-            flat = "".join([text[i] for i in where]).lower()
-            hide = bytearray(len(text))
+            raw = text.encode()
+            hide = None
             for secret in secrets:
-                for needle in (secret.replace(" ", "").lower() if secret else "",
-                               "".join([chr(b) if 32 < b < 127 else "?" for b in secret.encode()
-                                        if b != 32]).lower() if secret else ""):
-                    start = flat.find(needle) if len(needle) >= 3 else -1
-                    while start >= 0:
-                        for i in range(where[start], where[start + len(needle) - 1] + 1):
-                            hide[i] = 1
-                        start = flat.find(needle, start + 1)
-            if any(hide):
-                text = "".join([text[i] if not hide[i] else ("[redacted]" if i == 0 or not hide[i - 1] else "")
-                                for i in range(len(text))])
+                needle = secret.encode() if secret else b""
+                if len(needle) < 3:
+                    continue
+                for start in range(len(raw)):
+                    i = start
+                    j = 0
+                    while j < len(needle) and i < len(raw):
+                        a = needle[j]
+                        b = raw[i]
+                        if a == 32:
+                            j += 1
+                            continue
+                        if b == 32 and i > start:
+                            i += 1
+                            continue
+                        a = 63 if a < 33 or a > 126 else (a + 32 if 65 <= a <= 90 else a)
+                        b = 63 if b < 33 or b > 126 else (b + 32 if 65 <= b <= 90 else b)
+                        if a != b:
+                            break
+                        i += 1
+                        j += 1
+                    if j == len(needle):
+                        if hide is None:
+                            hide = bytearray(len(raw))
+                        for k in range(start, i):
+                            hide[k] = 1
+            if hide is not None:
+                out = bytearray()
+                for k in range(len(raw)):
+                    if not hide[k]:
+                        out.append(raw[k])
+                    elif k == 0 or not hide[k - 1]:
+                        out.extend(b"[redacted]")
+                text = out.decode()
         super().__init__(text)
         self.stage = stage
         self.code = code
