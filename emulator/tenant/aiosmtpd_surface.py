@@ -80,6 +80,11 @@ def session_task(protocol):
     return protocol._handler_coroutine
 
 
+def idle_timeout_s(protocol):
+    """The session's idle timeout (SMTP._timeout_duration, which SMTP._reset_timeout uses)."""
+    return protocol._timeout_duration
+
+
 def restart_idle_timer(protocol, seconds=None):
     protocol._reset_timeout(seconds)
 

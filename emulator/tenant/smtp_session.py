@@ -184,7 +184,7 @@ class TenantSmtp(SMTP):
             surface.restart_idle_timer(self)
         else:
             remaining = self.data_deadline - self.loop.time()
-            surface.restart_idle_timer(self, max(0.001, min(self.world.idle_timeout_s, remaining)))
+            surface.restart_idle_timer(self, max(0.001, min(surface.idle_timeout_s(self), remaining)))
 
     def trace(self, status, reply, recipients=None, sender=None, **extra):
         if sender is None:
