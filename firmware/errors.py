@@ -16,11 +16,49 @@ class SMTPError(Exception):
 
     def __init__(self, stage, text, code=None, enhanced=None, transient=None, secrets=None,
                  method=None, port=None, kind=None, field=None):
-        # Every secret of the attempt (and each one's base64 form, given by the caller) masked.
-        if text:
-            for secret in secrets or ():
-                if secret and len(secret) >= 3:
-                    text = text.replace(secret, "[redacted]")
+        # Every secret of the attempt (each form of it is given by the caller) masked, found in any
+        # case and across the spaces that join a multi-line reply: a server may echo a secret in
+        # upper case, or split over two lines. Bytes outside printable ASCII compare as "?", as a
+        # reply line is decoded. Written inline and on bytes: on a board every new name and every
+        # list costs heap, and an error is often built when the heap is tight.
+        if text and secrets:
+            raw = text.encode()
+            hide = None
+            for secret in secrets:
+                needle = secret.encode() if secret else b""
+                if len(needle) < 3:
+                    continue
+                for start in range(len(raw)):
+                    i = start
+                    j = 0
+                    while j < len(needle) and i < len(raw):
+                        a = needle[j]
+                        b = raw[i]
+                        if a == 32:
+                            j += 1
+                            continue
+                        if b == 32 and i > start:
+                            i += 1
+                            continue
+                        a = 63 if a < 33 or a > 126 else (a + 32 if 65 <= a <= 90 else a)
+                        b = 63 if b < 33 or b > 126 else (b + 32 if 65 <= b <= 90 else b)
+                        if a != b:
+                            break
+                        i += 1
+                        j += 1
+                    if j == len(needle):
+                        if hide is None:
+                            hide = bytearray(len(raw))
+                        for k in range(start, i):
+                            hide[k] = 1
+            if hide is not None:
+                out = bytearray()
+                for k in range(len(raw)):
+                    if not hide[k]:
+                        out.append(raw[k])
+                    elif k == 0 or not hide[k - 1]:
+                        out.extend(b"[redacted]")
+                text = out.decode()
         super().__init__(text)
         self.stage = stage
         self.code = code

@@ -2,8 +2,10 @@
 # on a running one (fault add|list|clear, through its HTTP API); `serve` prints one line per session
 # outcome and the workbench's address. Rule: user mistakes raise
 # host_tools.cli.UserError with what was wrong and what to do; handlers return an exit status.
+import argparse
 import asyncio
 import errno
+import ipaddress
 import json
 import os
 import signal
@@ -13,7 +15,7 @@ import urllib.request
 
 from scanmail.emulator.tenant.config import TenantFileError, load_tenant
 from scanmail.emulator.tenant.faults import ACTIONS, ENDPOINTS, STAGES
-from scanmail.emulator.tenant.trace_log import format_table, read_trace
+from scanmail.emulator.tenant.trace_log import format_table, read_trace_files
 
 
 def _user_error(message):
@@ -47,23 +49,42 @@ def register(parser):
     trace.set_defaults(handler=do_trace)
 
     fault = sub.add_parser("fault", help="script faults on a running fake tenant",
-                           description="Add, list or clear faults on a running fake tenant (via its HTTP API).")
+                           description="Add, list or clear faults on a running fake tenant (via its HTTP API).",
+                           epilog="examples:\n"
+                                  "  scanmail o365 fault add --stage rcpt --reply \"451 4.7.500 Server busy\" --nth 1\n"
+                                  "  scanmail o365 fault add --stage end_of_data --action drop --endpoint mx\n"
+                                  "  scanmail o365 fault add --stage data --action delay --delay 5 --probability 0.5 "
+                                  "--seed 7\n"
+                                  "  scanmail o365 fault list\n"
+                                  "  scanmail o365 fault clear",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     fault_sub = fault.add_subparsers(dest="fault_command", metavar="ACTION")
-    add = fault_sub.add_parser("add", help="add a fault")
-    add.add_argument("--state", metavar="DIR", default=".state")
-    add.add_argument("--stage", required=True, choices=STAGES)
+    state_help = "state folder of the running tenant (default .state), as given to serve --state"
+    add = fault_sub.add_parser("add", help="add a fault",
+                               description="Make the running fake tenant misbehave at one stage of an SMTP session.",
+                               epilog="example: scanmail o365 fault add --stage auth --reply "
+                                      "\"535 5.7.139 Authentication unsuccessful, account locked.\" --nth 2")
+    add.add_argument("--state", metavar="DIR", default=".state", help=state_help)
+    add.add_argument("--stage", required=True, choices=STAGES, metavar="STAGE",
+                     help="where in the session it fires: %s" % ", ".join(STAGES))
     add.add_argument("--action", default=None, choices=ACTIONS,
-                     help="reply (default when --reply is given), drop, delay, tls_fail")
-    add.add_argument("--reply", help="the reply line to send, e.g. \"451 4.7.500 Server busy\"")
-    add.add_argument("--nth", type=int, help="fire on the n-th occurrence only")
-    add.add_argument("--probability", type=float, help="fire with this probability (0-1)")
-    add.add_argument("--seed", type=int, help="seed for --probability (repeatable runs)")
-    add.add_argument("--endpoint", default="all", choices=ENDPOINTS)
-    add.add_argument("--delay", type=float, dest="delay_s", help="seconds, with --action delay")
+                     help="reply (default when --reply is given), drop (close the connection), delay (wait "
+                          "--delay seconds, then carry on), tls_fail (only with --stage starttls)")
+    add.add_argument("--reply", metavar="LINE",
+                     help="the reply line to send instead, e.g. \"451 4.7.500 Server busy\" (a 421 also closes)")
+    add.add_argument("--nth", type=int, metavar="N", help="fire on the N-th matching occurrence only, e.g. --nth 1")
+    add.add_argument("--probability", type=float, metavar="P",
+                     help="fire on each occurrence with this probability (0-1), e.g. --probability 0.25")
+    add.add_argument("--seed", type=int, help="seed for --probability, so a run repeats exactly, e.g. --seed 7")
+    add.add_argument("--endpoint", default="all", choices=ENDPOINTS,
+                     help="which listener: submission, mx, hve or all (default all)")
+    add.add_argument("--delay", type=float, dest="delay_s", metavar="SECONDS",
+                     help="seconds to wait, with --action delay, e.g. --delay 5")
     add.set_defaults(handler=do_fault_add)
-    for name, handler, text in (("list", do_fault_list, "list faults"), ("clear", do_fault_clear, "remove all faults")):
-        p = fault_sub.add_parser(name, help=text)
-        p.add_argument("--state", metavar="DIR", default=".state")
+    for name, handler, text in (("list", do_fault_list, "list faults and how often each fired"),
+                                ("clear", do_fault_clear, "remove all faults")):
+        p = fault_sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p.add_argument("--state", metavar="DIR", default=".state", help=state_help)
         p.set_defaults(handler=handler)
 
 
@@ -74,6 +95,13 @@ def do_serve(args):
         ports = parse_port_specs(args.port)
     except (TenantFileError, PortSpecError) as exc:
         raise _user_error(str(exc))
+    try:
+        bind = ipaddress.ip_address(args.bind)
+    except ValueError:
+        bind = None
+    if bind is None or bind.version != 4:
+        raise _user_error("--bind %s: not an IPv4 address; give one like 127.0.0.1 (or 0.0.0.0 with --allow-lan)"
+                          % args.bind)
     if not args.bind.startswith("127."):
         if not args.allow_lan:
             raise _user_error("--bind %s: outside loopback (127.0.0.0/8) the fake is reachable from your network; "
@@ -88,7 +116,8 @@ async def _serve(tenant, args):
     try:
         server = TenantServer(tenant=tenant, state_dir=args.state, bind=args.bind, ports=parse_port_specs(args.port))
     except OSError as exc:
-        raise _user_error("--state %s: cannot use it as the state folder (%s)" % (args.state, exc.strerror or exc))
+        raise _user_error("--state %s: cannot use it as the state folder (%s%s); give a folder you can write to"
+                          % (args.state, exc.strerror or exc, ": " + str(exc.filename) if exc.filename else ""))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -96,9 +125,18 @@ async def _serve(tenant, args):
     try:
         info = await server.start()
     except OSError as exc:
-        hint = "pick another with --port NAME=PORT"
+        endpoint = getattr(exc, "endpoint", None)
+        if endpoint is None:            # not a listener: a file in the state folder
+            raise _user_error("--state %s: cannot use it as the state folder (%s%s); give a folder you can write to"
+                              % (args.state, exc.strerror or exc, ": " + str(exc.filename) if exc.filename else ""))
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise _user_error("%s (--bind %s: no interface of this machine has that address; give one it has, "
+                              "like 127.0.0.1)" % (exc.strerror, args.bind))
+        hint = "pick another with --port %s=PORT, or leave it out for a free one" % endpoint
         if exc.errno == errno.EADDRINUSE:
             hint = "another program, or another scanmail o365 serve, has it: stop that, or " + hint
+        elif exc.errno == errno.EACCES:
+            hint = "ports below 1024 need root; " + hint
         raise _user_error("%s (%s)" % (exc.strerror or exc, hint))
     for name, e in info["endpoints"].items():
         if args.bind.startswith("127."):
@@ -134,7 +172,7 @@ def do_trace(args):
         raise _user_error("--state %s: no such folder (start one with: scanmail o365 serve --state %s)"
                           % (args.state, args.state))
     skipped = []
-    records = read_trace(path, skipped)
+    records = read_trace_files(path, skipped)
     if skipped:
         print("scanmail: warning: skipped %d line(s) of %s that are not trace records (line %s): "
               "a server stopped mid-write, or the file was edited" % (
@@ -156,8 +194,8 @@ def _api(state, method, path, body=None):
         with open(endpoints) as f:
             api = json.load(f)["api"]
     except (OSError, ValueError, KeyError):
-        raise _user_error("no running fake tenant found in %s (start one with: scanmail o365 serve --state %s)"
-                          % (state, state))
+        raise _user_error("--state %s: no running fake tenant found there (start one with: scanmail o365 serve "
+                          "--state %s)" % (state, state))
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(api + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})

@@ -47,6 +47,28 @@ def parse_path(arg, keyword):
     return address, params
 
 
+def login_name(text):
+    """The user name of a failed sign-in as the trace may keep it: the text when it is a plain
+    e-mail address (local@domain.tld, printable ASCII, no spaces, at most 254 characters), else "".
+    A client that puts a password, a token or a whole AUTH blob in the user name field gets nothing
+    of it recorded."""
+    if not isinstance(text, str) or not 3 <= len(text) <= 254 or text.count("@") != 1:
+        return ""
+    local, domain = text.split("@")
+    labels = domain.split(".")
+    if not local or len(local) > 64 or len(labels) < 2:
+        return ""
+    if any(not ("!" <= c <= "~") or c in "<>()[]\\,;:\"@" for c in local):
+        return ""
+    for label in labels:
+        if not label or len(label) > 63 or label[0] == "-" or label[-1] == "-" or \
+                not all(c.isascii() and (c.isalnum() or c == "-") for c in label):
+            return ""
+    if labels[-1].isdigit():
+        return ""
+    return text
+
+
 def unsupported(params, allowed):
     for key in params:
         if key not in allowed:

@@ -4,6 +4,7 @@
 # every default here is the Exchange Online default docs/exchange-online.md gives.
 import ipaddress
 import json
+import math
 import os
 import uuid
 
@@ -12,6 +13,7 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
+MAX_FILE_BYTES = 1024 * 1024
 BUILTIN_TENANT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "builtin_tenant.toml")
 # Built-in tenants by name (`--tenant NAME`): the tenant as Exchange Online sets it up after the end
 # of December 2026, Basic authentication for SMTP AUTH disabled, OAuth the way to sign in.
@@ -39,8 +41,17 @@ DEFAULT_LIMITS = {
     "lockout_s": 900,
     "hve_recipients_per_message": 50,
     "hve_message_size": 10 * MB,
+    # Protection of the fake itself (Exchange has such limits but publishes no figures for them):
+    "connections": 2000,                    # open SMTP connections in total (lowered to fit the fd limit)
+    "connections_per_address": 50,          # ... from one client address
+    "session_s": 1800,                      # a whole SMTP session
+    "data_s": 600,                          # one message's DATA or BDAT transfer
+    "commands_per_session": 5000,
+    "refused_recipients_per_session": 100,
 }
 ADVERTISED_SIZE = 157286400
+LARGEST_NUMBER = 10 ** 9               # any [limits] value above this is a typo, not a limit
+LARGEST_SEND_SIZE_MB = 150             # Exchange Online's largest message size
 DEFAULT_SEND_SIZE_LIMIT = 35 * MB
 
 # Microsoft's own SPF include, answered by the fake world's DNS (a subset of the real ranges).
@@ -154,9 +165,22 @@ class Tenant:
         return records
 
 
+def is_host_name(name):
+    """A DNS host name: dot-separated labels of ASCII letters, digits and hyphens, at least two."""
+    if not isinstance(name, str) or not 3 <= len(name) <= 253:
+        return False
+    labels = name.split(".")
+    return len(labels) >= 2 and not labels[-1].isdigit() and all(
+        0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-"
+        and all(c.isascii() and (c.isalnum() or c == "-") for c in label) for label in labels)
+
+
 def _show(value):
-    return json.dumps(value) if isinstance(value, str) else repr(value).replace("True", "true").replace(
+    if isinstance(value, (dict, list)):
+        return "a table" if isinstance(value, dict) else "an array"
+    text = json.dumps(value) if isinstance(value, str) else repr(value).replace("True", "true").replace(
         "False", "false")
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class _Checker:
@@ -174,6 +198,8 @@ class _Checker:
             self.fail(key, "a table", data)
         for name in data:
             if name not in allowed:
+                if not (name.isascii() and name.replace("_", "a").isalnum()):
+                    name = _show(name)
                 self.fail("%s.%s" % (key, name) if key else name,
                           "one of the keys " + ", ".join(sorted(allowed)), show_got=False)
         return data
@@ -205,12 +231,21 @@ class _Checker:
         value = data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             self.fail(path + key, "a positive whole number", value)
+        if value > LARGEST_NUMBER:
+            self.fail(path + key, "a positive whole number up to %d" % LARGEST_NUMBER, value)
         return value
 
     def address(self, value, key):
-        if not isinstance(value, str) or value.count("@") != 1 or not all(value.split("@")) \
-                or any(c in value for c in " <>,;\"\r\n"):
+        local, _, domain = value.rpartition("@") if isinstance(value, str) else ("", "", "")
+        if not isinstance(value, str) or value.count("@") != 1 or not local or len(local) > 64 \
+                or any(not ("!" <= c <= "~") or c in "<>()[]\\,;:\"/" for c in local) \
+                or local.startswith(".") or not is_host_name(domain):
             self.fail(key, "an e-mail address like \"scanner@contoso.com\"", value)
+        return value.lower()
+
+    def host_name(self, value, key):
+        if not isinstance(value, str) or not is_host_name(value):
+            self.fail(key, "a DNS name like \"contoso.com\" (letters, digits, hyphens and dots)", value)
         return value.lower()
 
     def string_list(self, data, key, path):
@@ -226,14 +261,29 @@ def load_tenant(path=None):
     source = os.path.basename(path) if path != BUILTIN_TENANT_PATH else "builtin_tenant.toml"
     try:
         with open(path, "rb") as f:
-            data = tomllib.load(f)
+            raw = f.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise TenantFileError("tenant file %s: not found (give the path of a TOML tenant file)" % path)
-    except tomllib.TOMLDecodeError as exc:
-        raise TenantFileError("tenant file %s: not valid TOML: %s" % (source, exc))
     except OSError as exc:   # a folder, no permission, ...
         raise TenantFileError("tenant file %s: cannot read it (%s); give the path of a TOML tenant file"
                               % (path, exc.strerror or exc))
+    if len(raw) > MAX_FILE_BYTES:
+        raise TenantFileError("tenant file %s: larger than %d KB; a tenant file is a short TOML text"
+                              % (source, MAX_FILE_BYTES // 1024))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TenantFileError("tenant file %s: not UTF-8 text (byte %d); save it as UTF-8"
+                              % (source, exc.start + 1))
+    try:
+        data = tomllib.loads(text[1:] if text.startswith("\ufeff") else text)   # a byte order mark is harmless
+    except tomllib.TOMLDecodeError as exc:
+        raise TenantFileError("tenant file %s: not valid TOML: %s" % (source, exc))
+    except RecursionError:
+        raise TenantFileError("tenant file %s: arrays or tables nested too deeply; a tenant file needs at most "
+                              "two levels" % source)
+    except (ValueError, OverflowError) as exc:   # e.g. a date tomllib cannot represent
+        raise TenantFileError("tenant file %s: not valid TOML: %s" % (source, exc))
     return parse_tenant(data, source)
 
 
@@ -245,8 +295,9 @@ def parse_tenant(data, source="<tenant>"):
     t = c.table(data["tenant"], "tenant", {
         "name", "accepted_domains", "mx_host", "submission_host", "hve_host", "smtp_auth",
         "basic_auth", "reject_direct_send", "min_tls", "security_defaults", "id"})
-    name = c.string(t, "name", "tenant.").lower()
-    domains = [d.lower() for d in c.string_list(t, "accepted_domains", "tenant.")] or [name]
+    name = c.host_name(c.string(t, "name", "tenant."), "tenant.name")
+    domains = [c.host_name(d, "tenant.accepted_domains") for d in c.string_list(t, "accepted_domains", "tenant.")] \
+        or [name]
     if name not in domains:
         domains.insert(0, name)
     mx_default = name.replace(".", "-") + ".mail.protection.outlook.com"
@@ -278,8 +329,10 @@ def parse_tenant(data, source="<tenant>"):
                    show_got=False)
         send_as = [c.address(a, p + "send_as") for a in c.string_list(m, "send_as", p)]
         size_mb = m.get("send_size_limit_mb", DEFAULT_SEND_SIZE_LIMIT // MB)
-        if isinstance(size_mb, bool) or not isinstance(size_mb, (int, float)) or size_mb <= 0:
-            c.fail(p + "send_size_limit_mb", "a positive number of megabytes", size_mb)
+        if isinstance(size_mb, bool) or not isinstance(size_mb, (int, float)) or not math.isfinite(size_mb) \
+                or not 0 < size_mb <= LARGEST_SEND_SIZE_MB:
+            c.fail(p + "send_size_limit_mb", "a number of megabytes above 0, at most %d" % LARGEST_SEND_SIZE_MB,
+                   size_mb)
         mailboxes[address] = Mailbox(
             address=address, password=password, kind=kind,
             licensed=c.boolean(m, "licensed", p, True),
@@ -302,18 +355,25 @@ def parse_tenant(data, source="<tenant>"):
                 c.fail(p + "source_ips", "IP addresses or ranges like \"127.0.0.30/32\"", ip)
         cert_domain = k.get("certificate_domain")
         if cert_domain is not None:
-            cert_domain = c.string(k, "certificate_domain", p).lower()
+            cert_domain = c.host_name(c.string(k, "certificate_domain", p), p + "certificate_domain")
             if cert_domain not in domains:
                 c.fail(p + "certificate_domain", "one of the accepted domains (%s)" % ", ".join(domains),
                        cert_domain)
         if not nets and not cert_domain:
             c.fail(p[:-1], "source_ips or certificate_domain", show_got=False)
-        connectors.append(Connector(c.string(k, "name", p, "connector-%d" % (i + 1)), nets, cert_domain))
+        connector_name = c.string(k, "name", p, "connector-%d" % (i + 1))
+        if len(connector_name) > 64 or not connector_name.isascii() or not connector_name.isprintable():
+            c.fail(p + "name", "a name of at most 64 printable ASCII characters", connector_name)
+        connectors.append(Connector(connector_name, nets, cert_domain))
 
     spf = {}
-    for domain, record in c.table(data.get("spf", {}), "spf", set(data.get("spf", {}))).items():
+    raw_spf = data.get("spf", {})
+    for domain, record in c.table(raw_spf, "spf", set(raw_spf) if isinstance(raw_spf, dict) else set()).items():
+        c.host_name(domain, "spf key %s" % _show(domain))
         if not isinstance(record, str) or not record.startswith("v=spf1"):
             c.fail("spf.%s" % domain, "an SPF record starting with \"v=spf1\"", record)
+        if len(record) > 4096 or not record.isascii() or not record.isprintable():
+            c.fail("spf.%s" % domain, "an SPF record of printable ASCII, at most 4096 characters", record)
         spf[domain.lower()] = record
 
     tenant_id = None
@@ -326,9 +386,10 @@ def parse_tenant(data, source="<tenant>"):
     return Tenant(
         tenant_id=tenant_id, apps=apps,
         source=source, name=name, accepted_domains=domains,
-        mx_host=c.string(t, "mx_host", "tenant.", mx_default).lower(),
-        submission_host=c.string(t, "submission_host", "tenant.", "smtp.office365.com").lower(),
-        hve_host=c.string(t, "hve_host", "tenant.", "smtp.hve.mx.microsoft").lower(),
+        mx_host=c.host_name(c.string(t, "mx_host", "tenant.", mx_default), "tenant.mx_host"),
+        submission_host=c.host_name(c.string(t, "submission_host", "tenant.", "smtp.office365.com"),
+                                    "tenant.submission_host"),
+        hve_host=c.host_name(c.string(t, "hve_host", "tenant.", "smtp.hve.mx.microsoft"), "tenant.hve_host"),
         smtp_auth=c.boolean(t, "smtp_auth", "tenant.", True),
         basic_auth=c.string(t, "basic_auth", "tenant.", "enabled", BASIC_AUTH_STATES),
         reject_direct_send=c.boolean(t, "reject_direct_send", "tenant.", False),

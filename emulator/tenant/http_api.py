@@ -132,7 +132,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def get_trace(world, query, body):
-    return 200, world.trace.records()
+    """The kept trace records, oldest first; `?after=SEQ&limit=N` pages through them (each record
+    has its running number `seq`: ask again with the last one seen)."""
+    bounds = {}
+    for key in ("after", "limit"):
+        value = query.get(key)
+        if value is None:
+            continue
+        if not (value.isascii() and value.isdigit()) or len(value) > 18:
+            raise ApiError(400, "%s must be a whole number >= 0, e.g. /api/trace?after=120&limit=100, got %r"
+                           % (key, value))
+        bounds[key] = int(value)
+    return 200, world.trace.records(after=bounds.get("after", 0), limit=bounds.get("limit"))
 
 
 def get_messages(world, query, body):

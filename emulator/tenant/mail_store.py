@@ -1,12 +1,19 @@
 # Where accepted mail lands: Maildir folders readable with Python's `mailbox` module,
 # `<mail>/<address>/{Inbox,Junk Email,Sent Items}` for tenant mailboxes and `<mail>/internet/` for
-# everything relayed outside the tenant. Rule: never half-stored. DATA is spooled as it arrives
-# into the `tmp/` folder of the message's first destination (the Maildir protocol's own spool);
-# only an accepted message is renamed into `new/` there and hard-linked (tmp/ then new/) into every
-# other destination. A refused or interrupted message is unlinked from tmp/. Files have LF line
-# ends and the exact bytes stay available (line_ends.py).
+# everything relayed outside the tenant. Rule: all or nothing. DATA is spooled as it arrives into
+# the `tmp/` folder of the message's first destination (the Maildir protocol's own spool); a
+# refused or interrupted message is unlinked from tmp/. An accepted message for one folder is
+# renamed into `new/` (atomic); for several, a journal naming the spool file and every target is
+# written first (atomically, under `<mail>/.journal/`), then the message is hard-linked into every
+# other folder's `new/` and renamed into the first's last, then the journal is removed. A server
+# killed at any instant finishes what a journal names when it starts again (roll forward), and
+# deletes every spool file no journal names: a message is in all its folders or in none. Files have
+# LF line ends and the exact bytes stay available (line_ends.py), placed before each message.
 import email.parser
 import email.policy
+import errno
+import json
+import logging
 import mailbox
 import os
 import shutil
@@ -17,8 +24,11 @@ import uuid
 
 from scanmail.emulator.tenant.line_ends import EXACT_FOLDER, LfSpool
 
+log = logging.getLogger("scanmail.tenant")
+
 FOLDERS = ("Inbox", "Junk Email", "Sent Items")
 INTERNET = "internet"
+JOURNAL = ".journal"
 
 
 class MailStore:
@@ -29,6 +39,8 @@ class MailStore:
         self._host = socket.gethostname().replace("/", "_").replace(":", "_")
         self._counter = 0
         self._made = set()          # Maildir folders known to exist (forgotten by clear())
+        self.journal_dir = os.path.join(root, JOURNAL)
+        self.recovered = self._roll_forward()
         for stale in self.spool_files():
             os.unlink(stale)        # half-written by a server that was killed: never delivered
 
@@ -75,25 +87,55 @@ class MailStore:
 
     def deliver(self, spool_path, destinations):
         """Place the message spooled in destinations[0]'s tmp/ into every (address, folder) of
-        `destinations`. Each copy appears atomically (rename from tmp/ to new/); the first one last,
-        so that a failure on the way leaves the spool file to be discarded, not a partial delivery."""
-        exact = LfSpool.exact_name_of(spool_path) if os.path.exists(LfSpool.exact_name_of(spool_path)) else None
-        for address, folder in destinations[1:]:
+        `destinations`, all or none, even if the process dies half-way (see the header). Raises
+        OSError when the spool file is gone (the store was reset under the message)."""
+        if not os.path.exists(spool_path):
+            raise FileNotFoundError(errno.ENOENT, "the spool file is gone (the store was reset)", spool_path)
+        name = os.path.basename(spool_path)
+        targets = []
+        for address, folder in destinations:
             path = self.folder_path(address, folder)
             self._ensure_maildir(path)
-            name = self._unique_name()
-            tmp = os.path.join(path, "tmp", name)
+            targets.append(os.path.join(path, "new", name))
+        if len(targets) == 1:
+            _place(spool_path, targets)     # one rename (and the exact bytes): atomic without a journal
+            return
+        os.makedirs(self.journal_dir, exist_ok=True)
+        journal = os.path.join(self.journal_dir, name + ".json")
+        with open(journal + ".tmp", "w", encoding="utf-8") as f:
+            json.dump({"spool": os.path.relpath(spool_path, self.root),
+                       "targets": [os.path.relpath(t, self.root) for t in targets]}, f)
+        os.rename(journal + ".tmp", journal)
+        _place(spool_path, targets)
+        os.unlink(journal)
+
+    def _roll_forward(self):
+        """Finish every delivery a journal names (a server killed half-way). Returns how many."""
+        done = 0
+        try:
+            names = sorted(os.listdir(self.journal_dir))
+        except FileNotFoundError:
+            return 0
+        for name in names:
+            path = os.path.join(self.journal_dir, name)
+            if name.endswith(".unreadable"):
+                continue
+            if not name.endswith(".json"):
+                os.unlink(path)         # a journal never completed: its delivery never started
+                continue
             try:
-                os.link(spool_path, tmp)
-            except OSError:
-                shutil.copyfile(spool_path, tmp)
-            if exact:
-                _place_exact(exact, path, name, os.link)
-            os.rename(tmp, os.path.join(path, "new", name))
-        first_tmp, name = os.path.split(spool_path)
-        if exact:
-            _place_exact(exact, os.path.dirname(first_tmp), name, os.rename)
-        os.rename(spool_path, os.path.join(os.path.dirname(first_tmp), "new", name))
+                with open(path, encoding="utf-8") as f:
+                    entry = json.load(f)
+                _place(os.path.join(self.root, entry["spool"]),
+                       [os.path.join(self.root, t) for t in entry["targets"]])
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                # Not one of ours (edited, or another program's): set aside, never lost, never half-done.
+                os.replace(path, path + ".unreadable")
+                log.warning("fake tenant: set aside delivery journal %s, which cannot be completed (%s)", path, exc)
+                continue
+            os.unlink(path)
+            done += 1
+        return done
 
     def message_files(self, address, folder="Inbox"):
         """Paths of the stored messages, oldest first (new/ and cur/ alike)."""
@@ -127,6 +169,12 @@ class MailStore:
                 found.extend(os.path.join(folder, name) for name in files)
         return sorted(found)
 
+    def journal_files(self):
+        try:
+            return sorted(os.path.join(self.journal_dir, n) for n in os.listdir(self.journal_dir))
+        except FileNotFoundError:
+            return []
+
     def clear(self):
         self._made = set()
         for name in os.listdir(self.root):
@@ -142,3 +190,32 @@ def _place_exact(exact, folder_path, name, place):
         place(exact, target)
     except OSError:
         shutil.copyfile(exact, target)
+
+
+def _place(spool_path, targets):
+    """Link the spool file into targets[1:] (those not there yet), then rename it to targets[0].
+    Repeatable: after a crash at any point, running it again completes the delivery."""
+    if not os.path.exists(spool_path):
+        return                          # renamed into place last: everything else was done before
+    exact = LfSpool.exact_name_of(spool_path)
+    if os.path.exists(exact):           # exact bytes first, in every folder, before any message appears
+        for target in targets:
+            folder = os.path.dirname(os.path.dirname(target))
+            if not os.path.exists(os.path.join(folder, EXACT_FOLDER, os.path.basename(target))):
+                _place_exact(exact, folder, os.path.basename(target), os.link)
+    for target in targets[1:]:
+        if os.path.exists(target):
+            continue
+        try:
+            os.link(spool_path, target)
+        except FileExistsError:
+            pass
+        except OSError:                 # no hard links here: copy beside it, then rename (atomic)
+            tmp = os.path.join(os.path.dirname(os.path.dirname(target)), "tmp", os.path.basename(target) + ".copy")
+            shutil.copyfile(spool_path, tmp)
+            os.rename(tmp, target)
+    os.rename(spool_path, targets[0])
+    try:
+        os.unlink(exact)                # (a leftover one is removed with the stale spool files)
+    except FileNotFoundError:
+        pass

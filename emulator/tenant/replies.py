@@ -46,6 +46,16 @@ TOO_MANY_ERRORS = "421 4.7.0 Too many errors on this connection, closing transmi
 IDLE_TIMEOUT = "451 4.7.0 Timeout waiting for client input"                        # [INF]
 TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"                              # [INF]
 MESSAGE_TOO_BIG = "552 5.3.4 Message size exceeds fixed maximum message size"      # [INF]
+TOO_MANY_CONNECTIONS = ("421 4.3.2 The maximum number of concurrent connections has exceeded a limit, closing "
+                        "transmission channel")                                    # [INF]
+TOO_MANY_CONNECTIONS_FROM_ADDRESS = ("421 4.3.2 The maximum number of concurrent connections from your address "
+                                     "has exceeded a limit, closing transmission channel")   # [INF]
+SESSION_TOO_LONG = "421 4.4.2 Session time limit exceeded, closing transmission channel"   # [INF]
+DATA_TOO_SLOW = "421 4.4.2 Message transfer time limit exceeded, closing transmission channel"  # [INF]
+TOO_MANY_COMMANDS = "421 4.7.0 Too many commands on this connection, closing transmission channel"  # [INF]
+TOO_MANY_REFUSED_RECIPIENTS = ("421 4.7.0 Too many refused recipients on this connection, closing transmission "
+                               "channel")                                          # [INF]
+BAD_HELO = "550 5.7.506 Access Denied, Bad HELO"
 STORE_FAILED = "451 4.7.0 Temporary server error. Please try again later. PRX4"     # [INF] the mail store failed
 
 STARTTLS_REQUIRED = "451 5.7.3 STARTTLS is required to send mail {tag}"

@@ -14,7 +14,9 @@ import socket
 from scanmail.emulator.tenant.certs import CertificateAuthority
 from scanmail.emulator.tenant.clock import WallClock
 from scanmail.emulator.tenant.config import load_tenant
+from scanmail.emulator.tenant.connection_limits import ConnectionLimits, LoopErrorLog
 from scanmail.emulator.tenant.faults import FaultRegistry
+from scanmail.emulator.tenant.heap_release import HeapRelease
 from scanmail.emulator.tenant.mail_store import MailStore
 from scanmail.emulator.tenant.sender_limits import SenderLimits
 from scanmail.emulator.tenant.smtp_session import TenantSmtp
@@ -66,6 +68,8 @@ class TenantWorld:
         self._internal_ids = itertools.count(33998961543173)
         self.dns = None
         self.sessions = set()       # open SMTP sessions, closed on stop
+        self.heap = HeapRelease()
+        self.connections = ConnectionLimits(tenant.limits["connections"], tenant.limits["connections_per_address"])
 
     def check_spf(self, client_ip, mail_from, helo):
         return check_spf(self.dns, client_ip, mail_from, helo)
@@ -92,8 +96,8 @@ def parse_port_specs(specs):
     ports = {}
     for spec in specs or []:
         name, sep, value = spec.partition("=")
-        if not sep or name not in ENDPOINT_NAMES + ("login", "api") or not value.isdigit() or \
-                not 0 <= int(value) < 65536:
+        if not sep or name not in ENDPOINT_NAMES + ("login", "api") or not (value.isascii() and value.isdigit()) \
+                or len(value) > 5 or not 0 <= int(value) < 65536:
             raise PortSpecError("--port %s: expected NAME=PORT with NAME one of %s and PORT 0-65535"
                                 % (spec, ", ".join(ENDPOINT_NAMES + ("login", "api"))))
         ports[name] = int(value)
@@ -115,14 +119,23 @@ def running_tenant_api(state_dir):
         return None
 
 
-def bind_socket(host, port):
+class ListenError(OSError):
+    """A listener that cannot be opened; `endpoint` names it (submission, mx, hve or api)."""
+
+    def __init__(self, errno_, text, endpoint):
+        super().__init__(errno_, text)
+        self.endpoint = endpoint
+
+
+def bind_socket(host, port, endpoint="submission"):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise OSError(exc.errno, "cannot listen on %s:%d: %s" % (host, port, exc.strerror))
+        raise ListenError(exc.errno, "cannot listen on %s:%d for the %s endpoint: %s"
+                          % (host, port, endpoint, exc.strerror or exc), endpoint)
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -153,13 +166,14 @@ class TenantServer:
 
     async def start(self):
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(LoopErrorLog())
         world, tenant = self.world, self.world.tenant
         hostnames = {"submission": tenant.submission_host, "mx": tenant.mx_host, "hve": tenant.hve_host}
         try:
             for name in ENDPOINT_NAMES:
                 context = world.certs.server_context(name, hostnames[name], request_client_cert=(name == "mx"))
                 endpoint = Endpoint(name, hostnames[name], SERVER_NAMES[name], context)
-                sock = bind_socket(self.bind, self.ports.get(name, 0))
+                sock = bind_socket(self.bind, self.ports.get(name, 0), name)
                 endpoint.host, endpoint.port = sock.getsockname()[:2]
                 if endpoint.host == "0.0.0.0":
                     # Listening on every interface (a real board on the LAN): local clients, the
@@ -173,7 +187,12 @@ class TenantServer:
             from scanmail.emulator.tenant.http_api import ApiServer
             # The HTTP API (reset, faults, tokens) stays on loopback whatever the mail listeners do.
             self.api_host = self.bind if self.bind.startswith("127.") else "127.0.0.1"
-            self.http = ApiServer(self, self.api_host, self.ports.get("api", 0))
+            api_port = self.ports.get("api", 0)
+            try:
+                self.http = ApiServer(self, self.api_host, api_port)
+            except OSError as exc:
+                raise ListenError(exc.errno, "cannot listen on %s:%d for the api endpoint (the HTTP API): %s"
+                                  % (self.api_host, api_port, exc.strerror or exc), "api")
             self.http.start()
             from scanmail.emulator.tenant.entra_http import EntraServer
             login_host = self.endpoints["submission"].host
@@ -225,4 +244,5 @@ class TenantServer:
         for server in self.servers:
             await server.wait_closed()
         self.servers = []
+        self.world.heap.close()
         self.world.trace.close()

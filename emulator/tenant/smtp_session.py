@@ -5,7 +5,6 @@
 # registry first, then the rules in envelope_rules.py; DATA streams in large chunks into a spool
 # file and nothing is stored until it is accepted.
 import asyncio
-import asyncio.sslproto as sslproto
 import binascii
 import itertools
 import logging
@@ -15,11 +14,12 @@ from base64 import b64decode
 
 from aiosmtpd.smtp import SMTP
 
+from scanmail.emulator.tenant import aiosmtpd_surface as surface
 from scanmail.emulator.tenant import delivery, replies
 from scanmail.emulator.tenant import envelope_rules as rules
 from scanmail.emulator.tenant.chunking import BdatTransfer
-from scanmail.emulator.tenant.command_syntax import (certificate_names, parse_path, parse_xoauth2, printable,
-                                            unsupported)
+from scanmail.emulator.tenant.command_syntax import (certificate_names, login_name, parse_path, parse_xoauth2,
+                                                     printable, unsupported)
 from scanmail.emulator.tenant.data_reader import DataDecoder
 from scanmail.emulator.tenant.sign_in import LOGIN, XOAUTH2, sign_in
 
@@ -35,11 +35,8 @@ TLS_ORDER = {"1.0": 1, "1.1": 2, "1.2": 3, "1.3": 4,
              "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 DSN_MAIL_PARAMS = ("RET", "ENVID")
 DSN_RCPT_PARAMS = ("NOTIFY", "ORCPT")
+TLS_HANDSHAKE_S = 30            # a client that says STARTTLS and never finishes the handshake
 _session_ids = itertools.count(1)
-
-
-class _NoHooks:
-    """aiosmtpd wants a handler object; every decision is made in TenantSmtp itself."""
 
 
 class _Closed(Exception):
@@ -50,35 +47,18 @@ class TenantSmtp(SMTP):
     line_length_limit = CHUNK   # the StreamReader's buffer limit (flow control), not a line rule
 
     def __init__(self, world, endpoint, loop):
-        # aiosmtpd's SMTP.__init__ walks every member of the instance and the handler with
-        # inspect.getmembers (a third of a millisecond per connection) to build tables this class
-        # never uses; set only what its inherited connection, STARTTLS and timeout code reads
-        # (aiosmtpd 1.4.x, pinned in pyproject.toml).
-        asyncio.StreamReaderProtocol.__init__(
-            self, asyncio.StreamReader(limit=self.line_length_limit, loop=loop),
-            client_connected_cb=self._cb_client_connected, loop=loop)
+        # aiosmtpd's SMTP.__init__ is skipped (see aiosmtpd_surface.py, which sets what the
+        # inherited connection, STARTTLS and timeout code reads).
+        surface.init_connection(self, loop, self.line_length_limit, world.idle_timeout_s,
+                                endpoint.server_name, endpoint.tls_context)
         self.world = world
         self.endpoint = endpoint
-        self.loop = loop
-        self.event_handler = _NoHooks()
-        self.hostname = endpoint.server_name
-        self.tls_context = endpoint.tls_context
-        self.require_starttls = False
-        self.enable_SMTPUTF8 = True
-        self.data_size_limit = None
-        self._decode_data = False
-        self._timeout_duration = world.idle_timeout_s
-        self._timeout_handle = None
-        self._tls_handshake_okay = True
-        self._tls_protocol = None
-        self._original_transport = None
-        self._handler_coroutine = None
-        self._handle_hooks = {}
-        self._proxy_timeout = None
-        self.session = None
-        self.envelope = None
-        self.transport = None
         self.session_id = next(_session_ids)
+        self.admitted = None            # the client address counted in world.connections, once admitted
+        self.commands = 0
+        self.refused_rcpts = 0
+        self.data_deadline = None       # loop time by which the message being transferred must be complete
+        self._session_timer = None
         self.client_ip = None
         self.helo = None
         self.tls_version = None
@@ -103,6 +83,7 @@ class TenantSmtp(SMTP):
         if self.bdat is not None:
             self.world.store.discard(self.bdat.spool)
             self.bdat = None
+            self.data_deadline = None
         self.mail_from = None
         self.mail_params = {}
         self.rcpts = []
@@ -114,8 +95,9 @@ class TenantSmtp(SMTP):
         if self.transport is None:
             raise _Closed()
         self._note("S: " + text)
-        self._writer.write(text.encode("utf-8", "surrogateescape") + b"\r\n")
-        await self._writer.drain()
+        writer = surface.writer(self)
+        writer.write(text.encode("utf-8", "surrogateescape") + b"\r\n")
+        await writer.drain()
 
     def _note(self, line):
         if len(self.conversation) >= CONVERSATION_LIMIT:
@@ -127,18 +109,82 @@ class TenantSmtp(SMTP):
             self.transport.close()
 
     def _abort(self):
-        transport = self._original_transport or self.transport
+        transport = surface.socket_transport(self)
         if transport is not None:
             transport.abort()
 
+    # ------------------------------------------------------------------ connection and its limits
+    def connection_made(self, transport):
+        if self.transport is None and self.admitted is None:       # a new connection, not the STARTTLS upgrade
+            peer = transport.get_extra_info("peername")
+            address = peer[0] if isinstance(peer, tuple) else str(peer)
+            connections = self.world.connections
+            if not connections.admit(address):
+                full = connections.per_address_full(address)
+                try:
+                    transport.write(((replies.TOO_MANY_CONNECTIONS_FROM_ADDRESS if full
+                                      else replies.TOO_MANY_CONNECTIONS) + "\r\n").encode("ascii"))
+                finally:
+                    transport.close()
+                self.admitted = False
+                return
+            self.admitted = address
+            self.world.sessions.add(self)
+            limits = self.world.tenant.limits
+            self._session_timer = self.loop.call_later(limits["session_s"], self._session_expired)
+            super().connection_made(transport)
+            # Also when the session task is cancelled before it ever ran (its finally would not run).
+            surface.session_task(self).add_done_callback(lambda _task: self._end_session())
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, error):
+        if self.admitted is False:      # refused over a connection limit: it never became a session
+            return
+        super().connection_lost(error)
+
+    def _end_session(self):
+        """Give back everything the session holds; safe to call more than once."""
+        if self._session_timer is not None:
+            self._session_timer.cancel()
+            self._session_timer = None
+        surface.release(self)
+        self.world.sessions.discard(self)
+        self.world.heap.after_session(self.loop)
+        if self.admitted:
+            self.world.connections.release(self.admitted)
+            self.admitted = None
+
+    def _session_expired(self):
+        self._session_timer = None
+        self._say_and_close(replies.SESSION_TOO_LONG)
+
     def _timeout_cb(self):
-        # Exchange tells an idle client why it is being dropped before it closes.
-        if self.transport is not None and not self.transport.is_closing():
+        # Exchange tells an idle client why it is being dropped before it closes; a message that is
+        # still arriving when its transfer time is up gets the transfer limit's reply instead.
+        late = self.data_deadline is not None and self.loop.time() >= self.data_deadline
+        self._say_and_close(replies.DATA_TOO_SLOW if late else replies.IDLE_TIMEOUT)
+
+    def _say_and_close(self, text):
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
             try:
-                self.transport.write((replies.IDLE_TIMEOUT + "\r\n").encode("ascii"))
+                transport.write((text + "\r\n").encode("ascii"))
             except Exception:
                 pass
-        super()._timeout_cb()
+            transport.close()
+        raw = surface.socket_transport(self)
+        if raw is not None and raw is not transport and self.tls_version is None:
+            raw.abort()                 # still in the TLS handshake: nothing can be said
+        surface.stop_idle_timer(self)
+
+    def touch(self):
+        """Data arrived: restart the idle timer, never past the message's transfer deadline."""
+        if self.data_deadline is None:
+            surface.restart_idle_timer(self)
+        else:
+            remaining = self.data_deadline - self.loop.time()
+            surface.restart_idle_timer(self, max(0.001, min(surface.idle_timeout_s(self), remaining)))
 
     def trace(self, status, reply, recipients=None, sender=None, **extra):
         if sender is None:
@@ -183,29 +229,30 @@ class TenantSmtp(SMTP):
 
     async def read_line(self):
         """One command line without CRLF, or raise _Closed at end of stream."""
+        reader = surface.reader(self)
         try:
-            line = await self._reader.readuntil(b"\n")
+            line = await reader.readuntil(b"\n")
         except asyncio.IncompleteReadError:
             raise _Closed()
         except asyncio.LimitOverrunError as error:
-            await self._reader.read(error.consumed)
+            await reader.read(error.consumed)
             while True:
                 try:
-                    await self._reader.readuntil(b"\n")
+                    await reader.readuntil(b"\n")
                     break
                 except asyncio.LimitOverrunError as more:
-                    await self._reader.read(more.consumed)
+                    await reader.read(more.consumed)
                 except asyncio.IncompleteReadError:
                     raise _Closed()
             return None
-        self._reset_timeout()
+        self.touch()
         return line.rstrip(b"\r\n")
 
     # ------------------------------------------------------------------ the command loop
     async def _handle_client(self):
         peer = self.session.peer
         self.client_ip = peer[0] if isinstance(peer, tuple) else str(peer)
-        self.world.sessions.add(self)
+        limits = self.world.tenant.limits
         try:
             # A reply scripted at connect or greeting is sent instead of the greeting.
             if await self.fault("connect") is None and await self.fault("greeting") is None:
@@ -213,6 +260,11 @@ class TenantSmtp(SMTP):
                     self.world.clock.now()), id=uuid.uuid4().hex[:16].upper()))
             while self.transport is not None:
                 line = await self.read_line()
+                self.commands += 1
+                if self.commands > limits["commands_per_session"]:
+                    await self.reply(replies.TOO_MANY_COMMANDS)
+                    self._close()
+                    return
                 if line is None or len(line) > COMMAND_LIMIT:
                     await self.reply(replies.LINE_TOO_LONG)
                     continue
@@ -245,9 +297,10 @@ class TenantSmtp(SMTP):
             self._abort()
         finally:
             self._reset_envelope()          # an unfinished BDAT message leaves no spool file
-            self.world.sessions.discard(self)
             if self.login:
                 self.world.limits.session_ended(self.login, self.session_id)
+                self.login = None
+            self._end_session()
 
     # ------------------------------------------------------------------ greeting commands
     async def smtp_EHLO(self, arg):
@@ -255,6 +308,9 @@ class TenantSmtp(SMTP):
             await self.reply(replies.BAD_SYNTAX)
             return
         if await self.fault("ehlo"):
+            return
+        if self.forged_helo(arg):
+            await self.reply(replies.BAD_HELO)
             return
         self.helo = printable(arg, 255)   # it goes into the Received header: no CR, no control bytes
         self._reset_envelope()
@@ -268,9 +324,21 @@ class TenantSmtp(SMTP):
             return
         if await self.fault("ehlo"):
             return
+        if self.forged_helo(arg):
+            await self.reply(replies.BAD_HELO)
+            return
         self.helo = printable(arg, 255)
         self._reset_envelope()
         await self.reply(replies.HELO_HELLO.format(host=self.host, ip=self.client_ip))
+
+    def forged_helo(self, arg):
+        """True when a client greets the MX with one of the service's own names: the tenant's MX
+        host, the server's name, or any name under the protection service's MX domains."""
+        if self.endpoint.name != "mx":
+            return False
+        name = arg.split()[0].rstrip(".").lower() if arg.split() else ""
+        own = (self.world.tenant.mx_host, self.endpoint.hostname.lower(), self.host.lower())
+        return name in own or name.endswith(".mail.protection.outlook.com") or name.endswith(".mx.microsoft")
 
     async def smtp_NOOP(self, arg):
         await self.reply(replies.NOOP_OK)
@@ -308,12 +376,7 @@ class TenantSmtp(SMTP):
             return
         await self.reply(replies.STARTTLS_READY)
         # As aiosmtpd's smtp_STARTTLS, with Exchange's reply text; a failed handshake ends the session.
-        waiter = self.loop.create_future()
-        self._tls_protocol = sslproto.SSLProtocol(self.loop, self, self.tls_context, waiter, server_side=True)
-        self._original_transport = self.transport
-        self._original_transport.set_protocol(self._tls_protocol)
-        self.transport = self._tls_protocol._app_transport
-        self._tls_protocol.connection_made(self._original_transport)
+        waiter = surface.start_tls(self, self.tls_context, TLS_HANDSHAKE_S)
         try:
             await waiter
         except asyncio.CancelledError:
@@ -374,8 +437,10 @@ class TenantSmtp(SMTP):
             self.world.limits.session_started(self.login, self.session_id)
         else:
             self.last_auth_reply = result.reply
+            # Only a user name that is an address is kept: a client may have put its secret there.
             extra = {"why": result.why} if result.why else {}
-            self.trace("Refused", result.reply, recipients=[], sender=username[:256], stage="auth", **extra)
+            self.trace("Refused", result.reply, recipients=[], sender=login_name(username), stage="auth",
+                       **extra)
         await self.reply(result.reply)
 
     async def _auth_exchange(self, challenge, initial):
@@ -475,6 +540,11 @@ class TenantSmtp(SMTP):
             return
         refusal = rules.recipient_refusal(self, address)
         if refusal:
+            self.refused_rcpts += 1
+            if self.refused_rcpts > self.world.tenant.limits["refused_recipients_per_session"]:
+                await self.reply(replies.TOO_MANY_REFUSED_RECIPIENTS)
+                self._close()
+                raise _Closed()
             self.trace("Refused", refusal, recipients=[address], stage="rcpt")
             await self.reply(refusal)
             return
@@ -501,20 +571,25 @@ class TenantSmtp(SMTP):
             spool.write(prefix)
             decoder = DataDecoder(_LimitedSink(spool, rules.size_limit(self)))
             await self.reply(replies.DATA_GO_AHEAD)
-            reader = self._reader
+            self.data_deadline = self.loop.time() + self.world.tenant.limits["data_s"]
+            self.touch()
+            reader = surface.reader(self)
             rest = None
             while rest is None:
                 chunk = await reader.read(CHUNK)
                 if not chunk:
                     raise _Closed()
-                self._reset_timeout()
+                self.touch()
                 rest = decoder.feed(chunk)
+            self.data_deadline = None
+            self.touch()
             if rest:
-                reader._buffer[0:0] = rest      # pipelined commands after the end of data
+                surface.push_back(reader, rest)      # pipelined commands after the end of data
             spool.close()
             final = await self._end_of_data(spool.name, places, decoder.sink.head, decoder,
                                             time.monotonic() - started)
         except BaseException:
+            self.data_deadline = None
             store.discard(spool)
             self._reset_envelope()
             raise
@@ -549,18 +624,22 @@ class TenantSmtp(SMTP):
             spool.write(self._spool_prefix())
             self.bdat = BdatTransfer(spool, places, _LimitedSink(spool, rules.size_limit(self)), binary,
                                      time.monotonic())
+            self.data_deadline = self.loop.time() + self.world.tenant.limits["data_s"]
         transfer = self.bdat
         remaining = size
+        reader = surface.reader(self)
         while remaining:
-            chunk = await self._reader.read(min(CHUNK, remaining))
+            chunk = await reader.read(min(CHUNK, remaining))
             if not chunk:
                 raise _Closed()
-            self._reset_timeout()
+            self.touch()
             transfer.add(chunk)
             remaining -= len(chunk)
         if not last:
             await self.reply(replies.BDAT_CHUNK_OK.format(size=size))
             return
+        self.data_deadline = None
+        self.touch()
         transfer.spool.close()
         final = await self._end_of_data(transfer.spool.name, transfer.places, transfer.sink.head, transfer,
                                         time.monotonic() - transfer.started)
@@ -568,10 +647,12 @@ class TenantSmtp(SMTP):
         await self.reply(final)
 
     async def _skip_octets(self, size):
+        reader = surface.reader(self)
         while size:
-            chunk = await self._reader.read(min(CHUNK, size))
+            chunk = await reader.read(min(CHUNK, size))
             if not chunk:
                 raise _Closed()
+            self.touch()
             size -= len(chunk)
 
     def _destinations(self):
@@ -629,7 +710,7 @@ class TenantSmtp(SMTP):
         self.trace("Delayed", "messages per minute limit reached: held until %s"
                    % replies.rfc1123_date(moment), stage="end_of_data")
         while moment > clock.now():
-            self._reset_timeout()
+            self.touch()
             await clock.wait_until(moment)
             moment = limits.next_send_time(self.login)
 

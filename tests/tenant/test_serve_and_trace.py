@@ -150,16 +150,18 @@ def test_a_folder_given_as_the_tenant_file_stops_serve_with_one_line(tmp_path):
                                      "of a TOML tenant file" % tmp_path)
 
 
-def test_a_busy_pinned_port_is_reported_with_what_to_do(tmp_path):
+@pytest.mark.parametrize("endpoint", ["mx", "api"])
+def test_a_busy_pinned_port_is_reported_naming_the_endpoint_and_its_flag(tmp_path, endpoint):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        result = scanmail("o365", "serve", "--state", str(tmp_path / "s"), "--port", "mx=%d" % port)
+        result = scanmail("o365", "serve", "--state", str(tmp_path / "s"), "--port", "%s=%d" % (endpoint, port))
     assert result.returncode == 2
-    assert result.stderr.startswith("scanmail: cannot listen on 127.0.0.1:%d: " % port), result.stderr
-    assert "another scanmail o365 serve" in result.stderr and "--port NAME=PORT" in result.stderr
-    assert "Errno" not in result.stderr
+    assert result.stderr.startswith("scanmail: cannot listen on 127.0.0.1:%d for the %s endpoint" % (port, endpoint)), \
+        result.stderr
+    assert "another scanmail o365 serve" in result.stderr and "--port %s=PORT" % endpoint in result.stderr
+    assert "Errno" not in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_second_serve_on_the_state_folder_of_a_running_tenant_is_refused_and_the_first_keeps_serving(served):
