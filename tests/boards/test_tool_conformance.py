@@ -45,6 +45,21 @@ def mpremote(board, *args, **kw):
     return run(MPREMOTE, "connect", board.port, *args, **kw)
 
 
+def hard_boot_count(board):
+    """How many times the supervisor started the runtime after a hard reset (its log says so)."""
+    with open(os.path.join(board.state_dir, "supervisor.log")) as f:
+        return f.read().count("started (hard, hard)")
+
+
+def wait_for(condition, what, limit_s=60):
+    """Poll an event the board reports (not a timing): fail naming it if it never comes."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the board never reported " + what)
+        time.sleep(0.05)
+
+
 def flash_file(board, name):
     with open(os.path.join(board.flash_dir, name), "rb") as f:
         return f.read()
@@ -176,7 +191,12 @@ def test_mpremote_soft_reset_reset_and_romfs_query(board):
     out = mpremote(board, "exec", "import builtins\nbuiltins.marker = 1", "+", "soft-reset",
                    "+", "eval", "hasattr(__import__('builtins'), 'marker')")
     assert out.strip() == "False"
+    hard_boots = hard_boot_count(board)
     mpremote(board, "reset")
+    # mpremote's reset sleeps 100 ms on the board before machine.reset() and exits at once; a
+    # next mpremote that connects before the reset happened would interrupt it with its Ctrl-C
+    # (on a real ESP32 too). Wait for the board's own word that it rebooted.
+    wait_for(lambda: hard_boot_count(board) > hard_boots, "the hard reset")
     out = mpremote(board, "eval", "__import__('machine').reset_cause()", "+", "romfs", "query")
     # SOFT_RESET, as esp_restart() reports; the unix port has no ROMFS partition
     assert out.splitlines() == ["5", "ROMFS is not enabled on this device"]
