@@ -97,11 +97,25 @@ class ConsoleClient:
                     text = line.decode("utf-8", "replace").rstrip("\r")
                     if text:
                         self.log_lines.append(text)
+                        yield ("log", text)
                 else:
                     yield parsed
         raise ConsoleError("timeout", "the board did not answer within %.0f s: is the application "
                                       "running (not the REPL, not safe mode) on %s?"
                            % (self.timeout_s, getattr(self.serial, "port", "the port")))
+
+    def wait_for_log(self, text, timeout_s=None):
+        """Read the board's log until a line containing `text` arrives (e.g. "started on" after a
+        reset, so that no request goes to the REPL the application replaces); -> that line."""
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        try:
+            for frame in self._frames(deadline):
+                if frame[0] == "log" and text in frame[1]:
+                    return frame[1]
+        except ConsoleError:
+            pass
+        raise ConsoleError("timeout", "the board did not log %r within %.0f s: is the application "
+                                      "installed (main.py)?" % (text, timeout_s or self.timeout_s))
 
     def request(self, cmd, **args):
         """Send one command; -> its result. Raises ConsoleError when the board refuses it."""
@@ -113,7 +127,7 @@ class ConsoleClient:
         tries = 0
         self.serial.write(frames[0])
         for frame in self._frames(deadline):
-            if frame[0] == "bad":
+            if frame[0] in ("bad", "log"):
                 continue
             got_id, flag, data = frame
             if got_id not in (rid, 0):

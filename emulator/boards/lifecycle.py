@@ -233,6 +233,9 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
                 "`scanmail board stop --state %s`" % (state_dir, running["pid"], running["port"], state_dir)
             )
         _check_ip_is_free(ip, state_dir, running_boards)
+        from scanmail.emulator.boards import buttons
+
+        buttons.ensure_scanner_pages(state_dir)     # the sample document in its sheet feeder
         proc, log_path = _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast, flash,
                                  warn, clock_set)
     deadline = time.monotonic() + timeout_s
@@ -403,6 +406,18 @@ class BoardHandle:
 
     def reset(self):
         reset_board(self.state_dir)
+
+    def press(self, button="scan", hold=None):
+        """Press a button (`hold` True/False: hold it down or let it go instead)."""
+        from scanmail.emulator.boards import buttons
+
+        return buttons.press(self.state_dir, button, hold)
+
+    def power_cut(self):
+        """Cut the power: the runtime dies at once, flash and NVS keep what was written."""
+        from scanmail.emulator.boards import buttons
+
+        return buttons.power_cut(self.state_dir)
 
     def set_network(self, **switches):
         """Set network switches (block_ports, block_mode, latency_ms, bandwidth_kbps,

@@ -15,6 +15,23 @@ WORK_POLL_S = 0.2
 NETWORK_BACKOFF_S = (1, 2, 4, 8, 16, 30, 60)
 
 
+# Every module the application will use, imported at start with a collection after each, the
+# largest and longest-lived first: imported later, in the middle of work, their code would land
+# among short-lived objects and split the free heap into pieces too small for a send (a stock build
+# loads each module's bytecode into the heap; the largest free block is then ten times larger).
+PRELOAD = ("mail", "app.outbox_worker", "app.scan", "app.pdf_writer", "app.jpeg_info",
+           "app.secret_store", "app.application", "app.console_commands", "app.console_session",
+           "app.console_protocol", "board")
+
+
+def preload():
+    import gc
+
+    for name in PRELOAD:
+        __import__("scanmail.firmware." + name)
+        gc.collect()
+
+
 def _text_out(line):
     compat.console_write(line.encode())
 
@@ -56,11 +73,13 @@ async def button_task(app):
     if button is None:
         return
     while True:
-        if button.pressed():
-            try:
+        try:
+            if button.pressed():
                 app.scan()
-            except OutboxError:
-                pass                           # logged with what to do; the status says it too
+        except OutboxError:
+            pass                               # logged with what to do; the status says it too
+        except Exception as err:               # MemoryError, a scanner fault: the next press may work
+            app.log("scan: %s: %s" % (type(err).__name__, err))
         await asyncio.sleep(BUTTON_POLL_S)
 
 
@@ -123,6 +142,7 @@ async def _run(app, session):
 
 def main(board=None, capacity=None):
     """Start the application (main.py calls this); returns when Ctrl-C stops it."""
+    preload()
     from scanmail.firmware.app.application import Application
     from scanmail.firmware.app.console_commands import Commands
     from scanmail.firmware.app.console_session import ConsoleSession

@@ -104,7 +104,7 @@ class Application:
                       "This is a test message from the scanner %s." % self.board.name, [])
         self._light("busy")
         try:
-            result = send_mail(settings_for(values, self.secrets, token), msg, self.board)
+            result = send_mail(settings_for(values, self.secrets, token, self.board.storage_root), msg, self.board)
         except Exception:
             self._light("error")
             raise
@@ -113,12 +113,12 @@ class Application:
         return result["reply"]
 
     def info(self):
-        import gc
+        from scanmail.firmware.compat import free_heap
 
         out = {"firmware": FIRMWARE_VERSION, "runtime": sys.implementation.name,
                "version": ".".join(str(v) for v in sys.implementation.version[:3]),
                "mpy_abi": getattr(sys.implementation, "_mpy", None), "profile": self.profile,
-               "name": self.board.name, "heap_free": gc.mem_free() if hasattr(gc, "mem_free") else None}
+               "name": self.board.name, "heap_free": free_heap()}
         try:
             import os
 

@@ -17,8 +17,9 @@ def _read(path):
         f.close()
 
 
-def settings_for(config, secrets, token=None):
-    """The mail core's settings from the configuration and the secret store."""
+def settings_for(config, secrets, token=None, root="/"):
+    """The mail core's settings from the configuration and the secret store; flash paths in the
+    configuration are read under `root` (board.storage_root)."""
     settings = {"method": config["method"], "timeout_s": config["timeout_s"]}
     for key in ("host", "tls", "auth", "username"):
         if config[key]:
@@ -32,7 +33,7 @@ def settings_for(config, secrets, token=None):
     if token is not None:
         settings["token"] = token
     if config["ca_path"]:
-        settings["ca_der"] = _read(config["ca_path"])
+        settings["ca_der"] = _read(root.rstrip("/") + config["ca_path"])
     return settings
 
 
@@ -59,7 +60,7 @@ def step(outbox, limits, config, secrets, board, now, token=None):
     limits.record(job["method"], job["mailbox"], recipients, now)
     outbox.mark_sending(job, now)
     try:
-        settings = settings_for(config, secrets, token)
+        settings = settings_for(config, secrets, token, board.storage_root)
         msg = Message(job["sender"], job["to"], job["cc"], job["subject"], job["body"],
                       [tuple(f) for f in job["files"]])
         result = send_mail(settings, msg, board)

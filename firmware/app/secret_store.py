@@ -56,7 +56,7 @@ class SecretStore:
 
     def set(self, name, value):
         key = _name_key(name)
-        if value is None or value == "" or value == b"":
+        if not value:
             try:
                 self._nvs.erase_key(key)
                 self._nvs.erase_key(key + "#")

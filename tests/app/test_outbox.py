@@ -47,12 +47,14 @@ def o365(tenant):
 def drive(runtime, t, pages, tmp_path, steps, capacity=None, password="Scanner-Pass-1", **config):
     routes = {"%s:%d" % (t.hostname(e), p): list(t.address(e))
               for e, p in (("submission", 587), ("mx", 25), ("hve", 587))}
-    cfg = dict(CONFIG, ca_path=t.ca_der_path)
+    cfg = dict(CONFIG, ca_path="/ca.der")
     cfg.update(config)
     spec = {"root": str(tmp_path / "flash"), "nvs": str(tmp_path / "nvs.json"), "pages": pages,
             "routes": routes, "now": NOW, "config": cfg, "steps": steps, "capacity": capacity,
             "password": password}
     os.makedirs(spec["root"], exist_ok=True)
+    with open(os.path.join(spec["root"], "ca.der"), "wb") as f:
+        f.write(open(t.ca_der_path, "rb").read())
     code = "import json, outbox_case\nprint(outbox_case.run(json.loads(%r)))\n" % json.dumps(spec)
     proc = runtimes.run_code(runtime, code, None, 120, extra_paths=(HERE, FIRMWARE_ON_RUNTIME, ROM))
     if proc.returncode:

@@ -20,6 +20,7 @@ def run(spec):
     root = spec["root"]
     board = TestBoard("scanner-3f2a", spec.get("ip", "127.0.0.20"), spec["routes"], spec["now"])
     board.scanner = VirtualScanner(spec["pages"])
+    board.storage_root = root
     config = defaults()
     config.update(spec["config"])
     _vboard_host._config = {"nvs": spec["nvs"]}
