@@ -129,7 +129,10 @@ class Commands:
             out.append({"id": job["id"], "state": job["state"], "attempts": job["attempts"],
                         "to": job["to"], "size": job["size"], "created": job["created"],
                         "next_at": job["next_at"], "reply": job["reply"], "error": last.get("text"),
-                        "what_to_do": last.get("what_to_do")})
+                        "stage": last.get("stage"), "code": last.get("code"),
+                        "server_text": last.get("server_text"),
+                        "enhanced": last.get("enhanced"), "cause": last.get("cause"),
+                        "what_to_do": last.get("what_to_do"), "subject": job["subject"]})
         return out
 
     def cmd_outbox_retry(self, args):

@@ -40,7 +40,7 @@ def settings_for(config, secrets, token=None, root="/"):
 def failure_of(err):
     cause, what_to_do = err.diagnosis()
     return {"stage": err.stage, "code": err.code, "enhanced": err.enhanced, "kind": err.kind,
-            "text": str(err), "cause": cause, "what_to_do": what_to_do,
+            "text": str(err), "server_text": err.text, "cause": cause, "what_to_do": what_to_do,
             "transient": bool(err.transient)}
 
 
