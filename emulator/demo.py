@@ -128,7 +128,7 @@ def pdf_pages(mail_root, token):
             if os.path.basename(folder) not in ("cur", "new"):
                 continue
             with open(os.path.join(folder, name), "rb") as handle:
-                message = email.message_from_binary_file(handle, policy=email.policy.default)
+                message = email.message_from_bytes(handle.read(), policy=email.policy.default)
             if token not in (message.get("Subject") or ""):
                 continue
             for part in message.iter_attachments():

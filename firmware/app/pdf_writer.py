@@ -10,7 +10,10 @@ from scanmail.firmware.app.jpeg_info import jpeg_info
 # Page sizes in points (1/72 inch).
 PAGE_SIZES = {"a4": (595, 842), "letter": (612, 792), "legal": (612, 1008)}
 _COLOUR_SPACES = {1: "/DeviceGray", 3: "/DeviceRGB", 4: "/DeviceCMYK"}
-_MARGIN = 0
+
+
+def _points(hundredths):
+    return b"%d.%02d" % (hundredths // 100, hundredths % 100)
 
 
 class PdfWriter:
@@ -47,11 +50,17 @@ class PdfWriter:
             f.seek(0)
             first = 3 + 3 * self.pages             # page, content stream, image
             page_w, page_h = self._page
-            scale = min((page_w - 2 * _MARGIN) / width, (page_h - 2 * _MARGIN) / height)
-            draw_w = width * scale
-            draw_h = height * scale
-            content = b"q %.2f 0 0 %.2f %.2f %.2f cm /Im0 Do Q\n" % (
-                draw_w, draw_h, (page_w - draw_w) / 2, (page_h - draw_h) / 2)
+            # fit the image to the page, in integer hundredths of a point: the same bytes on every
+            # runtime (float formatting differs between MicroPython and CPython)
+            if width * page_h <= height * page_w:
+                draw_h = page_h * 100
+                draw_w = width * page_h * 100 // height
+            else:
+                draw_w = page_w * 100
+                draw_h = height * page_w * 100 // width
+            content = b"q %s 0 0 %s %s %s cm /Im0 Do Q\n" % (
+                _points(draw_w), _points(draw_h), _points((page_w * 100 - draw_w) // 2),
+                _points((page_h * 100 - draw_h) // 2))
             self._begin_object(first)
             self._write(b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 %d %d]/Contents %d 0 R"
                         b"/Resources<</XObject<</Im0 %d 0 R>>>>>>\nendobj\n"

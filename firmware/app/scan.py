@@ -80,7 +80,7 @@ def scan_to_outbox(board, outbox, config, buffer, now, destination=None):
             raise OutboxError("over_limit", problem)
         local = time.gmtime((now or 0) + config["utc_offset_min"] * 60 - epoch_offset())
         values = {"date": "%04d-%02d-%02d" % local[:3], "time": "%02d:%02d" % local[3:5],
-                  "pages": len(pages), "device": config["device_name"] or board.name}
+                  "pages": len(pages), "device": config["device_name"] or board.name, "job": job_id}
         message = {"sender": sender, "to": to, "cc": [], "pages": len(pages),
                    "subject": fill_template(config["subject"], values),
                    "body": fill_template(config["body"], values),
