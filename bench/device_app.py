@@ -298,7 +298,12 @@ def power_cut_campaign(work, scans, cuts, seed, runtime, say):
                     cut_times.append(time.time())
                     board.power_cut()
                     console.wait_for_log("POWERON_RESET")    # powered on again: the next cut
-                console.wait_for_log("started on")           # falls during its restart or later
+                try:
+                    console.wait_for_log("started on")       # falls during its restart or later
+                except ConsoleError:
+                    say("device_app: the board did not restart; its last lines:\n  "
+                        + "\n  ".join(console.log_lines[-30:]))
+                    raise
                 if len(cut_times) // 40 != (len(cut_times) - 1) // 40:
                     say("  %d presses, %d accepted, %d cuts" % (presses, accepted(), len(cut_times)))
             deadline = time.monotonic() + 300
@@ -380,7 +385,8 @@ def main(argv=None):
             out.update(power_cut_campaign(os.path.join(work, "cuts"), args.scans, args.cuts,
                                           args.seed, args.runtime, say))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not os.environ.get("DEVICE_APP_KEEP_WORK"):
+            shutil.rmtree(work, ignore_errors=True)
     if args.json:
         print(json.dumps(out))
     else:
