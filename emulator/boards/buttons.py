@@ -1,11 +1,10 @@
 # What a person does to a virtual board with their hands: press its buttons (`scanmail board press
-# NAME scan`), feed its scanner (the sample document's pages in <state>/scanner, drawn on first
-# start), cut its power (`scanmail board power-cut NAME`). Rule: presses are counted in
-# <state>/buttons.json (written atomically, read by the board's ROM, virtual_buttons.py), so none is
-# lost between two polls of the firmware; a power cut is the supervisor's SIGUSR2.
+# NAME scan`) and feed its scanner (the sample document's pages in <state>/scanner, drawn on first
+# start); its power cut is lifecycle.power_cut_board (the supervisor's SIGUSR2). Rule: presses are
+# counted in <state>/buttons.json (written atomically, read by the board's ROM, virtual_buttons.py),
+# so none is lost between two polls of the firmware.
 import json
 import os
-import signal
 
 from scanmail.emulator.boards import board_state
 
@@ -37,17 +36,6 @@ def press(state_dir, button="scan", hold=None):
         entry["held"] = bool(hold)
     board_state.write_json(_path(state_dir), state)
     return entry
-
-
-def power_cut(state_dir):
-    """Cut the running board's power. -> its board.json."""
-    from scanmail.emulator.boards.lifecycle import board_status
-
-    status = board_status(state_dir)
-    if status is None or not status["alive"]:
-        raise ButtonError("no running board in %s; start one with `scanmail board start`" % state_dir)
-    os.kill(status["pid"], signal.SIGUSR2)
-    return status
 
 
 def ensure_scanner_pages(state_dir, count=3, dpi=100):

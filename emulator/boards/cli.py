@@ -95,11 +95,9 @@ def do_press(args):
 
 
 def do_power_cut(args):
-    from scanmail.emulator.boards import buttons
-
     try:
-        info = buttons.power_cut(_state_dir(args))
-    except buttons.ButtonError as exc:
+        info = lifecycle.power_cut_board(_state_dir(args))
+    except lifecycle.VirtualBoardError as exc:
         raise _user_error(str(exc))
     print("power cut on board %s (%s): it powers on again; flash and NVS keep what was written"
           % (info["name"], info["port"]))

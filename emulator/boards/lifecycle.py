@@ -367,6 +367,16 @@ def reset_board(state_dir):
     return status
 
 
+def power_cut_board(state_dir):
+    """Cut the power, as pulling the plug: the runtime dies at once (flash and NVS keep what was
+    written), then the board powers on again."""
+    status = board_status(state_dir)
+    if status is None or not status["alive"]:
+        raise VirtualBoardError("no running board in %s; start one with `scanmail board start`" % state_dir)
+    os.kill(status["pid"], signal.SIGUSR2)
+    return status
+
+
 class BoardHandle:
     """A virtual board for tests and the demo: `with BoardHandle("esp32-devkitc", "micropython",
     state_dir, "127.0.0.20", tenant_state) as b:` then talk to `b.port` like a serial port."""
@@ -415,9 +425,7 @@ class BoardHandle:
 
     def power_cut(self):
         """Cut the power: the runtime dies at once, flash and NVS keep what was written."""
-        from scanmail.emulator.boards import buttons
-
-        return buttons.power_cut(self.state_dir)
+        return power_cut_board(self.state_dir)
 
     def set_network(self, **switches):
         """Set network switches (block_ports, block_mode, latency_ms, bandwidth_kbps,
