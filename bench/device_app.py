@@ -271,7 +271,7 @@ def power_cut_campaign(work, scans, cuts, seed, runtime, say):
             with open(tenant.ca_der_path, "rb") as f:
                 app_install.install(repl, extra=[(f.read(), "/ca.der")])
             repl.close()
-            console = ConsoleClient(board.port, timeout_s=30)
+            console = ConsoleClient(board.port, timeout_s=90)
             board.reset()
             console.wait_for_log("started on")
             console.request("config.set", changes={

@@ -225,7 +225,7 @@ def _add_scanner_and_button(board, config):
     import virtual_scanner
 
     state = config.get("state_dir")
-    if state and _vboard_host.host_exists(state + "/scanner"):
+    if state and virtual_scanner.page_names(state + "/scanner"):
         board.scanner = virtual_scanner.VirtualScanner(state + "/scanner")
     board.scan_button = virtual_buttons.Button(config, "scan")
 

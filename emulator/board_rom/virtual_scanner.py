@@ -8,7 +8,8 @@ import os
 import _vboard_host
 
 
-def _ls(folder):
+def page_names(folder):
+    """The JPEG page files in `folder` (a host path), sorted; [] when there is none."""
     host = _vboard_host.host_vfs()
     try:
         names = os.listdir(folder) if host is None else [e[0] for e in host.ilistdir(folder)]
@@ -24,7 +25,7 @@ class VirtualScanner:
         self.scans = 0
 
     def pages(self):
-        return [self.pages_dir + "/" + n for n in _ls(self.pages_dir)]
+        return [self.pages_dir + "/" + n for n in page_names(self.pages_dir)]
 
     def scan_page(self, path):
         pages = self.pages()

@@ -8,7 +8,7 @@ import time
 
 from scanmail.firmware.app.outbox import OutboxError
 from scanmail.firmware.app.pdf_writer import write_pdf
-from scanmail.firmware.board import epoch_offset
+from scanmail.firmware.board_parts import epoch_offset
 
 MAX_PAGES = 50
 HEADROOM = 16 * 1024        # the PDF's own objects, the job record

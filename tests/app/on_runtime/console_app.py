@@ -14,7 +14,7 @@ def run(spec):
     from virtual_scanner import VirtualScanner
 
     from scanmail.firmware.app import app_loop
-    from scanmail.firmware.board import NullStatusLight
+    from scanmail.firmware.board_parts import NullStatusLight
 
     board = TestBoard("scanner-3f2a", "127.0.0.20", spec["routes"], spec["now"])
     board.storage_root = spec["root"]
