@@ -307,13 +307,12 @@ def power_cut_campaign(work, scans, cuts, seed, runtime, say):
                 if len(cut_times) // 40 != (len(cut_times) - 1) // 40:
                     say("  %d presses, %d accepted, %d cuts" % (presses, accepted(), len(cut_times)))
             deadline = time.monotonic() + 300
-            jobs = []
             while time.monotonic() < deadline:
                 try:
-                    jobs = console.request("outbox.list")
+                    counts = console.request("status")["outbox"]
                 except ConsoleError:
                     continue
-                if jobs and all(j["state"] in ("sent", "failed", "expired") for j in jobs):
+                if counts["queued"] == 0 and counts["sending"] == 0:
                     break
                 time.sleep(0.5)
             time.sleep(1.0)

@@ -115,21 +115,7 @@ def load_client_cert(ctx, cert_der, key_der):
     ctx.load_cert_chain(cert_der, key_der)
 
 
-# --- the serial console: the application reads what has arrived on stdin without blocking (after
-# select.poll said so) and writes frames and log lines to stdout. ------------------------------
-def console_read(poller, limit):
-    """The bytes waiting on stdin (at most `limit`), b"" when none."""
-    data = bytearray()
-    while len(data) < limit and poller.poll(0):
-        data.extend(sys.stdin.buffer.read(1))
-    return bytes(data)
-
-
-def console_write(data):
-    sys.stdout.buffer.write(data)
-
-
 if not IS_MICROPYTHON:  # CPython (the emulator, the tests): its side of the differences above
     from scanmail.firmware.compat_cpython import (  # noqa: F401,E402
-        collect_every, console_read, console_write, free_heap, load_ca, load_client_cert,
-        new_tls_client_context, sock_recv_into, sock_send, socket_error_kind)
+        collect_every, free_heap, load_ca, load_client_cert, new_tls_client_context,
+        sock_recv_into, sock_send, socket_error_kind)

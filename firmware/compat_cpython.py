@@ -36,23 +36,6 @@ def collect_every(amount):
     return -1
 
 
-def console_read(poller, limit):
-    """The bytes waiting on stdin (at most `limit`): os.read, because sys.stdin's buffer would
-    keep bytes that select.poll no longer sees."""
-    import sys
-
-    if not poller.poll(0):
-        return b""
-    return os.read(sys.stdin.fileno(), limit)
-
-
-def console_write(data):
-    import sys
-
-    sys.stdout.buffer.write(data)
-    sys.stdout.flush()
-
-
 def sock_recv_into(sock, view):
     return sock.recv_into(view)
 

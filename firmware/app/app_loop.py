@@ -7,7 +7,7 @@ import asyncio
 import select
 import sys
 
-from scanmail.firmware import compat
+from scanmail.firmware.app.console_io import console_read, console_write
 
 CONSOLE_POLL_S = 0.02
 BUTTON_POLL_S = 0.05
@@ -33,7 +33,7 @@ def preload():
 
 
 def _text_out(line):
-    compat.console_write(line.encode())
+    console_write(line.encode())
 
 
 def open_nvs():
@@ -54,10 +54,10 @@ async def console_task(app, session):
     poller = select.poll()
     poller.register(sys.stdin, select.POLLIN)
     while True:
-        data = compat.console_read(poller, 256)
+        data = console_read(poller, 256)
         if data:
             for frame in session.feed(data):
-                compat.console_write(frame)
+                console_write(frame)
             if session.after_reply is not None:
                 action, session.after_reply = session.after_reply, None
                 await asyncio.sleep(0.1)

@@ -124,7 +124,7 @@ class Commands:
 
     def cmd_outbox_list(self, args):
         out = []
-        for job in self.app.outbox.jobs():
+        for job in self.app.outbox.each():
             last = job["last"] or {}
             out.append({"id": job["id"], "state": job["state"], "attempts": job["attempts"],
                         "to": job["to"], "size": job["size"], "created": job["created"],

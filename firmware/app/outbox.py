@@ -99,20 +99,22 @@ class Outbox:
                 out.append(name[:-5])
         return out
 
-    def jobs(self):
-        out = []
+    def each(self):
+        """Every job record, one at a time (a board keeps one in its heap, not the whole outbox)."""
         for job_id in self.ids():
             try:
-                out.append(self.load(job_id))
+                yield self.load(job_id)
             except (OutboxError, ValueError):
                 pass
-        return out
+
+    def jobs(self):
+        return list(self.each())
 
     def counts(self):
         out = {}
         for state in STATES:
             out[state] = 0
-        for job in self.jobs():
+        for job in self.each():
             out[job["state"]] += 1
         return out
 
@@ -200,7 +202,7 @@ class Outbox:
             if name.endswith(".part") or job_id not in ids:
                 _remove(self.docs_dir + "/" + name)
                 notes.append((job_id, "a scan interrupted before it was queued was removed"))
-        for job in self.jobs():
+        for job in self.each():
             if job["state"] == "sending":
                 job["state"] = "queued"
                 job["last"] = {"stage": "power", "text": "power went while sending; sending again",
@@ -214,7 +216,7 @@ class Outbox:
         (None when nothing is queued)."""
         best = None
         wait = None
-        for job in self.jobs():
+        for job in self.each():
             if job["state"] != "queued":
                 continue
             left = job["next_at"] - now
@@ -256,7 +258,7 @@ class Outbox:
     def expire(self, now, max_age):
         """Queued jobs older than `max_age` become expired; -> their ids."""
         out = []
-        for job in self.jobs():
+        for job in self.each():
             if job["state"] == "queued" and now - job["created"] >= max_age:
                 job["state"] = "expired"
                 self.save(job)
