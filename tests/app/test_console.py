@@ -128,11 +128,11 @@ def test_every_command_and_its_refusals(board):
     assert bad_secret.value.code == "refused" and "the secrets are" in str(bad_secret.value)
 
     assert board.request("send-test")["reply"].startswith("250")
-    job = board.request("scan")
-    assert job["pages"] == 2 and job["to"] == ["alice@contoso.com"]
     with pytest.raises(ConsoleError) as nowhere:
         board.request("scan", to="nobody")
     assert nowhere.value.code == "no_destination"
+    job = board.request("scan")
+    assert job["pages"] == 2 and job["to"] == ["alice@contoso.com"]
     sent = wait_for(board, lambda jobs: jobs and jobs[0]["state"] == "sent")
     assert sent[0]["reply"].startswith("250")
     status = board.request("status")
