@@ -115,7 +115,7 @@ def board_config(method, endpoints, case, token):
     password = settings.pop("password", None)
     config = dict(settings, username=settings.get("username") or "", sender=case["sender"],
                   address_book={"to": case["to"]}, default_destination="to",
-                  subject="Scan %s from %s ({pages} pages)" % (token, case["board"]),
+                  subject="Scan %s from %s" % (token, case["board"]),
                   body="Scanned on the %s board and sent by %s." % (case["board"], METHOD_LABELS[method]),
                   ca_path=BOARD_CA_PATH, timeout_s=10)
     return config, password
