@@ -5,7 +5,8 @@
 #      or a module it lacks (dataclasses, pathlib, ...) is an error (builtins.pyi is pinned to
 #      MicroPython's built-in types in the derived copy, see _pin_builtins_to_micropython);
 #   2. a syntax/import rule for what the stubs must themselves contain but a board has not: typing,
-#      enum, abc, types, __future__ (the stubs import them), plus the project's own bans (asyncio,
+#      enum, abc, types, __future__ (the stubs import them), plus the project's own bans (asyncio
+#      outside the application in firmware/app/,
 #      relative imports, walrus operator, f-string `=` specifiers, match statements).
 # Run: `.venv/bin/python -m scanmail.hardware.firmware_check [PATH ...]` (default: firmware/). Exit 0 when
 # clean; otherwise one line per problem (`file:line: error: ...`) and exit 1.
@@ -36,10 +37,19 @@ FORBIDDEN_MODULES = {
     "types": "MicroPython has no types module",
     "__future__": "MicroPython has no __future__ imports",
     "dataclasses": "MicroPython has no dataclasses: write a plain class",
-    "asyncio": "firmware is blocking by design (docs/architecture.md): no asyncio",
-    "uasyncio": "firmware is blocking by design (docs/architecture.md): no asyncio",
+    "asyncio": "the mail core is blocking by design (docs/architecture.md): asyncio belongs "
+               "to the application (firmware/app/) only",
+    "uasyncio": "the mail core is blocking by design (docs/architecture.md): asyncio belongs "
+                "to the application (firmware/app/) only",
     "_typeshed": "_typeshed exists only for type checkers",
 }
+# Allowed in the application's modules (firmware/app/, one asyncio loop drives them; MicroPython
+# has asyncio), forbidden in the mail core, which stays blocking.
+APPLICATION_ONLY = ("asyncio", "uasyncio")
+
+
+def _in_application(path):
+    return os.sep + "app" + os.sep in os.path.abspath(path)
 
 
 class CheckError(RuntimeError):
@@ -153,6 +163,8 @@ def rule_problems(path):
             modules = [node.module]
         for module in modules:
             top = module.split(".")[0]
+            if top in APPLICATION_ONLY and _in_application(path):
+                continue
             if top in FORBIDDEN_MODULES:
                 problems.append(
                     "%s:%d: error: import of %s: %s  [micropython-import]"

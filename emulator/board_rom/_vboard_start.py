@@ -3,8 +3,9 @@
 # is "/" (the unix port's root VFS is replaced by _vboard_flashfs.FlashFS over the flash), sys.path is the
 # ESP32's ('', '.frozen', '/lib'), sys/os/micropython answer as the esp32 port's (_vboard_port) and
 # `socket` is the virtual network's (_vboard_socket), boot.py always runs, main.py only on a hard
-# reset or a soft reset from the friendly REPL, then a ready marker tells the supervisor that the
-# REPL comes next.
+# reset or a soft reset from the friendly REPL; a ready marker tells the supervisor that the board
+# reads its serial port from now on (printed before main.py, which may run an application's
+# console, else before the REPL).
 import sys
 import os
 
@@ -19,6 +20,8 @@ import ntptime
 import virtual_board
 import _vboard_port
 import _vboard_socket
+import virtual_buttons
+import virtual_scanner
 
 from board_link import READY_MARKER as _READY_MARKER
 
@@ -56,18 +59,32 @@ def _run_if_exists(name):
         sys.print_exception(exc)
 
 
+def _exists(name):
+    try:
+        os.stat(name)
+        return True
+    except OSError:
+        return False
+
+
 def _start():
     _mount_flash()
     _vboard_port.install()
     sys.modules["socket"] = _vboard_socket
     mode = _vboard_host.boot_mode()
+    ready = False
     try:
         _run_if_exists("boot.py")
-        if mode in ("hard", "soft-friendly"):
+        if mode in ("hard", "soft-friendly") and _exists("main.py"):
+            # main.py reads the serial port as on an ESP32 (an application's console): the
+            # supervisor passes host bytes on from the marker on
+            sys.stdout.write(_READY_MARKER.decode())
+            ready = True
             _run_if_exists("main.py")
     finally:
-        sys.stdout.write(_READY_MARKER.decode())
+        if not ready:
+            sys.stdout.write(_READY_MARKER.decode())
 
 
 _start()
-del _start, _run_if_exists, _mount_flash, _READY_MARKER
+del _start, _run_if_exists, _mount_flash, _exists, _READY_MARKER

@@ -146,6 +146,13 @@ class ReplSession:
         self.namespace = {"__name__": "__main__", "__builtins__": table}
         sys.meta_path.insert(0, cpython_modules.MountFinder(self.vfs, table))
 
+    def exists(self, name):
+        try:
+            self.fs.stat(name)
+            return True
+        except OSError:
+            return False
+
     def run_file(self, name):
         try:
             self.fs.stat(name)
@@ -336,12 +343,16 @@ def main():
     board = ReplSession(config.get("flash") or os.getcwd(), config.get("filesystem_bytes"))
     builtins.open = _flash_open(builtins.open, board.fs)
     mode = _vboard_host.boot_mode()
+    ready = False
     try:
         board.run_file("boot.py")
-        if mode in ("hard", "soft-friendly"):
+        if mode in ("hard", "soft-friendly") and board.exists("main.py"):
+            out(READY_MARKER)          # main.py may read the serial port (an application's console)
+            ready = True
             board.run_file("main.py")
     finally:
-        out(READY_MARKER)
+        if not ready:
+            out(READY_MARKER)
     out(banner())
     repl = FRIENDLY
     while True:

@@ -220,10 +220,23 @@ class VirtualBoard:
         self.storage_root = config.get("storage_root") or _cwd()
         self.scanner = VirtualScanner() if config.get("scanner") not in (None, "none") else None
         self.status_light = StatusLight()
+        _add_scanner_and_button(self, config)
 
     def reset(self):
         # what machine.reset() does (machine imports this module for the RTC, so not the reverse)
         raise SystemExit(HARD_RESET_EXIT)
+
+
+def _add_scanner_and_button(board, config):
+    """The sheet-feeder scanner over the pages the host drew (<state>/scanner/*.jpg) and the scan
+    button (virtual_buttons.py), on every virtual board whose state folder has those pages."""
+    import virtual_buttons
+    import virtual_scanner
+
+    state = config.get("state_dir")
+    if state and virtual_scanner.page_names(state + "/scanner"):
+        board.scanner = virtual_scanner.VirtualScanner(state + "/scanner")
+    board.scan_button = virtual_buttons.Button(config, "scan")
 
 
 def _cwd():

@@ -11,6 +11,9 @@ EXAMPLES = """examples:
   mpremote connect $(scanmail board list --ports | head -1) fs ls :
   scanmail board net esp32-devkitc-20 --block-port 25
   scanmail board net --state .state/boards/annex --latency-ms 80 --bandwidth-kbps 256
+  scanmail board press esp32-devkitc-20 scan                 # one press of the scan button
+  scanmail board press esp32-devkitc-20 scan --hold; scanmail board reset esp32-devkitc-20   # safe mode
+  scanmail board power-cut esp32-devkitc-20                  # power gone at once, back on
   scanmail board stop esp32-devkitc-20
   scanmail board start --state .state/boards/esp32-devkitc-20     (restart a stopped board)
   scanmail board list --all
@@ -75,6 +78,29 @@ def do_reset(args):
     except lifecycle.VirtualBoardError as exc:
         raise _user_error(str(exc))
     print("hard reset sent to board %s on %s" % (info["name"], info["port"]))
+    return 0
+
+
+def do_press(args):
+    from scanmail.emulator.boards import buttons
+
+    hold = True if args.hold else (False if args.release else None)
+    try:
+        entry = buttons.press(_state_dir(args), args.button, hold)
+    except buttons.ButtonError as exc:
+        raise _user_error(str(exc))
+    print("%s button %s" % (args.button, "held down" if hold else ("released" if hold is False else
+                                                                 "pressed (%d presses so far)" % entry["presses"])))
+    return 0
+
+
+def do_power_cut(args):
+    try:
+        info = lifecycle.power_cut_board(_state_dir(args))
+    except lifecycle.VirtualBoardError as exc:
+        raise _user_error(str(exc))
+    print("power cut on board %s (%s): it powers on again; flash and NVS keep what was written"
+          % (info["name"], info["port"]))
     return 0
 
 
@@ -161,6 +187,12 @@ def register(parser):
 
     add("stop", do_stop, "stop a virtual board (its flash and NVS stay)")
     add("reset", do_reset, "hard-reset a virtual board (as the EN button: boot.py, then main.py)")
+    press = add("press", do_press, "press a board's button (scan), or hold it down at boot for safe mode")
+    press.add_argument("button", choices=("scan",), help="which button")
+    held = press.add_mutually_exclusive_group()
+    held.add_argument("--hold", action="store_true", help="hold it down (until --release)")
+    held.add_argument("--release", action="store_true", help="let go of a held button")
+    add("power-cut", do_power_cut, "cut a board's power at once (the runtime is killed), then power it on")
     lst = add("list", do_list, "list virtual boards", named=False)
     lst.add_argument("--ports", action="store_true", help="print only the ports of running boards")
     lst.add_argument("--all", action="store_true", help="also the stopped boards (they keep their state)")

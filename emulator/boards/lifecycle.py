@@ -233,6 +233,9 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
                 "`scanmail board stop --state %s`" % (state_dir, running["pid"], running["port"], state_dir)
             )
         _check_ip_is_free(ip, state_dir, running_boards)
+        from scanmail.emulator.boards import buttons
+
+        buttons.ensure_scanner_pages(state_dir)     # the sample document in its sheet feeder
         proc, log_path = _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast, flash,
                                  warn, clock_set)
     deadline = time.monotonic() + timeout_s
@@ -364,6 +367,16 @@ def reset_board(state_dir):
     return status
 
 
+def power_cut_board(state_dir):
+    """Cut the power, as pulling the plug: the runtime dies at once (flash and NVS keep what was
+    written), then the board powers on again."""
+    status = board_status(state_dir)
+    if status is None or not status["alive"]:
+        raise VirtualBoardError("no running board in %s; start one with `scanmail board start`" % state_dir)
+    os.kill(status["pid"], signal.SIGUSR2)
+    return status
+
+
 class BoardHandle:
     """A virtual board for tests and the demo: `with BoardHandle("esp32-devkitc", "micropython",
     state_dir, "127.0.0.20", tenant_state) as b:` then talk to `b.port` like a serial port."""
@@ -403,6 +416,16 @@ class BoardHandle:
 
     def reset(self):
         reset_board(self.state_dir)
+
+    def press(self, button="scan", hold=None):
+        """Press a button (`hold` True/False: hold it down or let it go instead)."""
+        from scanmail.emulator.boards import buttons
+
+        return buttons.press(self.state_dir, button, hold)
+
+    def power_cut(self):
+        """Cut the power: the runtime dies at once, flash and NVS keep what was written."""
+        return power_cut_board(self.state_dir)
 
     def set_network(self, **switches):
         """Set network switches (block_ports, block_mode, latency_ms, bandwidth_kbps,

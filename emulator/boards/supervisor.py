@@ -94,6 +94,7 @@ class Supervisor:
         self.ready_written = False
         self.stopping = False
         self.hard_reset_requested = False
+        self.power_cut_requested = False
         self.relay = None
         self.reset_cause = RESET_CAUSE["power-on"]
         # The unix port's output as an ESP32's console writes it (the CPython runtime cooks its own).
@@ -149,7 +150,8 @@ class Supervisor:
 
     def on_runtime_exit(self, status):
         self.log("runtime exited with status %s" % status)
-        intended = status in (0, -signal.SIGINT, HARD_RESET_EXIT) or self.hard_reset_requested
+        intended = status in (0, -signal.SIGINT, HARD_RESET_EXIT) or self.hard_reset_requested \
+            or self.power_cut_requested
         quick = time.monotonic() - self.started_at < 1.0
         # Resets asked for (even many in a row, as a script running mpremote in a loop does) are
         # not a crash loop; a runtime that keeps crashing at start is.
@@ -160,7 +162,13 @@ class Supervisor:
             self.log("crash loop: giving up")
             self.stopping = True
             return
-        if self.hard_reset_requested or status == HARD_RESET_EXIT:
+        if self.power_cut_requested:
+            # power back: the RTC starts over as at power-on; flash and NVS keep what was written
+            self.power_cut_requested = False
+            board_state.power_on_state(self.state_dir, self.config.get("clock_set", True))
+            self.emit(BOOT_NOISE % RESET_REASON["power-on"])
+            self.start_runtime("hard", "power-on")
+        elif self.hard_reset_requested or status == HARD_RESET_EXIT:
             self.hard_reset_requested = False
             self.emit(BOOT_NOISE % RESET_REASON["hard"])
             self.start_runtime("hard", "hard")
@@ -314,6 +322,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
         signal.signal(signal.SIGUSR1, lambda *_: self.request_hard_reset())
+        signal.signal(signal.SIGUSR2, lambda *_: self.cut_power())
         self.relay = runtimes.start_relay(self.config, self.log)
         board_state.write_runtime_config(self.state_dir, self.config, self.relay)
         board_state.power_on_state(self.state_dir, self.config.get("clock_set", True))
@@ -333,6 +342,14 @@ class Supervisor:
         self.hard_reset_requested = True
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
+
+    def cut_power(self):
+        """`scanmail board power-cut`: the runtime is killed at once (SIGKILL: no handler, no
+        flush, what it had not written is gone), then powers on again."""
+        self.power_cut_requested = True
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+        self.log("power cut")
 
     def step(self):
         readers = [self.inner_master]

@@ -73,7 +73,9 @@ def test_an_installed_scanmail_runs_the_demo_and_the_fixture_from_outside_the_ch
     demo = run(str(venv / "bin" / "scanmail"), "demo", "--json", timeout=300)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     report = json.loads(demo.stdout)
-    assert report["runtime"] == "micropython" and len(report["cases"]) == 10   # 7 methods, 3 after December 2026
+    # seven methods of sending, the power cut mid-send delivered once, three cases after December 2026
+    assert report["runtime"] == "micropython" and len(report["cases"]) == 11
+    assert [case["power_cut"] for case in report["cases"]].count(True) == 1
     assert all(case["matches"] for case in report["cases"]), report
     user = run(str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                "test_my_device.py")

@@ -44,6 +44,8 @@ CPYTHON_ONLY_SNIPPETS = [
     ("package/imports_relatively", "from . import sibling\n", "relative import"),
     ("uses_walrus", "def f(xs):\n    if (n := len(xs)) > 1:\n        return n\n", "walrus operator"),
     ("uses_fstring_equals", "def f(x):\n    return f'{x=}'\n", "f-string '=' specifier"),
+    # the mail core stays blocking; asyncio belongs to the application (firmware/app/)
+    ("imports_asyncio_in_the_mail_core", "import asyncio\n", "asyncio belongs to the application"),
 ]
 
 # What a real board offers must pass: proves the ESP32 stubs are in use, not just "everything fails".
@@ -90,6 +92,10 @@ def checker_run_over_snippets(tmp_path_factory):
     for name, source, _ in CPYTHON_ONLY_SNIPPETS:
         (folder / (name + ".py")).write_text(source)
     (folder / "esp32_code_that_is_fine.py").write_text(ESP32_CODE_THAT_IS_FINE)
+    (folder / "app").mkdir()
+    (folder / "app" / "__init__.py").write_text("")
+    (folder / "app" / "loop.py").write_text(
+        "import asyncio\n\n\nasync def tick():\n    await asyncio.sleep(0)\n")
     return folder, run_checker(str(folder))
 
 
@@ -109,3 +115,8 @@ def test_code_using_only_esp32_apis_passes_the_same_check(checker_run_over_snipp
     folder, (_, output) = checker_run_over_snippets
     fine = str(folder / "esp32_code_that_is_fine.py")
     assert fine + ":" not in output, output
+
+
+def test_the_application_may_use_asyncio(checker_run_over_snippets):
+    folder, (_, output) = checker_run_over_snippets
+    assert str(folder / "app" / "loop.py") + ":" not in output, output

@@ -1,0 +1,164 @@
+# The scanner application's one asyncio loop: the console (frames on the serial port), the scan
+# button, the outbox worker and the network (up with backoff, then the clock by NTP before any
+# TLS). Rule: a task never dies of an error a user can cause (it logs one line and carries on);
+# Ctrl-C (KeyboardInterrupt) ends the loop and leaves the REPL, so mpremote keeps working; the
+# mail core is blocking, so while a message goes out the console answers after it.
+import asyncio
+import select
+import sys
+
+from scanmail.firmware.app.console_io import console_read, console_write
+
+CONSOLE_POLL_S = 0.02
+BUTTON_POLL_S = 0.05
+WORK_POLL_S = 0.2
+NETWORK_BACKOFF_S = (1, 2, 4, 8, 16, 30, 60)
+
+
+# Every module the application will use, imported at start with a collection after each, the
+# largest and longest-lived first: imported later, in the middle of work, their code would land
+# among short-lived objects and split the free heap into pieces too small for a send (a stock build
+# loads each module's bytecode into the heap; the largest free block is then ten times larger).
+PRELOAD = ("mail", "app.outbox_worker", "app.scan", "app.pdf_writer", "app.jpeg_info",
+           "app.secret_store", "app.application", "app.console_commands", "app.console_session",
+           "app.console_protocol", "board")
+
+
+def preload():
+    import gc
+
+    for name in PRELOAD:
+        __import__("scanmail.firmware." + name)
+        gc.collect()
+
+
+def _text_out(line):
+    console_write(line.encode())
+
+
+def open_nvs():
+    try:
+        import esp32
+    except ImportError:
+        return None
+    return esp32.NVS("scanmail")
+
+
+def safe_mode(board):
+    """True when the scan button is held at boot: the application stays off, the REPL comes up."""
+    button = getattr(board, "scan_button", None)
+    return bool(button is not None and button.held())
+
+
+async def console_task(app, session):
+    poller = select.poll()
+    poller.register(sys.stdin, select.POLLIN)
+    while True:
+        data = console_read(poller, 256)
+        if data:
+            for frame in session.feed(data):
+                console_write(frame)
+            if session.after_reply is not None:
+                action, session.after_reply = session.after_reply, None
+                await asyncio.sleep(0.1)
+                action()
+        else:
+            await asyncio.sleep(CONSOLE_POLL_S)
+
+
+async def button_task(app):
+    from scanmail.firmware.app.outbox import OutboxError
+
+    button = getattr(app.board, "scan_button", None)
+    if button is None:
+        return
+    while True:
+        try:
+            if button.pressed():
+                app.scan()
+        except OutboxError:
+            pass                               # logged with what to do; the status says it too
+        except Exception as err:               # MemoryError, a scanner fault: the next press may work
+            app.log("scan: %s: %s" % (type(err).__name__, err))
+        await asyncio.sleep(BUTTON_POLL_S)
+
+
+async def worker_task(app):
+    while True:
+        try:
+            result = app.work()
+        except MemoryError:
+            app.log("outbox: out of memory; trying again")
+            result = {"idle": 1}
+        except Exception as err:
+            app.log("outbox: %s: %s" % (type(err).__name__, err))
+            result = {"idle": 5}
+        if "job" in result:
+            await asyncio.sleep(0)
+        else:
+            await asyncio.sleep(WORK_POLL_S)
+
+
+async def network_task(app):
+    board = app.board
+    attempt = 0
+    while True:
+        try:
+            app.status_network = board.net.address()
+            app.network = "up"
+            break
+        except Exception as err:
+            app.network = "down: %s" % err
+            app.log("network: %s; trying again" % err)
+            await asyncio.sleep(NETWORK_BACKOFF_S[min(attempt, len(NETWORK_BACKOFF_S) - 1)])
+            attempt += 1
+    attempt = 0
+    while board.clock.now() is None:
+        try:
+            if hasattr(board.clock, "sync"):
+                board.clock.sync()
+            else:
+                import ntptime
+
+                servers = app.config.values["ntp_servers"]
+                if servers:
+                    ntptime.host = servers[attempt % len(servers)]
+                ntptime.settime()
+        except Exception as err:
+            app.log("clock: NTP failed (%s); TLS waits for the clock" % err)
+        if board.clock.now() is None:
+            await asyncio.sleep(NETWORK_BACKOFF_S[min(attempt, len(NETWORK_BACKOFF_S) - 1)])
+            attempt += 1
+    app.log("network up (%s), clock set" % app.status_network)
+
+
+async def _run(app, session):
+    tasks = [asyncio.create_task(console_task(app, session)),
+             asyncio.create_task(button_task(app)),
+             asyncio.create_task(worker_task(app)),
+             asyncio.create_task(network_task(app))]
+    await tasks[0]
+
+
+def main(board=None, capacity=None):
+    """Start the application (main.py calls this); returns when Ctrl-C stops it."""
+    preload()
+    from scanmail.firmware.app.application import Application
+    from scanmail.firmware.app.console_commands import Commands
+    from scanmail.firmware.app.console_session import ConsoleSession
+    from scanmail.firmware.board import open_board
+
+    board = board or open_board()
+    if safe_mode(board):
+        _text_out("scanmail: safe mode (scan button held at boot): the application is off\n")
+        return None
+    app = Application(board, open_nvs(), capacity=capacity, echo=_text_out)
+    commands = Commands(app, reboot=getattr(board, "reset", None))
+    session = ConsoleSession(commands, app.log)
+    commands.session = session
+    app.log("scanmail %s started on %s" % (app.info()["firmware"], board.name))
+    try:
+        asyncio.run(_run(app, session))
+    except KeyboardInterrupt:
+        _text_out("scanmail: stopped (Ctrl-C); REPL\n")
+    return app

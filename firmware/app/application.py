@@ -1,0 +1,141 @@
+# The scanner application's state and what it does, without the loop that drives it (app_loop.py)
+# or the console that asks (console_commands.py): the configuration, the secrets, the outbox, the
+# send limits, the log, the status light and the last result. Rule: every operation a user can
+# start ends in a result or a one-line refusal that says what to do, logged without secrets; the
+# status light shows busy while it works, then ok or error, then idle.
+import sys
+
+from scanmail.firmware.app.config_store import ConfigStore
+from scanmail.firmware.app.log_ring import LogRing
+from scanmail.firmware.app.outbox import Outbox
+from scanmail.firmware.app.send_limits import SendLimits
+
+FIRMWARE_VERSION = "0.1.0"
+
+
+class Application:
+    def __init__(self, board, nvs=None, capacity=None, echo=None, profile=None):
+        root = board.storage_root.rstrip("/")
+        self.board = board
+        self.profile = profile or getattr(board, "profile", "unknown")
+        self.log = LogRing(root if root else "/", clock=board.clock.now, echo=echo)
+        self.config = ConfigStore(root + "/config.json")
+        if self.config.migrated_from is not None:
+            self.log("config: migrated from version %d (dropped: %s)"
+                     % (self.config.migrated_from, ", ".join(self.config.dropped) or "nothing"))
+        self.secrets = None
+        if nvs is not None:
+            from scanmail.firmware.app.secret_store import SecretStore
+
+            self.secrets = SecretStore(nvs)
+        self.outbox = Outbox(root, capacity)
+        self.limits = SendLimits(root + "/outbox/limits.json")
+        self.buffer = bytearray(512)
+        self.last = None
+        self.network = "down"
+        self.token_source = None          # OAuth sign-in sets a callable returning an access token
+        for job_id, note in self.outbox.recover():
+            self.log("outbox: job %s: %s" % (job_id, note))
+
+    def now(self):
+        return self.board.clock.now()
+
+    def _light(self, state):
+        try:
+            self.board.status_light.set(state)
+        except Exception:
+            pass
+
+    def scan(self, destination=None):
+        """Scan and queue; -> the job's summary. Raises OutboxError (with what to do)."""
+        from scanmail.firmware.app.outbox import OutboxError
+        from scanmail.firmware.app.scan import scan_to_outbox
+
+        self._light("busy")
+        try:
+            job = scan_to_outbox(self.board, self.outbox, self.config.values, self.buffer, self.now(),
+                                 destination)
+        except OutboxError as err:
+            self.last = {"what": "scan", "ok": False, "code": err.code, "text": str(err)}
+            self.log("scan refused: %s" % err)
+            self._light("error")
+            raise
+        self.log("scan: job %s queued, %d page(s), %d bytes, to %s"
+                 % (job["id"], job["pages"], job["size"], ", ".join(job["to"])))
+        self._light("idle")
+        return {"job": job["id"], "pages": job["pages"], "size": job["size"], "to": job["to"]}
+
+    def work(self):
+        """One outbox step (outbox_worker.step); -> what it did."""
+        from scanmail.firmware.app.outbox_worker import step
+
+        now = self.now()
+        if now is None:
+            return {"idle": None, "clock": "unset"}
+        token = self.token_source() if self.token_source else None
+        if self.outbox.due(now)[0] is not None:
+            self._light("busy")
+        result = step(self.outbox, self.limits, self.config.values, self.secrets, self.board, now, token)
+        if "job" in result:
+            job = self.outbox.load(result["job"])
+            if job["state"] == "sent":
+                self.last = {"what": "send", "ok": True, "job": job["id"], "reply": job["reply"]}
+                self.log("outbox: job %s sent: %s" % (job["id"], job["reply"]))
+                self._light("ok")
+            else:
+                last = job["last"] or {}
+                self.last = {"what": "send", "ok": False, "job": job["id"], "state": job["state"],
+                             "text": last.get("text"), "cause": last.get("cause"),
+                             "what_to_do": last.get("what_to_do")}
+                self.log("outbox: job %s %s: %s" % (job["id"], job["state"], last.get("text")))
+                self._light("error" if job["state"] != "queued" else "idle")
+        return result
+
+    def send_test(self, to=None):
+        """A small message, now, without the outbox; -> the server's reply. Raises SMTPError."""
+        from scanmail.firmware.app.outbox_worker import settings_for
+        from scanmail.firmware.mail import Message, send_mail
+
+        values = self.config.values
+        to = to or values["address_book"].get(values["default_destination"])
+        sender = values["sender"] or values["username"]
+        token = self.token_source() if self.token_source else None
+        msg = Message(sender, [to] if to else [], [], "scanmail test from %s" % self.board.name,
+                      "This is a test message from the scanner %s." % self.board.name, [])
+        self._light("busy")
+        try:
+            result = send_mail(settings_for(values, self.secrets, token, self.board.storage_root), msg, self.board)
+        except Exception:
+            self._light("error")
+            raise
+        self._light("ok")
+        self.log("send-test to %s: %s" % (to, result["reply"]))
+        return result["reply"]
+
+    def info(self):
+        from scanmail.firmware.compat import free_heap
+
+        out = {"firmware": FIRMWARE_VERSION, "runtime": sys.implementation.name,
+               "version": ".".join(str(v) for v in sys.implementation.version[:3]),
+               "mpy_abi": getattr(sys.implementation, "_mpy", None), "profile": self.profile,
+               "name": self.board.name, "heap_free": free_heap()}
+        try:
+            import os
+
+            st = os.statvfs(self.board.storage_root)
+            out["flash_free"] = st[0] * st[4]
+            out["flash_size"] = st[0] * st[2]
+        except (OSError, AttributeError):
+            out["flash_free"] = None
+        return out
+
+    def status(self):
+        now = self.now()
+        address = None
+        try:
+            address = self.board.net.address()
+        except Exception:
+            pass
+        return {"network": self.network, "address": address, "clock": now,
+                "clock_set": now is not None, "outbox": self.outbox.counts(),
+                "config_hash": self.config.hash(), "last": self.last}

@@ -1,0 +1,186 @@
+# The scanner's configuration schema: every key, its default and what it allows, in one table.
+# Rule: this table is the only place a key is defined; the console, the store and the application
+# read it. check(key, value) returns the value in its stored form or raises ConfigError naming the
+# key, what is allowed and the value kept. Secrets (passwords, tokens, keys) are never keys here:
+# they live in the secret store.
+
+VERSION = 2
+
+# key -> (kind, default). Kinds: choice (CHOICES), int (RANGES), bool, text (LENGTHS, one line),
+# address, hosts (a list of host names), book (name -> address), path (a flash path or "").
+SCHEMA = {
+    "method": ("choice", "submission"),
+    "host": ("text", ""),               # "" = the method's own host
+    "port": ("int", 0),          # 0 = the method's own port
+    "tls": ("choice", ""),
+    "auth": ("choice", ""),
+    "username": ("text", ""),
+    "timeout_s": ("int", 30),
+    "sender": ("address", ""),
+    "address_book": ("book", {}),
+    "default_destination": ("text", ""),
+    "subject": ("text", "Scan from {device} {date} {time}"),
+    "body": ("text", "{pages} page(s) scanned by {device} on {date} at {time}."),
+    "file_type": ("choice", "pdf"),
+    "page_size": ("choice", "a4"),
+    "quality": ("int", 80),
+    "network": ("choice", "auto"),
+    "wifi_ssid": ("text", ""),
+    "ip": ("text", "dhcp"),              # dhcp, or a.b.c.d/nn
+    "gateway": ("text", ""),
+    "dns": ("hosts", []),
+    "ntp_servers": ("hosts", ["pool.ntp.org"]),
+    "utc_offset_min": ("int", 0),
+    "ca_path": ("path", ""),           # "" = the bundled roots
+    "max_age_s": ("int", 86400),
+    "retry_base_s": ("int", 30),
+    "keep_sent": ("bool", False),
+    "device_name": ("text", ""),         # "" = the board's own name
+}
+CHOICES = {
+    "method": ("submission", "direct_send", "relay", "hve", "custom"),
+    "tls": ("", "starttls", "opportunistic", "implicit", "none"),
+    "auth": ("", "login", "xoauth2", "plain", "none"),
+    "file_type": ("pdf", "jpeg"),
+    "page_size": ("a4", "letter", "legal"),
+    "network": ("auto", "wifi", "ethernet"),
+}
+RANGES = {
+    "port": (0, 65535),
+    "timeout_s": (5, 300),
+    "quality": (10, 95),
+    "utc_offset_min": (-720, 840),
+    "max_age_s": (60, 30 * 86400),
+    "retry_base_s": (1, 3600),
+}
+LENGTHS = {
+    "host": 253,
+    "username": 254,
+    "default_destination": 64,
+    "subject": 200,
+    "body": 1000,
+    "wifi_ssid": 32,
+    "ip": 18,
+    "gateway": 15,
+    "device_name": 63,
+}
+
+
+class ConfigError(ValueError):
+    """A refused value: `key`, `allowed` (words) and `current` (the value kept)."""
+
+    def __init__(self, key, allowed, current):
+        super().__init__("%s refused; allowed: %s; kept: %s" % (key, allowed, _shown(current)))
+        self.key = key
+        self.allowed = allowed
+        self.current = current
+
+
+def _shown(value):
+    import json
+
+    return json.dumps(value)
+
+
+def defaults():
+    out = {}
+    for key in SCHEMA:
+        value = SCHEMA[key][1]
+        out[key] = list(value) if isinstance(value, list) else (dict(value) if isinstance(value, dict) else value)
+    return out
+
+
+def allowed(key):
+    """What `key` allows, in words."""
+    kind = SCHEMA[key][0]
+    if kind == "choice":
+        return " | ".join(repr(c) if c == "" else c for c in CHOICES[key])
+    if kind == "int":
+        return "an integer %d..%d" % RANGES[key]
+    if kind == "bool":
+        return "true | false"
+    if kind == "text":
+        return "text of at most %d characters, one line" % LENGTHS[key]
+    if kind == "address":
+        return "an e-mail address such as scanner@contoso.com"
+    if kind == "hosts":
+        return "a list of host names or IPv4 addresses"
+    if kind == "book":
+        return "an object of names to e-mail addresses, e.g. {\"alice\": \"alice@contoso.com\"}"
+    return "an absolute flash path such as /ca.der, or \"\""
+
+
+def _is_address(value):
+    if not isinstance(value, str) or len(value) > 254 or value.count("@") != 1:
+        return False
+    local, domain = value.split("@")
+    return bool(local) and "." in domain and _one_line(value) and " " not in value
+
+
+def _one_line(value):
+    return "\r" not in value and "\n" not in value
+
+
+def _is_host(value):
+    if not isinstance(value, str) or not value or len(value) > 253 or not _one_line(value):
+        return False
+    for part in value.split("."):
+        if not part or len(part) > 63:
+            return False
+        for c in part.encode():
+            if not (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 45):
+                return False
+    return True
+
+
+def check(key, value, current=None):
+    """`value` as stored for `key`, or ConfigError (with `current` as the value kept)."""
+    if key not in SCHEMA:
+        raise ConfigError(key, "one of the keys " + ", ".join(sorted(SCHEMA)), None)
+    kind = SCHEMA[key][0]
+    ok = False
+    if kind == "choice":
+        ok = value in CHOICES[key]
+    elif kind == "int":
+        low, high = RANGES[key]
+        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    elif kind == "bool":
+        ok = value is True or value is False
+    elif kind == "text":
+        ok = isinstance(value, str) and len(value) <= LENGTHS[key] and _one_line(value)
+    elif kind == "address":
+        ok = value == "" or _is_address(value)
+    elif kind == "hosts":
+        ok = isinstance(value, list) and len(value) <= 4
+        if ok:
+            for host in value:
+                ok = ok and _is_host(host)
+    elif kind == "book":
+        ok = isinstance(value, dict) and len(value) <= 32
+        if ok:
+            for name in value:
+                ok = ok and isinstance(name, str) and 0 < len(name) <= 64 and _one_line(name) \
+                    and _is_address(value[name])
+    elif kind == "path":
+        ok = value == "" or (isinstance(value, str) and value.startswith("/") and len(value) < 128
+                             and _one_line(value))
+    if not ok:
+        raise ConfigError(key, allowed(key), current)
+    return value
+
+
+def check_whole(config):
+    """Rules between keys, after each key passed on its own: -> (key, problem) or None."""
+    if config["default_destination"] and config["default_destination"] not in config["address_book"]:
+        return "default_destination", "not a name in address_book (names: %s)" % (
+            ", ".join(sorted(config["address_book"])) or "none yet")
+    if config["method"] in ("direct_send", "relay") and not config["host"]:
+        return "host", "the %s method needs host: your MX endpoint, e.g. " \
+                       "contoso-com.mail.protection.outlook.com" % config["method"]
+    if config["method"] == "custom" and not config["host"]:
+        return "host", "the custom method needs host: the mail server's name"
+    if config["ip"] != "dhcp":
+        parts = config["ip"].split("/")
+        if len(parts) != 2 or not parts[1].isdigit() or not _is_host(parts[0]):
+            return "ip", "dhcp, or a static address with its prefix such as 192.168.1.50/24"
+    return None

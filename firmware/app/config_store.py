@@ -1,0 +1,92 @@
+# The scanner's configuration on flash: one versioned JSON file (`/config.json`), written
+# atomically, read into the schema's defaults, migrated when an older version is found. Rule:
+# a change is checked in full (each key, then the rules between keys) before anything is written,
+# so a refused change leaves both memory and flash as they were; each accepted change returns the
+# configuration's hash, which the console shows so a host tool can tell which configuration a
+# board runs. Secrets are never here (secret_store.py).
+import json
+
+from scanmail.firmware.app import atomic_file
+from scanmail.firmware.app.config_schema import VERSION, ConfigError, check, check_whole, defaults
+
+
+def _canonical(value):
+    """JSON with keys sorted at every level, so the hash does not depend on dict order."""
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(k) + ":" + _canonical(value[k]) for k in sorted(value)) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+class ConfigStore:
+    """`values` (every key, defaults filled in), `get`, `set`, `update`, `validate`, `hash`."""
+
+    def __init__(self, path):
+        self.path = path
+        self.values = defaults()
+        self.migrated_from = None
+        self.dropped = []
+        data = atomic_file.read_atomic(path)
+        if data is not None:
+            self._load(data)
+
+    def _load(self, data):
+        try:
+            doc = json.loads(data)
+            version = doc["version"]
+            stored = doc["settings"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("%s is not a configuration file this firmware wrote: fix or remove "
+                             "it (the defaults apply without it)" % self.path)
+        if version != VERSION:
+            from scanmail.firmware import call_once
+
+            stored, self.dropped = call_once("app.config_migrations", "migrate", version, stored)
+            self.migrated_from = version
+        for key in stored:
+            try:
+                self.values[key] = check(key, stored[key], self.values.get(key))
+            except ConfigError:
+                self.dropped.append(key)      # a value this version no longer allows: default
+        if self.migrated_from is not None:
+            self._save()
+
+    def _save(self):
+        atomic_file.write_atomic(self.path, json.dumps({"version": VERSION, "settings": self.values}).encode())
+
+    def hash(self):
+        import binascii
+        import hashlib
+
+        digest = hashlib.sha256(_canonical(self.values).encode()).digest()
+        return binascii.hexlify(digest[:6]).decode()
+
+    def get(self, key=None):
+        if key is None:
+            return dict(self.values)
+        if key not in self.values:
+            check(key, None)                  # raises the unknown-key error with the key list
+        return self.values[key]
+
+    def validate(self, changes):
+        """The changed configuration, or ConfigError for the first refused key (nothing kept)."""
+        if not isinstance(changes, dict) or not changes:
+            raise ConfigError("changes", "an object of one or more keys to values", None)
+        new = dict(self.values)
+        for key in changes:
+            new[key] = check(key, changes[key], self.values.get(key))
+        problem = check_whole(new)
+        if problem:
+            raise ConfigError(problem[0], problem[1], self.values.get(problem[0]))
+        return new
+
+    def update(self, changes):
+        """Check and store `changes` (all or nothing); return the new hash."""
+        new = self.validate(changes)
+        self.values = new
+        self._save()
+        return self.hash()
+
+    def set(self, key, value):
+        return self.update({key: value})

@@ -1,0 +1,167 @@
+# The console's commands: what a host tool may ask the running application, each with its
+# refusals. Rule: a reply never holds a secret (the secret store shows only set + fingerprint, a
+# send error is the mail core's text, which never holds a password or token); a refused command
+# is a CommandError with a code and a line that says what to do.
+from scanmail.firmware.app.console_session import CommandError
+
+COMMANDS = ("info", "status", "config.get", "config.set", "config.validate", "secret.set",
+            "secret.status", "scan", "send-test", "outbox.list", "outbox.retry", "outbox.purge",
+            "logs", "reboot")
+
+
+def _arg(args, name, kind, required=True):
+    value = args.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, kind):
+        raise CommandError("bad_args", "argument %r is missing or not %s" % (
+            name, "text" if kind is str else kind.__name__))
+    return value
+
+
+class Commands:
+    def __init__(self, app, reboot=None):
+        self.app = app
+        self._reboot = reboot
+        self.session = None          # set by the loop, for after_reply
+
+    def __call__(self, cmd, args):
+        if cmd not in COMMANDS:
+            raise CommandError("unknown_command", "unknown command %r; the commands: %s"
+                               % (cmd, ", ".join(COMMANDS)))
+        return getattr(self, "cmd_" + cmd.replace(".", "_").replace("-", "_"))(args)
+
+    def cmd_info(self, args):
+        return self.app.info()
+
+    def cmd_status(self, args):
+        return self.app.status()
+
+    def cmd_config_get(self, args):
+        from scanmail.firmware.app.config_schema import ConfigError
+
+        key = _arg(args, "key", str, required=False)
+        try:
+            value = self.app.config.get(key)
+        except ConfigError as err:
+            raise CommandError("unknown_key", str(err))
+        return {"value": value, "hash": self.app.config.hash()}
+
+    def _changes(self, args):
+        changes = args.get("changes")
+        if changes is None and "key" in args:
+            changes = {args["key"]: args.get("value")}
+        if not isinstance(changes, dict):
+            raise CommandError("bad_args", 'give "key" and "value", or "changes": {key: value, ...}')
+        return changes
+
+    def cmd_config_set(self, args):
+        from scanmail.firmware.app.config_schema import ConfigError
+
+        changes = self._changes(args)
+        try:
+            new_hash = self.app.config.update(changes)
+        except ConfigError as err:
+            raise CommandError("refused", str(err))
+        self.app.log("config: %s changed (hash %s)" % (", ".join(sorted(changes)), new_hash))
+        return {"hash": new_hash}
+
+    def cmd_config_validate(self, args):
+        from scanmail.firmware.app.config_schema import ConfigError
+
+        try:
+            self.app.config.validate(self._changes(args))
+        except ConfigError as err:
+            return {"valid": False, "key": err.key, "text": str(err)}
+        return {"valid": True}
+
+    def cmd_secret_set(self, args):
+        from scanmail.firmware.app.secret_store import SecretError
+
+        if self.app.secrets is None:
+            raise CommandError("no_nvs", "this board has no NVS for secrets")
+        name = _arg(args, "name", str)
+        value = args.get("value")
+        if value is not None and not isinstance(value, str):
+            raise CommandError("bad_args", "argument 'value' must be text (base64 for a key file)")
+        if name == "client_key" and value:
+            import binascii
+
+            try:
+                value = binascii.a2b_base64(value)
+            except ValueError:
+                raise CommandError("bad_args", "client_key is the DER key in base64")
+        try:
+            self.app.secrets.set(name, value)
+        except SecretError as err:
+            raise CommandError("refused", str(err))
+        status = self.app.secrets.status()[name]
+        self.app.log("secret %s %s" % (name, "set (fingerprint %s)" % status["fingerprint"]
+                                              if status["set"] else "cleared"))
+        return status
+
+    def cmd_secret_status(self, args):
+        if self.app.secrets is None:
+            raise CommandError("no_nvs", "this board has no NVS for secrets")
+        return self.app.secrets.status()
+
+    def cmd_scan(self, args):
+        from scanmail.firmware.app.outbox import OutboxError
+
+        try:
+            return self.app.scan(_arg(args, "to", str, required=False))
+        except OutboxError as err:
+            raise CommandError(err.code, str(err))
+
+    def cmd_send_test(self, args):
+        from scanmail.firmware.mail import SMTPError
+
+        try:
+            return {"reply": self.app.send_test(_arg(args, "to", str, required=False))}
+        except SMTPError as err:
+            cause, what_to_do = err.diagnosis()
+            raise CommandError("send_failed", "%s; %s" % (err, what_to_do))
+
+    def cmd_outbox_list(self, args):
+        out = []
+        for job in self.app.outbox.each():
+            last = job["last"] or {}
+            out.append({"id": job["id"], "state": job["state"], "attempts": job["attempts"],
+                        "to": job["to"], "size": job["size"], "created": job["created"],
+                        "next_at": job["next_at"], "reply": job["reply"], "error": last.get("text"),
+                        "stage": last.get("stage"), "code": last.get("code"),
+                        "server_text": last.get("server_text"),
+                        "enhanced": last.get("enhanced"), "cause": last.get("cause"),
+                        "what_to_do": last.get("what_to_do"), "subject": job["subject"]})
+        return out
+
+    def cmd_outbox_retry(self, args):
+        from scanmail.firmware.app.outbox import OutboxError
+
+        try:
+            return {"id": self.app.outbox.retry(_arg(args, "id", str), self.app.now() or 0)["id"],
+                    "state": "queued"}
+        except OutboxError as err:
+            raise CommandError(err.code, str(err))
+
+    def cmd_outbox_purge(self, args):
+        from scanmail.firmware.app.outbox import OutboxError
+
+        try:
+            return {"purged": self.app.outbox.purge(_arg(args, "id", str, required=False))}
+        except OutboxError as err:
+            raise CommandError(err.code, str(err))
+
+    def cmd_logs(self, args):
+        count = args.get("count", 50)
+        if not isinstance(count, int) or not 0 < count <= 200:
+            raise CommandError("bad_args", "count is 1..200 lines")
+        return self.app.log.lines(count)
+
+    def cmd_reboot(self, args):
+        if self._reboot is None:
+            raise CommandError("not_here", "this board cannot reset itself: power-cycle it")
+        self.app.log("console: reboot")
+        if self.session is not None:
+            self.session.after_reply = self._reboot
+        return {"rebooting": True}

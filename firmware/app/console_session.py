@@ -1,0 +1,74 @@
+# The console's request/response session over console_protocol frames: gathers the parts of each
+# request, hands whole requests to the command handler and frames its replies. Sans-I/O: feed()
+# takes bytes from the serial port and returns the bytes to write back. Rule: every request gets one
+# reply with its id (an error reply for a bad frame or a command that raised); nothing a handler
+# raises reaches the serial port as a traceback; a handler's `after_reply` (a reboot) runs only once
+# the reply is out.
+import json
+
+from scanmail.firmware.app.console_protocol import MAX_MESSAGE, FrameReader, encode, encode_message
+
+
+class CommandError(Exception):
+    """A refused command: `code` for programs, the text for people (says what to do)."""
+
+    def __init__(self, code, text):
+        super().__init__(text)
+        self.code = code
+
+
+class ConsoleSession:
+    def __init__(self, handler, log=None):
+        self._handler = handler              # handler(cmd, args) -> result; may raise CommandError
+        self._log = log
+        self._reader = FrameReader()
+        self._parts = {}                     # request id -> bytearray of the parts so far
+        self.after_reply = None
+
+    def feed(self, data):
+        out = []
+        for event in self._reader.feed(data):
+            if event[0] == "bad":
+                rid = event[1] if event[1] is not None else 0
+                self._parts.pop(rid, None)
+                out.extend(self._error(rid, "bad_frame", event[2]))
+                continue
+            _, rid, flag, data = event
+            buf = self._parts.get(rid)
+            if buf is None:
+                buf = self._parts[rid] = bytearray()
+            buf.extend(data)
+            if len(buf) > MAX_MESSAGE:
+                self._parts.pop(rid)
+                out.extend(self._error(rid, "too_long", "a request of more than %d bytes" % MAX_MESSAGE))
+            elif flag == b"+":
+                out.append(encode(rid, b"+", b""))       # "send the next part"
+            else:
+                self._parts.pop(rid)
+                out.extend(self._request(rid, bytes(buf)))
+        return out
+
+    def _request(self, rid, data):
+        try:
+            request = json.loads(data)
+            cmd = request["cmd"]
+            args = request.get("args") or {}
+            if not isinstance(args, dict):
+                raise TypeError
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return self._error(rid, "bad_request", 'a request is JSON {"cmd": NAME, "args": {...}}')
+        try:
+            result = self._handler(cmd, args)
+        except CommandError as err:
+            return self._error(rid, err.code, str(err))
+        except MemoryError:
+            return self._error(rid, "no_memory", "the board ran out of memory for %s: try again" % cmd)
+        except Exception as err:             # a bug: one line, never a traceback on the port
+            if self._log:
+                self._log("console: %s failed: %s: %s" % (cmd, type(err).__name__, err))
+            return self._error(rid, "internal", "%s failed inside the board (%s); `logs` has details"
+                               % (cmd, type(err).__name__))
+        return encode_message(rid, json.dumps({"ok": True, "result": result}).encode())
+
+    def _error(self, rid, code, text):
+        return encode_message(rid, json.dumps({"ok": False, "error": {"code": code, "text": text}}).encode())

@@ -1,0 +1,296 @@
+# The outbox: every scan is a job on flash before any network attempt, and its state changes are
+# written atomically, so a power cut at any instant leaves each job in one state with its document
+# whole. States: queued -> sending -> sent | queued (transient failure, retried later) | failed
+# (permanent, with the diagnosis) | expired (too old to retry). Rule: the document is complete
+# (written as .part, then renamed) before its job record exists; a job found in "sending" after a
+# restart is sent again, so a message goes twice only when power went after the server's 250 and
+# before "sent" was written. A full flash refuses a new job and never touches queued ones.
+import json
+import os
+
+from scanmail.firmware.app import atomic_file
+
+STATES = ("queued", "sending", "sent", "failed", "expired")
+DONE = ("sent", "failed", "expired")
+RETRY_CAP_S = 3600
+_ENOSPC = 28
+
+
+class OutboxError(Exception):
+    """A refused outbox operation (flash full, unknown job, wrong state); the text says what to do."""
+
+    def __init__(self, code, text):
+        super().__init__(text)
+        self.code = code
+
+
+def _ls(path):
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def _size(path):
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return 0
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+def _mkdirs(path):
+    at = ""
+    for part in path.split("/"):
+        if not part:
+            at = "/" if not at else at
+            continue
+        at = at + part if at.endswith("/") else at + "/" + part
+        try:
+            os.mkdir(at)
+        except OSError:
+            pass
+
+
+def backoff_s(attempts, base, jitter_byte):
+    """Seconds before attempt `attempts` + 1: base * 2**(attempts-1), capped at an hour, times a
+    jitter between 1/2 and 1 (`jitter_byte`: 0..255, random), so boards that failed together do
+    not retry together."""
+    delay = base << min(max(attempts - 1, 0), 16)
+    delay = min(delay, max(base, RETRY_CAP_S))
+    return max(1, delay // 2 + (delay // 2) * jitter_byte // 255)
+
+
+class Outbox:
+    """Jobs under `<root>/outbox`. `capacity` (bytes, optional) caps what the outbox may hold on
+    flash besides what the filesystem has free."""
+
+    def __init__(self, root, capacity=None):
+        self.root = root.rstrip("/") + "/outbox"
+        self.jobs_dir = self.root + "/jobs"
+        self.docs_dir = self.root + "/docs"
+        self.capacity = capacity
+        _mkdirs(self.jobs_dir)
+        _mkdirs(self.docs_dir)
+
+    # -- storage ------------------------------------------------------------------------------
+    def _job_path(self, job_id):
+        return "%s/%s.json" % (self.jobs_dir, job_id)
+
+    def load(self, job_id):
+        data = atomic_file.read_atomic(self._job_path(job_id))
+        if data is None:
+            raise OutboxError("unknown_job", "no job %s in the outbox: `outbox list` shows the jobs" % job_id)
+        return json.loads(data)
+
+    def save(self, job):
+        atomic_file.write_atomic(self._job_path(job["id"]), json.dumps(job).encode())
+
+    def ids(self):
+        out = []
+        for name in _ls(self.jobs_dir):
+            if name.endswith(".json"):
+                out.append(name[:-5])
+        return out
+
+    def each(self):
+        """Every job record, one at a time (a board keeps one in its heap, not the whole outbox)."""
+        for job_id in self.ids():
+            try:
+                yield self.load(job_id)
+            except (OutboxError, ValueError):
+                pass
+
+    def jobs(self):
+        return list(self.each())
+
+    def counts(self):
+        out = {}
+        for state in STATES:
+            out[state] = 0
+        for job in self.each():
+            out[job["state"]] += 1
+        return out
+
+    def used_bytes(self):
+        total = 0
+        for folder in (self.jobs_dir, self.docs_dir):
+            for name in _ls(folder):
+                total += _size(folder + "/" + name)
+        return total
+
+    def free_bytes(self):
+        """What a new scan may use: the filesystem's free space, within `capacity`."""
+        try:
+            st = os.statvfs(self.root)
+            free = st[0] * st[4]
+        except (OSError, AttributeError):
+            free = 1 << 40
+        if self.capacity is not None:
+            free = min(free, self.capacity - self.used_bytes())
+        return max(0, free)
+
+    # -- a new job ----------------------------------------------------------------------------
+    def new_id(self):
+        highest = 0
+        for name in _ls(self.jobs_dir) + _ls(self.docs_dir):
+            digits = name.split(".")[0].split("-")[0]
+            if digits.isdigit():
+                highest = max(highest, int(digits))
+        return "%06d" % (highest + 1)
+
+    def document_path(self, job_id, index, ext):
+        """Where a new job's document `index` is written (as `<path>.part` until enqueue)."""
+        return "%s/%s-%02d.%s" % (self.docs_dir, job_id, index, ext)
+
+    def check_space(self, needed):
+        free = self.free_bytes()
+        if free < needed:
+            raise OutboxError("flash_full", "flash full: %d KB free, a scan needs about %d KB; "
+                                            "nothing queued is lost: wait for the queued scans to be "
+                                            "sent, or `outbox purge` sent and failed ones"
+                              % (free // 1024, (needed + 1023) // 1024))
+
+    def write_failed(self, job_id, exc):
+        """Clean up after a document write failed; the OutboxError to report."""
+        self.discard(job_id)
+        if getattr(exc, "errno", None) == _ENOSPC or (exc.args and exc.args[0] == _ENOSPC):
+            return OutboxError("flash_full", "flash full while scanning: the scan was not kept; "
+                                             "nothing queued is lost: wait for the queued scans to "
+                                             "be sent, or `outbox purge` sent and failed ones")
+        return OutboxError("flash_error", "the scan could not be written to flash (%s): try "
+                                          "again; if it persists, check the flash" % (exc,))
+
+    def discard(self, job_id):
+        """Remove the documents of a job that was never queued."""
+        for name in _ls(self.docs_dir):
+            if name.startswith(job_id + "-"):
+                _remove(self.docs_dir + "/" + name)
+
+    def enqueue(self, job_id, parts, message, now):
+        """Queue job `job_id`: `parts` are [(document_path, file_name, mime)] written as
+        `<document_path>.part`; `message` holds sender, to, cc, subject, body, method, mailbox."""
+        files = []
+        size = 0
+        for path, name, mime in parts:
+            os.rename(path + ".part", path)
+            files.append([path, name, mime])
+            size += _size(path)
+        job = {"id": job_id, "state": "queued", "created": now, "attempts": 0, "next_at": now,
+               "files": files, "size": size, "last": None, "sent_at": None, "reply": None}
+        job.update(message)
+        self.save(job)
+        return job
+
+    # -- the state machine --------------------------------------------------------------------
+    def recover(self):
+        """After a start: drop half-written documents and those without a job; report jobs a power
+        cut left in "sending" (they are sent again). -> list of (job_id, what happened)."""
+        notes = []
+        ids = self.ids()
+        for name in _ls(self.jobs_dir):
+            if name.endswith(".tmp") and name[:-9] not in ids:
+                _remove(self.jobs_dir + "/" + name)
+        for name in _ls(self.docs_dir):
+            job_id = name.split("-")[0]
+            if name.endswith(".part") or job_id not in ids:
+                _remove(self.docs_dir + "/" + name)
+                notes.append((job_id, "a scan interrupted before it was queued was removed"))
+        for job in self.each():
+            if job["state"] == "sending":
+                job["state"] = "queued"
+                job["last"] = {"stage": "power", "text": "power went while sending; sending again",
+                               "transient": True}
+                self.save(job)
+                notes.append((job["id"], "power went while sending: sending it again"))
+        return notes
+
+    def due(self, now):
+        """The oldest queued job whose time has come, or None; also the seconds until the next one
+        (None when nothing is queued)."""
+        best = None
+        wait = None
+        for job in self.each():
+            if job["state"] != "queued":
+                continue
+            left = job["next_at"] - now
+            if left <= 0:
+                if best is None or job["id"] < best["id"]:
+                    best = job
+            elif wait is None or left < wait:
+                wait = left
+        return best, (0 if best else wait)
+
+    def mark_sending(self, job, now):
+        job["state"] = "sending"
+        job["attempts"] += 1
+        job["tried_at"] = now
+        self.save(job)
+
+    def mark_sent(self, job, reply, now, keep):
+        job["state"] = "sent"
+        job["reply"] = reply
+        job["sent_at"] = now
+        self.save(job)
+        if not keep:
+            self._drop_files(job)
+
+    def mark_failed(self, job, failure, transient, now, max_age, base, jitter_byte):
+        """A failed attempt: `failure` is a dict (stage, code, text, cause, what_to_do)."""
+        job["last"] = failure
+        if not transient:
+            job["state"] = "failed"
+        elif now - job["created"] >= max_age:
+            job["state"] = "expired"
+        else:
+            job["state"] = "queued"
+            job["next_at"] = now + backoff_s(job["attempts"], base, jitter_byte)
+        self.save(job)
+        if job["state"] == "expired":
+            self._drop_files(job)
+
+    def expire(self, now, max_age):
+        """Queued jobs older than `max_age` become expired; -> their ids."""
+        out = []
+        for job in self.each():
+            if job["state"] == "queued" and now - job["created"] >= max_age:
+                job["state"] = "expired"
+                self.save(job)
+                self._drop_files(job)
+                out.append(job["id"])
+        return out
+
+    def _drop_files(self, job):
+        for f in job["files"]:
+            _remove(f[0])
+
+    def retry(self, job_id, now):
+        """A failed job queued again at once (its document is kept for this)."""
+        job = self.load(job_id)
+        if job["state"] != "failed":
+            raise OutboxError("wrong_state", "job %s is %s; only failed jobs can be retried (its "
+                                             "document is gone otherwise)" % (job_id, job["state"]))
+        job["state"] = "queued"
+        job["next_at"] = now
+        job["created"] = now
+        self.save(job)
+        return job
+
+    def purge(self, job_id=None):
+        """Remove one job (not while it is sending), or every sent, failed and expired job."""
+        if job_id is not None:
+            jobs = [self.load(job_id)]
+            if jobs[0]["state"] == "sending":
+                raise OutboxError("wrong_state", "job %s is being sent; purge it once it is done" % job_id)
+        else:
+            jobs = [j for j in self.jobs() if j["state"] in DONE]
+        for job in jobs:
+            self._drop_files(job)
+            atomic_file.remove(self._job_path(job["id"]))
+        return [j["id"] for j in jobs]

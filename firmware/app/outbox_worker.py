@@ -1,0 +1,79 @@
+# One step of the outbox worker: expire what is too old, pick the oldest job that is due, wait
+# for the sending limits, then one attempt with the mail core and its outcome recorded. Rule: the
+# job is marked "sending" (and the limits counted) on flash before the first byte goes out; the
+# mail core's SMTPError decides: transient -> queued again with backoff (or expired when too old),
+# permanent (a 5xx, a refused setting) -> failed with the diagnosis; one connection at a time (the
+# worker is the only caller of send_mail, one job after the other).
+import os
+
+from scanmail.firmware.mail import Message, SMTPError, send_mail
+
+
+def _read(path):
+    f = open(path, "rb")
+    try:
+        return f.read()
+    finally:
+        f.close()
+
+
+def settings_for(config, secrets, token=None, root="/"):
+    """The mail core's settings from the configuration and the secret store; flash paths in the
+    configuration are read under `root` (board.storage_root)."""
+    settings = {"method": config["method"], "timeout_s": config["timeout_s"]}
+    for key in ("host", "tls", "auth", "username"):
+        if config[key]:
+            settings[key] = config[key]
+    if config["port"]:
+        settings["port"] = config["port"]
+    if secrets is not None:
+        password = secrets.get("password")
+        if password is not None:
+            settings["password"] = password.decode()
+    if token is not None:
+        settings["token"] = token
+    if config["ca_path"]:
+        settings["ca_der"] = _read(root.rstrip("/") + config["ca_path"])
+    return settings
+
+
+def failure_of(err):
+    cause, what_to_do = err.diagnosis()
+    return {"stage": err.stage, "code": err.code, "enhanced": err.enhanced, "kind": err.kind,
+            "text": str(err), "server_text": err.text, "cause": cause, "what_to_do": what_to_do,
+            "transient": bool(err.transient)}
+
+
+def step(outbox, limits, config, secrets, board, now, token=None):
+    """One unit of work. -> {"idle": seconds or None} when nothing is due, {"wait": s} when the
+    limits hold the next job back, else {"job": id, "state": new state}."""
+    outbox.expire(now, config["max_age_s"])
+    job, wait = outbox.due(now)
+    if job is None:
+        return {"idle": wait}
+    recipients = len(job["to"]) + len(job["cc"])
+    held = limits.wait_s(job["method"], job["mailbox"], recipients, now)
+    if held:
+        return {"wait": held}
+    if job["created"] is None:
+        job["created"] = now
+    limits.record(job["method"], job["mailbox"], recipients, now)
+    outbox.mark_sending(job, now)
+    try:
+        settings = settings_for(config, secrets, token, board.storage_root)
+        msg = Message(job["sender"], job["to"], job["cc"], job["subject"], job["body"],
+                      [tuple(f) for f in job["files"]])
+        result = send_mail(settings, msg, board)
+    except SMTPError as err:
+        outbox.mark_failed(job, failure_of(err), err.transient, now, config["max_age_s"],
+                           config["retry_base_s"], os.urandom(1)[0])
+    except OSError as err:           # the CA file named by ca_path is unreadable
+        outbox.mark_failed(job, {"stage": "settings", "code": None, "kind": "settings",
+                                 "text": "ca_path %s cannot be read (%s)" % (config["ca_path"], err),
+                                 "cause": "the CA file is missing",
+                                 "what_to_do": "copy it to the board or clear ca_path",
+                                 "transient": False}, False, now, config["max_age_s"],
+                           config["retry_base_s"], 0)
+    else:
+        outbox.mark_sent(job, result["reply"], now, config["keep_sent"])
+    return {"job": job["id"], "state": job["state"]}

@@ -1,0 +1,152 @@
+# The host's side of the scanner application's serial console (the board's side is
+# firmware/app/console_protocol.py and console_session.py), over any port pyserial opens
+# (/dev/ttyUSB0, COM3, a virtual board's /dev/pts/N, socket://, rfc2217://). Tests, the demo and
+# the host tools talk to a running scanner through ConsoleClient.
+#
+#     with ConsoleClient("/dev/ttyUSB0") as board:
+#         board.request("config.set", changes={"method": "submission"})   # -> {"hash": "..."}
+#         board.request("secret.set", name="password", value="...")     # -> {"set": True, ...}
+#
+# Frames: `#SM1 <id> <flag> <length> <crc32> <data>\n`, at most 240 bytes each; a long request
+# goes in parts, each sent only after the board answered the one before (an empty "+" frame), so
+# the ESP32's 260-byte receive buffer never overflows. Rule: this module never imports firmware
+# (it speaks the protocol, as a tool for a real board must); lines that are not frames are the
+# board's log and are kept in `log_lines`; every wait has a deadline; a frame the board reports as
+# damaged is sent again.
+import binascii
+import itertools
+import json
+import time
+
+VERSION = 1
+MAX_FRAME = 240
+_RETRIES = 3
+
+
+class ConsoleError(Exception):
+    """The board refused a request (`code`, and a text that says what to do) or did not answer."""
+
+    def __init__(self, code, text):
+        super().__init__(text)
+        self.code = code
+
+
+def encode(rid, flag, data):
+    return b"#SM%d %d %s %d %08x %s\n" % (VERSION, rid, flag, len(data), binascii.crc32(data) & 0xFFFFFFFF, data)
+
+
+def request_frames(rid, cmd, args):
+    data = json.dumps({"cmd": cmd, "args": args}, separators=(",", ":")).encode()
+    step = MAX_FRAME - len(encode(rid, b"+", b"")) - 4
+    frames = []
+    for at in range(0, max(len(data), 1), step):
+        frames.append(encode(rid, b"+" if at + step < len(data) else b".", data[at:at + step]))
+    return frames
+
+
+def parse_frame(line):
+    """(id, flag, data) of a frame line, ("bad", text) for a damaged one, None for a log line."""
+    at = line.find(b"#SM")
+    if at < 0:
+        return None
+    fields = line[at + 3:].rstrip(b"\r").split(b" ", 5)
+    try:
+        version, rid, flag, length, crc = int(fields[0]), int(fields[1]), fields[2], int(fields[3]), int(fields[4], 16)
+        data = fields[5]
+    except (ValueError, IndexError):
+        return ("bad", "a damaged frame from the board")
+    if version != VERSION:
+        return ("bad", "the board speaks console protocol %d, this tool %d: update one of them" % (version, VERSION))
+    if len(data) != length or binascii.crc32(data) & 0xFFFFFFFF != crc:
+        return ("bad", "a frame from the board failed its CRC check")
+    return (rid, flag, data)
+
+
+class ConsoleClient:
+    def __init__(self, port_url, timeout_s=20.0, baudrate=115200, serial_port=None):
+        if serial_port is None:
+            from scanmail.host_tools.raw_repl import open_port
+
+            serial_port = open_port(port_url, baudrate)
+        self.serial = serial_port
+        self.timeout_s = timeout_s
+        self.log_lines = []
+        self._rx = bytearray()
+        self._ids = itertools.count(int(time.time() * 1000) % 100000 + 1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.serial.close()
+
+    def _frames(self, deadline):
+        """Frames as they arrive (log lines go to log_lines) until the deadline."""
+        while time.monotonic() < deadline:
+            chunk = self.serial.read(self.serial.in_waiting or 1)
+            if chunk:
+                self._rx.extend(chunk)
+            while b"\n" in self._rx:
+                line, _, rest = bytes(self._rx).partition(b"\n")
+                self._rx = bytearray(rest)
+                parsed = parse_frame(line)
+                if parsed is None:
+                    text = line.decode("utf-8", "replace").rstrip("\r")
+                    if text:
+                        self.log_lines.append(text)
+                        yield ("log", text)
+                else:
+                    yield parsed
+        raise ConsoleError("timeout", "the board did not answer within %.0f s: is the application "
+                                      "running (not the REPL, not safe mode) on %s?"
+                           % (self.timeout_s, getattr(self.serial, "port", "the port")))
+
+    def wait_for_log(self, text, timeout_s=None):
+        """Read the board's log until a line containing `text` arrives (e.g. "started on" after a
+        reset, so that no request goes to the REPL the application replaces); -> that line."""
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        try:
+            for frame in self._frames(deadline):
+                if frame[0] == "log" and text in frame[1]:
+                    return frame[1]
+        except ConsoleError:
+            pass
+        raise ConsoleError("timeout", "the board did not log %r within %.0f s: is the application "
+                                      "installed (main.py)?" % (text, timeout_s or self.timeout_s))
+
+    def request(self, cmd, **args):
+        """Send one command; -> its result. Raises ConsoleError when the board refuses it."""
+        rid = next(self._ids)
+        frames = request_frames(rid, cmd, args)
+        deadline = time.monotonic() + self.timeout_s
+        reply = bytearray()
+        index = 0
+        tries = 0
+        self.serial.write(frames[0])
+        for frame in self._frames(deadline):
+            if frame[0] in ("bad", "log"):
+                continue
+            got_id, flag, data = frame
+            if got_id not in (rid, 0):
+                continue                               # a late reply to an earlier request
+            if flag == b"+" and not data and index < len(frames) - 1:
+                index += 1                             # the board took a part: the next one
+                self.serial.write(frames[index])
+                continue
+            reply.extend(data)
+            if flag == b"+":
+                continue
+            message = json.loads(bytes(reply))
+            reply = bytearray()
+            if not message.get("ok"):
+                error = message.get("error") or {}
+                if error.get("code") == "bad_frame" and tries < _RETRIES:
+                    tries += 1                         # damaged on the way: send it again
+                    index = 0                          # (the board dropped the parts it had)
+                    self.serial.write(frames[0])
+                    continue
+                raise ConsoleError(error.get("code", "error"), error.get("text", "refused"))
+            return message.get("result")
