@@ -276,10 +276,13 @@ def scan_on_board(board, console, case, config, password, tenant, timeout_s=60):
             "job": job["id"]}
 
 
-def judge(case, result, landed):
+def judge(case, result, landed, multi_page=True):
+    """As expected: delivered where the guide says (as the scanner's multi-page PDF, for the
+    application's scans), or refused with the guide's enhanced code and stored nowhere."""
     expect = case["expect"]
     if expect["outcome"] == "delivered":
-        return bool(result.get("ok")) and landed == [expect["where"]] and result.get("pages", 0) > 1
+        return bool(result.get("ok")) and landed == [expect["where"]] and (
+            result.get("pages", 0) > 1 or not multi_page)
     return (not result.get("ok")) and result.get("enhanced") == expect["enhanced"] and not landed
 
 
@@ -442,7 +445,7 @@ def run(args):
                 landed = find_landing(endpoints["mail"], token)
                 if result.get("ok") and not landed:
                     landed = _until(lambda: find_landing(endpoints["mail"], token), 5) or []
-                ok = judge(case, result, landed)
+                ok = judge(case, result, landed, multi_page=False)   # the act sends the one-page sample
                 expect = case["expect"]
                 expected = expect.get("where") if expect["outcome"] == "delivered" else "refused " + expect["enhanced"]
                 label = METHOD_LABELS[case["method"]] + " (%s)" % case["auth"]
