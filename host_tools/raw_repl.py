@@ -237,13 +237,8 @@ class RawRepl:
         self._read_until(_CTRL_D, what="end of raw-paste acknowledgement")
         return True
 
-    def exec_raw(self, code, timeout_s=None):
-        """Run `code` on the board; return (stdout, stderr) as bytes."""
-        if not self.in_raw_repl:
-            self.enter()
-        payload = code.encode("utf-8") if isinstance(code, str) else code
-        if _CTRL_C in payload or _CTRL_D in payload:
-            raise ValueError("code sent to the board must not contain bytes 0x03 or 0x04")
+    def _send_code(self, payload):
+        """Send code by raw-paste when the board offers it (found out once), plain raw otherwise."""
         if self.raw_paste is not False:
             used = self._send_raw_paste(payload)
             if self.raw_paste is None:
@@ -252,10 +247,23 @@ class RawRepl:
                 self._send_plain_raw(payload)
         else:
             self._send_plain_raw(payload)
+
+    def _read_result(self, timeout_s):
+        """(stdout, stderr) of the code that runs, then the raw REPL's prompt."""
         out = self._read_until(_CTRL_D, timeout_s, what="output of the code")[:-1]
         err = self._read_until(_CTRL_D, timeout_s, what="end of the error output")[:-1]
         self._read_until(b">", timeout_s, what="raw REPL prompt")
         return out, err
+
+    def exec_raw(self, code, timeout_s=None):
+        """Run `code` on the board; return (stdout, stderr) as bytes."""
+        if not self.in_raw_repl:
+            self.enter()
+        payload = code.encode("utf-8") if isinstance(code, str) else code
+        if _CTRL_C in payload or _CTRL_D in payload:
+            raise ValueError("code sent to the board must not contain bytes 0x03 or 0x04")
+        self._send_code(payload)
+        return self._read_result(timeout_s)
 
     def exec_feeding(self, code, data, window=128, timeout_s=None):
         """Run `code`, which reads len(data) bytes from stdin and writes one 0x01 for each `window`
@@ -267,14 +275,7 @@ class RawRepl:
         if not self.in_raw_repl:
             self.enter()
         payload = code.encode("utf-8")
-        if self.raw_paste is not False:
-            used = self._send_raw_paste(payload)
-            if self.raw_paste is None:
-                self.raw_paste = used
-            if not used:
-                self._send_plain_raw(payload)
-        else:
-            self._send_plain_raw(payload)
+        self._send_code(payload)
         sent = credit = 0
         while sent < len(data):
             while credit <= 0 or self._pending_input():
@@ -293,9 +294,7 @@ class RawRepl:
             self.serial.write(piece)
             sent += len(piece)
             credit -= len(piece)
-        out = self._read_until(_CTRL_D, timeout_s, what="output of the code")[:-1]
-        err = self._read_until(_CTRL_D, timeout_s, what="end of the error output")[:-1]
-        self._read_until(b">", timeout_s, what="raw REPL prompt")
+        out, err = self._read_result(timeout_s)
         return out.replace(b"\x01", b""), err
 
     def exec(self, code, timeout_s=None):
