@@ -13,7 +13,6 @@ import tty
 import pytest
 
 from scanmail.emulator.boards.sample_document import write_pages
-from scanmail.emulator.tenant import FakeTenant
 from scanmail.host_tools.console_client import ConsoleClient, ConsoleError, encode
 from tests import runtimes
 
@@ -49,12 +48,6 @@ class PtyPort:
 
     def close(self):
         pass
-
-
-@pytest.fixture(scope="module")
-def tenant(tmp_path_factory):
-    with FakeTenant(state_dir=tmp_path_factory.mktemp("o365")) as t:
-        yield t
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ import pypdf
 import pytest
 
 from scanmail.emulator.boards.sample_document import write_pages
-from scanmail.emulator.tenant import FakeTenant
 from tests import runtimes
 from tests.firmware.runtime_cache import run_json
 
@@ -21,12 +20,6 @@ FIRMWARE_ON_RUNTIME = os.path.join(runtimes.REPO_ROOT, "tests", "firmware", "on_
 CONFIG = {"username": "scanner@contoso.com", "sender": "scanner@contoso.com",
           "address_book": {"alice": "alice@contoso.com"}, "default_destination": "alice",
           "retry_base_s": 60, "max_age_s": 3600, "timeout_s": 10}
-
-
-@pytest.fixture(scope="module")
-def tenant(tmp_path_factory):
-    with FakeTenant(state_dir=tmp_path_factory.mktemp("o365")) as t:
-        yield t
 
 
 @pytest.fixture(scope="module")
