@@ -24,8 +24,11 @@ def call_once(module, function, *args):
         for name in list(sys.modules):
             if name not in loaded and name.startswith(prefix):
                 sys.modules.pop(name)
-                if hasattr(package, name[len(prefix):]):
-                    delattr(package, name[len(prefix):])
+                # the module is also an attribute of its package (app.scan of firmware.app)
+                parent, _, leaf = name.rpartition(".")
+                parent = sys.modules.get(parent, package)
+                if hasattr(parent, leaf):
+                    delattr(parent, leaf)
         import gc
 
         gc.collect()
