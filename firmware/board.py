@@ -8,7 +8,9 @@
 #   board.net.address()             the board's IP address as a string
 #   board.clock.now()               UTC seconds since 1970-01-01, or None while the clock is unset
 #   board.storage_root              the writable filesystem root ("/" on a board)
-#   board.scanner                   an object with scan(path) -> bytes_written, or None
+#   board.scanner                   None, or a sheet feeder: scanner.next_page() -> the next page as
+#                                   a stream of its JPEG bytes (page.readinto(buf) -> count, 0 at
+#                                   the page's end; page.close()), or None when the feeder is empty
 #   board.status_light              set(state), state in "idle" | "busy" | "ok" | "error"
 #   board.reset()                   hard reset
 #

@@ -249,13 +249,43 @@ def status_light_for(pins):
     return LedStatusLight(pins["status_led"], bool(pins.get("status_led_active_low")))
 
 
+class FramePage:
+    """One camera frame (the JPEG bytes the driver returned) read out as a page stream."""
+
+    def __init__(self, frame):
+        self._frame = memoryview(frame)
+        self._at = 0
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self._frame) - self._at)
+        buf[:n] = self._frame[self._at:self._at + n]
+        self._at += n
+        return n
+
+    def close(self):
+        self._frame = memoryview(b"")
+
+
 class CameraScanner:
-    """The OV2640 of an ESP32-CAM through the `camera` module of esp32-camera builds."""
+    """The OV2640 of an ESP32-CAM through the `camera` module of esp32-camera builds, as the
+    scanner contract's sheet feeder (firmware/board.py): each scan is one page, the frame the camera
+    takes when the application asks for it, then the feeder is empty until the next scan. The
+    driver returns the frame whole (in PSRAM on these boards); the page is read out of it in the
+    application's buffer-sized pieces."""
 
     def __init__(self, camera):
         self._camera = camera
+        self._taken = False
 
-    def scan(self, path):
+    def next_page(self):
+        if self._taken:
+            self._taken = False
+            return None
+        page = FramePage(self._capture())
+        self._taken = True
+        return page
+
+    def _capture(self):
         camera = self._camera
         if hasattr(camera, "Camera"):  # cnadler86/micropython-camera-API
             device = camera.Camera()
@@ -275,9 +305,7 @@ class CameraScanner:
                 camera.deinit()
         if not image:
             raise BoardError("the camera returned no image", "power-cycle the board and scan again")
-        with open(path, "wb") as f:
-            f.write(image)
-        return len(image)
+        return image
 
 
 def find_scanner(kind=None):

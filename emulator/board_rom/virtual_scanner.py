@@ -1,8 +1,9 @@
 # The virtual board's scanner: each scan feeds the pages of a sample document (JPEG files the host
 # drew when the board was made, emulator/boards/sample_document.py) one by one, as a sheet feeder
-# does. Rule: the scanner contract of the application (`scan_page(path)` writes the next page as a
-# JPEG file and returns its size, 0 when the feeder is empty, then the same document is ready again),
-# with the page copied through a small buffer so it never sits whole in the board's heap.
+# does. Rule: the scanner contract of the application (firmware/board.py): `next_page()` gives the
+# next page as a stream of its JPEG bytes (`readinto(buffer)`, `close()`), None when the feeder is
+# empty, and then the same document is ready again; the page is read from the host as the
+# application asks for it, so it never sits whole in the board's heap.
 import os
 
 import _vboard_host
@@ -27,28 +28,11 @@ class VirtualScanner:
     def pages(self):
         return [self.pages_dir + "/" + n for n in page_names(self.pages_dir)]
 
-    def scan_page(self, path):
+    def next_page(self):
         pages = self.pages()
         if self._next >= len(pages):
             self._next = 0
             self.scans += 1
-            return 0
-        source = _vboard_host.open_host(pages[self._next], "rb")
+            return None
         self._next += 1
-        buf = bytearray(1024)
-        view = memoryview(buf)
-        total = 0
-        try:
-            out = open(path, "wb")
-            try:
-                while True:
-                    n = source.readinto(buf)
-                    if not n:
-                        break
-                    out.write(view[:n])
-                    total += n
-            finally:
-                out.close()
-        finally:
-            source.close()
-        return total
+        return _vboard_host.open_host(pages[self._next - 1], "rb")

@@ -1,10 +1,10 @@
 # A streaming PDF writer: each scanned JPEG page goes into the PDF as a DCTDecode image (the JPEG
-# bytes unchanged, which every viewer decodes), drawn to fit the page. Rule: never a page in RAM:
-# the image's size comes from its SOF marker (jpeg_info), its bytes are copied through one small
-# buffer the caller owns, and the writer keeps only the byte offset of each object it wrote (for
-# the cross-reference table at the end), counted as it goes.
-import os
-
+# bytes unchanged, which every viewer decodes), drawn to fit the page. Rule: never a page in RAM,
+# and each page's bytes pass once, from the scanner straight into the PDF: the image's size comes
+# from its SOF marker in the first buffer read (jpeg_info), its bytes are copied through one small
+# buffer the caller owns, and its length, known only at its end, is an object of its own written
+# after the image (`/Length 7 0 R`, PDF 1.4 section 3.2.7); the writer keeps only the byte offset
+# of each object it wrote (for the cross-reference table at the end), counted as it goes.
 from scanmail.firmware.app.jpeg_info import jpeg_info
 
 # Page sizes in points (1/72 inch).
@@ -41,51 +41,56 @@ class PdfWriter:
         self._offsets.append(self._pos)
         self._write(b"%d 0 obj\n" % number)
 
+    def add_page(self, page):
+        """Append the JPEG that `page` reads out (`readinto(buffer)` -> bytes, 0 at its end) as the
+        next page; -> its size in bytes."""
+        view = self._view
+        have = _fill(page, view)
+        width, height, components = jpeg_info(view[:have], have < len(view))
+        first = 3 + 4 * self.pages             # page, content stream, image, image length
+        page_w, page_h = self._page
+        # fit the image to the page, in integer hundredths of a point: the same bytes on every
+        # runtime (float formatting differs between MicroPython and CPython)
+        if width * page_h <= height * page_w:
+            draw_h = page_h * 100
+            draw_w = width * page_h * 100 // height
+        else:
+            draw_w = page_w * 100
+            draw_h = height * page_w * 100 // width
+        content = b"q %s 0 0 %s %s %s cm /Im0 Do Q\n" % (
+            _points(draw_w), _points(draw_h), _points((page_w * 100 - draw_w) // 2),
+            _points((page_h * 100 - draw_h) // 2))
+        self._begin_object(first)
+        self._write(b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 %d %d]/Contents %d 0 R"
+                    b"/Resources<</XObject<</Im0 %d 0 R>>>>>>\nendobj\n"
+                    % (page_w, page_h, first + 1, first + 2))
+        self._begin_object(first + 1)
+        self._write(b"<</Length %d>>\nstream\n" % len(content))
+        self._write(content)
+        self._write(b"endstream\nendobj\n")
+        self._begin_object(first + 2)
+        decode = b"/Decode[1 0 1 0 1 0 1 0]" if components == 4 else b""
+        self._write(b"<</Type/XObject/Subtype/Image/Width %d/Height %d/ColorSpace %s"
+                    b"/BitsPerComponent 8/Filter/DCTDecode%s/Length %d 0 R>>\nstream\n"
+                    % (width, height, _COLOUR_SPACES[components].encode(), decode, first + 3))
+        size = 0
+        while have:
+            self._write(view[:have])
+            size += have
+            have = page.readinto(view)
+        self._write(b"\nendstream\nendobj\n")
+        self._begin_object(first + 3)
+        self._write(b"%d\nendobj\n" % size)
+        self.pages += 1
+        return size
+
     def add_jpeg(self, path):
         """Append the JPEG file at `path` as the next page."""
-        size = os.stat(path)[6]
         f = open(path, "rb")
         try:
-            width, height, components = jpeg_info(f)
-            f.seek(0)
-            first = 3 + 3 * self.pages             # page, content stream, image
-            page_w, page_h = self._page
-            # fit the image to the page, in integer hundredths of a point: the same bytes on every
-            # runtime (float formatting differs between MicroPython and CPython)
-            if width * page_h <= height * page_w:
-                draw_h = page_h * 100
-                draw_w = width * page_h * 100 // height
-            else:
-                draw_w = page_w * 100
-                draw_h = height * page_w * 100 // width
-            content = b"q %s 0 0 %s %s %s cm /Im0 Do Q\n" % (
-                _points(draw_w), _points(draw_h), _points((page_w * 100 - draw_w) // 2),
-                _points((page_h * 100 - draw_h) // 2))
-            self._begin_object(first)
-            self._write(b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 %d %d]/Contents %d 0 R"
-                        b"/Resources<</XObject<</Im0 %d 0 R>>>>>>\nendobj\n"
-                        % (page_w, page_h, first + 1, first + 2))
-            self._begin_object(first + 1)
-            self._write(b"<</Length %d>>\nstream\n" % len(content))
-            self._write(content)
-            self._write(b"endstream\nendobj\n")
-            self._begin_object(first + 2)
-            decode = b"/Decode[1 0 1 0 1 0 1 0]" if components == 4 else b""
-            self._write(b"<</Type/XObject/Subtype/Image/Width %d/Height %d/ColorSpace %s"
-                        b"/BitsPerComponent 8/Filter/DCTDecode%s/Length %d>>\nstream\n"
-                        % (width, height, _COLOUR_SPACES[components].encode(), decode, size))
-            left = size
-            view = self._view
-            while left:
-                n = f.readinto(view[:min(left, len(view))])
-                if not n:
-                    raise OSError(5, "%s shrank while it was copied into the PDF" % path)
-                self._write(view[:n])
-                left -= n
-            self._write(b"\nendstream\nendobj\n")
+            return self.add_page(f)
         finally:
             f.close()
-        self.pages += 1
 
     def close(self):
         """Write the page tree, the catalog, the cross-reference table and the trailer; return the
@@ -95,7 +100,7 @@ class PdfWriter:
         pages_at = self._pos
         self._write(b"2 0 obj\n<</Type/Pages/Count %d/Kids[" % self.pages)
         for i in range(self.pages):
-            self._write(b"%d 0 R " % (3 + 3 * i))
+            self._write(b"%d 0 R " % (3 + 4 * i))
         self._write(b"]>>\nendobj\n")
         catalog_at = self._pos
         self._write(b"1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n")
@@ -107,6 +112,17 @@ class PdfWriter:
             self._write(b"%010d 00000 n \n" % offset)
         self._write(b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (count, xref_at))
         return self._pos
+
+
+def _fill(page, view):
+    """Read from `page` until `view` is full or the page ends; -> the bytes read."""
+    have = 0
+    while have < len(view):
+        n = page.readinto(view[have:])
+        if not n:
+            break
+        have += n
+    return have
 
 
 def write_pdf(path, page_paths, buffer, page_size="a4"):

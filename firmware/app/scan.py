@@ -1,17 +1,22 @@
 # A press of the scan button: pages from the board's scanner become one document in the outbox (a
 # PDF, or the JPEG pages themselves), queued with its message. Rule: nothing is queued until the
 # document is whole; a full flash (or a scanner error) leaves no trace but a clear status, and never
-# touches jobs already queued. The scanner contract: `board.scanner.scan_page(path)` writes the next
-# page as a JPEG file and returns its size, or 0 when there is no page left.
-import os
-import time
-
+# touches jobs already queued. The scanner contract (firmware/board.py): `board.scanner.next_page()`
+# gives the next page as a stream of its JPEG bytes (`readinto(buffer)` -> count, 0 at the page's
+# end; `close()`), or None when the feeder is empty; each page goes from the scanner straight into
+# the document, through one buffer that lives only while the scan runs.
 from scanmail.firmware.app.outbox import OutboxError
-from scanmail.firmware.app.pdf_writer import write_pdf
-from scanmail.firmware.board_parts import epoch_offset
+from scanmail.firmware.app.pdf_writer import PdfWriter
+from scanmail.firmware.app.jpeg_info import JpegError
+from scanmail.firmware.compat import const, free_heap
 
-MAX_PAGES = 50
-HEADROOM = 16 * 1024        # the PDF's own objects, the job record
+_MAX_PAGES = const(50)
+_HEADROOM = const(16 * 1024)        # the PDF's own objects, the job record
+# The copy buffer: an eighth of the free heap, within these bounds (a small board copies in small
+# pieces, a roomy one in fewer, larger writes); the first buffer of a page must hold its JPEG
+# headers up to the frame header (jpeg_info.py).
+_BUFFER_MIN = const(1024)
+_BUFFER_MAX = const(16 * 1024)
 
 
 def fill_template(text, values):
@@ -44,44 +49,36 @@ def scan_to_outbox(board, outbox, config, buffer, now, destination=None):
         raise OutboxError("no_sender", "no sender: `config set sender scanner@contoso.com`")
     from scanmail.firmware.app.send_limits import refusal
 
-    outbox.check_space(HEADROOM)
+    outbox.check_space(_HEADROOM)
     job_id = outbox.new_id()
-    pages = []
+    if buffer is None:
+        buffer = bytearray(max(_BUFFER_MIN, min(_BUFFER_MAX, free_heap() // 8)))
+    parts = []
     try:
-        while True:
-            if len(pages) >= MAX_PAGES:
-                raise OutboxError("too_many_pages", "more than %d pages: scan them in parts" % MAX_PAGES)
-            path = "%s/%s-p%02d.jpg" % (outbox.docs_dir, job_id, len(pages) + 1)
-            if not board.scanner.scan_page(path):
-                _remove(path)
-                break
-            pages.append(path)
-            outbox.check_space(0)
-        if not pages:
-            raise OutboxError("no_pages", "the scanner gave no page: put the document in the feeder")
-        size = 0
-        for page in pages:
-            size += os.stat(page)[6]
-        parts = []
         if config["file_type"] == "pdf":
-            outbox.check_space(size + HEADROOM)
             document = outbox.document_path(job_id, 1, "pdf")
-            size = write_pdf(document + ".part", pages, buffer, config["page_size"])
-            for page in pages:
-                _remove(page)
+            pages, size = _scan_pdf(board.scanner, outbox, document + ".part", buffer, config["page_size"])
             parts.append((document, "scan-%s.pdf" % job_id, "application/pdf"))
         else:
-            for i, page in enumerate(pages):
-                document = outbox.document_path(job_id, i + 1, "jpg")
-                os.rename(page, document + ".part")
-                parts.append((document, "scan-%s-%02d.jpg" % (job_id, i + 1), "image/jpeg"))
+            pages = size = 0
+            while True:
+                page = _next_page(board.scanner, pages)
+                if page is None:
+                    break
+                document = outbox.document_path(job_id, pages + 1, "jpg")
+                pages += 1
+                size += _copy(page, document + ".part", buffer)
+                parts.append((document, "scan-%s-%02d.jpg" % (job_id, pages), "image/jpeg"))
+                outbox.check_space(_HEADROOM // 2)
+            if not pages:
+                raise _no_pages()
         problem = refusal(config["method"], len(to), size)
         if problem:
             raise OutboxError("over_limit", problem)
-        local = time.gmtime((now or 0) + config["utc_offset_min"] * 60 - epoch_offset())
-        values = {"date": "%04d-%02d-%02d" % local[:3], "time": "%02d:%02d" % local[3:5],
-                  "pages": len(pages), "device": config["device_name"] or board.name, "job": job_id}
-        message = {"sender": sender, "to": to, "cc": [], "pages": len(pages),
+        values = {"date": _date((now or 0) + config["utc_offset_min"] * 60),
+                  "time": _time((now or 0) + config["utc_offset_min"] * 60),
+                  "pages": pages, "device": config["device_name"] or board.name, "job": job_id}
+        message = {"sender": sender, "to": to, "cc": [], "pages": pages,
                    "subject": fill_template(config["subject"], values),
                    "body": fill_template(config["body"], values),
                    "method": config["method"], "mailbox": config["username"] or sender}
@@ -89,8 +86,85 @@ def scan_to_outbox(board, outbox, config, buffer, now, destination=None):
     except OutboxError:
         outbox.discard(job_id)
         raise
+    except JpegError as exc:
+        outbox.discard(job_id)
+        raise OutboxError("scanner_error", "the scanner gave a page that is not a JPEG a PDF can "
+                                           "show (%s): scan again; if it persists, set file_type "
+                                           "jpeg" % exc)
     except OSError as exc:
         raise outbox.write_failed(job_id, exc)
+    except MemoryError:
+        outbox.discard(job_id)
+        raise
+    except Exception as exc:          # the scanner's own error (a BoardError says what to do)
+        outbox.discard(job_id)
+        raise OutboxError("scanner_error", "the scanner failed: %s" % exc)
+
+
+def _date(seconds):
+    """'2026-12-02' from seconds since 1970, without the runtime's gmtime (its epoch differs
+    between ports): civil_from_days (H. Hinnant), as firmware/mime_headers.py does."""
+    z = seconds // 86400 + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    month = mp + 3 if mp < 10 else mp - 9
+    return "%04d-%02d-%02d" % (yoe + era * 400 + (month <= 2), month, doy - (153 * mp + 2) // 5 + 1)
+
+
+def _time(seconds):
+    return "%02d:%02d" % (seconds // 3600 % 24, seconds // 60 % 60)
+
+
+def _no_pages():
+    return OutboxError("no_pages", "the scanner gave no page: put the document in the feeder")
+
+
+def _next_page(scanner, pages):
+    """The scanner's next page (a stream), or None when the feeder is empty."""
+    if pages >= _MAX_PAGES:
+        raise OutboxError("too_many_pages", "more than %d pages: scan them in parts" % _MAX_PAGES)
+    return scanner.next_page()
+
+
+def _scan_pdf(scanner, outbox, path, buffer, page_size):
+    """Every page of the feeder into one PDF at `path`; -> (pages, PDF size)."""
+    out = open(path, "wb")
+    try:
+        writer = PdfWriter(out, buffer, page_size)
+        while True:
+            page = _next_page(scanner, writer.pages)
+            if page is None:
+                break
+            try:
+                writer.add_page(page)
+            finally:
+                page.close()
+            outbox.check_space(_HEADROOM // 2)
+        if not writer.pages:
+            raise _no_pages()
+        return writer.pages, writer.close()
+    finally:
+        out.close()
+
+
+def _copy(page, path, buffer):
+    """One page's JPEG bytes into the file at `path`; -> its size."""
+    view = memoryview(buffer)
+    size = 0
+    out = open(path, "wb")
+    try:
+        while True:
+            n = page.readinto(buffer)
+            if not n:
+                return size
+            out.write(view[:n])
+            size += n
+    finally:
+        out.close()
+        page.close()
 
 
 def _remove(path):
