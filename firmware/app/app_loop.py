@@ -22,12 +22,26 @@ NETWORK_BACKOFF_S = (1, 2, 4, 8, 16, 30, 60)
 PRELOAD = ("mail", "app.outbox_worker", "app.scan", "app.pdf_writer", "app.jpeg_info",
            "app.secret_store", "app.application", "app.console_commands", "app.console_session",
            "app.console_protocol", "board")
+# Where the bytecode stays in flash (a ROMFS partition, or frozen into the firmware), importing a
+# module costs only its function and class objects, and a module that is let go gives them back:
+# there only the modules every moment needs are loaded at start, and the steps that run now and
+# then (a scan and its PDF writer, a console command, the configuration schema) are loaded for the
+# call and let go after it (firmware.call_once), so the heap a send needs is free while it sends.
+RESIDENT = ("mail", "app.outbox_worker", "app.secret_store", "app.application",
+            "app.console_session", "app.console_protocol")
+
+
+def code_in_heap():
+    """True when imported code lives in the heap: modules loaded from files on the filesystem (the
+    stock build). From a ROMFS partition (mounted at /rom) or frozen into the firmware (a module
+    name without a leading /) the bytecode stays in flash."""
+    return __file__.startswith("/") and not __file__.startswith("/rom/")
 
 
 def preload():
     import gc
 
-    for name in PRELOAD:
+    for name in PRELOAD if code_in_heap() else RESIDENT:
         __import__("scanmail.firmware." + name)
         gc.collect()
 
@@ -140,22 +154,33 @@ async def _run(app, session):
     await tasks[0]
 
 
+def start(board, nvs=None, capacity=None, echo=None):
+    """The application and its console session, as main() runs them (the heap bench builds them
+    the same way); -> (app, session)."""
+    from scanmail.firmware import call_once
+    from scanmail.firmware.app.application import Application
+    from scanmail.firmware.app.console_session import ConsoleSession
+
+    app = Application(board, nvs, capacity=capacity, echo=echo)
+    reboot = getattr(board, "reset", None)
+
+    def commands(cmd, args):
+        return call_once("app.console_commands", "handle", app, session, reboot, cmd, args)
+
+    session = ConsoleSession(commands, app.log)
+    return app, session
+
+
 def main(board=None, capacity=None):
     """Start the application (main.py calls this); returns when Ctrl-C stops it."""
     preload()
-    from scanmail.firmware.app.application import Application
-    from scanmail.firmware.app.console_commands import Commands
-    from scanmail.firmware.app.console_session import ConsoleSession
     from scanmail.firmware.board import open_board
 
     board = board or open_board()
     if safe_mode(board):
         _text_out("scanmail: safe mode (scan button held at boot): the application is off\n")
         return None
-    app = Application(board, open_nvs(), capacity=capacity, echo=_text_out)
-    commands = Commands(app, reboot=getattr(board, "reset", None))
-    session = ConsoleSession(commands, app.log)
-    commands.session = session
+    app, session = start(board, open_nvs(), capacity, _text_out)
     app.log("scanmail %s started on %s" % (app.info()["firmware"], board.name))
     try:
         asyncio.run(_run(app, session))

@@ -30,7 +30,6 @@ class Application:
             self.secrets = SecretStore(nvs)
         self.outbox = Outbox(root, capacity)
         self.limits = SendLimits(root + "/outbox/limits.json")
-        self.buffer = bytearray(512)
         self.last = None
         self.network = "down"
         self.token_source = None          # OAuth sign-in sets a callable returning an access token
@@ -48,13 +47,14 @@ class Application:
 
     def scan(self, destination=None):
         """Scan and queue; -> the job's summary. Raises OutboxError (with what to do)."""
+        from scanmail.firmware import call_once
         from scanmail.firmware.app.outbox import OutboxError
-        from scanmail.firmware.app.scan import scan_to_outbox
 
         self._light("busy")
         try:
-            job = scan_to_outbox(self.board, self.outbox, self.config.values, self.buffer, self.now(),
-                                 destination)
+            # the scan, its PDF writer and their copy buffer are in the heap only while it runs
+            job = call_once("app.scan", "scan_to_outbox", self.board, self.outbox, self.config.values,
+                            None, self.now(), destination)
         except OutboxError as err:
             self.last = {"what": "scan", "ok": False, "code": err.code, "text": str(err)}
             self.log("scan refused: %s" % err)

@@ -2,9 +2,9 @@
 # Rule: this table is the only place a key is defined; the console, the store and the application
 # read it. check(key, value) returns the value in its stored form or raises ConfigError naming the
 # key, what is allowed and the value kept. Secrets (passwords, tokens, keys) are never keys here:
-# they live in the secret store.
-
-VERSION = 2
+# they live in the secret store. Loaded only while a configuration is read, checked or changed
+# (config_store.py calls it through call_once), so its tables do not sit in the heap meanwhile.
+from scanmail.firmware.app.config_store import VERSION, ConfigError  # noqa: F401  (here too)
 
 # key -> (kind, default). Kinds: choice (CHOICES), int (RANGES), bool, text (LENGTHS, one line),
 # address, hosts (a list of host names), book (name -> address), path (a flash path or "").
@@ -64,22 +64,6 @@ LENGTHS = {
     "gateway": 15,
     "device_name": 63,
 }
-
-
-class ConfigError(ValueError):
-    """A refused value: `key`, `allowed` (words) and `current` (the value kept)."""
-
-    def __init__(self, key, allowed, current):
-        super().__init__("%s refused; allowed: %s; kept: %s" % (key, allowed, _shown(current)))
-        self.key = key
-        self.allowed = allowed
-        self.current = current
-
-
-def _shown(value):
-    import json
-
-    return json.dumps(value)
 
 
 def defaults():
@@ -184,3 +168,29 @@ def check_whole(config):
         if len(parts) != 2 or not parts[1].isdigit() or not _is_host(parts[0]):
             return "ip", "dhcp, or a static address with its prefix such as 192.168.1.50/24"
     return None
+
+
+def checked(stored, values):
+    """Each key of `stored` (a file's settings) checked into `values`; -> the keys dropped (unknown
+    to this version, or a value it no longer allows: the default stays)."""
+    dropped = []
+    for key in stored:
+        try:
+            values[key] = check(key, stored[key], values.get(key))
+        except ConfigError:
+            dropped.append(key)
+    return dropped
+
+
+def validated(values, changes):
+    """`values` with `changes` applied, each key then the rules between keys checked; raises
+    ConfigError for the first refused key (with the value kept)."""
+    if not isinstance(changes, dict) or not changes:
+        raise ConfigError("changes", "an object of one or more keys to values", None)
+    new = dict(values)
+    for key in changes:
+        new[key] = check(key, changes[key], values.get(key))
+    problem = check_whole(new)
+    if problem:
+        raise ConfigError(problem[0], problem[1], values.get(problem[0]))
+    return new

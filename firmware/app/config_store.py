@@ -3,11 +3,28 @@
 # a change is checked in full (each key, then the rules between keys) before anything is written,
 # so a refused change leaves both memory and flash as they were; each accepted change returns the
 # configuration's hash, which the console shows so a host tool can tell which configuration a
-# board runs. Secrets are never here (secret_store.py).
+# board runs. Secrets are never here (secret_store.py). The schema (config_schema.py) is loaded for
+# each read, check or change and let go after it (call_once): between changes only the values stay.
 import json
 
+from scanmail.firmware import call_once
 from scanmail.firmware.app import atomic_file
-from scanmail.firmware.app.config_schema import VERSION, ConfigError, check, check_whole, defaults
+
+VERSION = 2
+
+
+class ConfigError(ValueError):
+    """A refused value: `key`, `allowed` (words) and `current` (the value kept)."""
+
+    def __init__(self, key, allowed, current):
+        super().__init__("%s refused; allowed: %s; kept: %s" % (key, allowed, json.dumps(current)))
+        self.key = key
+        self.allowed = allowed
+        self.current = current
+
+
+def _schema(function, *args):
+    return call_once("app.config_schema", function, *args)
 
 
 def _canonical(value):
@@ -24,7 +41,7 @@ class ConfigStore:
 
     def __init__(self, path):
         self.path = path
-        self.values = defaults()
+        self.values = _schema("defaults")
         self.migrated_from = None
         self.dropped = []
         data = atomic_file.read_atomic(path)
@@ -40,15 +57,10 @@ class ConfigStore:
             raise ValueError("%s is not a configuration file this firmware wrote: fix or remove "
                              "it (the defaults apply without it)" % self.path)
         if version != VERSION:
-            from scanmail.firmware import call_once
-
             stored, self.dropped = call_once("app.config_migrations", "migrate", version, stored)
             self.migrated_from = version
-        for key in stored:
-            try:
-                self.values[key] = check(key, stored[key], self.values.get(key))
-            except ConfigError:
-                self.dropped.append(key)      # a value this version no longer allows: default
+        # a key this version does not know, or a value it no longer allows: the default stays
+        self.dropped.extend(_schema("checked", stored, self.values))
         if self.migrated_from is not None:
             self._save()
 
@@ -66,20 +78,12 @@ class ConfigStore:
         if key is None:
             return dict(self.values)
         if key not in self.values:
-            check(key, None)                  # raises the unknown-key error with the key list
+            _schema("check", key, None)       # raises the unknown-key error with the key list
         return self.values[key]
 
     def validate(self, changes):
         """The changed configuration, or ConfigError for the first refused key (nothing kept)."""
-        if not isinstance(changes, dict) or not changes:
-            raise ConfigError("changes", "an object of one or more keys to values", None)
-        new = dict(self.values)
-        for key in changes:
-            new[key] = check(key, changes[key], self.values.get(key))
-        problem = check_whole(new)
-        if problem:
-            raise ConfigError(problem[0], problem[1], self.values.get(problem[0]))
-        return new
+        return _schema("validated", self.values, changes)
 
     def update(self, changes):
         """Check and store `changes` (all or nothing); return the new hash."""

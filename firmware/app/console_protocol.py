@@ -14,11 +14,13 @@
 # answered with an error naming the id, so the host sends it again.
 import binascii
 
+from scanmail.firmware.compat import const
+
 VERSION = 1
 PREFIX = b"#SM"
 MAX_FRAME = 240
 MAX_MESSAGE = 8192
-MAX_LINE = 512
+_MAX_LINE = const(512)
 
 
 def encode(rid, flag, data):
@@ -59,7 +61,7 @@ class FrameReader:
                 self._skipping = False
             elif not self._skipping:
                 self._line.append(b)
-                if len(self._line) > MAX_LINE:         # no frame is this long: skip to the line's end
+                if len(self._line) > _MAX_LINE:         # no frame is this long: skip to the line's end
                     self._skipping = True
         return events
 

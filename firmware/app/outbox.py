@@ -9,11 +9,12 @@ import json
 import os
 
 from scanmail.firmware.app import atomic_file
+from scanmail.firmware.compat import const
 
 STATES = ("queued", "sending", "sent", "failed", "expired")
 DONE = ("sent", "failed", "expired")
-RETRY_CAP_S = 3600
-_ENOSPC = 28
+_RETRY_CAP_S = const(3600)
+_ENOSPC = const(28)
 
 
 class OutboxError(Exception):
@@ -63,7 +64,7 @@ def backoff_s(attempts, base, jitter_byte):
     jitter between 1/2 and 1 (`jitter_byte`: 0..255, random), so boards that failed together do
     not retry together."""
     delay = base << min(max(attempts - 1, 0), 16)
-    delay = min(delay, max(base, RETRY_CAP_S))
+    delay = min(delay, max(base, _RETRY_CAP_S))
     return max(1, delay // 2 + (delay // 2) * jitter_byte // 255)
 
 

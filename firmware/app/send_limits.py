@@ -7,21 +7,22 @@
 import json
 
 from scanmail.firmware.app import atomic_file
+from scanmail.firmware.compat import const
 
-MESSAGES_PER_MINUTE = 30
-RECIPIENTS_PER_DAY = 10000
-HVE_RECIPIENTS = 50
-HVE_BYTES = 10 * 1024 * 1024
-_DAY = 86400
-_HOUR = 3600
+_MESSAGES_PER_MINUTE = const(30)
+_RECIPIENTS_PER_DAY = const(10000)
+_HVE_RECIPIENTS = const(50)
+_HVE_BYTES = const(10 * 1024 * 1024)
+_DAY = const(86400)
+_HOUR = const(3600)
 
 
 def refusal(method, recipients, size):
     """Why a message can never pass its method's limits, or None."""
-    if method == "hve" and recipients > HVE_RECIPIENTS:
+    if method == "hve" and recipients > _HVE_RECIPIENTS:
         return "High Volume Email takes at most %d recipients a message, not %d: split the " \
-               "address list" % (HVE_RECIPIENTS, recipients)
-    if method == "hve" and size > HVE_BYTES:
+               "address list" % (_HVE_RECIPIENTS, recipients)
+    if method == "hve" and size > _HVE_BYTES:
         return "High Volume Email takes messages up to 10 MB, and this scan is %d KB: scan fewer " \
                "pages or a lower quality" % (size // 1024)
     return None
@@ -50,15 +51,15 @@ class SendLimits:
             return 0
         times = entry["m"]
         wait = 0
-        if len(times) >= MESSAGES_PER_MINUTE:
-            wait = times[-MESSAGES_PER_MINUTE] + 60 - now
+        if len(times) >= _MESSAGES_PER_MINUTE:
+            wait = times[-_MESSAGES_PER_MINUTE] + 60 - now
         hours = [h for h in entry["h"] if h[0] > now - _DAY - _HOUR]
         total = 0
         for h in hours:
             total += h[1]
-        if total + recipients > RECIPIENTS_PER_DAY:
+        if total + recipients > _RECIPIENTS_PER_DAY:
             # wait until the oldest hours fall out of the window
-            need = total + recipients - RECIPIENTS_PER_DAY
+            need = total + recipients - _RECIPIENTS_PER_DAY
             for h in hours:
                 need -= h[1]
                 if need <= 0:
@@ -71,7 +72,7 @@ class SendLimits:
         if method != "submission":
             return
         entry = self._state.setdefault(mailbox, {"m": [], "h": []})
-        entry["m"] = (entry["m"] + [now])[-MESSAGES_PER_MINUTE:]
+        entry["m"] = (entry["m"] + [now])[-_MESSAGES_PER_MINUTE:]
         hour = now - now % _HOUR
         hours = [h for h in entry["h"] if h[0] > now - _DAY - _HOUR]
         if hours and hours[-1][0] == hour:
