@@ -42,20 +42,19 @@ import firmware_send as fs  # noqa: E402
 
 from scanmail.emulator.boards.sample_document import write_pages  # noqa: E402
 from scanmail.emulator.tenant import FakeTenant  # noqa: E402
+from tests.firmware.oauth_board import SCANNER_APP  # noqa: E402  (the built-in public client)
 
 HEAP_TARGET_KB = 64
 OVERHEAD_TARGET = 1.3
 
 # The board script (compiled and put in the ROMFS image with the firmware and the application):
-# a minimal board (network to the fake tenant, a clock, a sheet feeder over the page files, the
-# flash in a work folder), the application, one console request, one scan and its delivery.
+# a minimal board (network to the fake tenant, a clock, a sheet feeder over the page files as the
+# scanner contract has it, NVS in RAM, the flash in a work folder), the application as
+# app_loop.main builds it (app_loop.start), one console request, one scan and its delivery.
 APP_SCRIPT = """
 import socket, gc, time, os
 from scanmail.firmware.app import app_loop
 app_loop.preload()
-from scanmail.firmware.app.application import Application
-from scanmail.firmware.app.console_commands import Commands
-from scanmail.firmware.app.console_session import ConsoleSession
 class Board:
     name = "scanner-bench"
     storage_root = %(root)r
@@ -64,43 +63,46 @@ class Board:
     def address(self):
         return %(ip)r
     def open_tcp(self, host, port, timeout_s, local_ip=None):
+        target = %(routes)r[host]
         s = socket.socket()
         s.settimeout(timeout_s)
         s.bind(socket.getaddrinfo(%(ip)r, 0)[0][-1])
-        s.connect(socket.getaddrinfo(%(target_host)r, %(target_port)d)[0][-1])
+        s.connect(socket.getaddrinfo(target[0], target[1])[0][-1])
         return s
     def set(self, state):
         pass
-    def scan_page(self, path):
+    def next_page(self):
         pages = %(pages)r
         if self.next >= len(pages):
             self.next = 0
-            return 0
-        src = open(pages[self.next], "rb")
+            return None
         self.next += 1
-        out = open(path, "wb")
-        buf = bytearray(512)
-        n = total = 0
-        while True:
-            n = src.readinto(buf)
-            if not n:
-                break
-            out.write(memoryview(buf)[:n])
-            total += n
-        out.close()
-        src.close()
-        return total
+        return open(pages[self.next - 1], "rb")
     next = 0
-class Secrets:
-    def get(self, name):
-        return %(password)r.encode() if name == "password" else None
+class Nvs:
+    def __init__(self):
+        self.keys = {}
+    def get_i32(self, key):
+        if key not in self.keys:
+            raise OSError(-0x1102)
+        return self.keys[key]
+    def set_i32(self, key, value):
+        self.keys[key] = value
+    def get_blob(self, key, buf):
+        buf[:] = self.keys[key]
+        return len(buf)
+    def set_blob(self, key, value):
+        self.keys[key] = bytes(value)
+    def commit(self):
+        pass
+    def erase_key(self, key):
+        self.keys.pop(key, None)
 board = Board()
 board.net = board.clock = board.scanner = board.status_light = board
-app = Application(board, None)
-app.secrets = Secrets()
+app, session = app_loop.start(board, Nvs())
 app.config.update({"username": %(user)r, "sender": %(user)r, "ca_path": %(ca)r,
                    "address_book": {"alice": "alice@contoso.com"}, "default_destination": "alice"})
-session = ConsoleSession(Commands(app), app.log)
+%(sign_in)s
 reply = session.feed(b'#SM1 7 . 14 %(info_crc)s {"cmd":"info"}\\n')
 assert reply and b'"ok": true' in b"".join(reply)
 gc.collect()
@@ -127,26 +129,98 @@ def prepare_pages(cache, count=10, dpi=360):
     return sorted(os.path.join(folder, n) for n in os.listdir(folder))
 
 
-def app_script(tenant, root, pages):
-    target = tenant.address("submission")
-    return APP_SCRIPT % {"root": root, "now": int(time.time()), "ip": fs.BOARD_IP,
-                         "target_host": target[0], "target_port": target[1], "pages": pages,
-                         "password": fs.PASSWORD, "user": fs.USER, "ca": "/ca.der",
-                         "info_crc": info_crc()}
+# How the application signs in: a password in its secret store, or OAuth (auth xoauth2): the
+# refresh token of a device-code sign-in made before the run (oauth_sign_in) in the board's secrets,
+# and the application's token source, which refreshes it at the fake Entra ID before the send.
+PASSWORD_SIGN_IN = 'app.secrets.set("password", %(password)r)'
+OAUTH_SIGN_IN = """from scanmail.firmware.oauth import OAuthSession
+from scanmail.firmware.secret_store import FileSecrets
+with open(%(root)r + %(ca)r, "rb") as f:
+    ca = f.read()
+oauth = OAuthSession({"tenant": "contoso.com", "client_id": %(client_id)r, "ca_der": ca}, board,
+                     FileSecrets(%(secrets)r))
+del ca
+app.token_source = oauth.access_token
+app.config.update({"auth": "xoauth2"})"""
+# The device-code sign-in itself, once before the runs (a person approves it: Approver), in a
+# roomy heap: its refresh token is what every run then starts from (the fake accepts a replaced
+# refresh token for an hour, as Entra ID's grace period does).
+SIGN_IN_SCRIPT = """
+import time, socket
+from scanmail.firmware.oauth import OAuthSession
+from scanmail.firmware.secret_store import FileSecrets
+class Board:
+    name = "scanner-bench"
+    def now(self):
+        return int(time.time())
+    def open_tcp(self, host, port, timeout_s, local_ip=None):
+        target = %(routes)r[host]
+        s = socket.socket()
+        s.settimeout(timeout_s)
+        s.connect(socket.getaddrinfo(target[0], target[1])[0][-1])
+        return s
+board = Board()
+board.net = board.clock = board
+with open(%(ca)r, "rb") as f:
+    ca = f.read()
+session = OAuthSession({"tenant": "contoso.com", "client_id": %(client_id)r, "ca_der": ca}, board,
+                       FileSecrets(%(secrets)r))
+session.start_sign_in()
+session.wait_for_sign_in(lambda seconds: time.sleep(0.2))
+print("RESULT 0 0 250 0")
+"""
 
 
-def app_run(work, tenant, pages, name):
+def routes(tenant):
+    login = tenant.login_url.split("//")[1].rsplit(":", 1)
+    return {"smtp.office365.com": list(tenant.address("submission")),
+            "login.microsoftonline.com": [login[0], int(login[1])]}
+
+
+def app_script(tenant, root, pages, oauth_secrets=None):
+    fields = {"root": root, "now": int(time.time()), "ip": fs.BOARD_IP, "routes": routes(tenant),
+              "pages": pages, "password": fs.PASSWORD, "user": fs.USER, "ca": "/ca.der",
+              "info_crc": info_crc(), "client_id": SCANNER_APP, "secrets": oauth_secrets}
+    fields["sign_in"] = (OAUTH_SIGN_IN if oauth_secrets else PASSWORD_SIGN_IN) % fields
+    return APP_SCRIPT % fields
+
+
+def oauth_sign_in(work, tenant, mpy_dir):
+    """A device-code sign-in on the board (approved by the Approver); -> the secrets folder it left."""
+    from oauth import Approver
+
+    folder = os.path.join(work, "oauth-signed-in")
+    shutil.rmtree(folder, ignore_errors=True)
+    source = SIGN_IN_SCRIPT % {"routes": routes(tenant), "ca": tenant.ca_der_path,
+                               "client_id": SCANNER_APP, "secrets": folder}
+    script, image = fs.add_script(work, mpy_dir, source, "oauth_sign_in")
+    with Approver(tenant):
+        ok, _, out = fs.run_board(mpy_dir, 256 * 1024, script, romfs=image)
+    if not ok:
+        raise SystemExit("device_app: the device-code sign-in failed:\n" + out[-1500:])
+    return folder
+
+
+def app_run(work, tenant, pages, name, oauth=False):
     """(board script that runs the app once, its ROMFS image, a fresh flash folder maker)."""
     root = os.path.join(work, name + "-flash")
+    mpy_dir = fs.build_mpy(os.path.join(work, "stock"))
+    signed_in = oauth_sign_in(work, tenant, mpy_dir) if oauth else None
+    secrets = os.path.join(work, name + "-secrets")
 
     def fresh_flash():
         shutil.rmtree(root, ignore_errors=True)
         os.makedirs(root)
         shutil.copy(tenant.ca_der_path, os.path.join(root, "ca.der"))
-        tenant.reset()
+        if signed_in:
+            tenant.reset()
+            shutil.rmtree(secrets, ignore_errors=True)
+            shutil.copytree(signed_in, secrets)
+        else:
+            tenant.reset()
 
-    mpy_dir = fs.build_mpy(os.path.join(work, "stock"))
-    script, image = fs.add_script(work, mpy_dir, app_script(tenant, root, pages), name)
+    script, image = fs.add_script(work, mpy_dir, app_script(tenant, root, pages, secrets if oauth else None),
+                                  name)
     return mpy_dir, script, image, fresh_flash, root
 
 
@@ -164,8 +238,9 @@ def run_app(mpy_dir, heap, script, image):
     return True, int(words[at + 4]) / 1000, int(words[at + 1])
 
 
-def heap_figure(work, tenant, pages):
-    mpy_dir, script, image, fresh, _ = app_run(work, tenant, pages, "app_heap")
+def heap_figure(work, tenant, pages, oauth=False):
+    mpy_dir, script, image, fresh, _ = app_run(work, tenant, pages, "app_oauth" if oauth else "app_heap",
+                                               oauth)
     fresh()
     ok, _, detail = run_app(mpy_dir, 512 * 1024, script, image)
     if not ok:
@@ -378,6 +453,10 @@ def main(argv=None):
                 steady, bisected, failing = heap_figure(work, tenant, pages)
                 out.update({"heap_kb": steady, "heap_bisected_kb": bisected,
                             "heap_failing_sizes": failing})
+                say("device_app: smallest heap with OAuth (refresh at the fake Entra ID, XOAUTH2)")
+                steady, bisected, failing = heap_figure(work, tenant, pages, oauth=True)
+                out.update({"oauth_heap_kb": steady, "oauth_heap_bisected_kb": bisected,
+                            "oauth_heap_failing_sizes": failing})
         if not args.skip_cuts:
             say("device_app: power cuts (%d scans, >= %d cuts, seed %d, %s board)"
                 % (args.scans, args.cuts, args.seed, args.runtime))
