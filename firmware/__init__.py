@@ -9,17 +9,19 @@
 # that a board without PSRAM needs (docs/architecture.md, "Heap budget").
 
 
-def call_once(module, function, *args):
+def call_once(module, function=None, *args):
     """<this package>.<module>.<function>(*args), with every firmware module the call imported let
     go again afterwards (modules loaded before the call stay as they were). The package's own name
-    comes from __name__, so the firmware works wherever it is installed (scanmail.firmware)."""
+    comes from __name__, so the firmware works wherever it is installed (scanmail.firmware).
+    Without a function the module is only loaded and let go: the names it interns stay."""
     import sys
 
     package = sys.modules[__name__]
     prefix = __name__ + "."
     loaded = set(sys.modules)
     try:
-        return getattr(__import__(prefix + module, None, None, (function,)), function)(*args)
+        target = __import__(prefix + module, None, None, (function or "__name__",))
+        return getattr(target, function)(*args) if function else None
     finally:
         for name in list(sys.modules):
             if name not in loaded and name.startswith(prefix):

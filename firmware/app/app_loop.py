@@ -29,6 +29,13 @@ PRELOAD = ("mail", "app.outbox_worker", "app.scan", "app.pdf_writer", "app.jpeg_
 # call and let go after it (firmware.call_once), so the heap a send needs is free while it sends.
 RESIDENT = ("mail", "app.outbox_worker", "app.secret_store", "app.application",
             "app.console_session", "app.console_protocol")
+# ... and those steps are loaded once at start and let go at once, before the resident modules: the
+# names they intern stay, so the pools that hold names (allocated whole, each twice the last: the
+# 621st name of a run costs a 7 KB block on the unix port) are allocated now, at the bottom of an
+# empty heap, rather than in the middle of the first scan or send, where such a block splits the
+# free space the send needs.
+ONCE = ("app.scan", "app.console_commands", "app.config_schema", "methods", "tls_setup",
+        "mime_headers", "diagnosis")
 
 
 def code_in_heap():
@@ -41,6 +48,11 @@ def code_in_heap():
 def preload():
     import gc
 
+    if not code_in_heap():
+        from scanmail.firmware import call_once
+
+        for name in ONCE:
+            call_once(name)
     for name in PRELOAD if code_in_heap() else RESIDENT:
         __import__("scanmail.firmware." + name)
         gc.collect()
@@ -161,7 +173,10 @@ def start(board, nvs=None, capacity=None, echo=None):
     from scanmail.firmware.app.application import Application
     from scanmail.firmware.app.console_session import ConsoleSession
 
+    import gc
+
     app = Application(board, nvs, capacity=capacity, echo=echo)
+    gc.collect()                 # the session next to the application's parts (application.py)
     reboot = getattr(board, "reset", None)
 
     def commands(cmd, args):

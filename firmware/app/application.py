@@ -3,6 +3,7 @@
 # send limits, the log, the status light and the last result. Rule: every operation a user can
 # start ends in a result or a one-line refusal that says what to do, logged without secrets; the
 # status light shows busy while it works, then ok or error, then idle.
+import gc
 import sys
 
 from scanmail.firmware.app.config_store import ConfigStore
@@ -14,12 +15,18 @@ FIRMWARE_VERSION = "0.1.0"
 
 
 class Application:
+    # Its parts live as long as the application: each is made after a collection (gc.collect()),
+    # so that it lands where the temporaries of the part before it were, packed with the others,
+    # rather than stranded among free runs that the first send then needs whole (MicroPython never
+    # compacts its heap; the TLS context alone is one block of about 3 KB).
     def __init__(self, board, nvs=None, capacity=None, echo=None, profile=None):
         root = board.storage_root.rstrip("/")
         self.board = board
         self.profile = profile or getattr(board, "profile", "unknown")
         self.log = LogRing(root if root else "/", clock=board.clock.now, echo=echo)
+        gc.collect()
         self.config = ConfigStore(root + "/config.json")
+        gc.collect()
         if self.config.migrated_from is not None:
             self.log("config: migrated from version %d (dropped: %s)"
                      % (self.config.migrated_from, ", ".join(self.config.dropped) or "nothing"))
@@ -29,7 +36,9 @@ class Application:
 
             self.secrets = SecretStore(nvs)
         self.outbox = Outbox(root, capacity)
+        gc.collect()
         self.limits = SendLimits(root + "/outbox/limits.json")
+        gc.collect()
         self.last = None
         self.network = "down"
         self.token_source = None          # OAuth sign-in sets a callable returning an access token
@@ -63,7 +72,7 @@ class Application:
         self.log("scan: job %s queued, %d page(s), %d bytes, to %s"
                  % (job["id"], job["pages"], job["size"], ", ".join(job["to"])))
         self._light("idle")
-        return {"job": job["id"], "pages": job["pages"], "size": job["size"], "to": job["to"]}
+        return {"job": job["id"], "pages": job["pages"], "size": job["size"], "to": list(job["to"])}
 
     def work(self):
         """One outbox step (outbox_worker.step); -> what it did."""

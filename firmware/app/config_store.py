@@ -27,6 +27,16 @@ def _schema(function, *args):
     return call_once("app.config_schema", function, *args)
 
 
+def _kept(values):
+    """A copy of `values`, made once the schema is let go: the configuration lives as long as the
+    application, and made while the schema's objects were in the heap it would stay stranded above
+    them, splitting the free space they leave (a heap is never compacted)."""
+    out = {}
+    for key in values:
+        out[key] = values[key]
+    return out
+
+
 def _canonical(value):
     """JSON with keys sorted at every level, so the hash does not depend on dict order."""
     if isinstance(value, dict):
@@ -41,7 +51,7 @@ class ConfigStore:
 
     def __init__(self, path):
         self.path = path
-        self.values = _schema("defaults")
+        self.values = _kept(_schema("defaults"))
         self.migrated_from = None
         self.dropped = []
         data = atomic_file.read_atomic(path)
@@ -61,6 +71,7 @@ class ConfigStore:
             self.migrated_from = version
         # a key this version does not know, or a value it no longer allows: the default stays
         self.dropped.extend(_schema("checked", stored, self.values))
+        self.values = _kept(self.values)
         if self.migrated_from is not None:
             self._save()
 
@@ -87,8 +98,7 @@ class ConfigStore:
 
     def update(self, changes):
         """Check and store `changes` (all or nothing); return the new hash."""
-        new = self.validate(changes)
-        self.values = new
+        self.values = _kept(self.validate(changes))
         self._save()
         return self.hash()
 

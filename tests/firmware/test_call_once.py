@@ -37,3 +37,28 @@ def test_one_step_modules_are_let_go_and_the_applications_own_stay(run_firmware)
     assert out["refused"] == ["message", "to"]
     assert out["after_refusal"] == []             # let go even when the step raised
     assert out["kept"] is True and out["still_there"] is True
+
+
+NESTED_CODE = """
+import json, sys
+import scanmail.firmware.app
+from scanmail.firmware import call_once
+out = {}
+values = call_once("app.config_schema", "defaults")
+out["defaults"] = values["method"]
+out["loaded"] = "scanmail.firmware.app.config_schema" in sys.modules
+out["attribute"] = hasattr(scanmail.firmware.app, "config_schema")
+call_once("app.scan")                       # loaded and let go: only the names it interned stay
+out["scan"] = [m for m in ("scanmail.firmware.app.scan", "scanmail.firmware.app.pdf_writer",
+                           "scanmail.firmware.app.jpeg_info") if m in sys.modules]
+out["scan_attributes"] = [n for n in ("scan", "pdf_writer", "jpeg_info") if hasattr(scanmail.firmware.app, n)]
+print(json.dumps(out))
+"""
+
+
+def test_a_module_of_the_application_is_let_go_from_its_own_package_too(run_firmware):
+    # firmware.app.config_schema is an attribute of firmware.app, not of firmware: left there, its
+    # code would stay in the heap after the call
+    out = json.loads(run_firmware(NESTED_CODE).strip().splitlines()[-1])
+    assert out == {"defaults": "submission", "loaded": False, "attribute": False, "scan": [],
+                   "scan_attributes": []}
