@@ -55,6 +55,7 @@ APP_SCRIPT = """
 import socket, gc, time, os
 from scanmail.firmware.app import app_loop
 app_loop.preload()
+%(preload)s
 class Board:
     name = "scanner-bench"
     storage_root = %(root)r
@@ -105,6 +106,7 @@ app.config.update({"username": %(user)r, "sender": %(user)r, "ca_path": %(ca)r,
 %(sign_in)s
 reply = session.feed(b'#SM1 7 . 14 %(info_crc)s {"cmd":"info"}\\n')
 assert reply and b'"ok": true' in b"".join(reply)
+del reply                    # written to the port: the console keeps no reply
 gc.collect()
 start = time.ticks_ms()
 job = app.scan()
@@ -133,6 +135,10 @@ def prepare_pages(cache, count=10, dpi=360):
 # refresh token of a device-code sign-in made before the run (oauth_sign_in) in the board's secrets,
 # and the application's token source, which refreshes it at the fake Entra ID before the send.
 PASSWORD_SIGN_IN = 'app.secrets.set("password", %(password)r)'
+# With OAuth the sign-in's modules are part of what stays loaded, so they are loaded at start with
+# the application's own (app_loop.preload: long-lived code first, at the bottom of the heap).
+OAUTH_PRELOAD = """import scanmail.firmware.oauth, scanmail.firmware.secret_store
+gc.collect()"""
 OAUTH_SIGN_IN = """from scanmail.firmware.oauth import OAuthSession
 from scanmail.firmware.secret_store import FileSecrets
 with open(%(root)r + %(ca)r, "rb") as f:
@@ -182,6 +188,7 @@ def app_script(tenant, root, pages, oauth_secrets=None):
               "pages": pages, "password": fs.PASSWORD, "user": fs.USER, "ca": "/ca.der",
               "info_crc": info_crc(), "client_id": SCANNER_APP, "secrets": oauth_secrets}
     fields["sign_in"] = (OAUTH_SIGN_IN if oauth_secrets else PASSWORD_SIGN_IN) % fields
+    fields["preload"] = OAUTH_PRELOAD if oauth_secrets else ""
     return APP_SCRIPT % fields
 
 
