@@ -3,7 +3,6 @@
 # send limits, the log, the status light and the last result. Rule: every operation a user can
 # start ends in a result or a one-line refusal that says what to do, logged without secrets; the
 # status light shows busy while it works, then ok or error, then idle.
-import gc
 import sys
 
 from scanmail.firmware.app.config_store import ConfigStore
@@ -20,6 +19,8 @@ class Application:
     # rather than stranded among free runs that the first send then needs whole (MicroPython never
     # compacts its heap; the TLS context alone is one block of about 3 KB).
     def __init__(self, board, nvs=None, capacity=None, echo=None, profile=None):
+        import gc
+
         root = board.storage_root.rstrip("/")
         self.board = board
         self.profile = profile or getattr(board, "profile", "unknown")
@@ -72,7 +73,7 @@ class Application:
         self.log("scan: job %s queued, %d page(s), %d bytes, to %s"
                  % (job["id"], job["pages"], job["size"], ", ".join(job["to"])))
         self._light("idle")
-        return {"job": job["id"], "pages": job["pages"], "size": job["size"], "to": list(job["to"])}
+        return {"job": job["id"], "pages": job["pages"], "size": job["size"], "to": job["to"]}
 
     def work(self):
         """One outbox step (outbox_worker.step); -> what it did."""

@@ -74,6 +74,31 @@ def defaults():
     return out
 
 
+def checked(stored, values):
+    """Each key of `stored` (a file's settings) checked into `values`; -> the keys dropped (unknown
+    to this version, or a value it no longer allows: the default stays)."""
+    dropped = []
+    for key in stored:
+        try:
+            values[key] = check(key, stored[key], values.get(key))
+        except ConfigError:
+            dropped.append(key)
+    return dropped
+
+
+def validated(values, changes):
+    """`values` with `changes` applied, each key then the rules between keys checked; raises
+    ConfigError for the first refused key (with the value kept)."""
+    if not isinstance(changes, dict) or not changes:
+        raise ConfigError("changes", "an object of one or more keys to values", None)
+    new = dict(values)
+    for key in changes:
+        new[key] = check(key, changes[key], values.get(key))
+    problem = check_whole(new)
+    if problem:
+        raise ConfigError(problem[0], problem[1], values.get(problem[0]))
+    return new
+
 def allowed(key):
     """What `key` allows, in words."""
     kind = SCHEMA[key][0]
@@ -169,28 +194,3 @@ def check_whole(config):
             return "ip", "dhcp, or a static address with its prefix such as 192.168.1.50/24"
     return None
 
-
-def checked(stored, values):
-    """Each key of `stored` (a file's settings) checked into `values`; -> the keys dropped (unknown
-    to this version, or a value it no longer allows: the default stays)."""
-    dropped = []
-    for key in stored:
-        try:
-            values[key] = check(key, stored[key], values.get(key))
-        except ConfigError:
-            dropped.append(key)
-    return dropped
-
-
-def validated(values, changes):
-    """`values` with `changes` applied, each key then the rules between keys checked; raises
-    ConfigError for the first refused key (with the value kept)."""
-    if not isinstance(changes, dict) or not changes:
-        raise ConfigError("changes", "an object of one or more keys to values", None)
-    new = dict(values)
-    for key in changes:
-        new[key] = check(key, changes[key], values.get(key))
-    problem = check_whole(new)
-    if problem:
-        raise ConfigError(problem[0], problem[1], values.get(problem[0]))
-    return new

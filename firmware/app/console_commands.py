@@ -19,14 +19,6 @@ def _arg(args, name, kind, required=True):
     return value
 
 
-def handle(app, session, reboot, cmd, args):
-    """One request (the loop calls this through call_once, so this module is loaded only while a
-    command runs); -> its result, or CommandError."""
-    commands = Commands(app, reboot)
-    commands.session = session
-    return commands(cmd, args)
-
-
 class Commands:
     def __init__(self, app, reboot=None):
         self.app = app
@@ -173,3 +165,11 @@ class Commands:
         if self.session is not None:
             self.session.after_reply = self._reboot
         return {"rebooting": True}
+
+
+def handle(app, session, reboot, cmd, args):
+    """One request (the loop calls this through call_once, so this module is loaded only while a
+    command runs); -> its result, or CommandError."""
+    commands = Commands(app, reboot)
+    commands.session = session
+    return commands(cmd, args)

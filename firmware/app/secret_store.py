@@ -15,12 +15,11 @@ import binascii
 import hashlib
 import os
 
-from scanmail.firmware.compat import const
-
 # name -> NVS key (NVS keys have at most 15 characters; the length is kept under key + "#")
 NAMES = {"password": "pw", "refresh_token": "rt", "client_key": "ck", "wifi_password": "wp"}
-_MAX_BYTES = const(4000)
+MAX_BYTES = 4000
 _SALT = "salt"
+_NOT_FOUND = -0x1102
 
 
 class SecretError(ValueError):
@@ -69,8 +68,8 @@ class SecretStore:
             value = value.encode()
         if not isinstance(value, (bytes, bytearray)):
             raise SecretError("secret %s must be text or bytes" % name)
-        if len(value) > _MAX_BYTES:
-            raise SecretError("secret %s is longer than %d bytes" % (name, _MAX_BYTES))
+        if len(value) > MAX_BYTES:
+            raise SecretError("secret %s is longer than %d bytes" % (name, MAX_BYTES))
         self._salt()
         self._nvs.set_blob(key, bytes(value))
         self._nvs.set_i32(key + "#", len(value))
