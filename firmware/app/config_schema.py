@@ -193,4 +193,3 @@ def check_whole(config):
         if len(parts) != 2 or not parts[1].isdigit() or not _is_host(parts[0]):
             return "ip", "dhcp, or a static address with its prefix such as 192.168.1.50/24"
     return None
-
