@@ -27,8 +27,8 @@ def call_once(module, function=None, *args):
             if name not in loaded and name.startswith(prefix):
                 sys.modules.pop(name)
                 # the module is also an attribute of its package (app.scan of firmware.app)
-                parent, _, leaf = name.rpartition(".")
-                parent = sys.modules.get(parent, package)
+                parent_name, _, leaf = name.rpartition(".")
+                parent = sys.modules.get(parent_name, package)
                 if hasattr(parent, leaf):
                     delattr(parent, leaf)
         import gc

@@ -165,10 +165,3 @@ def _copy(page, path, buffer):
     finally:
         out.close()
         page.close()
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
