@@ -13,7 +13,7 @@
 #       device-code sign-in made on the board once before the runs (a thread approves it as the
 #       person would), its secrets put back before each run; the run refreshes the access token at
 #       the fake Entra ID when the worker asks for it and sends over XOAUTH2. Target: at most 64 KB
-#       (issue 13: the whole application with OAuth within its heap target).
+#       (the whole application with OAuth within its heap target).
 #   (2) overhead_ratio: in the same build and a 256 KB heap, the time from the scan command to the
 #       server's 250 (scan, PDF, outbox job, send) over the time the mail core alone needs to send
 #       the same PDF (anchor: send_mail with the PDF already on flash), medians of 7 runs of each,
