@@ -20,8 +20,8 @@ NETWORK_BACKOFF_S = (1, 2, 4, 8, 16, 30, 60)
 # among short-lived objects and split the free heap into pieces too small for a send (a stock build
 # loads each module's bytecode into the heap; the largest free block is then ten times larger).
 PRELOAD = ("mail", "app.outbox_worker", "app.scan", "app.pdf_writer", "app.jpeg_info",
-           "app.secret_store", "app.application", "app.console_commands", "app.console_session",
-           "app.console_protocol", "board")
+           "app.secret_store", "app.application", "app.config_schema", "app.console_commands",
+           "app.console_session", "app.console_protocol", "board")
 # Where the bytecode stays in flash (a ROMFS partition, or frozen into the firmware), importing a
 # module costs only its function and class objects, and a module that is let go gives them back:
 # there only the modules every moment needs are loaded at start, and the steps that run now and
