@@ -85,6 +85,11 @@ def idle_timeout_s(protocol):
     return protocol._timeout_duration
 
 
+def set_idle_timeout_s(protocol, seconds):
+    """Change the session's idle timeout; the next bytes read arm the timer with it."""
+    protocol._timeout_duration = seconds
+
+
 def restart_idle_timer(protocol, seconds=None):
     protocol._reset_timeout(seconds)
 

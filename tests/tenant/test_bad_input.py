@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from scanmail.emulator.tenant import replies
+from scanmail.emulator.tenant import aiosmtpd_surface, replies
 from tests.tenant.helpers import SCANNER_IP, Client, leftover_files, message
 
 
@@ -107,7 +107,7 @@ def test_a_stalled_client_is_told_and_dropped_after_the_idle_timeout_with_nothin
         # Only now, with every command answered, is the session's idle timeout made short: the
         # next bytes the server reads arm it, and nothing the client still has to say can race it.
         (session,) = fake.world.sessions
-        session._timeout_duration = 0.3
+        aiosmtpd_surface.set_idle_timeout_s(session, 0.3)
         if stall_in_data:
             raw.send(b"Subject: half\r\n\r\nhalf a scan")
         else:
