@@ -12,7 +12,9 @@
 # the ESP32's 260-byte receive buffer never overflows. Rule: this module never imports firmware
 # (it speaks the protocol, as a tool for a real board must); lines that are not frames are the
 # board's log and are kept in `log_lines`; every wait has a deadline; a frame the board reports as
-# damaged is sent again.
+# damaged is sent again; a port that fails mid-request (cable pulled) is a ConsoleError
+# "disconnected", the request echoed back (a REPL, not the application, is listening) "repl", a
+# board that speaks another protocol version "protocol_version".
 import binascii
 import itertools
 import json
@@ -45,7 +47,8 @@ def request_frames(rid, cmd, args):
 
 
 def parse_frame(line):
-    """(id, flag, data) of a frame line, ("bad", text) for a damaged one, None for a log line."""
+    """(id, flag, data) of a frame line, ("bad", text) for a damaged one, ("version", text) for
+    another protocol version, None for a log line."""
     at = line.find(b"#SM")
     if at < 0:
         return None
@@ -56,19 +59,23 @@ def parse_frame(line):
     except (ValueError, IndexError):
         return ("bad", "a damaged frame from the board")
     if version != VERSION:
-        return ("bad", "the board speaks console protocol %d, this tool %d: update one of them" % (version, VERSION))
+        return ("version", "the board speaks console protocol %d, this scanmail %d: update scanmail "
+                           "(pip install -U scanmail) or flash this one's firmware (`scanmail flash`)"
+                % (version, VERSION))
     if len(data) != length or binascii.crc32(data) & 0xFFFFFFFF != crc:
         return ("bad", "a frame from the board failed its CRC check")
     return (rid, flag, data)
 
 
 class ConsoleClient:
-    def __init__(self, port_url, timeout_s=20.0, baudrate=115200, serial_port=None):
+    def __init__(self, port_url, timeout_s=20.0, baudrate=115200, serial_port=None, exclusive=False):
+        """exclusive: take the port's lock (as mpremote does), so a second tool is told it is busy."""
         if serial_port is None:
             from scanmail.host_tools.raw_repl import open_port
 
-            serial_port = open_port(port_url, baudrate)
+            serial_port = open_port(port_url, baudrate, exclusive=exclusive)
         self.serial = serial_port
+        self.port_url = port_url
         self.timeout_s = timeout_s
         self.log_lines = []
         self._rx = bytearray()
@@ -81,12 +88,28 @@ class ConsoleClient:
         self.close()
 
     def close(self):
-        self.serial.close()
+        try:
+            self.serial.close()
+        except OSError:               # the port went away under us: nothing left to close
+            pass
+
+    def _lost(self, exc):
+        return ConsoleError("disconnected", "the board on %s went away in the middle of a request (%s): "
+                                            "check the cable, then try again" % (self.port_url, exc))
+
+    def _write(self, data):
+        try:
+            self.serial.write(data)
+        except OSError as exc:        # pyserial's SerialException is an IOError
+            raise self._lost(exc)
 
     def _frames(self, deadline):
         """Frames as they arrive (log lines go to log_lines) until the deadline."""
         while time.monotonic() < deadline:
-            chunk = self.serial.read(self.serial.in_waiting or 1)
+            try:
+                chunk = self.serial.read(self.serial.in_waiting or 1)
+            except OSError as exc:    # pyserial's SerialException is an IOError: the cable, a reset
+                raise self._lost(exc)
             if chunk:
                 self._rx.extend(chunk)
             while b"\n" in self._rx:
@@ -112,8 +135,9 @@ class ConsoleClient:
             for frame in self._frames(deadline):
                 if frame[0] == "log" and text in frame[1]:
                     return frame[1]
-        except ConsoleError:
-            pass
+        except ConsoleError as exc:
+            if exc.code != "timeout":
+                raise
         raise ConsoleError("timeout", "the board did not log %r within %.0f s: is the application "
                                       "installed (main.py)?" % (text, timeout_s or self.timeout_s))
 
@@ -125,8 +149,10 @@ class ConsoleClient:
         reply = bytearray()
         index = 0
         tries = 0
-        self.serial.write(frames[0])
+        self._write(frames[0])
         for frame in self._frames(deadline):
+            if frame[0] == "version":
+                raise ConsoleError("protocol_version", frame[1])
             if frame[0] in ("bad", "log"):
                 continue
             got_id, flag, data = frame
@@ -134,19 +160,26 @@ class ConsoleClient:
                 continue                               # a late reply to an earlier request
             if flag == b"+" and not data and index < len(frames) - 1:
                 index += 1                             # the board took a part: the next one
-                self.serial.write(frames[index])
+                self._write(frames[index])
                 continue
             reply.extend(data)
             if flag == b"+":
                 continue
-            message = json.loads(bytes(reply))
+            try:
+                message = json.loads(bytes(reply))
+            except ValueError:
+                message = {"ok": False, "error": {"code": "bad_frame"}}
             reply = bytearray()
+            if "cmd" in message:
+                # our own request came back: a REPL echoes what it is sent, the application never
+                raise ConsoleError("repl", "the board on %s is at the MicroPython prompt, not running the "
+                                           "scanmail application" % self.port_url)
             if not message.get("ok"):
                 error = message.get("error") or {}
                 if error.get("code") == "bad_frame" and tries < _RETRIES:
                     tries += 1                         # damaged on the way: send it again
                     index = 0                          # (the board dropped the parts it had)
-                    self.serial.write(frames[0])
+                    self._write(frames[0])
                     continue
                 raise ConsoleError(error.get("code", "error"), error.get("text", "refused"))
             return message.get("result")
