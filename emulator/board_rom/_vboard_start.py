@@ -5,7 +5,8 @@
 # `socket` is the virtual network's (_vboard_socket), boot.py always runs, main.py only on a hard
 # reset or a soft reset from the friendly REPL; a ready marker tells the supervisor that the board
 # reads its serial port from now on (printed before main.py, which may run an application's
-# console, else before the REPL).
+# console, else before the REPL). machine.reset() from main.py asks the supervisor for the hard
+# reset (the unix port's -i would otherwise take the SystemExit to its REPL).
 import sys
 import os
 
@@ -23,7 +24,23 @@ import _vboard_socket
 import virtual_buttons
 import virtual_scanner
 
+from board_link import HARD_RESET_EXIT as _HARD_RESET_EXIT
 from board_link import READY_MARKER as _READY_MARKER
+
+
+def _hard_reset_from_main():
+    """machine.reset() raised in main.py: `-i` would go on to the REPL, so the supervisor (the
+    pid in board.json) is asked for the hard reset, as `scanmail board reset` asks it, and this
+    runtime waits to be ended, printing nothing more (a chip that resets says nothing either)."""
+    import time
+
+    state = _vboard_host.config().get("state_dir")
+    board = _vboard_host.read_json(state + "/board.json", None) if state else None
+    if not board or not board.get("pid"):
+        return False
+    os.system("kill -USR1 %d" % int(board["pid"]))
+    while True:
+        time.sleep(1)
 
 
 def _mount_flash():
@@ -80,11 +97,15 @@ def _start():
             # supervisor passes host bytes on from the marker on
             sys.stdout.write(_READY_MARKER.decode())
             ready = True
-            _run_if_exists("main.py")
+            try:
+                _run_if_exists("main.py")
+            except SystemExit as exc:
+                if not (exc.args and exc.args[0] == _HARD_RESET_EXIT and _hard_reset_from_main()):
+                    raise
     finally:
         if not ready:
             sys.stdout.write(_READY_MARKER.decode())
 
 
 _start()
-del _start, _run_if_exists, _mount_flash, _exists, _READY_MARKER
+del _start, _run_if_exists, _mount_flash, _exists, _READY_MARKER, _hard_reset_from_main
