@@ -16,10 +16,12 @@ def console(stderr=False):
 
 
 def table(headers, rows, title=None):
-    """A rich Table of `rows` (lists of cells, None shown empty) under `headers`."""
+    """A rich Table of `rows` (lists of cells, None shown empty) under `headers` (None: no header
+    row, for a list of name and value)."""
     from rich.table import Table
 
-    out = Table(title=title, show_lines=False, header_style="bold")
+    out = Table(title=title, show_lines=False, header_style="bold", show_header=headers is not None)
+    headers = headers if headers is not None else [""] * max((len(r) for r in rows), default=1)
     for name in headers:
         out.add_column(name, overflow="fold")
     for row in rows:
