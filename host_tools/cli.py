@@ -9,7 +9,8 @@ import sys
 from scanmail.emulator import demo
 from scanmail.emulator.boards import cli as board_cli
 from scanmail.emulator.tenant import cli as tenant_cli
-from scanmail.host_tools import advise_cli, diagnose_cli, flash_cli, oauth_login, ports_cli, spf_cli
+from scanmail.host_tools import (advise_cli, config_cli, device_cli, diagnose_cli, flash_cli, monitor_cli,
+                                 oauth_login, ports_cli, secret_cli, spf_cli)
 from scanmail.host_tools.user_error import UserError
 
 # group name -> (register function, one-line help)
@@ -19,6 +20,15 @@ COMMAND_GROUPS = {
     "demo": (demo.register, "the whole story end to end on the built-in tenant"),
     "ports": (ports_cli.register, "list serial ports with their USB bridge and a guess of the board"),
     "flash": (flash_cli.register, "put scanmail onto boards: only what changed, verified, switched atomically"),
+    "config": (config_cli.register, "a board's settings: show, get, set, import and export files, validate"),
+    "secret": (secret_cli.register, "set a board's password or key (never echoed), or see which are set"),
+    "status": (device_cli.register_status, "a running board's network, clock, outbox and last send"),
+    "info": (device_cli.register_info, "a board's scanmail version, name, MicroPython, heap and flash"),
+    "monitor": (monitor_cli.register, "a board's log, live, coloured by level (Ctrl-] leaves)"),
+    "send-test": (device_cli.register_send_test, "send a test message from a board now"),
+    "outbox": (device_cli.register_outbox, "a board's queued scans: list, retry a failed one, purge"),
+    "logs": (device_cli.register_logs, "the log lines a board kept on its flash"),
+    "reboot": (device_cli.register_reboot, "hard-reset a board and wait for scanmail to start"),
     "diagnose": (diagnose_cli.register, "the cause of an Exchange Online reply and what to do"),
     "advise": (advise_cli.register, "which method of sending a site should use, and how to set it up"),
     "spf": (spf_cli.register, "the SPF record with the device's IP merged in, checked for 10 lookups"),
@@ -32,6 +42,10 @@ EPILOG = """examples:
   scanmail board start --profile esp32-devkitc
   scanmail ports                        serial ports and the boards on them
   scanmail flash --port /dev/ttyUSB0    put scanmail onto a board
+  scanmail config set method=submission username=scanner@contoso.com --port /dev/ttyUSB0
+  scanmail secret set password --port /dev/ttyUSB0
+  scanmail status --port /dev/ttyUSB0   network, clock, outbox, last send
+  scanmail monitor --port /dev/ttyUSB0  the board's log, live
   scanmail diagnose "550 5.7.64 TenantAttribution; Relay Access Denied"
   scanmail advise                       which method of sending fits a site
   scanmail oauth login --port /dev/ttyUSB0 --tenant contoso.com
