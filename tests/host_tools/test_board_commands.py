@@ -1,0 +1,413 @@
+# The `scanmail` commands a technician runs against a running scanner over its serial port (config,
+# secret, status, info, send-test, outbox, logs, reboot, advise --port), against virtual boards on
+# both runtimes with the application installed as a user installs it: each command does its job,
+# every refusal is one line that says what to do (exit 2, no traceback), and a secret never shows
+# on stdout, stderr, the board's log or its flash.
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+try:
+    import tomllib
+except ImportError:                 # Python 3.10
+    import tomli as tomllib
+
+import pytest
+
+from scanmail.emulator.boards import BoardHandle
+from scanmail.emulator.tenant import FakeTenant
+from scanmail.host_tools import app_install, cli, firmware_build
+from scanmail.host_tools.console_client import ConsoleClient
+from scanmail.host_tools.raw_repl import RawRepl
+from tests import runtimes
+
+PASSWORD = "Scanner-Pass-1"
+BASE_SETTINGS = ["username=scanner@contoso.com", "sender=scanner@contoso.com",
+                 "address_book=alice:alice@contoso.com,bob:bob@contoso.com", "default_destination=alice",
+                 "ca_path=/ca.der", "timeout_s=10"]
+
+
+@pytest.fixture(scope="module")
+def tenant(tmp_path_factory):
+    with FakeTenant(state_dir=tmp_path_factory.mktemp("o365")) as t:
+        yield t
+
+
+def start_app(tenant, runtime, state_dir, ip, install=True):
+    """A virtual board with scanmail installed over its port, running the application."""
+    board = BoardHandle("esp32-devkitc", runtime, str(state_dir), ip, tenant_state=str(tenant.state_dir), fast=True)
+    board.start()
+    if install:
+        with RawRepl(board.port, read_timeout_s=60) as repl:
+            repl.enter()
+            with open(tenant.ca_der_path, "rb") as f:
+                app_install.install(repl, extra=[(f.read(), "/ca.der")])
+        with ConsoleClient(board.port, timeout_s=30) as console:
+            board.reset()
+            console.wait_for_log("started on")
+    return board
+
+
+@pytest.fixture(scope="module", params=runtimes.RUNTIMES)
+def board(request, tenant, tmp_path_factory):
+    """One running scanner per runtime, shared by the tests that leave it running."""
+    ip = "127.0.0.%d" % (221 + runtimes.RUNTIMES.index(request.param))
+    b = start_app(tenant, request.param, tmp_path_factory.mktemp("board"), ip)
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def fresh_board(tenant, tmp_path, runtime):
+    """A board of the test's own (it gets stopped, reflashed or left at the prompt)."""
+    started = []
+
+    def start(install=True):
+        b = start_app(tenant, runtime, tmp_path / ("board-%d" % len(started)), "127.0.0.%d" % (231 + len(started)
+                      + 4 * runtimes.RUNTIMES.index(runtime)), install)
+        started.append(b)
+        return b
+
+    try:
+        yield start
+    finally:
+        for b in started:
+            b.stop()
+
+
+def run(capsys, *argv, stdin=None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def refused(status, out, err):
+    """A refusal as a user sees it: exit 2, one line on stderr, nothing half-printed on stdout."""
+    assert status == 2, (out, err)
+    assert err.startswith("scanmail: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def configure(capsys, board):
+    status, out, err = run(capsys, "config", "set", *BASE_SETTINGS, "--port", board.port)
+    assert status == 0, err
+
+
+def until(check, what, tries=600):
+    for _ in range(tries):
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("never happened: " + what)
+
+
+# -- info, status, config ----------------------------------------------------------------------------
+def test_info_and_status_name_the_board_and_what_it_is_doing(capsys, board):
+    status, out, _ = run(capsys, "info", "--port", board.port, "--json")
+    info = json.loads(out)
+    assert status == 0 and info["runtime"] == board.runtime and info["profile"] == "esp32-devkitc"
+    status, out, _ = run(capsys, "status", "--port", board.port, "--json")
+    state = json.loads(out)
+    assert status == 0 and state["address"] == board.info["ip"] and set(state["outbox"]) >= {"queued", "sent"}
+    status, out, _ = run(capsys, "status", "--port", board.port)
+    assert status == 0 and state["config_hash"] in out and board.info["ip"] in out
+
+
+def test_config_set_prints_the_hash_the_board_returns_and_show_and_get_agree(capsys, board):
+    status, out, err = run(capsys, "config", "set", *BASE_SETTINGS, "subject=Scan {date}", "--port", board.port)
+    assert status == 0, err
+    _, shown, _ = run(capsys, "config", "show", "--port", board.port, "--json")
+    shown = json.loads(shown)
+    assert "configuration hash %s" % shown["hash"] in out or "already has these settings (hash %s)" % shown["hash"] in out
+    assert shown["settings"]["address_book"] == {"alice": "alice@contoso.com", "bob": "bob@contoso.com"}
+    assert shown["settings"]["timeout_s"] == 10 and shown["settings"]["subject"] == "Scan {date}"
+    status, out, _ = run(capsys, "config", "get", "default_destination", "--port", board.port)
+    assert status == 0 and out == "alice\n"
+    _, out, _ = run(capsys, "status", "--port", board.port, "--json")
+    assert json.loads(out)["config_hash"] == shown["hash"]
+    status, out, _ = run(capsys, "config", "show", "--port", board.port)
+    assert status == 0 and "bob@contoso.com" in out and shown["hash"] in out
+
+
+def test_a_bad_value_is_refused_on_the_host_before_any_port_is_opened(capsys):
+    # The port does not exist: the answer is about the value, so nothing was tried on a board.
+    err = refused(*run(capsys, "config", "set", "port=99999", "--port", "/dev/ttyUSB-nothing-here"))
+    assert "port refused; allowed: an integer 0..65535; you gave 99999" in err
+    err = refused(*run(capsys, "config", "set", "method=carrier-pigeon", "--port", "/dev/ttyUSB-nothing-here"))
+    assert "method refused" in err and "direct_send" in err
+    err = refused(*run(capsys, "config", "set", "timeout_s=soon", "--port", "/dev/ttyUSB-nothing-here"))
+    assert "timeout_s takes an integer 5..300, not 'soon'" in err
+
+
+def test_a_rule_between_keys_is_checked_against_the_boards_own_settings(capsys, board):
+    configure(capsys, board)
+    _, before, _ = run(capsys, "status", "--port", board.port, "--json")
+    err = refused(*run(capsys, "config", "set", "method=direct_send", "--port", board.port))
+    assert "host: the direct_send method needs host" in err
+    err = refused(*run(capsys, "config", "set", "default_destination=carol", "--port", board.port))
+    assert "not a name in address_book (names: alice, bob)" in err
+    _, after, _ = run(capsys, "status", "--port", board.port, "--json")
+    assert json.loads(after)["config_hash"] == json.loads(before)["config_hash"]   # nothing changed
+
+
+def test_export_then_import_sends_only_what_changed_and_holds_no_secret(capsys, monkeypatch, board, tmp_path):
+    configure(capsys, board)
+    run(capsys, "secret", "set", "password", "--port", board.port, stdin=PASSWORD + "\n", monkeypatch=monkeypatch)
+    exported = tmp_path / "lobby.toml"
+    status, out, _ = run(capsys, "config", "export", exported, "--port", board.port)
+    assert status == 0 and "wrote %s" % exported in out
+    text = exported.read_text()
+    assert PASSWORD not in text and "password" not in text.replace("scanmail secret set", "")
+    settings = tomllib.loads(text)                              # a TOML reader other than ours
+    assert settings["address_book"] == {"alice": "alice@contoso.com", "bob": "bob@contoso.com"}
+    assert settings["keep_sent"] is False and settings["ntp_servers"] == ["pool.ntp.org"]
+
+    status, out, _ = run(capsys, "config", "import", exported, "--port", board.port)
+    assert status == 0 and out.startswith("nothing to change")
+    exported.write_text(text.replace('subject = "', 'subject = "Lobby: '))
+    status, out, _ = run(capsys, "config", "import", exported, "--port", board.port)
+    assert status == 0 and out.startswith("changed subject; configuration hash ")
+    _, got, _ = run(capsys, "config", "get", "subject", "--port", board.port)
+    assert got.startswith("Lobby: ")
+    logs = ConsoleClient(board.port).request("logs", count=5)
+    assert any("config: subject changed" in line for line in logs)
+
+    as_json = tmp_path / "lobby.json"
+    status, _, _ = run(capsys, "config", "export", as_json, "--port", board.port)
+    assert status == 0 and json.loads(as_json.read_text())["subject"].startswith("Lobby: ")
+    status, out, _ = run(capsys, "config", "import", as_json, "--port", board.port)
+    assert status == 0 and out.startswith("nothing to change")
+
+
+def test_a_file_naming_a_secret_is_refused_with_the_command_that_sets_it(capsys, tmp_path):
+    bad = tmp_path / "site.json"
+    bad.write_text(json.dumps({"method": "submission", "password": "Hunter-2-Secret"}))
+    status, out, err = run(capsys, "config", "validate", bad)
+    refused(status, out, err)
+    assert "password is a secret" in err and "scanmail secret set password" in err
+    assert "Hunter-2-Secret" not in out + err
+    broken = tmp_path / "site.toml"
+    broken.write_text('method = "submission\n')
+    assert "is not valid TOML" in refused(*run(capsys, "config", "validate", broken))
+
+
+def test_validate_checks_a_file_against_the_defaults_or_a_boards_settings(capsys, board, tmp_path):
+    site = tmp_path / "site.toml"
+    site.write_text('method = "direct_send"\nhost = "contoso-com.mail.protection.outlook.com"\n')
+    status, out, _ = run(capsys, "config", "validate", site)
+    assert status == 0 and out.startswith("valid (against the defaults")
+    status, out, _ = run(capsys, "config", "validate", site, "--port", board.port)
+    assert status == 0 and "would change host, method" in out
+    err = refused(*run(capsys, "config", "validate", "method=relay", "--port", board.port))
+    assert "the relay method needs host" in err
+
+
+# -- secrets -----------------------------------------------------------------------------------------
+def test_a_secret_from_stdin_is_set_and_shown_nowhere(capsys, monkeypatch, board):
+    status, out, err = run(capsys, "secret", "set", "password", "--port", board.port,
+                           stdin=PASSWORD + "\n", monkeypatch=monkeypatch)
+    assert status == 0 and out.startswith("password set on the board (fingerprint ")
+    fingerprint = out.split("fingerprint ")[1].rstrip(")\n")
+    status, table, _ = run(capsys, "secret", "status", "--port", board.port)
+    assert status == 0 and fingerprint in table
+    status, listed, _ = run(capsys, "secret", "status", "--port", board.port, "--json")
+    assert json.loads(listed)["password"] == {"set": True, "fingerprint": fingerprint}
+    _, logs, _ = run(capsys, "logs", "--port", board.port, "--count", "200")
+    flash_logs = b"".join(open(os.path.join(board.flash_dir, name), "rb").read()
+                          for name in os.listdir(board.flash_dir) if name.startswith("log."))
+    for seen in (out, err, table, listed, logs, flash_logs.decode("utf-8", "replace")):
+        assert PASSWORD not in seen
+    err = refused(*run(capsys, "secret", "set", "password", "--port", board.port, stdin="\n", monkeypatch=monkeypatch))
+    assert "no value given for password (to clear it say --clear)" in err
+    err = refused(*run(capsys, "secret", "set", "pin", "--port", board.port, stdin="1234\n", monkeypatch=monkeypatch))
+    assert "unknown secret 'pin'" in err and "1234" not in err
+
+
+def test_a_secret_piped_into_the_command_never_reaches_its_output(board, tenant):
+    proc = subprocess.run([sys.executable, "-m", "scanmail.host_tools.cli", "secret", "set", "password",
+                           "--port", board.port], input=(PASSWORD + "\n").encode(), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert PASSWORD.encode() not in proc.stdout + proc.stderr and b"fingerprint" in proc.stdout
+
+
+# -- sending, the outbox, logs -----------------------------------------------------------------------
+def test_send_test_delivers_and_a_refusal_says_what_to_do(capsys, monkeypatch, board, tenant):
+    configure(capsys, board)
+    run(capsys, "config", "set", "method=submission", "--port", board.port)
+    run(capsys, "secret", "set", "password", "--port", board.port, stdin=PASSWORD + "\n", monkeypatch=monkeypatch)
+    tenant.reset()
+    status, out, err = run(capsys, "send-test", "--to", "bob@contoso.com", "--port", board.port)
+    assert status == 0 and out.startswith("sent: 250 "), err
+    assert len(tenant.messages("bob@contoso.com", "Inbox")) == 1
+    run(capsys, "secret", "set", "password", "--port", board.port, stdin="Wrong-Pass\n", monkeypatch=monkeypatch)
+    err = refused(*run(capsys, "send-test", "--port", board.port))
+    assert "535 5.7.3" in err and "check the sign-in credentials" in err and "Wrong-Pass" not in err
+    run(capsys, "secret", "set", "password", "--port", board.port, stdin=PASSWORD + "\n", monkeypatch=monkeypatch)
+
+
+def test_the_outbox_lists_a_failed_scan_with_what_to_do_retries_and_purges_it(capsys, monkeypatch, board, tenant):
+    configure(capsys, board)
+    run(capsys, "config", "set", "method=submission", "--port", board.port)
+    run(capsys, "secret", "set", "password", "--port", board.port, stdin="Wrong-Pass\n", monkeypatch=monkeypatch)
+    run(capsys, "outbox", "purge", "--port", board.port)
+    board.press("scan")
+
+    def failed_job():
+        _, out, _ = run(capsys, "outbox", "list", "--port", board.port, "--json")
+        return [j for j in json.loads(out) if j["state"] == "failed"]
+
+    (job,) = until(failed_job, "the scan fails at sign-in")
+    status, table, _ = run(capsys, "outbox", "list", "--port", board.port)
+    assert status == 0 and job["id"] in table and "failed" in table and "535 5.7.3" in table
+    assert "alice@contoso.com" in table
+
+    run(capsys, "secret", "set", "password", "--port", board.port, stdin=PASSWORD + "\n", monkeypatch=monkeypatch)
+    tenant.reset()
+    status, out, _ = run(capsys, "outbox", "retry", job["id"], "--port", board.port)
+    assert status == 0 and out == "job %s queued again\n" % job["id"]
+    until(lambda: tenant.messages("alice@contoso.com", "Inbox"), "the retried scan arrives")
+    err = refused(*run(capsys, "outbox", "retry", "999999", "--port", board.port))
+    assert "999999" in err
+    until(lambda: "sent" in run(capsys, "outbox", "list", "--port", board.port)[1], "the job is marked sent")
+    status, out, _ = run(capsys, "outbox", "purge", "--port", board.port)
+    assert status == 0 and out.startswith("purged 1 job(s)")
+    assert run(capsys, "outbox", "list", "--port", board.port)[1] == "the outbox is empty\n"
+
+
+def test_logs_show_the_boards_kept_lines(capsys, board):
+    run(capsys, "config", "set", "quality=70", "--port", board.port)
+    run(capsys, "config", "set", "quality=80", "--port", board.port)
+    status, out, _ = run(capsys, "logs", "--port", board.port, "--count", "3", "--json")
+    lines = json.loads(out)
+    assert status == 0 and len(lines) == 3 and "config: quality changed" in lines[-1]
+    assert "--count is 1..200" in refused(*run(capsys, "logs", "--port", board.port, "--count", "0"))
+
+
+def test_advise_writes_the_advised_settings_to_the_board(capsys, board):
+    configure(capsys, board)
+    status, out, err = run(capsys, "advise", "--tls12", "--no-oauth", "--no-outside", "--static-ip",
+                           "--per-day", "50", "--no-licensed-mailbox", "--domain", "contoso.com",
+                           "--ip", "127.0.0.20", "--port", board.port)
+    assert status == 0, err
+    assert "method: direct_send" in out and "written to the board on %s: changed " % board.port in out
+    _, got, _ = run(capsys, "config", "get", "host", "--port", board.port)
+    assert got == "contoso-com.mail.protection.outlook.com\n"
+    status, out, _ = run(capsys, "advise", "--tls12", "--no-oauth", "--outside", "--no-static-ip",
+                         "--per-day", "50", "--licensed-mailbox", "--domain", "contoso.com",
+                         "--port", board.port, "--json")
+    written = json.loads(out)["written"]
+    assert status == 0 and written["then"] == ["scanmail secret set password --port %s" % board.port]
+    _, got, _ = run(capsys, "config", "get", "method", "--port", board.port)
+    assert got == "submission\n"
+    assert "say --domain" in refused(*run(capsys, "advise", "--tls12", "--port", board.port))
+
+
+# -- reboot and the board's states -------------------------------------------------------------------
+def test_reboot_resets_the_board_and_waits_for_scanmail(capsys, board):
+    name = json.loads(run(capsys, "info", "--port", board.port, "--json")[1])["name"]
+    status, out, err = run(capsys, "reboot", "--port", board.port)
+    assert status == 0, err
+    assert "asked of the application" in out and "started on %s" % name in out
+    logs = json.loads(run(capsys, "logs", "--port", board.port, "--count", "5", "--json")[1])
+    assert any("console: reboot" in line for line in logs)
+
+
+def test_a_board_at_the_prompt_is_named_and_reboot_brings_scanmail_back(capsys, fresh_board):
+    board = fresh_board()
+    with ConsoleClient(board.port) as console:
+        console.request("status")                          # the application's loop is running
+        console.serial.write(b"\x03")                      # Ctrl-C: the application stops, the REPL is up
+        console.wait_for_log("stopped (Ctrl-C)")
+    err = refused(*run(capsys, "status", "--port", board.port))
+    assert "at the MicroPython prompt" in err and "scanmail reboot --port %s" % board.port in err
+    # left in the raw REPL by another tool: silent, found by a look after the timeout
+    repl = RawRepl(board.port)
+    repl.enter()
+    repl.serial.close()                                    # gone without Ctrl-B
+    err = refused(*run(capsys, "info", "--port", board.port, "--timeout", "1"))
+    assert "at the MicroPython prompt" in err
+    status, out, _ = run(capsys, "reboot", "--port", board.port)
+    assert status == 0 and "asked of the MicroPython prompt" in out and "started on" in out
+    status, _, _ = run(capsys, "status", "--port", board.port)
+    assert status == 0
+
+
+def test_micropython_without_scanmail_is_told_to_flash(capsys, fresh_board):
+    board = fresh_board(install=False)
+    err = refused(*run(capsys, "status", "--port", board.port))
+    assert "runs MicroPython without scanmail" in err and "scanmail flash --port %s" % board.port in err
+
+
+def test_a_wrong_port_and_a_busy_port_are_one_line_each(capsys, board):
+    err = refused(*run(capsys, "status", "--port", "/dev/ttyUSB-nothing-here"))
+    assert "cannot open serial port /dev/ttyUSB-nothing-here" in err and "check the cable" in err
+    holder = ConsoleClient(board.port, exclusive=True)            # another tool holds the port
+    try:
+        err = refused(*run(capsys, "config", "show", "--port", board.port))
+        assert "is busy" in err and "close that program" in err
+    finally:
+        holder.close()
+
+
+def test_a_board_speaking_another_protocol_version_is_refused_with_what_to_update(capsys, runtime, fresh_board, tmp_path):
+    board = fresh_board()
+    source = os.path.join(firmware_build.FIRMWARE_DIR, "app", "console_protocol.py")
+    newer = tmp_path / "console_protocol.py"
+    newer.write_text(open(source).read().replace("VERSION = 1\n", "VERSION = 2\n"))
+    with RawRepl(board.port, read_timeout_s=60) as repl:
+        repl.enter()
+        if runtime == "micropython":
+            repl.put_file(firmware_build.compile_module(str(newer), "scanmail.firmware.app.console_protocol"),
+                          "/lib/scanmail/firmware/app/console_protocol.mpy")
+        else:
+            repl.put_file(newer.read_bytes(), "/lib/scanmail/firmware/app/console_protocol.py")
+    with ConsoleClient(board.port, timeout_s=30) as console:
+        board.reset()
+        console.wait_for_log("started on")
+    err = refused(*run(capsys, "status", "--port", board.port))
+    assert "the board speaks console protocol 2, this scanmail 1" in err and "scanmail flash" in err
+
+
+def _cli_process(*argv):
+    return subprocess.Popen([sys.executable, "-m", "scanmail.host_tools.cli"] + [str(a) for a in argv],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_a_cable_pulled_mid_request_and_a_request_timeout_are_one_line_each(capsys, monkeypatch, fresh_board, tenant):
+    board = fresh_board()
+    configure(capsys, board)
+    run(capsys, "secret", "set", "password", "--port", board.port, stdin=PASSWORD + "\n", monkeypatch=monkeypatch)
+    tenant.clear_faults()
+    # The server holds the board at RCPT; the board answers the console only after the send.
+    tenant.add_fault(stage="rcpt", action="delay", delay_s=8, nth=1)
+    err = refused(*run(capsys, "send-test", "--port", board.port, "--timeout", "1"))
+    assert "did not answer within 1 s" in err and "--timeout 60" in err
+    tenant.clear_faults()
+    tenant.add_fault(stage="rcpt", action="delay", delay_s=30, nth=1)
+    proc = _cli_process("send-test", "--port", board.port)
+    until(lambda: any(f["fired"] for f in tenant.faults()), "the board reaches RCPT")
+    board.stop()                                                  # the port goes away mid-request
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and out == b"", err
+    assert err.count(b"\n") == 1 and b"went away in the middle of a request" in err and b"check the cable" in err
+    tenant.clear_faults()
+
+
+# -- help --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", [["config"], ["config", "set"], ["config", "import"], ["secret"],
+                                     ["secret", "set"], ["status"], ["info"], ["monitor"], ["send-test"],
+                                     ["outbox"], ["outbox", "retry"], ["logs"], ["reboot"], ["advise"]])
+def test_every_command_shows_examples_in_its_help(capsys, command):
+    with pytest.raises(SystemExit) as done:
+        cli.main(command + ["--help"])
+    out, _ = capsys.readouterr()
+    assert done.value.code == 0 and "examples:\n  scanmail %s" % command[0] in out
