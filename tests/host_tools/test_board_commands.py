@@ -411,3 +411,119 @@ def test_every_command_shows_examples_in_its_help(capsys, command):
         cli.main(command + ["--help"])
     out, _ = capsys.readouterr()
     assert done.value.code == 0 and "examples:\n  scanmail %s" % command[0] in out
+
+
+# -- monitor -----------------------------------------------------------------------------------------
+class UsbPort:
+    """The board's port seen through a second pty under a fixed name, as a native-USB port is: after
+    unplug() the name is gone and a reader gets an I/O error; plug() brings it back, same name."""
+
+    def __init__(self, board_port, path):
+        import tty
+
+        self.path = path
+        self.board_fd = os.open(board_port, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.board_fd)
+        self.master = self.slave = None
+        self.stop = threading.Event()
+        self.thread = None
+
+    def plug(self):
+        import tty
+
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        os.symlink(os.ttyname(self.slave), self.path)
+        self.stop.clear()
+        self.thread = threading.Thread(target=self._relay, daemon=True)
+        self.thread.start()
+
+    def _relay(self):
+        import select
+
+        while not self.stop.is_set():
+            ready, _, _ = select.select([self.board_fd, self.master], [], [], 0.05)
+            for fd in ready:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    continue
+                os.write(self.master if fd == self.board_fd else self.board_fd, data)
+
+    def unplug(self):
+        self.stop.set()
+        self.thread.join()
+        os.unlink(self.path)
+        os.close(self.master)
+        os.close(self.slave)
+
+    def close(self):
+        if not self.stop.is_set():
+            self.unplug()
+        os.close(self.board_fd)
+
+
+class Lines:
+    """A process's output, line by line, as it comes; wait_for() returns at the line that has `text`."""
+
+    def __init__(self, stream):
+        self.lines = []
+        self.changed = threading.Condition()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream):
+        for raw in stream:
+            with self.changed:
+                self.lines.append(raw.decode("utf-8", "replace"))
+                self.changed.notify_all()
+
+    def wait_for(self, text, after=0, timeout_s=60):
+        with self.changed:
+            found = self.changed.wait_for(lambda: any(text in line for line in self.lines[after:]), timeout_s)
+            if not found:
+                raise AssertionError("never printed %r; printed:\n%s" % (text, "".join(self.lines)))
+            return next(i for i in range(after, len(self.lines)) if text in self.lines[i])
+
+
+def test_monitor_follows_the_log_in_colour_across_resets_and_a_port_that_comes_back(board, tmp_path):
+    usb = UsbPort(board.port, str(tmp_path / "ttyACM0"))
+    usb.plug()
+    proc = subprocess.Popen([sys.executable, "-m", "scanmail.host_tools.cli", "monitor", "--port", usb.path,
+                             "--color", "always"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        out = Lines(proc.stdout)
+        at = out.wait_for("-- monitoring %s (Ctrl-] leaves) --" % usb.path)
+        board.reset()
+        at = out.wait_for("started on", at)
+        assert "\x1b[32m" in out.lines[at]                        # a start is green
+        usb.unplug()                                              # the port vanishes, as on a reset of native USB
+        at = out.wait_for("went away", at)
+        usb.plug()
+        at = out.wait_for("-- %s is back --" % usb.path, at)
+        board.reset()
+        at = out.wait_for("started on", at)
+        assert not any("#SM1" in line for line in out.lines)
+        proc.stdin.write(b"\x1d")                                 # Ctrl-]
+        proc.stdin.flush()
+        assert proc.wait(timeout=30) == 0
+        assert proc.stderr.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        usb.close()
+
+
+def test_monitor_on_a_port_that_does_not_exist_is_one_line(capsys):
+    err = refused(*run(capsys, "monitor", "--port", "/dev/ttyUSB-nothing-here"))
+    assert "cannot open serial port /dev/ttyUSB-nothing-here" in err
+
+
+def test_log_levels_colour_errors_warnings_and_sends():
+    from scanmail.host_tools.log_levels import level
+
+    assert level("1796195574 outbox: job 000003 failed: auth failed: 535 5.7.3 ...") == "error"
+    assert level("- clock: NTP failed (timed out); TLS waits for the clock") == "warning"
+    assert level("1796195574 outbox: job 000004 queued: 451 4.7.500 Server busy") == "warning"
+    assert level("1796195574 outbox: job 000004 sent: 250 2.0.0 OK") == "ok"
+    assert level("1796195574 scan: job 000005 queued, 3 page(s), 20480 bytes, to alice@contoso.com") == "info"
