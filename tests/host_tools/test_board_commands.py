@@ -239,6 +239,35 @@ def test_a_secret_piped_into_the_command_never_reaches_its_output(board, tenant)
     assert PASSWORD.encode() not in proc.stdout + proc.stderr and b"fingerprint" in proc.stdout
 
 
+def test_a_secret_typed_at_a_terminal_is_not_echoed(board):
+    import pty
+
+    pid, terminal_fd = pty.fork()
+    if pid == 0:                                                  # the child: scanmail on a terminal
+        os.execv(sys.executable, [sys.executable, "-m", "scanmail.host_tools.cli", "secret", "set", "password",
+                                  "--port", board.port])
+    seen = bytearray()
+
+    def read_until(text):
+        while text not in seen:
+            try:
+                chunk = os.read(terminal_fd, 1024)
+            except OSError:                                       # the child has gone: EIO
+                chunk = b""
+            if not chunk:
+                raise AssertionError("the terminal never showed %r; it showed %r" % (text, bytes(seen)))
+            seen.extend(chunk)
+
+    read_until(b"password (not shown): ")
+    os.write(terminal_fd, PASSWORD.encode() + b"\r")
+    read_until(b"fingerprint")
+    read_until(b"\n")
+    _, status = os.waitpid(pid, 0)
+    os.close(terminal_fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert PASSWORD.encode() not in seen
+
+
 # -- sending, the outbox, logs -----------------------------------------------------------------------
 def test_send_test_delivers_and_a_refusal_says_what_to_do(capsys, monkeypatch, board, tenant):
     configure(capsys, board)
