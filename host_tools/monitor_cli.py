@@ -109,7 +109,7 @@ def do_monitor(args):
     out = Console(highlight=False, soft_wrap=True, force_terminal=color,
                   no_color=(args.color == "never"))
     watch = _StdinWatch(sys.stdin)
-    out.print("-- monitoring %s (Ctrl-] leaves) --" % args.port, style="dim")
+    out.print("-- monitoring %s (Ctrl-] leaves) --" % args.port, style="dim", markup=False)
 
     def show(text):
         out.print(styled(text))
@@ -117,9 +117,9 @@ def do_monitor(args):
     def status(what, exc):
         if what == "gone":
             out.print("-- the board on %s went away (%s); waiting for it to come back --" % (args.port, exc),
-                      style="dim")
+                      style="dim", markup=False)
         else:
-            out.print("-- %s is back --" % args.port, style="dim")
+            out.print("-- %s is back --" % args.port, style="dim", markup=False)
 
     try:
         follow(args.port, show, status, watch.left, lambda exc: UserError(str(exc)))

@@ -19,13 +19,15 @@ def table(headers, rows, title=None):
     """A rich Table of `rows` (lists of cells, None shown empty) under `headers` (None: no header
     row, for a list of name and value)."""
     from rich.table import Table
+    from rich.text import Text
 
     out = Table(title=title, show_lines=False, header_style="bold", show_header=headers is not None)
     headers = headers if headers is not None else [""] * max((len(r) for r in rows), default=1)
     for name in headers:
         out.add_column(name, overflow="fold")
     for row in rows:
-        out.add_row(*["" if cell is None else str(cell) for cell in row])
+        # Text, not markup: a server's reply or a log line may hold "[...]" that rich would eat
+        out.add_row(*[Text("" if cell is None else str(cell)) for cell in row])
     return out
 
 
