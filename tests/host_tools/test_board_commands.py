@@ -37,15 +37,23 @@ def tenant(tmp_path_factory):
         yield t
 
 
+def _install(board, tenant, main=True):
+    """Firmware, application, boot.py, main.py (unless main=False) and the tenant's CA, over the
+    board's port as a user installs them."""
+    with RawRepl(board.port, read_timeout_s=60) as repl:
+        repl.enter()
+        with open(tenant.ca_der_path, "rb") as f:
+            app_install.install(repl, extra=[(f.read(), "/ca.der")])
+        if not main:
+            repl.exec("import os\nos.remove('/main.py')")
+
+
 def start_app(tenant, runtime, state_dir, ip, install=True):
     """A virtual board with scanmail installed over its port, running the application."""
     board = BoardHandle("esp32-devkitc", runtime, str(state_dir), ip, tenant_state=str(tenant.state_dir), fast=True)
     board.start()
     if install:
-        with RawRepl(board.port, read_timeout_s=60) as repl:
-            repl.enter()
-            with open(tenant.ca_der_path, "rb") as f:
-                app_install.install(repl, extra=[(f.read(), "/ca.der")])
+        _install(board, tenant)
         with ConsoleClient(board.port, timeout_s=30) as console:
             board.reset()
             console.wait_for_log("started on")
@@ -146,6 +154,8 @@ def test_a_bad_value_is_refused_on_the_host_before_any_port_is_opened(capsys):
     assert "method refused" in err and "direct_send" in err
     err = refused(*run(capsys, "config", "set", "timeout_s=soon", "--port", "/dev/ttyUSB-nothing-here"))
     assert "timeout_s takes an integer 5..300, not 'soon'" in err
+    err = refused(*run(capsys, "config", "set", "password=Hunter-2-Secret", "--port", "/dev/ttyUSB-nothing-here"))
+    assert "scanmail secret set password" in err and "Hunter-2-Secret" not in err
 
 
 def test_a_rule_between_keys_is_checked_against_the_boards_own_settings(capsys, board):
@@ -209,6 +219,33 @@ def test_validate_checks_a_file_against_the_defaults_or_a_boards_settings(capsys
     assert status == 0 and "would change host, method" in out
     err = refused(*run(capsys, "config", "validate", "method=relay", "--port", board.port))
     assert "the relay method needs host" in err
+
+
+def test_a_long_import_reaches_a_board_paced_at_115200_baud_whole(capsys, runtime, tenant, tmp_path):
+    # Installed at full speed, then started again as the profile's UART bridge really is: 115200
+    # baud, and what overflows the ESP32's 260-byte input buffer is dropped.
+    state = tmp_path / "paced"
+    board = start_app(tenant, runtime, state, "127.0.0.%d" % (241 + runtimes.RUNTIMES.index(runtime)), install=False)
+    _install(board, tenant, main=False)                # without main.py yet: the restart gets to its prompt
+    board.stop()
+    board = BoardHandle("esp32-devkitc", runtime, str(state), tenant_state=str(tenant.state_dir), fast=False)
+    board.start()
+    try:
+        with RawRepl(board.port, read_timeout_s=60) as repl:
+            repl.enter()
+            repl.put_file(open(os.path.join(app_install.BOARD_FILES, "main.py"), "rb").read(), "/main.py")
+        with ConsoleClient(board.port, timeout_s=60) as console:
+            board.reset()
+            console.wait_for_log("started on")
+        book = {"person%02d" % i: "person%02d@contoso.com" % i for i in range(30)}
+        site = tmp_path / "site.json"
+        site.write_text(json.dumps({"address_book": book, "default_destination": "person29"}))
+        status, out, err = run(capsys, "config", "import", site, "--port", board.port, "--timeout", "60")
+        assert status == 0 and out.startswith("changed address_book, default_destination; configuration hash "), err
+        _, got, _ = run(capsys, "config", "get", "address_book", "--port", board.port, "--json", "--timeout", "60")
+        assert json.loads(got)["value"] == book
+    finally:
+        board.stop()
 
 
 # -- secrets -----------------------------------------------------------------------------------------
