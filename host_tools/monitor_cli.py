@@ -14,6 +14,7 @@ from scanmail.host_tools.user_error import UserError
 
 LEAVE = b"\x1d"          # Ctrl-], as in telnet, miniterm and mpremote
 REOPEN_EVERY_S = 0.2
+PARTIAL_LINE_AFTER_S = 0.3   # a line without its end (the REPL's prompt) is shown after this quiet
 
 EXAMPLES = """examples:
   scanmail monitor --port /dev/ttyUSB0
@@ -65,6 +66,12 @@ def _open(port):
     return open_port(port, timeout=0.1, exclusive=True)
 
 
+def _show(line, show):
+    text = line.decode("utf-8", "replace").rstrip("\r")
+    if text and "#SM" not in text:
+        show(text)
+
+
 def follow(port, show, status, left, first_open_error):
     """Print the board's lines through `show` until `left` is set; `status` gets "gone"/"back"."""
     from scanmail.host_tools.raw_repl import ReplError
@@ -74,6 +81,7 @@ def follow(port, show, status, left, first_open_error):
     except ReplError as exc:
         raise first_open_error(exc)
     pending = bytearray()
+    last_byte_at = time.monotonic()
     try:
         while not left.is_set():
             try:
@@ -90,13 +98,17 @@ def follow(port, show, status, left, first_open_error):
                 if serial is not None:
                     status("back", None)
                 continue
+            if not chunk:
+                if pending and time.monotonic() - last_byte_at > PARTIAL_LINE_AFTER_S:
+                    _show(bytes(pending), show)           # a prompt (">>> ") ends no line
+                    pending = bytearray()
+                continue
+            last_byte_at = time.monotonic()
             pending.extend(chunk)
             while b"\n" in pending:
                 line, _, rest = bytes(pending).partition(b"\n")
                 pending = bytearray(rest)
-                text = line.decode("utf-8", "replace").rstrip("\r")
-                if text and "#SM" not in text:
-                    show(text)
+                _show(line, show)
     finally:
         if serial is not None:
             serial.close()
