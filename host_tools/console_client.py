@@ -103,8 +103,13 @@ class ConsoleClient:
         except OSError as exc:        # pyserial's SerialException is an IOError
             raise self._lost(exc)
 
-    def _frames(self, deadline):
-        """Frames as they arrive (log lines go to log_lines) until the deadline."""
+    def _at_the_prompt(self):
+        return ConsoleError("repl", "the board on %s is at the MicroPython prompt, not running the "
+                                    "scanmail application" % self.port_url)
+
+    def _frames(self, deadline, echo=None):
+        """Frames as they arrive (log lines go to log_lines) until the deadline. `echo`: the frame
+        just sent, which only a REPL sends back (some before its line ends)."""
         while time.monotonic() < deadline:
             try:
                 chunk = self.serial.read(self.serial.in_waiting or 1)
@@ -112,6 +117,8 @@ class ConsoleClient:
                 raise self._lost(exc)
             if chunk:
                 self._rx.extend(chunk)
+                if echo is not None and echo in self._rx:
+                    raise self._at_the_prompt()
             while b"\n" in self._rx:
                 line, _, rest = bytes(self._rx).partition(b"\n")
                 self._rx = bytearray(rest)
@@ -150,7 +157,7 @@ class ConsoleClient:
         index = 0
         tries = 0
         self._write(frames[0])
-        for frame in self._frames(deadline):
+        for frame in self._frames(deadline, echo=frames[0].rstrip(b"\n")):
             if frame[0] == "version":
                 raise ConsoleError("protocol_version", frame[1])
             if frame[0] in ("bad", "log"):
@@ -172,8 +179,7 @@ class ConsoleClient:
             reply = bytearray()
             if "cmd" in message:
                 # our own request came back: a REPL echoes what it is sent, the application never
-                raise ConsoleError("repl", "the board on %s is at the MicroPython prompt, not running the "
-                                           "scanmail application" % self.port_url)
+                raise self._at_the_prompt()
             if not message.get("ok"):
                 error = message.get("error") or {}
                 if error.get("code") == "bad_frame" and tries < _RETRIES:
