@@ -551,7 +551,7 @@ class Lines:
             return next(i for i in range(after, len(self.lines)) if text in self.lines[i])
 
 
-def test_monitor_follows_the_log_in_colour_across_resets_and_a_port_that_comes_back(board, tmp_path):
+def test_monitor_follows_the_log_in_colour_across_resets_and_a_port_that_comes_back(capsys, board, tmp_path):
     usb = UsbPort(board.port, str(tmp_path / "ttyACM0"))
     usb.plug()
     proc = subprocess.Popen([sys.executable, "-m", "scanmail.host_tools.cli", "monitor", "--port", usb.path,
@@ -569,6 +569,9 @@ def test_monitor_follows_the_log_in_colour_across_resets_and_a_port_that_comes_b
         at = out.wait_for("-- %s is back --" % usb.path, at)
         board.reset()
         at = out.wait_for("started on", at)
+        at = out.wait_for("network up", at)                      # the application's loop runs
+        os.write(usb.board_fd, b"\x03")                          # Ctrl-C from elsewhere: the REPL
+        at = out.wait_for(">>> ", at)                             # a prompt ends no line, and shows
         assert not any("#SM1" in line for line in out.lines)
         proc.stdin.write(b"\x1d")                                 # Ctrl-]
         proc.stdin.flush()
@@ -578,6 +581,7 @@ def test_monitor_follows_the_log_in_colour_across_resets_and_a_port_that_comes_b
         if proc.poll() is None:
             proc.kill()
         usb.close()
+    assert run(capsys, "reboot", "--port", board.port)[0] == 0    # scanmail again, for the tests after
 
 
 def test_monitor_on_a_port_that_does_not_exist_is_one_line(capsys):
