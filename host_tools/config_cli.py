@@ -106,7 +106,9 @@ def do_export(args):
 
 
 def do_validate(args):
-    if args.file and args.pairs:
+    if not args.file:
+        raise UserError("give a FILE (TOML or JSON) or KEY=VALUE pairs to validate")
+    if "=" not in args.file and args.pairs:
         raise UserError("give a FILE or KEY=VALUE pairs to validate, not both")
     if args.file and "=" not in args.file:
         wanted = config_files.read_file(args.file, args.format)
