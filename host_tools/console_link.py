@@ -72,14 +72,14 @@ class ConsoleLink:
         if exc.code == "repl":
             return self._at_the_prompt()
         if exc.code == "timeout":
-            if self._prompt_answers():
+            if self.prompt_answers():
                 return self._at_the_prompt()
             return UserError("the board on %s did not answer within %.0f s: it may be busy sending (try "
                              "again, or with --timeout 60), or it is not running scanmail; `scanmail "
                              "monitor --port %s` shows what it prints" % (self.port, self.timeout_s, self.port))
         return UserError("the board refused it (%s): %s" % (exc.code, exc))
 
-    def _prompt_answers(self):
+    def prompt_answers(self):
         """After a silence: Ctrl-B brings a MicroPython REPL (raw or not) to its friendly prompt,
         which prints its banner; the application reads it as noise before a frame."""
         serial = self.client.serial

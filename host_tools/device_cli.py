@@ -139,7 +139,7 @@ def do_reboot(args):
             link.client.request("reboot")
             via, client = "the application", link.client
         except ConsoleError as exc:
-            if exc.code == "repl" or (exc.code == "timeout" and link._prompt_answers()):
+            if exc.code == "repl" or (exc.code == "timeout" and link.prompt_answers()):
                 link.close()
                 client = reboot_from_prompt(args.port)
                 via = "the MicroPython prompt"
