@@ -196,8 +196,10 @@ def main(board=None, capacity=None):
         _text_out("scanmail: safe mode (scan button held at boot): the application is off\n")
         return None
     app, session = start(board, open_nvs(), capacity, _text_out)
-    app.log("scanmail %s started on %s" % (app.info()["firmware"], board.name))
     try:
+        # inside the try: a host waits for this line and may press Ctrl-C at once, while the
+        # line is still being written to the log on flash
+        app.log("scanmail %s started on %s" % (app.info()["firmware"], board.name))
         asyncio.run(_run(app, session))
     except KeyboardInterrupt:
         _text_out("scanmail: stopped (Ctrl-C); REPL\n")
