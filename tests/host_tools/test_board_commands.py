@@ -390,8 +390,9 @@ def test_reboot_resets_the_board_and_waits_for_scanmail(capsys, board):
 def test_a_board_at_the_prompt_is_named_and_reboot_brings_scanmail_back(capsys, fresh_board):
     board = fresh_board()
     with ConsoleClient(board.port) as console:
-        console.request("status")                          # the application's loop is running
-        console.serial.write(b"\x03")                      # Ctrl-C: the application stops, the REPL is up
+        board.reset()
+        console.wait_for_log("started on")
+        console.serial.write(b"\x03")                      # Ctrl-C at once: the application stops, the REPL is up
         console.wait_for_log("stopped (Ctrl-C)")
     err = refused(*run(capsys, "status", "--port", board.port))
     assert "at the MicroPython prompt" in err and "scanmail reboot --port %s" % board.port in err
