@@ -74,7 +74,7 @@ class ConsoleLink:
         if exc.code == "timeout":
             if self.prompt_answers():
                 return self._at_the_prompt()
-            return UserError("the board on %s did not answer within %.0f s: it may be busy sending (try "
+            return UserError("the board on %s did not answer within %g s: it may be busy sending (try "
                              "again, or with --timeout 60), or it is not running scanmail; `scanmail "
                              "monitor --port %s` shows what it prints" % (self.port, self.timeout_s, self.port))
         return UserError("the board refused it (%s): %s" % (exc.code, exc))
