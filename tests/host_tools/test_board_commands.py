@@ -92,6 +92,7 @@ def fresh_board(tenant, tmp_path, runtime):
 def run(capsys, *argv, stdin=None, monkeypatch=None):
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    capsys.readouterr()                 # what starting a board printed is not the command's output
     status = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return status, out, err
