@@ -104,15 +104,14 @@ def write_to_board(args, result, out):
 
     settings, secrets = board_settings(result)
     config_files.check_keys(settings)
-    lines = []
     with ConsoleLink(args.port, args.timeout) as link:
-        config_hash = config_cli.send_changes(link, settings, out=lines.append)
+        _, config_hash, line = config_cli.send_changes(link, settings)
     then = []
     if "password" in secrets:
         then.append("scanmail secret set password --port %s" % args.port)
     if "token" in secrets:
         then.append("scanmail oauth login --port %s --tenant %s" % (args.port, args.domain))
-    out({"port": args.port, "result": lines[-1], "hash": config_hash, "then": then})
+    out({"port": args.port, "result": line, "hash": config_hash, "then": then})
 
 
 def do_advise(args):

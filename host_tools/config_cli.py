@@ -19,6 +19,7 @@ EXAMPLES = """examples:
                       default_destination=alice --port COM3
   scanmail config export lobby.toml --port /dev/ttyUSB0      settings only, never a secret
   scanmail config import lobby.toml --port /dev/ttyUSB1      sends only what differs
+  scanmail config set quality=70 --port COM3 --json          {"changed": [...], "hash": ...}
   scanmail config validate lobby.toml                        checked against the defaults
   scanmail config validate lobby.toml --port /dev/ttyUSB0    checked against that board's settings
 
@@ -63,31 +64,34 @@ def do_get(args):
     return 0
 
 
-def send_changes(link, wanted, out=print):
-    """Check `wanted` against the board's settings and send what differs; -> the new hash."""
+def send_changes(link, wanted):
+    """Check `wanted` against the board's settings and send what differs; -> (the keys changed,
+    the new hash, a line saying so)."""
     got = _board_settings(link)
     config_files.check_against(got["value"], wanted)
     changes = config_files.changed(got["value"], wanted)
     if not changes:
-        out("nothing to change: the board already has these settings (hash %s)" % got["hash"])
-        return got["hash"]
+        return [], got["hash"], "nothing to change: the board already has these settings (hash %s)" % got["hash"]
     result = link.request("config.set", changes=changes)
-    out("changed %s; configuration hash %s" % (", ".join(sorted(changes)), result["hash"]))
-    return result["hash"]
+    return sorted(changes), result["hash"], "changed %s; configuration hash %s" % (", ".join(sorted(changes)),
+                                                                                 result["hash"])
+
+
+def _send(args, wanted):
+    with ConsoleLink(args.port, args.timeout) as link:
+        changed, config_hash, line = send_changes(link, wanted)
+    print(json.dumps({"changed": changed, "hash": config_hash}) if args.json else line)
+    return 0
 
 
 def do_set(args):
     wanted = config_files.check_keys(config_files.parse_pairs(args.pairs))   # before the port opens
-    with ConsoleLink(args.port, args.timeout) as link:
-        send_changes(link, wanted)
-    return 0
+    return _send(args, wanted)
 
 
 def do_import(args):
     wanted = config_files.check_keys(config_files.read_file(args.file, args.format))
-    with ConsoleLink(args.port, args.timeout) as link:
-        send_changes(link, wanted)
-    return 0
+    return _send(args, wanted)
 
 
 def do_export(args):
@@ -149,9 +153,11 @@ def register(parser):
     get.add_argument("--json", action="store_true", help="print {\"key\", \"value\", \"hash\"}")
     set_ = action("set", do_set, "change settings: KEY=VALUE ..., checked here, then on the board")
     set_.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
+    set_.add_argument("--json", action="store_true", help="print {\"changed\": [...], \"hash\": ...}")
     imp = action("import", do_import, "send a TOML or JSON file's settings (only what differs)")
     imp.add_argument("file", metavar="FILE")
     imp.add_argument("--format", choices=config_files.FORMATS, help="when the file's name does not say")
+    imp.add_argument("--json", action="store_true", help="print {\"changed\": [...], \"hash\": ...}")
     exp = action("export", do_export, "write the board's settings to a TOML or JSON file (no secrets)")
     exp.add_argument("file", metavar="FILE", help="the file to write, or - for the screen")
     exp.add_argument("--format", choices=config_files.FORMATS, help="when the file's name does not say")

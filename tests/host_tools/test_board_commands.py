@@ -197,6 +197,11 @@ def test_export_then_import_sends_only_what_changed_and_holds_no_secret(capsys, 
     assert status == 0 and json.loads(as_json.read_text())["subject"].startswith("Lobby: ")
     status, out, _ = run(capsys, "config", "import", as_json, "--port", board.port)
     assert status == 0 and out.startswith("nothing to change")
+    status, out, _ = run(capsys, "config", "set", "quality=75", "keep_sent=yes", "--port", board.port, "--json")
+    answer = json.loads(out)
+    _, shown, _ = run(capsys, "config", "show", "--port", board.port, "--json")
+    assert status == 0 and answer == {"changed": ["keep_sent", "quality"], "hash": json.loads(shown)["hash"]}
+    run(capsys, "config", "import", exported, "--port", board.port)             # as it was
 
 
 def test_a_file_naming_a_secret_is_refused_with_the_command_that_sets_it(capsys, tmp_path):
