@@ -8,6 +8,22 @@
 # case-insensitively against the server text.
 
 _TABLE = (
+    # --- the OAuth sign-in (firmware/oauth.py), stage "sign_in" ----------------------------------
+    "||sign_in||sign_in_needed|the board's OAuth sign-in has ended (refused, revoked or expired) "
+    "or was never made; queued scans wait|a person must sign in again by device code: "
+    "`scanmail oauth login --port PORT`, or the console command oauth.login",
+    "||sign_in||declined|the person at the sign-in page declined the sign-in|start the sign-in "
+    "again and accept it as the scanner's mailbox",
+    "||sign_in||expired|nobody signed in before the code expired (15 minutes)|start the sign-in "
+    "again and enter the new code",
+    "|invalid_client|sign_in||refused|Entra ID refused the app's credential (client secret or "
+    "certificate)|store the app registration's current secret (oauth_secret) or certificate key "
+    "(oauth_key) and check oauth_client_id and oauth_thumbprint",
+    "||sign_in||refused|Entra ID refused the sign-in request|check oauth_tenant, oauth_client_id "
+    "and that the app registration allows this sign-in (public client flows for device code)",
+    "||sign_in||server|Entra ID is busy or failing|nothing to change: the board tries again later",
+    "||sign_in||settings|the OAuth settings or stored credential cannot be used|set oauth_tenant, "
+    "oauth_client_id and, for app-only, the client secret or certificate key as the message says",
     # --- the board itself, before any server answered -------------------------------------------
     "||tls||clock|the board's clock is not set, so no certificate can be checked|set the time"
     ' first: connect the board to a network with NTP (or set the clock), then retry',

@@ -1,6 +1,7 @@
 # OAuth 2.0 sign-in for sending (XOAUTH2): the device-code sign-in a person approves once, the
 # access token kept in RAM until shortly before it expires, the refresh token rotated on every
-# refresh, and app-only tokens (client credentials with a client secret) as the other choice.
+# refresh, and app-only tokens (client credentials with a client secret, or with a certificate:
+# an RS256 client assertion made by firmware/client_assertion.py) as the other choice.
 # Rules: the refresh token lives only in the secret store, in two slots that each carry a
 # generation and a checksum; a new token goes into the slot not holding the current one, so the
 # old one stays until the new one is stored whole, and a power cut at any instant leaves a usable
@@ -13,11 +14,13 @@ from scanmail.firmware import call_once
 from scanmail.firmware.errors import SMTPError
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 DELEGATED_SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
 APP_SCOPE = "https://outlook.office365.com/.default"
 SLOTS = ("oauth_rt_a", "oauth_rt_b")
 USER = "oauth_user"
 CLIENT_SECRET = "oauth_secret"
+CLIENT_KEY = "oauth_key"        # app mode with a certificate: the private key's DER
 EARLY_S = 300           # an access token is renewed this long before it expires
 
 SIGNED_OUT = "signed_out"
@@ -54,8 +57,10 @@ def _failure(kind, text, transient=False):
 class OAuthSession:
     """The board's sign-in. `settings`: mode ("device" or "app"), tenant (domain or id), client_id,
     optional authority_host (login.microsoftonline.com), port, scope, username (app mode: the
-    mailbox to send as), ca_der, timeout_s. `secrets`: an object with get(name)/set(name, value)
-    (firmware/secret_store.py); app mode reads the client secret from it (name "oauth_secret")."""
+    mailbox to send as), credential (app mode: "secret", or "certificate" with thumbprint, the
+    certificate's SHA-1 in hex), ca_der, timeout_s. `secrets`: an object with get(name)/set(name,
+    value) (firmware/secret_store.py); app mode reads the client secret from it (name
+    "oauth_secret") or the certificate's private key (name "oauth_key", DER)."""
 
     def __init__(self, settings, board, secrets):
         self.mode = settings.get("mode") or "device"
@@ -70,6 +75,10 @@ class OAuthSession:
                     "port": settings.get("port") or 443, "ca_der": settings.get("ca_der"),
                     "timeout_s": settings.get("timeout_s") or 30}
         self.base = "/" + settings["tenant"] + "/oauth2/v2.0/"
+        self.credential = settings.get("credential") or "secret"
+        self.thumbprint = settings.get("thumbprint") or ""
+        if self.credential not in ("secret", "certificate"):
+            raise _failure("settings", "oauth credential %r: choose secret or certificate" % (self.credential,))
         self.client_id = settings["client_id"]
         self.scope = settings.get("scope") or (APP_SCOPE if self.mode == "app" else DELEGATED_SCOPE)
         self.board = board
@@ -210,21 +219,48 @@ class OAuthSession:
             self._refresh()
         return self._token
 
+    def usable(self):
+        """True when a send can get a token without a person: signed in, app mode, or a new
+        sign-in under way while the earlier one is still kept."""
+        return self.state == SIGNED_IN or (self.state == SIGNING_IN and self._before == SIGNED_IN)
+
     def token_refused(self):
         """The mail server refused the token: forget it, so the next access_token() gets a new one."""
         self._token = None
 
     def _client_credentials(self):
-        secret = self.secrets.get(CLIENT_SECRET)
-        if not secret:
-            raise _failure("settings", "no client secret stored (secret %r): store the app's secret first"
-                           % CLIENT_SECRET)
-        status, answer = self._post("token", [("grant_type", "client_credentials"), ("client_id", self.client_id),
-                                              ("client_secret", secret), ("scope", self.scope)])
-        secret = None
+        fields = [("grant_type", "client_credentials"), ("client_id", self.client_id), ("scope", self.scope)]
+        if self.credential == "certificate":
+            fields.append(("client_assertion_type", ASSERTION_TYPE))
+            fields.append(("client_assertion", self._assertion()))
+        else:
+            secret = self.secrets.get(CLIENT_SECRET)
+            if not secret:
+                raise _failure("settings", "no client secret stored (secret %r): store the app's secret first"
+                               % CLIENT_SECRET)
+            fields.append(("client_secret", secret))
+            secret = None
+        status, answer = self._post("token", fields)
+        fields = None
         if status != 200 or "access_token" not in answer:
             raise self._refused(status, answer, "getting an app token")
         self._signed_in(answer, False)
+
+    def _assertion(self):
+        """A client assertion signed with the stored key (firmware/client_assertion.py, let go after)."""
+        import binascii
+        import os
+
+        key = self.secrets.get(CLIENT_KEY)
+        if not key:
+            raise _failure("settings", "no certificate key stored (secret %r): store the app certificate's "
+                                       "private key first" % CLIENT_KEY)
+        audience = "https://%s%stoken" % (self.cfg["host"], self.base)
+        try:
+            return call_once("client_assertion", "make", self.client_id, audience, key, self.thumbprint,
+                             self.board.clock.now() or 0, binascii.hexlify(os.urandom(16)).decode())
+        except ValueError as exc:      # the text names what is wrong with the key, never its bytes
+            raise _failure("settings", "oauth certificate: %s" % exc)
 
     def _refresh(self):
         slots = self._slots()

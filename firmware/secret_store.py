@@ -48,7 +48,9 @@ class FileSecrets:
 
 
 class NvsSecrets:
-    """Entries in the ESP32's NVS namespace `namespace` (blobs of at most `size` bytes)."""
+    """Entries in the ESP32's NVS namespace `namespace` (blobs of at most `size` bytes), laid out as
+    the application's store (firmware/app/secret_store.py) lays them out, a blob under the name and
+    its length under name + "#", so the application and a REPL script see the same sign-in."""
 
     def __init__(self, namespace="scanmail", size=4096):
         import esp32
@@ -57,21 +59,29 @@ class NvsSecrets:
         self._size = size
 
     def get(self, name):
-        buf = bytearray(self._size)
+        try:
+            size = self._nvs.get_i32(name + "#")
+        except OSError:
+            size = None
+        buf = bytearray(size if size is not None else self._size)
         try:
             n = self._nvs.get_blob(name, buf)
         except OSError:
+            return None
+        if size is not None and n != size:    # cut between the blob and its length: not whole
             return None
         return bytes(buf[:n])
 
     def set(self, name, value):
         if value is None:
-            try:
-                self._nvs.erase_key(name)
-            except OSError:
-                return
+            for key in (name, name + "#"):
+                try:
+                    self._nvs.erase_key(key)
+                except OSError:
+                    pass
         else:
             if isinstance(value, str):
                 value = value.encode()
             self._nvs.set_blob(name, value)
+            self._nvs.set_i32(name + "#", len(value))
         self._nvs.commit()

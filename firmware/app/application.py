@@ -2,7 +2,8 @@
 # or the console that asks (console_commands.py): the configuration, the secrets, the outbox, the
 # send limits, the log, the status light and the last result. Rule: every operation a user can
 # start ends in a result or a one-line refusal that says what to do, logged without secrets; the
-# status light shows busy while it works, then ok or error, then idle.
+# status light shows busy while it works, then ok or error, then idle; it stays on error while an
+# OAuth sign-in needs a person (firmware/app/oauth_sign_in.py), and the outbox waits meanwhile.
 import sys
 
 from scanmail.firmware.app.config_store import ConfigStore
@@ -42,12 +43,22 @@ class Application:
         gc.collect()
         self.last = None
         self.network = "down"
-        self.token_source = None          # OAuth sign-in sets a callable returning an access token
+        self._sign_in = None              # firmware/app/oauth_sign_in.SignIn, made when auth is xoauth2
         for job_id, note in self.outbox.recover():
             self.log("outbox: job %s: %s" % (job_id, note))
 
     def now(self):
         return self.board.clock.now()
+
+    def sign_in(self):
+        """The OAuth sign-in (SignIn), or None unless the configuration says auth "xoauth2"."""
+        if self._sign_in is None:
+            if self.config.values["auth"] != "xoauth2":
+                return None
+            from scanmail.firmware.app.oauth_sign_in import SignIn
+
+            self._sign_in = SignIn(self)
+        return self._sign_in
 
     def _light(self, state):
         try:
@@ -82,11 +93,22 @@ class Application:
         now = self.now()
         if now is None:
             return {"idle": None, "clock": "unset"}
-        token = self.token_source() if self.token_source else None
-        if self.outbox.due(now)[0] is not None:
+        sign_in = self.sign_in()
+        if sign_in is not None and sign_in.session() is not None and sign_in.poll_due(now):
+            self._light("ok" if sign_in.session().usable() else "error")
+        waiting = sign_in is not None and sign_in.waiting_for_person()
+        if not waiting and self.outbox.due(now)[0] is not None:
             self._light("busy")
-        result = step(self.outbox, self.limits, self.config.values, self.secrets, self.board, now, token)
-        if "job" in result:
+        result = step(self.outbox, self.limits, self.config.values, self.secrets, self.board, now, sign_in)
+        if "sign_in" in result:
+            if self.last is None or self.last.get("what") != "sign_in":
+                self.last = {"what": "sign_in", "ok": False, "state": sign_in.session().state,
+                             "text": "sending waits for an OAuth sign-in",
+                             "what_to_do": sign_in.status(now).get("what_to_do")}
+                self.log("outbox: waiting for an OAuth sign-in (%d job(s) queued): %s"
+                         % (self.outbox.counts()["queued"], self.last["what_to_do"]))
+            self._light("error")
+        elif "job" in result:
             job = self.outbox.load(result["job"])
             if job["state"] == "sent":
                 self.last = {"what": "send", "ok": True, "job": job["id"], "reply": job["reply"]}
@@ -109,13 +131,23 @@ class Application:
         values = self.config.values
         to = to or values["address_book"].get(values["default_destination"])
         sender = values["sender"] or values["username"]
-        token = self.token_source() if self.token_source else None
         msg = Message(sender, [to] if to else [], [], "scanmail test from %s" % self.board.name,
                       "This is a test message from the scanner %s." % self.board.name, [])
         self._light("busy")
+        sign_in = self.sign_in()
         try:
-            result = send_mail(settings_for(values, self.secrets, token, self.board.storage_root), msg, self.board)
-        except Exception:
+            settings = settings_for(values, self.secrets, None, self.board.storage_root)
+            session = sign_in.session() if sign_in is not None else None
+            if session is None:
+                result = send_mail(settings, msg, self.board)
+            else:
+                from scanmail.firmware.oauth_send import send_signed_in
+
+                settings.pop("password", None)
+                result = send_signed_in(settings, msg, self.board, session)
+        except Exception as err:
+            if getattr(err, "kind", None) == "sign_in_needed":
+                sign_in.failed(err)
             self._light("error")
             raise
         self._light("ok")
@@ -146,6 +178,10 @@ class Application:
             address = self.board.net.address()
         except Exception:
             pass
-        return {"network": self.network, "address": address, "clock": now,
-                "clock_set": now is not None, "outbox": self.outbox.counts(),
-                "config_hash": self.config.hash(), "last": self.last}
+        out = {"network": self.network, "address": address, "clock": now,
+               "clock_set": now is not None, "outbox": self.outbox.counts(),
+               "config_hash": self.config.hash(), "last": self.last}
+        sign_in = self.sign_in()
+        if sign_in is not None:
+            out["oauth"] = sign_in.status(now)
+        return out

@@ -36,6 +36,13 @@ SCHEMA = {
     "retry_base_s": ("int", 30),
     "keep_sent": ("bool", False),
     "device_name": ("text", ""),         # "" = the board's own name
+    # OAuth (auth "xoauth2"): device = a person signs in once by device code; app = app-only
+    # (client credentials) as `username`, with a client secret or a certificate (its key a secret)
+    "oauth_mode": ("choice", "device"),
+    "oauth_tenant": ("text", ""),        # contoso.com or the tenant id
+    "oauth_client_id": ("text", ""),     # the app registration's client id
+    "oauth_credential": ("choice", "secret"),
+    "oauth_thumbprint": ("text", ""),    # the certificate's SHA-1 thumbprint (hex), credential "certificate"
 }
 CHOICES = {
     "method": ("submission", "direct_send", "relay", "hve", "custom"),
@@ -44,6 +51,8 @@ CHOICES = {
     "file_type": ("pdf", "jpeg"),
     "page_size": ("a4", "letter", "legal"),
     "network": ("auto", "wifi", "ethernet"),
+    "oauth_mode": ("device", "app"),
+    "oauth_credential": ("secret", "certificate"),
 }
 RANGES = {
     "port": (0, 65535),
@@ -63,6 +72,9 @@ LENGTHS = {
     "ip": 18,
     "gateway": 15,
     "device_name": 63,
+    "oauth_tenant": 253,
+    "oauth_client_id": 36,
+    "oauth_thumbprint": 59,
 }
 
 
@@ -188,8 +200,31 @@ def check_whole(config):
                        "contoso-com.mail.protection.outlook.com" % config["method"]
     if config["method"] == "custom" and not config["host"]:
         return "host", "the custom method needs host: the mail server's name"
+    if config["auth"] == "xoauth2":
+        problem = _oauth_problem(config)
+        if problem:
+            return problem
     if config["ip"] != "dhcp":
         parts = config["ip"].split("/")
         if len(parts) != 2 or not parts[1].isdigit() or not _is_host(parts[0]):
             return "ip", "dhcp, or a static address with its prefix such as 192.168.1.50/24"
+    return None
+
+
+def _oauth_problem(config):
+    if config["method"] not in ("submission", "hve", "custom"):
+        return "auth", "xoauth2 signs in to client submission, HVE or a custom server; %s has no " \
+                       "sign-in (auth \"\")" % config["method"]
+    if not config["oauth_tenant"]:
+        return "oauth_tenant", "xoauth2 needs the tenant: your domain (contoso.com) or the tenant id"
+    if not config["oauth_client_id"]:
+        return "oauth_client_id", "xoauth2 needs the client id of the app registration the scanner " \
+                                  "signs in with"
+    if config["oauth_mode"] == "app" and not config["username"]:
+        return "username", "app-only sending needs username: the mailbox the app sends as"
+    if config["oauth_mode"] == "app" and config["oauth_credential"] == "certificate":
+        digits = config["oauth_thumbprint"].replace(":", "")
+        if len(digits) != 40 or digits.strip("0123456789abcdefABCDEF"):
+            return "oauth_thumbprint", "the certificate's thumbprint: the 40 hex digits the app " \
+                                       "registration shows"
     return None

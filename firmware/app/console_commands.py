@@ -1,12 +1,14 @@
 # The console's commands: what a host tool may ask the running application, each with its
 # refusals. Rule: a reply never holds a secret (the secret store shows only set + fingerprint, a
 # send error is the mail core's text, which never holds a password or token); a refused command
-# is a CommandError with a code and a line that says what to do.
+# is a CommandError with a code and a line that says what to do. The OAuth commands start a
+# device-code sign-in (the application's loop then polls: firmware/app/oauth_sign_in.py), show
+# where it stands, and sign out; they never show a token or the device code, only the user code.
 from scanmail.firmware.app.console_session import CommandError
 
 COMMANDS = ("info", "status", "config.get", "config.set", "config.validate", "secret.set",
             "secret.status", "scan", "send-test", "outbox.list", "outbox.retry", "outbox.purge",
-            "logs", "reboot")
+            "logs", "reboot", "oauth.login", "oauth.status", "oauth.logout")
 
 
 def _arg(args, name, kind, required=True):
@@ -17,6 +19,20 @@ def _arg(args, name, kind, required=True):
         raise CommandError("bad_args", "argument %r is missing or not %s" % (
             name, "text" if kind is str else kind.__name__))
     return value
+
+
+def _key_der(name, value):
+    """A key given as base64 DER or as PEM text (its base64 body is the DER) -> DER bytes."""
+    import binascii
+
+    if "-----BEGIN" in value:
+        if "ENCRYPTED" in value:
+            raise CommandError("bad_args", "%s is encrypted: export the key without a passphrase" % name)
+        value = "".join(line for line in value.replace("\r", "").split("\n") if line and "-----" not in line)
+    try:
+        return binascii.a2b_base64(value)
+    except ValueError:
+        raise CommandError("bad_args", "%s is the DER key in base64, or the PEM file's text" % name)
 
 
 class Commands:
@@ -84,13 +100,8 @@ class Commands:
         value = args.get("value")
         if value is not None and not isinstance(value, str):
             raise CommandError("bad_args", "argument 'value' must be text (base64 for a key file)")
-        if name == "client_key" and value:
-            import binascii
-
-            try:
-                value = binascii.a2b_base64(value)
-            except ValueError:
-                raise CommandError("bad_args", "client_key is the DER key in base64")
+        if name in ("client_key", "oauth_key") and value:
+            value = _key_der(name, value)
         try:
             self.app.secrets.set(name, value)
         except SecretError as err:
@@ -157,6 +168,40 @@ class Commands:
         if not isinstance(count, int) or not 0 < count <= 200:
             raise CommandError("bad_args", "count is 1..200 lines")
         return self.app.log.lines(count)
+
+    def _sign_in(self):
+        sign_in = self.app.sign_in()
+        if sign_in is None or sign_in.session() is None:
+            raise CommandError("not_configured", "OAuth is not configured: set auth to xoauth2, oauth_tenant "
+                                                 "and oauth_client_id (config.set) first")
+        return sign_in
+
+    def cmd_oauth_login(self, args):
+        from scanmail.firmware.mail import SMTPError
+
+        sign_in = self._sign_in()
+        if sign_in.session().mode != "device":
+            raise CommandError("not_device", "oauth_mode is app: the app signs in with its own credential, "
+                                             "no person needed (oauth.status shows it)")
+        now = self.app.now()
+        if now is None:
+            raise CommandError("clock_unset", "the clock is not set yet (no NTP): try again once the network is up")
+        try:
+            return sign_in.start(now)
+        except SMTPError as err:
+            cause, what_to_do = err.diagnosis()
+            raise CommandError("sign_in_failed", "%s; %s" % (err, what_to_do))
+
+    def cmd_oauth_status(self, args):
+        sign_in = self.app.sign_in()
+        if sign_in is None:
+            return {"state": "not_configured",
+                    "what_to_do": "set auth to xoauth2, oauth_tenant and oauth_client_id to send with OAuth"}
+        return sign_in.status(self.app.now())
+
+    def cmd_oauth_logout(self, args):
+        self._sign_in().sign_out()
+        return {"state": "signed_out"}
 
     def cmd_reboot(self, args):
         if self._reboot is None:

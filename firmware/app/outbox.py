@@ -59,6 +59,11 @@ def _mkdirs(path):
             pass
 
 
+def _since(job):
+    """When a job's age starts: its creation, or the last sign-in it waited for."""
+    return job.get("since") or job["created"]
+
+
 def backoff_s(attempts, base, jitter_byte):
     """Seconds before attempt `attempts` + 1: base * 2**(attempts-1), capped at an hour, times a
     jitter between 1/2 and 1 (`jitter_byte`: 0..255, random), so boards that failed together do
@@ -247,7 +252,7 @@ class Outbox:
         job["last"] = failure
         if not transient:
             job["state"] = "failed"
-        elif now - job["created"] >= max_age:
+        elif now - _since(job) >= max_age:
             job["state"] = "expired"
         else:
             job["state"] = "queued"
@@ -260,12 +265,29 @@ class Outbox:
         """Queued jobs older than `max_age` become expired; -> their ids."""
         out = []
         for job in self.each():
-            if job["state"] == "queued" and now - job["created"] >= max_age:
+            if job["state"] == "queued" and now - _since(job) >= max_age:
                 job["state"] = "expired"
                 self.save(job)
                 self._drop_files(job)
                 out.append(job["id"])
         return out
+
+    def hold(self, job, failure, now):
+        """A job that cannot go until a person signs in again: queued as it was, its attempt not
+        counted, the reason kept for outbox.list."""
+        job["state"] = "queued"
+        job["attempts"] = max(0, job["attempts"] - 1)
+        job["next_at"] = now
+        job["last"] = failure
+        self.save(job)
+
+    def restart_ages(self, now):
+        """After a sign-in: the time queued jobs waited for a person does not count towards
+        max_age_s (the worker does not expire jobs while it waits)."""
+        for job in self.each():
+            if job["state"] == "queued":
+                job["since"] = now
+                self.save(job)
 
     def _drop_files(self, job):
         for f in job["files"]:

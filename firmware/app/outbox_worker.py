@@ -3,7 +3,11 @@
 # job is marked "sending" (and the limits counted) on flash before the first byte goes out; the
 # mail core's SMTPError decides: transient -> queued again with backoff (or expired when too old),
 # permanent (a 5xx, a refused setting) -> failed with the diagnosis; one connection at a time (the
-# worker is the only caller of send_mail, one job after the other).
+# worker is the only caller of send_mail, one job after the other). With an OAuth sign-in
+# (firmware/app/oauth_sign_in.py) the send goes through oauth_send.send_signed_in (a refused
+# access token is replaced once and the send tried again); while a person must sign in again the
+# worker neither sends nor expires anything, and a job that learns it mid-attempt is held, not
+# failed.
 import os
 
 from scanmail.firmware.mail import Message, SMTPError, send_mail
@@ -44,9 +48,13 @@ def failure_of(err):
             "transient": bool(err.transient)}
 
 
-def step(outbox, limits, config, secrets, board, now, token=None):
+def step(outbox, limits, config, secrets, board, now, sign_in=None):
     """One unit of work. -> {"idle": seconds or None} when nothing is due, {"wait": s} when the
-    limits hold the next job back, else {"job": id, "state": new state}."""
+    limits hold the next job back, {"sign_in": "needed"} while a person must sign in, else
+    {"job": id, "state": new state}. `sign_in`: the application's SignIn, or None."""
+    session = sign_in.session() if sign_in is not None else None
+    if session is not None and sign_in.waiting_for_person():
+        return {"sign_in": "needed"}
     outbox.expire(now, config["max_age_s"])
     job, wait = outbox.due(now)
     if job is None:
@@ -60,11 +68,21 @@ def step(outbox, limits, config, secrets, board, now, token=None):
     limits.record(job["method"], job["mailbox"], recipients, now)
     outbox.mark_sending(job, now)
     try:
-        settings = settings_for(config, secrets, token, board.storage_root)
+        settings = settings_for(config, secrets, None, board.storage_root)
         msg = Message(job["sender"], job["to"], job["cc"], job["subject"], job["body"],
                       [tuple(f) for f in job["files"]])
-        result = send_mail(settings, msg, board)
+        if session is None:
+            result = send_mail(settings, msg, board)
+        else:
+            from scanmail.firmware.oauth_send import send_signed_in
+
+            settings.pop("password", None)
+            result = send_signed_in(settings, msg, board, session)
     except SMTPError as err:
+        if err.kind == "sign_in_needed":
+            sign_in.failed(err)
+            outbox.hold(job, failure_of(err), now)
+            return {"sign_in": "needed", "job": job["id"], "state": job["state"]}
         outbox.mark_failed(job, failure_of(err), err.transient, now, config["max_age_s"],
                            config["retry_base_s"], os.urandom(1)[0])
     except OSError as err:           # the CA file named by ca_path is unreadable

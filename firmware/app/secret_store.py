@@ -15,8 +15,13 @@ import binascii
 import hashlib
 import os
 
-# name -> NVS key (NVS keys have at most 15 characters; the length is kept under key + "#")
-NAMES = {"password": "pw", "refresh_token": "rt", "client_key": "ck", "wifi_password": "wp"}
+# name -> NVS key (NVS keys have at most 15 characters; the length is kept under key + "#"). The
+# OAuth names are the NVS keys firmware/secret_store.NvsSecrets uses, so a sign-in made either way
+# is the same sign-in: oauth_rt_a/oauth_rt_b the refresh token's two slots, oauth_user the mailbox
+# signed in as, oauth_secret the app's client secret, oauth_key its certificate's private key (DER).
+NAMES = {"password": "pw", "refresh_token": "rt", "client_key": "ck", "wifi_password": "wp",
+         "oauth_rt_a": "oauth_rt_a", "oauth_rt_b": "oauth_rt_b", "oauth_user": "oauth_user",
+         "oauth_secret": "oauth_secret", "oauth_key": "oauth_key"}
 MAX_BYTES = 4000
 _SALT = "salt"
 _NOT_FOUND = -0x1102
@@ -42,8 +47,11 @@ class SecretStore:
         except OSError:
             return None
         buf = bytearray(size)
-        self._nvs.get_blob(key, buf)
-        return bytes(buf)
+        try:
+            n = self._nvs.get_blob(key, buf)
+        except OSError:          # the blob is gone or longer than its length says (a cut between them)
+            return None
+        return bytes(buf) if n == size else None
 
     def _salt(self):
         salt = self._blob(_SALT)

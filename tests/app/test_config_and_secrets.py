@@ -125,7 +125,8 @@ def test_secrets_are_write_only_and_show_as_set_with_a_fingerprint(run_firmware,
     assert out["after"]["client_key"]["set"] and not out["after"]["refresh_token"]["set"]
     assert out["get"] == "Scanner-Pass-1" and out["key_len"] == 1280 and out["cleared"] is False
     assert out["errors"] == [
-        "unknown secret 'pin'; the secrets are: client_key, password, refresh_token, wifi_password",
+        "unknown secret 'pin'; the secrets are: client_key, oauth_key, oauth_rt_a, oauth_rt_b, oauth_secret, "
+        "oauth_user, password, refresh_token, wifi_password",
         "secret password is longer than 4000 bytes"]
     status_text = json.dumps(out["after"]) + json.dumps(out["errors"])
     assert "Scanner-Pass-1" not in status_text
