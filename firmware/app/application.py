@@ -66,6 +66,11 @@ class Application:
         except Exception:
             pass
 
+    def _resting(self):
+        """The light between operations: error while an OAuth sign-in needs a person, else idle."""
+        sign_in = self._sign_in
+        return "error" if sign_in is not None and sign_in.waiting_for_person() else "idle"
+
     def scan(self, destination=None):
         """Scan and queue; -> the job's summary. Raises OutboxError (with what to do)."""
         from scanmail.firmware import call_once
@@ -83,7 +88,7 @@ class Application:
             raise
         self.log("scan: job %s queued, %d page(s), %d bytes, to %s"
                  % (job["id"], job["pages"], job["size"], ", ".join(job["to"])))
-        self._light("idle")
+        self._light(self._resting())
         return {"job": job["id"], "pages": job["pages"], "size": job["size"], "to": job["to"]}
 
     def work(self):
@@ -120,7 +125,7 @@ class Application:
                              "text": last.get("text"), "cause": last.get("cause"),
                              "what_to_do": last.get("what_to_do")}
                 self.log("outbox: job %s %s: %s" % (job["id"], job["state"], last.get("text")))
-                self._light("error" if job["state"] != "queued" else "idle")
+                self._light("error" if job["state"] != "queued" else self._resting())
         return result
 
     def send_test(self, to=None):

@@ -114,12 +114,12 @@ class SignIn:
         if session is None:
             return {"state": "not_configured",
                     "what_to_do": "set auth to xoauth2, oauth_tenant and oauth_client_id to send with OAuth"}
-        out = {"state": session.state, "mode": session.mode, "user": session.user, "error": self.error}
+        out = {"state": session.state, "mode": session.mode, "user": session.user, "error": self.error,
+               "polls": session.polls}
         if session.state == SIGNING_IN and self.code is not None:
             out.update(self.code)
             out["interval"] = session.interval
             out["expires_in"] = max(0, self.expires_at - (now or 0))
-            out["polls"] = session.polls
         if session.state == SIGN_IN_NEEDED or (session.state == SIGNED_OUT and session.mode == "device"):
             out["what_to_do"] = WHAT_TO_DO
         return out
