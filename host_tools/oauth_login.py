@@ -1,37 +1,15 @@
 # `scanmail oauth login --port P`: sign a board in to Microsoft 365 by device code from the host.
-# The board itself asks Entra ID for a code (its firmware, firmware/oauth.py, over its own network
+# The host asks the board's running scanner application over its serial console (`oauth.login`):
+# the board itself asks Entra ID for a code (its firmware, firmware/oauth.py, over its own network
 # and TLS), the host shows the code, the URL and a QR code of the URL in the terminal, and the
-# board polls until a person has signed in at that page; the refresh token goes into the board's
-# secret store (NVS namespace "scanmail"), never through the host. Rules: user mistakes and
-# refusals end as one line saying what to do (UserError); nothing secret is printed.
-import json
+# board polls at the server's interval until a person has signed in at that page while the host
+# reads `oauth.status`; the refresh token goes into the board's secret store (NVS), never through
+# the host. Rules: user mistakes and refusals end as one line saying what to do (UserError);
+# nothing secret is printed.
+import time
 
 DEFAULT_CLIENT_ID = "5ca9a11e-0000-4000-8000-000000000001"
-
-START = """
-import json
-from scanmail.firmware.board import open_board
-from scanmail.firmware.errors import SMTPError
-from scanmail.firmware.oauth import OAuthSession
-from scanmail.firmware.secret_store import NvsSecrets
-_oauth_ca = None
-if %(ca)r:
-    _f = open(%(ca)r, 'rb'); _oauth_ca = _f.read(); _f.close()
-_oauth = OAuthSession({'tenant': %(tenant)r, 'client_id': %(client_id)r, 'ca_der': _oauth_ca},
-                      open_board(), NvsSecrets(%(namespace)r))
-try:
-    print(json.dumps(_oauth.start_sign_in()))
-except SMTPError as _e:
-    print(json.dumps({'error': str(_e), 'kind': _e.kind}))
-"""
-
-WAIT = """
-import time
-try:
-    print(json.dumps({'user': _oauth.wait_for_sign_in(time.sleep), 'state': _oauth.state}))
-except SMTPError as _e:
-    print(json.dumps({'error': str(_e), 'kind': _e.kind, 'state': _oauth.state}))
-"""
+STATUS_EVERY_S = 1.0
 
 
 def _user_error(message):
@@ -51,45 +29,53 @@ def register(parser):
                "  scanmail oauth login --port /dev/pts/5 --tenant contoso.com --ca-on-board /ca.der",
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     login.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyUSB0 or COM3")
-    login.add_argument("--tenant", required=True, help="your Microsoft 365 domain or tenant id, e.g. contoso.com")
-    login.add_argument("--client-id", default=DEFAULT_CLIENT_ID,
-                       help="the app registration's client id (default: scanmail-scanner)")
+    login.add_argument("--tenant", help="your Microsoft 365 domain or tenant id, e.g. contoso.com (sets the "
+                                        "board to send with OAuth; without it the board's configuration says)")
+    login.add_argument("--client-id", default=None,
+                       help="the app registration's client id (with --tenant; default: scanmail-scanner)")
     login.add_argument("--ca-on-board", metavar="PATH",
                        help="a DER CA file already on the board to trust instead of the bundled roots")
-    login.add_argument("--namespace", default="scanmail", help="the board's NVS namespace for secrets")
     login.set_defaults(handler=do_login)
 
 
-def do_login(args, out=None):
+def do_login(args, out=None, sleep=time.sleep):
     import sys
 
-    from scanmail.host_tools.raw_repl import DeviceError, ReplError, RawRepl
+    from scanmail.host_tools.console_client import ConsoleClient, ConsoleError
 
     out = out or sys.stdout
     try:
-        repl = RawRepl(args.port, read_timeout_s=60)
+        board = ConsoleClient(args.port, timeout_s=30)
     except Exception as exc:             # the serial layer's own text says what to check
         raise _user_error(str(exc))
     try:
-        try:
-            repl.enter()
-            started = _last_json(repl.exec(START % {"tenant": args.tenant, "client_id": args.client_id,
-                                                    "ca": args.ca_on_board, "namespace": args.namespace},
-                                           timeout_s=60))
-        except DeviceError as exc:
-            raise _user_error("the board could not start the sign-in (%s): install the firmware first "
-                              "(it needs firmware/oauth.py)" % exc)
-        if "error" in started:
-            raise _user_error("the sign-in could not start: %s" % started["error"])
+        changes = {}
+        if args.tenant:
+            changes = {"auth": "xoauth2", "oauth_mode": "device", "oauth_tenant": args.tenant,
+                       "oauth_client_id": args.client_id or DEFAULT_CLIENT_ID}
+        if args.ca_on_board:
+            changes["ca_path"] = args.ca_on_board
+        if changes:
+            board.request("config.set", changes=changes)
+        started = board.request("oauth.login")
         show_code(started, out)
-        waited = _last_json(repl.exec(WAIT, timeout_s=started.get("expires_in", 900) + 60))
-    except ReplError as exc:
-        raise _user_error("the board stopped answering on %s (%s): reset it and try again" % (args.port, exc))
+        deadline = time.monotonic() + started["expires_in"] + 60
+        status = board.request("oauth.status")
+        while status["state"] == "signing_in" and time.monotonic() < deadline:
+            sleep(STATUS_EVERY_S)
+            status = board.request("oauth.status")
+    except ConsoleError as exc:
+        if exc.code == "timeout":
+            raise _user_error("the scanner application does not answer on %s: install it (scanmail flash), "
+                              "reset the board and try again" % args.port)
+        raise _user_error("the sign-in could not start: %s" % exc)
     finally:
-        repl.close()
-    if "error" in waited:
-        raise _user_error("not signed in: %s" % waited["error"])
-    out.write("Signed in as %s. The board keeps this sign-in; sends use OAuth (XOAUTH2).\n" % waited["user"])
+        board.close()
+    if status["state"] != "signed_in":
+        error = status.get("error") or {}
+        raise _user_error("not signed in: %s; %s" % (error.get("text", status["state"]),
+                                                     error.get("what_to_do", "start the sign-in again")))
+    out.write("Signed in as %s. The board keeps this sign-in; sends use OAuth (XOAUTH2).\n" % status["user"])
     return 0
 
 
@@ -104,11 +90,3 @@ def show_code(started, out):
         segno.make(started["verification_uri"]).terminal(out=out, compact=True)
     out.write("\nWaiting for the sign-in (the code expires in %d minutes)...\n" % (started["expires_in"] // 60))
     out.flush()
-
-
-def _last_json(text):
-    for line in reversed(text.strip().splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            return json.loads(line)
-    raise _user_error("the board's answer was not understood: %r" % text[-200:])

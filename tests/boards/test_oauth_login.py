@@ -1,32 +1,17 @@
-# `scanmail oauth login --port P` against a virtual MicroPython board on the after-December-2026
-# tenant (Basic auth off): the host shows the board's code, URL and a QR code, a person approves
-# the code, the board polls until it is signed in and keeps the sign-in in its NVS; after a hard
-# reset the board (a fresh session reading NVS) sends over XOAUTH2. Real time: the board waits
+# `scanmail oauth login --port P` against a virtual MicroPython board running the scanner
+# application, on the after-December-2026 tenant (Basic auth off): the host asks the application
+# over its serial console, shows the board's code, URL and a QR code, a person approves the code,
+# the board polls until it is signed in and keeps the sign-in in its NVS; after a power cut the
+# application (a fresh session reading NVS) sends a scan over XOAUTH2. Real time: the board waits
 # the server's 5-second interval once.
 import io
-import json
 import threading
 
-from scanmail.emulator.boards import BoardHandle
 from scanmail.emulator.tenant import FakeTenant
-from scanmail.host_tools import cli
-from tests.boards.conftest import install_firmware, open_repl
-
-SEND = """
-import json
-from scanmail.firmware.board import open_board
-from scanmail.firmware.mail import Message
-from scanmail.firmware.oauth import OAuthSession
-from scanmail.firmware.oauth_send import send_signed_in
-from scanmail.firmware.secret_store import NvsSecrets
-_f = open('/ca.der', 'rb'); _ca = _f.read(); _f.close()
-_b = open_board()
-_s = OAuthSession({'tenant': 'contoso.com', 'client_id': '5ca9a11e-0000-4000-8000-000000000001', 'ca_der': _ca},
-                  _b, NvsSecrets('scanmail'))
-_m = Message(_s.user, ['alice@contoso.com'], [], 'After oauth login', 'See attached.', [])
-_r = send_signed_in({'method': 'submission', 'ca_der': _ca}, _m, _b, _s)['reply']
-print(json.dumps({'state': _s.state, 'reply': _r[:12]}))
-"""
+from scanmail.host_tools import app_install, cli
+from scanmail.host_tools.console_client import ConsoleClient
+from scanmail.host_tools.raw_repl import RawRepl
+from scanmail.host_tools.user_error import UserError
 
 
 class Watched(io.StringIO):
@@ -43,36 +28,72 @@ class Watched(io.StringIO):
         return n
 
 
-def test_oauth_login_signs_the_board_in_and_it_then_sends(tmp_path):
+def installed_app(start_board, tenant):
+    board = start_board("micropython", tenant_state=str(tenant.state_dir), fast=True)
+    repl = RawRepl(board.port, read_timeout_s=60)
+    repl.enter()
+    with open(tenant.ca_der_path, "rb") as f:
+        app_install.install(repl, extra=[(f.read(), "/ca.der")])
+    repl.close()
+    with ConsoleClient(board.port, timeout_s=30) as console:
+        board.reset()
+        console.wait_for_log("started on")
+        console.request("config.set", changes={
+            "username": "scanner@contoso.com", "sender": "scanner@contoso.com",
+            "address_book": {"bob": "bob@contoso.com"}, "default_destination": "bob", "timeout_s": 10})
+    return board
+
+
+def login(board, *extra):
+    out, result = Watched(), {}
+    args = cli.build_parser().parse_args(["oauth", "login", "--port", board.port] + list(extra))
+
+    def run():
+        try:
+            result["status"] = args.handler(args, out)
+        except UserError as exc:
+            result["error"] = str(exc)
+            out.shown.set()
+    worker = threading.Thread(target=run)
+    worker.start()
+    return out, result, worker
+
+
+def test_oauth_login_signs_the_running_application_in_and_it_then_sends(start_board, tmp_path):
     with FakeTenant(tenant="after-december-2026", state_dir=str(tmp_path / "tenant")) as tenant:
-        with BoardHandle("esp32-devkitc", "micropython", str(tmp_path / "board"), "127.0.0.20",
-                         tenant_state=str(tmp_path / "tenant"), fast=True) as board:
-            repl = open_repl(board)
-            try:
-                install_firmware(repl)
-                with open(tenant.ca_der_path, "rb") as f:
-                    repl.put_file(f.read(), "/ca.der")
-            finally:
-                repl.close()
-            out, result = Watched(), {}
-            args = cli.build_parser().parse_args(["oauth", "login", "--port", board.port, "--tenant", "contoso.com",
-                                                  "--ca-on-board", "/ca.der"])
-            worker = threading.Thread(target=lambda: result.setdefault("status", args.handler(args, out)))
-            worker.start()
-            assert out.shown.wait(60), out.getvalue()
-            (code,) = tenant.pending_device_codes()
-            text = out.getvalue()
-            assert code in text and tenant.login_url + "/devicelogin" in text and "█" in text   # the QR code
-            tenant.approve_device_code(code, "scanner@contoso.com")
-            worker.join(60)
-            assert result == {"status": 0}
-            assert "Signed in as scanner@contoso.com." in out.getvalue()
-            board.reset()                      # a power cycle: the sign-in must be in NVS, not in RAM
-            repl = open_repl(board)
-            try:
-                raw = repl.exec(SEND, timeout_s=60)
-                sent = json.loads(raw.strip().splitlines()[-1])
-            finally:
-                repl.close()
-    assert sent["state"] == "signed_in" and sent["reply"].startswith("250 2.0.0 OK"), sent
-    assert "1.AXoA" not in out.getvalue()
+        board = installed_app(start_board, tenant)
+        out, result, worker = login(board, "--tenant", "contoso.com", "--ca-on-board", "/ca.der")
+        assert out.shown.wait(60), out.getvalue()
+        (code,) = tenant.pending_device_codes()
+        text = out.getvalue()
+        assert code in text and tenant.login_url + "/devicelogin" in text and "█" in text   # the QR code
+        tenant.approve_device_code(code, "scanner@contoso.com")
+        worker.join(60)
+        assert result == {"status": 0}, result
+        assert "Signed in as scanner@contoso.com." in out.getvalue()
+
+        board.power_cut()                     # the sign-in must be in NVS, not in RAM
+        with ConsoleClient(board.port, timeout_s=30) as console:
+            console.wait_for_log("started on")
+            assert console.request("oauth.status")["state"] == "signed_in"
+            job = console.request("scan")
+            for _ in range(600):
+                jobs = console.request("outbox.list")
+                if jobs[0]["state"] != "queued" and jobs[0]["state"] != "sending":
+                    break
+            assert jobs[0]["id"] == job["job"] and jobs[0]["state"] == "sent", jobs
+            assert jobs[0]["reply"].startswith("250 2.0.0 OK")
+        assert len(tenant.messages("bob@contoso.com", "Inbox")) == 1
+        assert "1.AXoA" not in out.getvalue()
+
+
+def test_oauth_login_says_what_to_do_when_the_code_is_declined(start_board, tmp_path):
+    with FakeTenant(tenant="after-december-2026", state_dir=str(tmp_path / "tenant")) as tenant:
+        board = installed_app(start_board, tenant)
+        out, result, worker = login(board, "--tenant", "contoso.com", "--ca-on-board", "/ca.der")
+        assert out.shown.wait(60), out.getvalue()
+        (code,) = tenant.pending_device_codes()
+        tenant.decline_device_code(code)
+        worker.join(60)
+        assert result["error"].startswith("not signed in: ") and "declined" in result["error"]
+        assert "start the sign-in again" in result["error"]
