@@ -6,18 +6,25 @@
 #       that approves every pending code), refreshes, and sends a 100 KB scan over XOAUTH2
 #       (`oauth_heap_kb`); the anchor, in the same build and run, is the same send with a password
 #       (`heap_kb`). Target: oauth_heap_kb <= 32 KB, the board's heap target.
-#   (2) power cuts: the board (MicroPython unix port, its secrets in files on its flash folder)
-#       refreshes in a loop and is killed (SIGKILL) at a random instant, `--cuts` times (default
-#       100, seeded); after each cut a new board must get a token from what survived. Figures: cuts
-#       survived of cuts made (target: all), how many refreshes ran, how many times the server saw
-#       a replaced refresh token used again (the cut fell after the server rotated and before the
+#   (2) power cuts: a virtual ESP32-DevKitC board on MicroPython running the scanner application
+#       (its secrets in the board's NVS), signed in by device code through its console, refreshes
+#       in a loop (console `oauth.refresh`) and its power is cut (`scanmail board power-cut`) at a
+#       random instant of the 0.6 s after the loop began, `--cuts` times (default 100, seeded);
+#       after each cut the board boots and must be signed in and refresh. Figures: cuts survived
+#       of cuts made (target: all), how many refreshes ran, how many times the server saw a
+#       replaced refresh token used again (the cut fell after the server rotated and before the
 #       board stored the new one: the old one, kept, got the board back in).
 #   (3) a hundred days: one device-code sign-in, then a send every 12 hours of the fake clock for
 #       100 days (each one finds its access token expired, refreshes and rotates the refresh
 #       token). Anchor: MSAL for Python (CPython) doing the same refreshes, each followed by an
 #       smtplib XOAUTH2 send of the same message; seconds per refresh+send on each side and ratio.
 #       Targets: every send delivered with one sign-in (no time target).
-# Run:  .venv/bin/python bench/oauth.py [--cuts 100] [--days 100] [--json] [--skip-heap]
+#   (4) app-only with a certificate, MicroPython unix port: the board signs an RS256 client
+#       assertion itself (firmware/client_assertion.py: SHA-256 and RSA with pow() on CRT parts of
+#       a 2048-bit key); milliseconds per app token with the certificate against the anchor, the
+#       same token request with a client secret, in the same process; and the signing alone.
+#       (No target; the unix port on this machine, not an ESP32.)
+# Run:  .venv/bin/python bench/oauth.py [--cuts 100] [--days 100] [--tokens 20] [--json] [--skip-heap]
 import argparse
 import json
 import os
@@ -36,7 +43,8 @@ sys.path.insert(0, os.path.join(REPO_ROOT, "bench"))
 
 import firmware_send as fs  # noqa: E402
 from scanmail.emulator.tenant import FakeClock, FakeTenant  # noqa: E402
-from tests.firmware.oauth_board import SCANNER, SCANNER_APP, power_cuts, signed_in_board  # noqa: E402
+from tests.boards import oauth_cuts  # noqa: E402
+from tests.firmware.oauth_board import SCANNER, SCANNER_APP, signed_in_board  # noqa: E402
 
 SEND_SCRIPT = """
 import socket, gc, time
@@ -143,12 +151,22 @@ def heap_figures(work):
 
 
 def cut_figures(work, cuts, seed):
-    with FakeTenant(state_dir=os.path.join(work, "o365-cuts"), clock=FakeClock()) as tenant:
-        started = time.perf_counter()
-        survived = power_cuts("micropython", tenant, os.path.join(work, "cut-secrets"), cuts, seed)
+    from scanmail.emulator.boards import BoardHandle
+
+    with FakeTenant(tenant="after-december-2026", state_dir=os.path.join(work, "o365-cuts"),
+                    clock=FakeClock()) as tenant:
+        with BoardHandle("esp32-devkitc", "micropython", os.path.join(work, "cut-board"), "127.0.0.21",
+                         tenant_state=str(tenant.state_dir), fast=True) as board:
+            oauth_cuts.install_app(board, tenant)
+            oauth_cuts.sign_in(board, tenant)
+            before = dict(tenant.world.entra.counts)
+            started = time.perf_counter()
+            survived = oauth_cuts.power_cuts(board, tenant, cuts, seed)
+            elapsed = time.perf_counter() - started
         counts = tenant.world.entra.counts
-        return {"power_cuts": cuts, "power_cuts_signed_in": survived, "refreshes_during_cuts": counts["refreshes"],
-                "replaced_token_reused": counts["grace_redeemed"], "cuts_s": time.perf_counter() - started}
+        return {"power_cuts": cuts, "power_cuts_signed_in": survived,
+                "refreshes_during_cuts": counts["refreshes"] - before["refreshes"],
+                "replaced_token_reused": counts["grace_redeemed"] - before["grace_redeemed"], "cuts_s": elapsed}
 
 
 class RoutedSMTP(smtplib.SMTP):
@@ -212,11 +230,77 @@ def day_figures(work, days):
             "msal_s_per_send": anchor_s, "ratio_board_to_msal": board_s / anchor_s}
 
 
+CERT_SCRIPT = """
+import json, time
+from loopback_board import TestBoard
+from scanmail.firmware.oauth import OAuthSession
+from scanmail.firmware.secret_store import FileSecrets
+from scanmail.firmware import client_assertion
+spec = json.loads(%(spec)r)
+board = TestBoard("scanner-bench", "127.0.0.20", spec["routes"], spec["now"])
+with open(spec["ca"], "rb") as f:
+    ca = f.read()
+with open(spec["key"], "rb") as f:
+    key = f.read()
+secrets = FileSecrets(spec["secrets"])
+secrets.set("oauth_secret", "Scanner-App-Secret-1")
+secrets.set("oauth_key", key)
+out = {}
+for credential in ("secret", "certificate"):
+    session = OAuthSession({"mode": "app", "tenant": "contoso.com", "client_id": spec["app"], "username": spec["user"],
+                            "credential": credential, "thumbprint": spec["thumbprint"], "ca_der": ca}, board, secrets)
+    session.access_token()                  # the first one warms up (imports, TLS context)
+    started = time.ticks_ms()
+    for _ in range(spec["tokens"]):
+        session.token_refused()
+        session.access_token()
+    out[credential] = time.ticks_diff(time.ticks_ms(), started) / spec["tokens"]
+audience = "https://login.microsoftonline.com/contoso.com/oauth2/v2.0/token"
+started = time.ticks_ms()
+for _ in range(spec["tokens"]):
+    client_assertion.make(spec["app"], audience, key, spec["thumbprint"], spec["now"], "00")
+out["sign"] = time.ticks_diff(time.ticks_ms(), started) / spec["tokens"]
+print("RESULT " + json.dumps(out))
+"""
+
+
+def certificate_figures(work, tokens):
+    import subprocess
+
+    from cryptography.hazmat.primitives import serialization
+
+    from tests import runtimes
+    from tests.firmware.oauth_board import ON_RUNTIME, SENDER_APP, routes_for
+
+    with FakeTenant(state_dir=os.path.join(work, "o365-cert")) as tenant:
+        cert = tenant.add_app_certificate(SENDER_APP)
+        with open(cert["key_pem"], "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), password=None)
+        key_path = os.path.join(work, "app-key.der")
+        with open(key_path, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        spec = {"routes": routes_for(tenant), "now": int(time.time()), "ca": tenant.ca_der_path, "key": key_path,
+                "secrets": os.path.join(work, "cert-secrets"), "app": SENDER_APP, "user": SCANNER,
+                "thumbprint": cert["thumbprint"], "tokens": tokens}
+        done = subprocess.run(runtimes.command_for("micropython") + ["-c", CERT_SCRIPT % {"spec": json.dumps(spec)}],
+                              env=runtimes.environment_for("micropython", (ON_RUNTIME,)), cwd=runtimes.REPO_ROOT,
+                              capture_output=True, text=True, timeout=600)
+    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")]
+    if not line:
+        raise SystemExit("the certificate bench failed: %s" % (done.stderr or done.stdout)[-2000:])
+    got = json.loads(line[-1][7:])
+    return {"cert_key_bits": key.key_size, "app_token_ms_secret": got["secret"],
+            "app_token_ms_certificate": got["certificate"], "assertion_sign_ms": got["sign"],
+            "ratio_certificate_to_secret": got["certificate"] / got["secret"]}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="The board's OAuth sign-in: heap, power cuts, 100 days.")
     parser.add_argument("--cuts", type=int, default=100)
     parser.add_argument("--days", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--skip-heap", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
@@ -230,10 +314,12 @@ def main(argv=None):
             print("    oauth_heap_kb %g KB beside heap_kb %g KB: %+g KB for the sign-in (%s)" % (
                 figures["oauth_heap_kb"], figures["heap_kb"], figures["oauth_heap_kb"] - figures["heap_kb"],
                 "target met" if figures["oauth_heap_kb"] <= 32 else "target NOT met"))
-        print("(2) %d power cuts at random instants during refreshes (MicroPython, seed %d)" % (args.cuts, args.seed))
+        print("(2) %d power cuts at random instants during refreshes, virtual ESP32-DevKitC board running the "
+              "application on MicroPython, secrets in its NVS (seed %d)" % (args.cuts, args.seed))
         figures.update(cut_figures(work, args.cuts, args.seed))
         print("    signed in after %(power_cuts_signed_in)d of %(power_cuts)d cuts (%(refreshes_during_cuts)d "
-              "refreshes; a replaced refresh token got the board back in %(replaced_token_reused)d times)" % figures)
+              "refreshes; a replaced refresh token got the board back in %(replaced_token_reused)d times; "
+              "%(cuts_s).0f s)" % figures)
         print("(3) %d days on one sign-in, a send every 12 hours of the fake clock (MicroPython), against "
               "MSAL + smtplib on CPython" % args.days)
         figures.update(day_figures(work, args.days))
@@ -241,6 +327,12 @@ def main(argv=None):
               "%(board_refreshes)s refreshes, %(board_s_per_send).3f s per refresh+send" % figures)
         print("    MSAL : %(msal_delivered)d of %(sends)d delivered, %(msal_s_per_send).3f s per refresh+send; "
               "ratio board/MSAL %(ratio_board_to_msal).2fx (no target)" % figures)
+        print("(4) app-only tokens on MicroPython: a certificate (the board signs an RS256 assertion) against a "
+              "client secret, %d each" % args.tokens)
+        figures.update(certificate_figures(work, args.tokens))
+        print("    certificate %(app_token_ms_certificate).1f ms per token, secret %(app_token_ms_secret).1f ms: "
+              "%(ratio_certificate_to_secret).2fx; signing alone %(assertion_sign_ms).1f ms (RSA %(cert_key_bits)d)"
+              % figures)
         if args.json:
             print(json.dumps(figures))
     finally:

@@ -8,7 +8,7 @@ from scanmail.firmware.app.console_session import CommandError
 
 COMMANDS = ("info", "status", "config.get", "config.set", "config.validate", "secret.set",
             "secret.status", "scan", "send-test", "outbox.list", "outbox.retry", "outbox.purge",
-            "logs", "reboot", "oauth.login", "oauth.status", "oauth.logout")
+            "logs", "reboot", "oauth.login", "oauth.status", "oauth.refresh", "oauth.logout")
 
 
 def _arg(args, name, kind, required=True):
@@ -198,6 +198,26 @@ class Commands:
             return {"state": "not_configured",
                     "what_to_do": "set auth to xoauth2, oauth_tenant and oauth_client_id to send with OAuth"}
         return sign_in.status(self.app.now())
+
+    def cmd_oauth_refresh(self, args):
+        """Get a new access token now, `count` times (1..100): checks that the sign-in still works
+        (and soaks it: every refresh rotates the refresh token)."""
+        from scanmail.firmware.mail import SMTPError
+
+        count = args.get("count", 1)
+        if not isinstance(count, int) or not 0 < count <= 100:
+            raise CommandError("bad_args", "count is 1..100 refreshes")
+        sign_in = self._sign_in()
+        session = sign_in.session()
+        try:
+            for n in range(count):
+                self.app.log("oauth: refresh %d of %d" % (n + 1, count))
+                session.token_refused()
+                session.access_token()
+        except SMTPError as err:
+            sign_in.failed(err)
+            raise CommandError("sign_in_failed", "%s; %s" % (err, sign_in.error["what_to_do"]))
+        return {"state": session.state, "user": session.user, "refreshes": count}
 
     def cmd_oauth_logout(self, args):
         self._sign_in().sign_out()
