@@ -1,0 +1,110 @@
+# The board's RS256 client assertion (firmware/client_assertion.py) on MicroPython and CPython,
+# judged by the `cryptography` package: the signature of a PKCS#1 and of a PKCS#8 key is byte for
+# byte the one cryptography makes (PKCS#1 v1.5 is deterministic), the assertion verifies with the
+# certificate's public key and carries the claims Entra ID checks; a key that cannot be used is
+# one line that names what is wrong and shows no byte of the key.
+import base64
+import binascii
+import hashlib
+import json
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+APP = "5ca9a11e-0000-4000-8000-000000000002"
+AUDIENCE = "https://login.microsoftonline.com/contoso.com/oauth2/v2.0/token"
+
+CASE = """
+import binascii, json
+from scanmail.firmware import client_assertion as c
+key = binascii.unhexlify(%(key)r)
+out = {"signature": binascii.hexlify(c.sign_rs256(c.rsa_key(key), b"the signing input")).decode(),
+       "assertion": c.make(%(app)r, %(aud)r, key, %(thumb)r, 1800000000, "abc").decode()}
+print(json.dumps(out))
+"""
+
+REFUSED = """
+import binascii, json
+from scanmail.firmware import client_assertion as c
+out = []
+for key, thumb in %(cases)r:
+    try:
+        c.make("app", "aud", binascii.unhexlify(key), thumb, 0, "n")
+        out.append("accepted")
+    except ValueError as e:
+        out.append(str(e))
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@pytest.mark.parametrize("layout", [serialization.PrivateFormat.TraditionalOpenSSL, serialization.PrivateFormat.PKCS8],
+                         ids=["pkcs1", "pkcs8"])
+def test_the_signature_is_cryptographys_and_the_assertion_verifies(run_firmware, key, layout):
+    der = key.private_bytes(serialization.Encoding.DER, layout, serialization.NoEncryption())
+    thumbprint = hashlib.sha1(b"the certificate").hexdigest()
+    out = json.loads(run_firmware(CASE % {"key": der.hex(), "app": APP, "aud": AUDIENCE, "thumb": thumbprint})
+                     .strip().splitlines()[-1])
+    assert out["signature"] == key.sign(b"the signing input", padding.PKCS1v15(), hashes.SHA256()).hex()
+    header, claims, signature = out["assertion"].split(".")
+    key.public_key().verify(b64url_decode(signature), ("%s.%s" % (header, claims)).encode(),
+                            padding.PKCS1v15(), hashes.SHA256())          # raises if it does not verify
+    header, claims = json.loads(b64url_decode(header)), json.loads(b64url_decode(claims))
+    assert header == {"alg": "RS256", "typ": "JWT",
+                      "x5t": base64.urlsafe_b64encode(binascii.unhexlify(thumbprint)).decode().rstrip("=")}
+    assert claims == {"aud": AUDIENCE, "iss": APP, "sub": APP, "jti": "abc", "nbf": 1800000000,
+                      "iat": 1800000000, "exp": 1800000600}
+
+
+def test_keys_that_cannot_be_used_are_one_line_without_the_key(run_firmware, key):
+    good = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+    encrypted = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                  serialization.BestAvailableEncryption(b"pass"))
+    ec_key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    numbers = key.private_numbers()
+    damaged = rsa.RSAPrivateNumbers(numbers.p, numbers.q, numbers.d, numbers.dmp1, numbers.dmq1,
+                                    numbers.iqmp ^ 2, numbers.public_numbers)
+    damaged_der = _pkcs1(damaged)
+    thumb = "ab" * 20
+    cases = [(good.hex(), thumb), (good[:300].hex(), thumb), (encrypted.hex(), thumb), (ec_key.hex(), thumb),
+             (damaged_der.hex(), thumb), (good.hex(), "12ab"), ("3003020100", thumb)]
+    out = json.loads(run_firmware(REFUSED % {"cases": cases}).strip().splitlines()[-1])
+    assert out[0] == "accepted"
+    assert out[1] == "the key is cut short"
+    assert out[2] == "the key is encrypted or not a private key: export it unencrypted"
+    assert out[3] == "the key is not an RSA key (Entra ID app certificates are RSA)"
+    assert out[4] == "the key's numbers do not agree (a damaged key)"
+    assert out[5].startswith("the certificate thumbprint is the SHA-1")
+    assert out[6] == "the key is not an RSA private key"
+    everything = json.dumps(out)
+    for number in (numbers.p, numbers.q, numbers.d):
+        assert ("%x" % number)[:16] not in everything
+
+
+def _pkcs1(numbers):
+    """DER of RSAPrivateKey from its numbers (cryptography refuses to build an inconsistent key)."""
+    def integer(value):
+        body = value.to_bytes(value.bit_length() // 8 + 1, "big")
+        return b"\x02" + _length(len(body)) + body
+
+    body = b"".join(integer(v) for v in (0, numbers.public_numbers.n, numbers.public_numbers.e, numbers.d,
+                                         numbers.p, numbers.q, numbers.dmp1, numbers.dmq1, numbers.iqmp))
+    return b"\x30" + _length(len(body)) + body
+
+
+def _length(n):
+    if n < 128:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
