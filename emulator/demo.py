@@ -5,9 +5,9 @@
 # presses the scan button for every Microsoft 365 method of sending and shows what happened: method x
 # recipient x expected x result x where the multi-page PDF landed x time. One more case cuts the
 # power while the board waits on the server and shows the scan delivered exactly once after the
-# restart. Then the second act (emulator/demo_oauth.py) on the lobby board's REPL: Basic
-# authentication goes off as after December 2026, and the lobby signs in by device code and keeps
-# sending. It exits 0 only when every outcome matches what Microsoft's guide says it should be.
+# restart. Then the second act (emulator/demo_oauth.py) on the lobby board's console: Basic
+# authentication goes off as after December 2026, and the lobby's application signs in by device
+# code and keeps sending. It exits 0 only when every outcome matches what Microsoft's guide says it should be.
 import email
 import email.policy
 import json
@@ -22,7 +22,7 @@ import time
 
 from scanmail.host_tools import app_install
 from scanmail.host_tools.console_client import ConsoleClient, ConsoleError
-from scanmail.host_tools.raw_repl import DeviceError, ReplError, RawRepl
+from scanmail.host_tools.raw_repl import ReplError, RawRepl
 from scanmail.host_tools.tables import render
 
 DEMO_TIME_LIMIT_S = 30.0
@@ -417,53 +417,52 @@ def run(args):
                 ])
                 progress.step("case %d/%d %s -> %s: %s" % (number, len(CASES) + 1, label, case["to"],
                                                          "as expected" if ok else "NOT as expected"))
-            for console in consoles.values():
-                console.close()
+            for name, console in consoles.items():
+                if name != "lobby":
+                    console.close()
 
-            # The second act, on the lobby board's raw REPL (Ctrl-C stops the application, and a
-            # soft reset there starts the interpreter afresh without main.py, as on an ESP32).
-            lobby = RawRepl(boards["lobby"].port, read_timeout_s=30)
-            lobby.enter(soft_reset=True)
-            lobby.put_file(sample_scan_pdf("oauth"), BOARD_SCAN_PATH)
+            # The second act, on the lobby board's console: its application signs in and scans.
+            lobby = consoles["lobby"]
 
-            def run_case(case, code_template=None):
+            def run_case(case, oauth=False):
                 number = len(results) + 1
                 token = "demo-%d-%s" % (number, case["method"])
-                values = {
-                    "ca": BOARD_CA_PATH, "scan": BOARD_SCAN_PATH, "settings": settings_for(case["method"], endpoints),
-                    "sender": case["sender"], "to": case["to"], "subject": "Scan %s from %s" % (token, case["board"]),
-                    "body": "Scanned on the %s board and sent by %s." % (case["board"], METHOD_LABELS[case["method"]]),
-                }
+                config, password = board_config(case["method"], endpoints, case, token)
+                if oauth:
+                    config.update(demo_oauth.OAUTH_CONFIG)
+                    password = None
                 t0 = time.monotonic()
                 try:
-                    output = lobby.exec((code_template or _SEND_ON_BOARD) % values, timeout_s=60)
-                    result = json.loads(output.strip().splitlines()[-1])
-                except (DeviceError, ReplError, ValueError, IndexError) as exc:
+                    result = scan_on_board(boards["lobby"], lobby, case, config, password, tenant)
+                    if oauth:
+                        result["refreshes"] = lobby.request("oauth.status").get("refreshes")
+                except (ConsoleError, ReplError) as exc:
                     result = {"ok": False, "stage": "board", "code": None, "enhanced": None,
-                              "text": str(exc), "cause": "the firmware failed on the board", "todo": ""}
+                              "text": str(exc), "cause": "the application failed on the board", "todo": ""}
                 elapsed = time.monotonic() - t0
                 landed = find_landing(endpoints["mail"], token)
                 if result.get("ok") and not landed:
                     landed = _until(lambda: find_landing(endpoints["mail"], token), 5) or []
-                ok = judge(case, result, landed, multi_page=False)   # the act sends the one-page sample
+                result["pages"] = pdf_pages(endpoints["mail"], token) if landed else 0
+                ok = judge(case, result, landed)
                 expect = case["expect"]
                 expected = expect.get("where") if expect["outcome"] == "delivered" else "refused " + expect["enhanced"]
                 label = METHOD_LABELS[case["method"]] + " (%s)" % case["auth"]
                 results.append({"case": number, "method": case["method"], "auth": case["auth"],
                                 "board": case["board"], "board_ip": BOARDS[case["board"]]["ip"],
                                 "sender": case["sender"], "recipient": case["to"], "expected": expected,
-                                "result": result, "landed": landed,
-                                "pages": pdf_pages(endpoints["mail"], token) if landed else 0,
+                                "result": result, "landed": landed, "pages": result["pages"],
                                 "power_cut": False, "seconds": round(elapsed, 3), "matches": ok})
                 rows.append([
                     "%d" % number, "%s\n%s %s" % (label, case["board"], BOARDS[case["board"]]["ip"]),
-                    case["to"], expected, describe_result(result), ", ".join(landed) or "-",
+                    case["to"], expected, describe_result(result),
+                    ("%s (%d-page PDF)" % (", ".join(landed), result["pages"])) if landed else "-",
                     "%.2f s" % elapsed, "yes" if ok else "NO",
                 ])
                 progress.step("case %d %s -> %s: %s" % (number, label, case["to"],
                                                       "as expected" if ok else "NOT as expected"))
 
-            demo_oauth.run_act(tenant, lobby, progress, BOARD_CA_PATH, run_case)
+            demo_oauth.run_act(tenant, lobby, progress, run_case)
             lobby.close()
             all_ok = all(r["matches"] for r in results)
             wall = time.monotonic() - started

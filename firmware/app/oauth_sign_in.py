@@ -115,7 +115,7 @@ class SignIn:
             return {"state": "not_configured",
                     "what_to_do": "set auth to xoauth2, oauth_tenant and oauth_client_id to send with OAuth"}
         out = {"state": session.state, "mode": session.mode, "user": session.user, "error": self.error,
-               "polls": session.polls}
+               "polls": session.polls, "refreshes": session.refreshes}
         if session.state == SIGNING_IN and self.code is not None:
             out.update(self.code)
             out["interval"] = session.interval
