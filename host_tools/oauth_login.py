@@ -32,7 +32,7 @@ def register(parser):
     login.add_argument("--tenant", help="your Microsoft 365 domain or tenant id, e.g. contoso.com (sets the "
                                         "board to send with OAuth; without it the board's configuration says)")
     login.add_argument("--client-id", default=None,
-                       help="the app registration's client id (with --tenant; default: scanmail-scanner)")
+                       help="the app registration's client id (default with --tenant: scanmail-scanner)")
     login.add_argument("--ca-on-board", metavar="PATH",
                        help="a DER CA file already on the board to trust instead of the bundled roots")
     login.set_defaults(handler=do_login)
@@ -53,6 +53,8 @@ def do_login(args, out=None, sleep=time.sleep):
         if args.tenant:
             changes = {"auth": "xoauth2", "oauth_mode": "device", "oauth_tenant": args.tenant,
                        "oauth_client_id": args.client_id or DEFAULT_CLIENT_ID}
+        elif args.client_id:
+            changes = {"oauth_client_id": args.client_id}
         if args.ca_on_board:
             changes["ca_path"] = args.ca_on_board
         if changes:
@@ -68,6 +70,9 @@ def do_login(args, out=None, sleep=time.sleep):
         if exc.code == "timeout":
             raise _user_error("the scanner application does not answer on %s: install it (scanmail flash), "
                               "reset the board and try again" % args.port)
+        if exc.code == "not_configured":
+            raise _user_error("the board is not set to send with OAuth: give --tenant (your domain, e.g. "
+                              "contoso.com)")
         raise _user_error("the sign-in could not start: %s" % exc)
     finally:
         board.close()

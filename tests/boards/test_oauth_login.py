@@ -8,10 +8,10 @@ import io
 import threading
 
 from scanmail.emulator.tenant import FakeTenant
-from scanmail.host_tools import app_install, cli
+from scanmail.host_tools import cli
 from scanmail.host_tools.console_client import ConsoleClient
-from scanmail.host_tools.raw_repl import RawRepl
 from scanmail.host_tools.user_error import UserError
+from tests.boards.oauth_cuts import install_app
 
 
 class Watched(io.StringIO):
@@ -30,17 +30,7 @@ class Watched(io.StringIO):
 
 def installed_app(start_board, tenant):
     board = start_board("micropython", tenant_state=str(tenant.state_dir), fast=True)
-    repl = RawRepl(board.port, read_timeout_s=60)
-    repl.enter()
-    with open(tenant.ca_der_path, "rb") as f:
-        app_install.install(repl, extra=[(f.read(), "/ca.der")])
-    repl.close()
-    with ConsoleClient(board.port, timeout_s=30) as console:
-        board.reset()
-        console.wait_for_log("started on")
-        console.request("config.set", changes={
-            "username": "scanner@contoso.com", "sender": "scanner@contoso.com",
-            "address_book": {"bob": "bob@contoso.com"}, "default_destination": "bob", "timeout_s": 10})
+    install_app(board, tenant)
     return board
 
 
@@ -97,3 +87,13 @@ def test_oauth_login_says_what_to_do_when_the_code_is_declined(start_board, tmp_
         worker.join(60)
         assert result["error"].startswith("not signed in: ") and "declined" in result["error"]
         assert "start the sign-in again" in result["error"]
+
+
+def test_oauth_login_without_a_tenant_on_a_board_not_set_for_oauth_says_to_give_one(start_board, tmp_path):
+    with FakeTenant(tenant="after-december-2026", state_dir=str(tmp_path / "tenant")) as tenant:
+        board = installed_app(start_board, tenant)
+        out, result, worker = login(board)
+        worker.join(60)
+        assert result == {"error": "the board is not set to send with OAuth: give --tenant (your domain, "
+                                   "e.g. contoso.com)"}
+        assert "Waiting for the sign-in" not in out.getvalue()
