@@ -55,7 +55,7 @@ class Board(ConsoleClient):
 def board(runtime, tenant, tmp_path):
     tenant.reset()
     login = tenant.login_url.rsplit(":", 1)
-    routes = {"%s:%d" % (tenant.hostname(e), p): list(tenant.address(e)) for e, p in (("submission", 587),)}
+    routes = {"%s:%d" % (tenant.hostname(e), p): list(tenant.address(e)) for e, p in (("submission", 587), ("hve", 587))}
     routes["login.microsoftonline.com:443"] = [login[0].split("//")[1], int(login[1])]
     root = tmp_path / "flash"
     root.mkdir()
@@ -214,3 +214,20 @@ def test_app_only_sending_with_a_client_secret_and_with_a_certificate(board, run
     said = everything_said(board)
     body = "".join(line for line in key_pem.splitlines() if "-----" not in line)
     assert "Scanner-App-Secret-1" not in said and body[40:80] not in said
+
+
+def test_high_volume_email_signs_in_with_oauth_too(board):
+    board.request("config.set", changes={"method": "hve", "sender": "hve-scanner@contoso.com",
+                                         "address_book": {"bob": "bob@contoso.com"}, "default_destination": "bob"})
+    code = board.request("oauth.login")
+    board.tenant.approve_device_code(code["user_code"], "hve-scanner@contoso.com")
+    board.advance(code["interval"])
+    assert board.until("oauth.status", lambda s: s["state"] != "signing_in")["user"] == "hve-scanner@contoso.com"
+    board.request("scan")
+    (job,) = board.until("outbox.list", lambda jobs: jobs[0]["state"] in ("sent", "failed"))
+    assert job["state"] == "sent" and job["reply"].startswith("250 "), job
+    assert len(board.tenant.messages("bob@contoso.com")) == 1
+    with pytest.raises(ConsoleError) as no_sign_in:
+        board.request("config.set", changes={"method": "direct_send",
+                                             "host": "contoso-com.mail.protection.outlook.com"})
+    assert "auth refused" in str(no_sign_in.value) and "xoauth2 signs in to client submission" in str(no_sign_in.value)
