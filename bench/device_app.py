@@ -139,22 +139,23 @@ def prepare_pages(cache, count=10, dpi=360):
 
 
 # How the application signs in: a password in its secret store, or OAuth (auth xoauth2): the
-# refresh token of a device-code sign-in made before the run (oauth_sign_in) in the board's secrets,
-# and the application's token source, which refreshes it at the fake Entra ID before the send.
+# refresh token of a device-code sign-in made before the run (oauth_sign_in) put into the
+# application's own secret store (the names its sign-in reads), and the configuration's OAuth keys;
+# the application's sign-in (firmware/app/oauth_sign_in.py) refreshes it at the fake Entra ID when
+# the worker sends.
 PASSWORD_SIGN_IN = 'app.secrets.set("password", %(password)r)'
 # With OAuth the sign-in's modules are part of what stays loaded, so they are loaded at start with
 # the application's own (app_loop.preload: long-lived code first, at the bottom of the heap).
-OAUTH_PRELOAD = """import scanmail.firmware.oauth, scanmail.firmware.secret_store
+OAUTH_PRELOAD = """import scanmail.firmware.oauth, scanmail.firmware.app.oauth_sign_in, scanmail.firmware.secret_store
 gc.collect()"""
-OAUTH_SIGN_IN = """from scanmail.firmware.oauth import OAuthSession
-from scanmail.firmware.secret_store import FileSecrets
-with open(%(root)r + %(ca)r, "rb") as f:
-    ca = f.read()
-oauth = OAuthSession({"tenant": "contoso.com", "client_id": %(client_id)r, "ca_der": ca}, board,
-                     FileSecrets(%(secrets)r))
-del ca
-app.token_source = oauth.access_token
-app.config.update({"auth": "xoauth2"})"""
+OAUTH_SIGN_IN = """from scanmail.firmware.secret_store import FileSecrets
+signed = FileSecrets(%(secrets)r)
+for name in ("oauth_rt_a", "oauth_rt_b", "oauth_user"):
+    value = signed.get(name)
+    if value:
+        app.secrets.set(name, value)
+del signed, value
+app.config.update({"auth": "xoauth2", "oauth_tenant": "contoso.com", "oauth_client_id": %(client_id)r})"""
 # The device-code sign-in itself, once before the runs (a person approves it: Approver), in a
 # roomy heap: its refresh token is what every run then starts from (the fake accepts a replaced
 # refresh token for an hour, as Entra ID's grace period does).

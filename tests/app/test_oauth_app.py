@@ -43,7 +43,7 @@ class Board(ConsoleClient):
     def light(self):
         return (self.dir / "light").read_text() if (self.dir / "light").exists() else None
 
-    def until(self, what, done, tries=300):
+    def until(self, what, done, tries=1500):
         for _ in range(tries):
             got = self.request(what)
             if done(got):
