@@ -88,23 +88,41 @@ class Board:
         return open(pages[self.next - 1], "rb")
     next = 0
 class Nvs:
+    # NVS lives in flash on a board: its entries are files here, not objects in the heap
+    folder = %(root)r + "-nvs/"
     def __init__(self):
-        self.keys = {}
-    def get_i32(self, key):
-        if key not in self.keys:
+        try:
+            os.mkdir(self.folder)
+        except OSError:
+            pass
+    def _read(self, key, buf=None):
+        try:
+            f = open(self.folder + key, "rb")
+        except OSError:
             raise OSError(-0x1102)
-        return self.keys[key]
+        try:
+            return f.readinto(buf) if buf is not None else int(f.read())
+        finally:
+            f.close()
+    def _write(self, key, data):
+        f = open(self.folder + key, "wb")
+        f.write(data)
+        f.close()
+    def get_i32(self, key):
+        return self._read(key)
     def set_i32(self, key, value):
-        self.keys[key] = value
+        self._write(key, str(value))
     def get_blob(self, key, buf):
-        buf[:] = self.keys[key]
-        return len(buf)
+        return self._read(key, buf)
     def set_blob(self, key, value):
-        self.keys[key] = bytes(value)
+        self._write(key, value)
     def commit(self):
         pass
     def erase_key(self, key):
-        self.keys.pop(key, None)
+        try:
+            os.remove(self.folder + key)
+        except OSError:
+            pass
 board = Board()
 board.net = board.clock = board.scanner = board.status_light = board
 app, session = app_loop.start(board, Nvs())
@@ -225,6 +243,7 @@ def app_run(work, tenant, pages, name, oauth=False):
 
     def fresh_flash():
         shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root + "-nvs", ignore_errors=True)
         os.makedirs(root)
         shutil.copy(tenant.ca_der_path, os.path.join(root, "ca.der"))
         if signed_in:

@@ -68,6 +68,8 @@ def step(outbox, limits, config, secrets, board, now, sign_in=None):
     limits.record(job["method"], job["mailbox"], recipients, now)
     outbox.mark_sending(job, now)
     try:
+        if session is not None:      # the token first: the sign-in's HTTPS request is done and let
+            session.access_token()   # go before the message and the SMTP session take the heap
         settings = settings_for(config, secrets, None, board.storage_root)
         msg = Message(job["sender"], job["to"], job["cc"], job["subject"], job["body"],
                       [tuple(f) for f in job["files"]])
