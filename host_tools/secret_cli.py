@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   scanmail secret set password --port /dev/ttyUSB0                asks for it, without echo
   printf '%s\\n' "$SCANNER_PASSWORD" | scanmail secret set password --port COM3
   scanmail secret set client_key --file scanner-key.pem --port /dev/ttyUSB0
+  scanmail secret set oauth_key --file app-certificate-key.pem --port /dev/ttyUSB0     (app-only OAuth)
   scanmail secret set password --clear --port /dev/ttyUSB0
   scanmail secret status --port /dev/ttyUSB0
 
@@ -63,7 +64,7 @@ def do_set(args):
     if args.clear:
         value = ""
     elif args.file:
-        value = _key_file(args.file) if args.name == "client_key" else _text_file(args.file)
+        value = _key_file(args.file) if args.name in ("client_key", "oauth_key") else _text_file(args.file)
     else:
         value = read_value(args.name)
     with ConsoleLink(args.port, args.timeout) as link:
@@ -107,7 +108,7 @@ def register(parser):
                           formatter_class=parser.formatter_class)
     set_.add_argument("name", metavar="NAME", help="password, wifi_password, client_key, refresh_token...")
     add_port_arguments(set_)
-    set_.add_argument("--file", metavar="PATH", help="read the value from a file (client_key: PEM or DER)")
+    set_.add_argument("--file", metavar="PATH", help="read the value from a file (client_key, oauth_key: PEM or DER)")
     set_.add_argument("--clear", action="store_true", help="remove the secret from the board")
     set_.set_defaults(handler=do_set)
     status = sub.add_parser("status", help="which secrets are set, with their fingerprints", epilog=EXAMPLES,
