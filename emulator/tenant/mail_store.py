@@ -151,7 +151,9 @@ class MailStore:
     def messages(self, address, folder="Inbox"):
         """Stored messages, oldest first, as email.message.EmailMessage."""
         path = self.folder_path(address, folder)
-        if not os.path.isdir(path):
+        # cur/ is made last (_ensure_maildir): a folder without it is still being made by a first
+        # delivery, and holds nothing yet; reading it would race that delivery
+        if not os.path.isdir(os.path.join(path, "cur")):
             return []
         box = mailbox.Maildir(path, factory=None, create=False)
         parser = email.parser.BytesParser(policy=email.policy.default)

@@ -107,6 +107,17 @@ def test_a_delivery_cut_at_any_step_is_completed_by_the_next_start(tmp_path, mon
     assert restarted.spool_files() == [] and restarted.journal_files() == []
 
 
+def test_a_mailbox_folder_caught_while_its_first_delivery_makes_it_reads_as_empty(tmp_path):
+    # a test polling for mail reads the folder while the first delivery is making tmp/, new/, cur/
+    store = MailStore(str(tmp_path / "mail"))
+    path = store.folder_path("alice@contoso.com", "Inbox")
+    for sub in ("tmp", "new"):
+        os.makedirs(os.path.join(path, sub))
+    assert store.messages("alice@contoso.com") == []
+    os.makedirs(os.path.join(path, "cur"))
+    assert store.messages("alice@contoso.com") == []
+
+
 def test_a_message_killed_before_its_journal_is_in_no_folder(tmp_path):
     root = str(tmp_path / "mail")
     store = MailStore(root)
