@@ -5,6 +5,8 @@
 #   board.json       Contract 4: port, profile, runtime, ip, flash, pid (+ ready); gone when stopped
 #   net.json         the network switches (`scanmail board net`), read on every connection
 #   nvs.json, rtc.json, supervisor.log, flash/ (the default flash folder)
+#   boot_pins.json  the strapping pins at the next reset ({"gpio0": "low"}: ROM download mode)
+#   spi_flash.bin   the SPI flash as esptool writes it in download mode (emulator/boards/spi_flash.py)
 import json
 import os
 
@@ -15,6 +17,7 @@ NET_JSON = "net.json"
 NVS_JSON = "nvs.json"
 RTC_JSON = "rtc.json"
 LOG = "supervisor.log"
+BOOT_PINS_JSON = "boot_pins.json"
 
 
 def write_json(path, value):
@@ -114,3 +117,19 @@ def read_net_switches(state_dir):
 
 def write_net_switches(state_dir, switches):
     write_json(net_switches_path(state_dir), switches)
+
+
+def write_boot_pins(state_dir, download):
+    """GPIO0 held low (download) or released at the next reset; read once by the supervisor."""
+    write_json(os.path.join(state_dir, BOOT_PINS_JSON), {"gpio0": "low" if download else "high"})
+
+
+def take_boot_pins(state_dir):
+    """True when the reset just asked for holds GPIO0 low. The request is used up."""
+    path = os.path.join(state_dir, BOOT_PINS_JSON)
+    pins = read_json(path) or {}
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    return pins.get("gpio0") == "low"

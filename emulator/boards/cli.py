@@ -14,6 +14,8 @@ EXAMPLES = """examples:
   scanmail board press esp32-devkitc-20 scan                 # one press of the scan button
   scanmail board press esp32-devkitc-20 scan --hold; scanmail board reset esp32-devkitc-20   # safe mode
   scanmail board power-cut esp32-devkitc-20                  # power gone at once, back on
+  scanmail board reset esp32-devkitc-20 --download           # ROM download mode, then:
+  esptool --port /dev/pts/N --before no-reset --no-stub --after soft-reset write-flash 0x1000 FW.bin
   scanmail board stop esp32-devkitc-20
   scanmail board start --state .state/boards/esp32-devkitc-20     (restart a stopped board)
   scanmail board list --all
@@ -74,9 +76,14 @@ def do_stop(args):
 
 def do_reset(args):
     try:
-        info = lifecycle.reset_board(_state_dir(args))
+        info = lifecycle.reset_board(_state_dir(args), download=args.download)
     except lifecycle.VirtualBoardError as exc:
         raise _user_error(str(exc))
+    if args.download:
+        print("board %s on %s is in the ROM's download mode (BOOT held through the reset): run esptool with "
+              "--before no-reset --no-stub; `scanmail board reset %s` boots it again" % (info["name"], info["port"],
+                                                                                        info["name"]))
+        return 0
     print("hard reset sent to board %s on %s" % (info["name"], info["port"]))
     return 0
 
@@ -186,7 +193,9 @@ def register(parser):
     start.set_defaults(handler=do_start)
 
     add("stop", do_stop, "stop a virtual board (its flash and NVS stay)")
-    add("reset", do_reset, "hard-reset a virtual board (as the EN button: boot.py, then main.py)")
+    reset = add("reset", do_reset, "hard-reset a virtual board (as the EN button: boot.py, then main.py)")
+    reset.add_argument("--download", "--bootloader", action="store_true",
+                       help="hold BOOT (GPIO0) through the reset: the ROM's serial download mode, for esptool")
     press = add("press", do_press, "press a board's button (scan), or hold it down at boot for safe mode")
     press.add_argument("button", choices=("scan",), help="which button")
     held = press.add_mutually_exclusive_group()

@@ -1,7 +1,8 @@
 # What the MicroPython unix port writes, turned into what an ESP32's USB serial console writes,
 # and when a Ctrl-C byte from the host is an interrupt. Sans-I/O: the supervisor feeds runtime
 # output in and writes what comes out. Rule: text is cooked as the ESP32 cooks it (a "\n" becomes
-# "\r\n"; the REPL's own "\r\n" stays) and the banner names the profile's chip, but bytes written
+# "\r\n"; the REPL's own "\r\n" stays) and the banner names the profile's chip (and the version of
+# the MicroPython image esptool wrote into the board's SPI flash, when it wrote one), but bytes written
 # while the board has Ctrl-C switched off (micropython.kbd_intr(-1), what mpremote mount does while
 # it moves binary data) pass untouched; the board's kbd_intr() marks those spans in the stream.
 import re
@@ -9,6 +10,7 @@ import re
 from scanmail.emulator.board_rom.board_link import CHIP_MACHINE, COOKED_OUTPUT_MARKER, RAW_OUTPUT_MARKER
 
 _UNIX_MACHINE = re.compile(rb"; linux \[[^\]\r\n]*\] version")
+_BANNER_VERSION = re.compile(rb"MicroPython [^ \r\n]+( on [^;\r\n]*; linux \[)")
 _SIGINT_BIT = 1 << (2 - 1)
 
 
@@ -37,6 +39,7 @@ class ConsoleCooker:
     def __init__(self, chip, cook=True):
         self.cook = cook
         self.banner_machine = b"; " + machine_name(chip).encode()
+        self.firmware_version = None  # bytes: the banner says this version instead of the unix port's
         self.restart()
 
     def restart(self):
@@ -53,7 +56,7 @@ class ConsoleCooker:
             marker = COOKED_OUTPUT_MARKER if self.raw else RAW_OUTPUT_MARKER
             at = data.find(marker)
             if at < 0:
-                keep = _prefix_at_end(data, marker)
+                keep = max(_prefix_at_end(data, marker), self._banner_start_at_end(data))
                 if keep:
                     self.carry = data[-keep:]
                     data = data[:-keep]
@@ -63,6 +66,16 @@ class ConsoleCooker:
             data = data[at + len(marker):]
             self.raw = not self.raw
         return bytes(out)
+
+    def _banner_start_at_end(self, data):
+        """Length of an unfinished banner line at the end of `data`, held back until its version
+        can be replaced whole (the unix port writes the banner in pieces)."""
+        if not self.firmware_version or self.raw or not self.cook:
+            return 0
+        at = data.rfind(b"MicroPython ")
+        if at >= 0 and b"\n" not in data[at:] and len(data) - at < 200:
+            return len(data) - at
+        return _prefix_at_end(data, b"MicroPython ")
 
     def flush(self):
         """What was held back as a possible start of a marker, once no more output follows."""
@@ -75,6 +88,9 @@ class ConsoleCooker:
         if self.raw or not self.cook:
             self.last_byte = data[-1:]
             return data
+        if self.firmware_version:
+            version = self.firmware_version
+            data = _BANNER_VERSION.sub(lambda m: b"MicroPython " + version + m.group(1), data)
         cooked = _UNIX_MACHINE.sub(self.banner_machine, data)
         # "\n" not already after "\r" (also across reads) becomes "\r\n"
         cooked = re.sub(rb"(?<!\r)\n", b"\r\n", cooked)

@@ -295,6 +295,7 @@ def _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast
         "scanner": profile.get("scanner", "none"),
         "network": profile.get("network", "wifi"),
         "chip": profile.get("chip", "esp32"),
+        "flash_bytes": profile.get("flash_bytes", 4 << 20),
         "filesystem_bytes": profile.get("filesystem_bytes"),
         # Power-on: the RTC is set as if the board's boot had run NTP (firmware that checks
         # certificates needs it); clock_set=False powers on with the clock unset instead.
@@ -358,12 +359,28 @@ def stop_board(state_dir, proc=None):
     return status
 
 
-def reset_board(state_dir):
-    """Hard reset, as pressing the EN button: boot noise, boot.py, main.py."""
+def reset_board(state_dir, download=False, timeout_s=START_TIMEOUT_S):
+    """Hard reset, as pressing the EN button: boot noise, boot.py, main.py. With download=True the
+    BOOT button (GPIO0) is held through the reset, so the chip stays in its ROM's serial download
+    mode (what esptool talks to) instead of booting; this returns once the board is in it. A pty
+    has no DTR/RTS lines for esptool's auto-reset, so this is how a virtual board gets there."""
     status = board_status(state_dir)
     if status is None or not status["alive"]:
         raise VirtualBoardError("no running board in %s; start one with `scanmail board start`" % state_dir)
+    if download:
+        config = board_state.read_supervisor_config(state_dir) or {}
+        if (config.get("chip") or "esp32") != "esp32":
+            raise VirtualBoardError("board %s is an %s: only the ESP32's ROM download mode is emulated; "
+                                    "use an esp32 profile (e.g. esp32-devkitc)" % (status["name"], config.get("chip")))
+    board_state.write_boot_pins(state_dir, download)
     os.kill(status["pid"], signal.SIGUSR1)
+    if download:
+        deadline = time.monotonic() + timeout_s
+        while (board_state.read_board_json(state_dir) or {}).get("boot") != "download":
+            if time.monotonic() > deadline or not _pid_is_supervisor(status["pid"]):
+                raise VirtualBoardError("board %s did not enter download mode within %.0f s; see %s"
+                                        % (status["name"], timeout_s, os.path.join(state_dir, board_state.LOG)))
+            time.sleep(0.02)
     return status
 
 
@@ -414,8 +431,8 @@ class BoardHandle:
             stop_board(self.state_dir, self._proc)
             self._proc = None
 
-    def reset(self):
-        reset_board(self.state_dir)
+    def reset(self, download=False):
+        reset_board(self.state_dir, download=download)
 
     def press(self, button="scan", hold=None):
         """Press a button (`hold` True/False: hold it down or let it go instead)."""

@@ -6,7 +6,12 @@
 # board: resets (soft: `MPY: soft reboot`, boot.py only from the raw REPL; hard: boot noise,
 # boot.py, main.py, friendly banner), Ctrl-C as an interrupt while code runs with it enabled, the
 # console's line ends and banner (console.py), and on a USB-UART bridge the baud rate and the
-# 260-byte input buffer that drops what overflows it.
+# 260-byte input buffer that drops what overflows it. A reset with GPIO0 held low
+# (`scanmail board reset NAME --download`) stops in the ESP32 ROM's serial download mode instead
+# of booting: no runtime runs and the port speaks the ROM loader's protocol (rom_loader.py) to the
+# SPI flash in spi_flash.bin, until the loader is told to run or reboot, or the next reset. Opening
+# the port never resets the board: a pty has no DTR/RTS lines, so esptool runs with
+# `--before no-reset` here, and mpremote and scanmail leave DTR/RTS released.
 import errno
 import fcntl
 import os
@@ -20,7 +25,7 @@ import termios
 import time
 import tty
 
-from scanmail.emulator.boards import board_state, console, runtimes
+from scanmail.emulator.boards import board_state, console, rom_loader, runtimes, spi_flash
 
 from scanmail.emulator.board_rom.board_link import HARD_RESET_EXIT, READY_MARKER
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
@@ -37,6 +42,20 @@ BOOT_NOISE = (
     b"entry 0x400805f0\r\n"
 )
 RESET_REASON = {"power-on": b"0x1 (POWERON_RESET)", "hard": b"0xc (SW_CPU_RESET)", "crash": b"0x10 (RTCWDT_RTC_RESET)"}
+# What the ROM prints when GPIO0 is low at reset, and what esptool looks for in it.
+DOWNLOAD_NOISE = (
+    b"ets Jul 29 2019 12:21:46\r\n\r\n"
+    b"rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\n"
+    b"waiting for download\r\n"
+)
+# ESP-IDF's cpu_start lines about the application a written flash image holds.
+APP_INFO = (
+    b"I (31) cpu_start: Application information:\r\n"
+    b"I (31) cpu_start: Project name:     %s\r\n"
+    b"I (31) cpu_start: App version:      %s\r\n"
+    b"I (31) cpu_start: Compile time:     %s %s\r\n"
+    b"I (31) cpu_start: ESP-IDF:          %s\r\n"
+)
 # machine.reset_cause() values of the esp32 port
 # machine.reset_cause() values of the esp32 port after each kind of reset (esp_restart() reports
 # SOFT_RESET there; a soft reboot of MicroPython does not reset the chip, so the cause is kept).
@@ -97,6 +116,10 @@ class Supervisor:
         self.power_cut_requested = False
         self.relay = None
         self.reset_cause = RESET_CAUSE["power-on"]
+        self.download_requested = False
+        self.reset_pending_in_download = False
+        self.loader = None  # the ROM loader while the board is in download mode
+        self.spi_flash = spi_flash.SpiFlash(state_dir, self.config.get("flash_bytes") or (4 << 20))
         # The unix port's output as an ESP32's console writes it (the CPython runtime cooks its own).
         self.console = console.ConsoleCooker(self.config.get("chip"), cook=self.config["runtime"] == "micropython")
 
@@ -119,6 +142,7 @@ class Supervisor:
                 "ready": ready,
                 "fast": self.fast,
                 "relay": list(self.relay.address) if self.relay else None,
+                "boot": "download" if self.loader is not None else "flash",
             },
         )
 
@@ -146,6 +170,8 @@ class Supervisor:
         self.tail = b""
         self.carry = b""
         self.console.restart()
+        app = self.spi_flash.app_description()
+        self.console.firmware_version = app["version"].encode() if app and app["version"] else None
         self.log("runtime %s started (%s, %s), pid %d" % (self.config["runtime"], mode, cause, self.proc.pid))
 
     def on_runtime_exit(self, status):
@@ -166,12 +192,12 @@ class Supervisor:
             # power back: the RTC starts over as at power-on; flash and NVS keep what was written
             self.power_cut_requested = False
             board_state.power_on_state(self.state_dir, self.config.get("clock_set", True))
-            self.emit(BOOT_NOISE % RESET_REASON["power-on"])
-            self.start_runtime("hard", "power-on")
+            self.boot_from_flash("power-on")
+        elif self.download_requested:
+            self.enter_download_mode()
         elif self.hard_reset_requested or status == HARD_RESET_EXIT:
             self.hard_reset_requested = False
-            self.emit(BOOT_NOISE % RESET_REASON["hard"])
-            self.start_runtime("hard", "hard")
+            self.boot_from_flash("hard")
         elif status == 0 or status == -signal.SIGINT:
             # Ctrl-D on empty input, sys.exit(), machine.soft_reset(): a soft reset. From the raw
             # REPL it comes back in the raw REPL without running main.py, as an ESP32 does.
@@ -181,6 +207,32 @@ class Supervisor:
             self.emit(b"\r\n[virtual board] runtime crashed (status %d)\r\n" % status)
             self.emit(BOOT_NOISE % RESET_REASON["crash"])
             self.start_runtime("hard", "crash")
+
+    def boot_from_flash(self, cause):
+        """The chip resets with GPIO0 high: ROM noise, the written application's description (when
+        esptool wrote one), then the runtime boots."""
+        self.emit(BOOT_NOISE % RESET_REASON[cause])
+        app = self.spi_flash.app_description()
+        if app:
+            self.emit(APP_INFO % tuple(app[k].encode() for k in ("project", "version", "date", "time", "idf")))
+        self.start_runtime("hard", cause)
+
+    def enter_download_mode(self):
+        self.download_requested = False
+        self.hard_reset_requested = False
+        mac = bytes([0x24, 0x0A, 0xC4] + [int(p) for p in self.config["ip"].split(".")[1:]])
+        self.loader = rom_loader.RomLoader(self.spi_flash, mac, int(self.config["serial"].get("baud") or 115200))
+        self.to_board.clear()
+        self.credit = 0.0
+        self.emit(DOWNLOAD_NOISE)
+        self.write_board_json(self.ready_written)
+        self.log("reset with GPIO0 low: ROM download mode")
+
+    def leave_download_mode(self, why):
+        self.loader = None
+        self.to_board.clear()
+        self.log("download mode left (%s)" % why)
+        self.write_board_json(self.ready_written)
 
     # -- board -> host ------------------------------------------------------------------------------
     def emit(self, data):
@@ -269,6 +321,9 @@ class Supervisor:
         now = time.monotonic()
         elapsed = now - self.last_tick
         self.last_tick = now
+        if self.loader is not None:
+            self.deliver_to_loader(elapsed)
+            return
         if not self.to_board or self.phase != "running" or self.proc is None or self.proc.poll() is not None:
             self.credit = 0.0  # a wire that carries nothing builds up no credit
             return
@@ -293,6 +348,27 @@ class Supervisor:
         leftover += self._write_board(chunk[start:], paced)
         if leftover:
             self.to_board[:0] = leftover
+
+    def deliver_to_loader(self, elapsed):
+        """Download mode: the ROM reads the UART at the baud rate esptool set (CHANGE_BAUDRATE)."""
+        if not self.to_board:
+            self.credit = 0.0
+            return
+        if self.uart and not self.fast:
+            per_s = self.loader.baud / 10.0
+            self.credit = min(self.credit + elapsed * per_s, max(64.0, per_s * 0.05))
+            due = int(self.credit)
+            self.credit -= due
+        else:
+            due = len(self.to_board)
+        chunk = bytes(self.to_board[:due])
+        del self.to_board[:due]
+        self.emit(self.loader.feed(chunk))
+        if self.loader.leave:
+            why = self.loader.leave
+            self.leave_download_mode(why)
+            # "run": the ROM jumps to the flash's bootloader; "reboot": the chip resets (GPIO0 high)
+            self.boot_from_flash("hard")
 
     def _write_board(self, data, drop_overflow):
         """Write into the runtime's input; with drop_overflow (a UART) bytes beyond the input
@@ -339,9 +415,13 @@ class Supervisor:
             self.shutdown()
 
     def request_hard_reset(self):
+        self.download_requested = board_state.take_boot_pins(self.state_dir)
         self.hard_reset_requested = True
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
+        elif self.proc is None and self.loader is not None:
+            # reset while in download mode: no runtime to end; the step loop boots or stays
+            self.reset_pending_in_download = True
 
     def cut_power(self):
         """`scanmail board power-cut`: the runtime is killed at once (SIGKILL: no handler, no
@@ -349,9 +429,16 @@ class Supervisor:
         self.power_cut_requested = True
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
+        elif self.proc is None and self.loader is not None:
+            self.reset_pending_in_download = True
         self.log("power cut")
 
     def step(self):
+        if self.reset_pending_in_download:
+            # a reset or power cut while the ROM loader runs: the same paths as a runtime's end
+            self.reset_pending_in_download = False
+            self.leave_download_mode("reset")
+            self.on_runtime_exit(-signal.SIGKILL)
         readers = [self.inner_master]
         if self.accepting_host_bytes():
             readers.append(self.outer_master)
