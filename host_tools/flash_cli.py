@@ -18,6 +18,8 @@ EXAMPLES = """examples:
   scanmail flash --all                              every board `scanmail ports` shows
   scanmail flash --port /dev/pts/5 --build stock    .py sources (readable tracebacks)
   scanmail flash --port socket://192.0.2.7:23 --no-reset
+  scanmail flash --port /dev/ttyUSB0 --micropython ESP32_GENERIC-v1.26.0.bin    MicroPython first (esptool)
+  scanmail flash --port /dev/ttyUSB0 --micropython FW.bin --manual-download     BOOT held, EN pressed by hand
 
 Only what changed goes over the wire. The application is written beside the one that boots and
 switched in one step: a cable pulled at any moment leaves the old or the new application, never a
@@ -39,16 +41,28 @@ def ports_to_flash(args):
     raise UserError("say which board: --port /dev/ttyUSB0 (see `scanmail ports`), or --all")
 
 
-def flash_all(ports, build, reset, on_progress=None, on_stage=None):
-    """Flash every port in parallel; returns [(port, summary or None, error text or None)]."""
+def flash_all(ports, build, reset, on_progress=None, on_stage=None, micropython=None, manual_download=False,
+              boards_dirs=()):
+    """Flash every port in parallel; returns [(port, summary or None, error text or None)]. With
+    `micropython` (a firmware .bin) esptool writes it first (flash_micropython.py)."""
     results = {}
 
     def one(port):
         try:
+            written = None
+            if micropython:
+                from scanmail.host_tools.flash_micropython import write_micropython
+
+                written = write_micropython(
+                    port, micropython, manual_download=manual_download, boards_dirs=boards_dirs,
+                    progress=(lambda d, t: on_progress(port, d, t)) if on_progress else None,
+                    stage=(lambda s: on_stage(port, s)) if on_stage else None)
             flasher = BoardFlash(port, build, reset,
                                  progress=(lambda d, t: on_progress(port, d, t)) if on_progress else None,
                                  stage=(lambda s: on_stage(port, s)) if on_stage else None)
-            results[port] = (flasher.run(), None)
+            summary = flasher.run()
+            summary["micropython"] = written
+            results[port] = (summary, None)
         except FlashError as exc:
             results[port] = (None, str(exc))
 
@@ -62,13 +76,17 @@ def flash_all(ports, build, reset, on_progress=None, on_stage=None):
 
 def do_flash(args):
     ports = ports_to_flash(args)
+    if args.manual_download and not args.micropython:
+        raise UserError("--manual-download goes with --micropython FIRMWARE.bin (it says how esptool reaches the "
+                        "board); leave it out to install scanmail only")
     out = terminal.console(stderr=True)
     with Progress(TextColumn("{task.fields[port]:<16}"), TextColumn("{task.fields[stage]:<18}"), BarColumn(),
                   DownloadColumn(), TimeElapsedColumn(), console=out, transient=False,
                   disable=args.quiet) as progress:
         tasks = {port: progress.add_task("", total=None, port=port, stage="waiting") for port in ports}
         results = flash_all(
-            ports, args.build, not args.no_reset,
+            ports, args.build, not args.no_reset, micropython=args.micropython,
+            manual_download=args.manual_download, boards_dirs=args.boards_dir or (),
             on_progress=lambda port, done, total: progress.update(tasks[port], completed=done, total=total),
             on_stage=lambda port, stage: progress.update(tasks[port], stage=stage))
         for port, summary, error in results:
@@ -84,7 +102,8 @@ def do_flash(args):
         else:
             rows.append([port, "%s %s" % (summary["runtime"], summary["version"]), summary["build"],
                          summary["sent"], summary["copied"], summary["unchanged"], summary["removed"],
-                         "%s, slot %s%s" % (summary["status"], summary["slot"],
+                         "%s%s, slot %s%s" % ("MicroPython written; " if summary.get("micropython") else "",
+                                              summary["status"], summary["slot"],
                                             "; its ROMFS partition is not used yet" if summary["romfs"] else ""),
                          "%.1f s" % summary["seconds"]])
     terminal.print_table(["port", "board runs", "build", "sent", "copied", "same", "removed", "result", "time"], rows)
@@ -101,6 +120,11 @@ def register(parser):
     parser.add_argument("--build", choices=BUILDS, default="product",
                         help="product: compiled .mpy files (default); stock: .py sources")
     parser.add_argument("--no-reset", action="store_true", help="leave the board in the REPL afterwards")
+    parser.add_argument("--micropython", metavar="FIRMWARE.bin",
+                        help="first write this MicroPython firmware (ESP32, at 0x1000) with esptool")
+    parser.add_argument("--manual-download", action="store_true",
+                        help="with --micropython: the board is already in download mode (BOOT held while "
+                             "EN was pressed); esptool does not reset it")
     parser.add_argument("--boards-dir", action="append", metavar="DIR",
                         help="with --all: where virtual boards keep their state (default .state/boards)")
     parser.add_argument("--json", action="store_true", help="print a JSON list of results instead of the table")
