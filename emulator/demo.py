@@ -364,10 +364,7 @@ def run(args):
 
             def install(name):
                 try:
-                    repl = RawRepl(boards[name].port)
-                    repl.enter()
-                    count = app_install.install(repl, extra=[(ca_der, BOARD_CA_PATH)])
-                    repl.close()
+                    count = app_install.install(boards[name].port, extra=[(ca_der, BOARD_CA_PATH)])
                     console = consoles[name] = ConsoleClient(boards[name].port, timeout_s=60)
                     boards[name].reset()
                     console.wait_for_log("started on")

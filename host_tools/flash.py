@@ -2,8 +2,10 @@
 # .mpy ABI, builds the matching image, takes one batched hash listing, then sends only what
 # changed (deflate-compressed, through the raw REPL's flow-controlled paste, so no more is in
 # flight than the board's UART buffer takes), verifies every file by SHA-256 on the board, and
-# switches slots in one rename. Rule: the slot that boots is never written, the pointer changes
-# last, and anything the user can cause ends as one FlashError line that says what to do.
+# switches slots in one rename; then the site's own files outside the slots (main.py that starts the
+# application, a CA certificate), each verified and put in place by a rename. Rule: the slot that
+# boots is never written, the pointer changes last, and anything the user can cause ends as one
+# FlashError line that says what to do.
 import time
 import zlib
 
@@ -99,6 +101,23 @@ def stuff(data):
     return data.replace(b"\x1b", b"\x1b\x00").replace(b"\x03", b"\x1b\x01").replace(b"\x04", b"\x1b\x02")
 
 
+def _site_listing(files):
+    """Code that prints `site <sha or -> <path>` for each of the site's files."""
+    if not files:
+        return ""
+    return ("\nfor _p in %r:\n try:\n  print('site', _sm_h(_p), _p)\n except OSError:\n  print('site -', _p)\n"
+            % sorted(files))
+
+
+def _parse_site(text):
+    hashes = {}
+    for line in text.splitlines():
+        parts = line.strip().split(" ", 2)
+        if len(parts) == 3 and parts[0] == "site":
+            hashes[parts[2]] = None if parts[1] == "-" else parts[1]
+    return hashes
+
+
 def _batches(calls):
     """Group code lines into execs of about BATCH_CHARS."""
     batch, size = [], 0
@@ -117,7 +136,7 @@ class BoardFlash:
     bytes over the wire."""
 
     def __init__(self, port, build="product", reset=True, progress=None, stage=None, image=None,
-                 read_timeout_s=20.0):
+                 read_timeout_s=20.0, files=None):
         if build not in BUILDS:
             raise FlashError("--build %r: choose product (.mpy files) or stock (.py sources)" % build)
         self.port = port
@@ -126,6 +145,8 @@ class BoardFlash:
         self.progress = progress or (lambda done, total: None)
         self.stage = stage or (lambda text: None)
         self.image_override = image
+        # {device path: bytes} outside /app: written after the switch when their hash differs
+        self.files = dict(files or {})
         self.read_timeout_s = read_timeout_s
         self.repl = None
         self.switched = False
@@ -193,8 +214,10 @@ class BoardFlash:
         self.repl.read_timeout_s = patience
         # One exec asks what the board runs and lists what it holds: one round trip.
         self.stage("listing")
-        reply = self._exec(BOARD_INFO + "print('--')\n" + AGENT_LIST + "_sm_ls()")
+        reply = self._exec(BOARD_INFO + "print('--')\n" + AGENT_LIST + "_sm_ls()" + _site_listing(self.files))
         head, _, rest = reply.partition("--")
+        site = _parse_site(rest)
+        site_changed = sorted(p for p, data in self.files.items() if site.get(p) != sha256_hex(data))
         info = parse_board_info(head, self.port)
         image = self.image_override(info) if callable(self.image_override) else (
             self.image_override or build_image(info, self.build))
@@ -208,8 +231,9 @@ class BoardFlash:
                    "decompressor": None, "slot": plan["target"],
                    "sent": len(plan["send"]), "copied": len(plan["copy"]), "removed": len(plan["remove"]),
                    "unchanged": len(image) - len(plan["send"]) - len(plan["copy"]), "files": len(image),
-                   "wire_bytes": 0, "status": "up to date", "romfs": info["romfs"]}
-        if plan["nothing"]:
+                   "wire_bytes": 0, "status": "up to date", "romfs": info["romfs"],
+                   "site_files": len(site_changed)}
+        if plan["nothing"] and not site_changed:
             self.progress(1, 1)
             summary["seconds"] = time.monotonic() - started
             return summary
@@ -219,6 +243,9 @@ class BoardFlash:
         sends = [(slot_dir + path, stuff(frames(image[path])), sha256_hex(image[path])) for path in plan["send"]]
         if plan["write_boot"]:
             sends.append(("/boot.py.new", stuff(frames(boot_py)), sha256_hex(boot_py)))
+        # The site's files land beside their place and are renamed in after the switch.
+        sends += [(path + ".new", stuff(frames(self.files[path])), sha256_hex(self.files[path]))
+                  for path in site_changed]
         total = sum(len(data) for _, data, _ in sends) or 1
         done = [0]
         bad = []
@@ -267,6 +294,8 @@ class BoardFlash:
             self.switched = True
         for folder in plan["remove_legacy"]:
             self._exec("_sm_rmtree(%r)" % folder)
+        for path in site_changed:
+            self._exec("_sm_replace(%r, %r)" % (path + ".new", path))
         summary["status"] = "flashed"
         if self.reset:
             self.stage("resetting")

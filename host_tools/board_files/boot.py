@@ -1,1 +1,0 @@
-# boot.py: kept tiny on purpose; main.py starts the scanner application.
