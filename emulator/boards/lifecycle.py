@@ -372,11 +372,12 @@ def reset_board(state_dir, download=False, timeout_s=START_TIMEOUT_S):
         if (config.get("chip") or "esp32") != "esp32":
             raise VirtualBoardError("board %s is an %s: only the ESP32's ROM download mode is emulated; "
                                     "use an esp32 profile (e.g. esp32-devkitc)" % (status["name"], config.get("chip")))
+    entries = (board_state.read_board_json(state_dir) or {}).get("download_entries", 0)
     board_state.write_boot_pins(state_dir, download)
     os.kill(status["pid"], signal.SIGUSR1)
     if download:
         deadline = time.monotonic() + timeout_s
-        while (board_state.read_board_json(state_dir) or {}).get("boot") != "download":
+        while (board_state.read_board_json(state_dir) or {}).get("download_entries", 0) <= entries:
             if time.monotonic() > deadline or not _pid_is_supervisor(status["pid"]):
                 raise VirtualBoardError("board %s did not enter download mode within %.0f s; see %s"
                                         % (status["name"], timeout_s, os.path.join(state_dir, board_state.LOG)))

@@ -118,6 +118,7 @@ class Supervisor:
         self.reset_cause = RESET_CAUSE["power-on"]
         self.download_requested = False
         self.reset_pending_in_download = False
+        self.download_entries = 0  # times download mode was entered (a waiting host counts them)
         self.loader = None  # the ROM loader while the board is in download mode
         self.spi_flash = spi_flash.SpiFlash(state_dir, self.config.get("flash_bytes") or (4 << 20))
         # The unix port's output as an ESP32's console writes it (the CPython runtime cooks its own).
@@ -143,6 +144,7 @@ class Supervisor:
                 "fast": self.fast,
                 "relay": list(self.relay.address) if self.relay else None,
                 "boot": "download" if self.loader is not None else "flash",
+                "download_entries": self.download_entries,
             },
         )
 
@@ -225,6 +227,7 @@ class Supervisor:
         self.to_board.clear()
         self.credit = 0.0
         self.emit(DOWNLOAD_NOISE)
+        self.download_entries += 1
         self.write_board_json(self.ready_written)
         self.log("reset with GPIO0 low: ROM download mode")
 

@@ -99,6 +99,19 @@ def test_a_reset_leaves_download_mode_and_the_cli_enters_it(start_board, capsys)
     assert board_json(board)["boot"] == "flash"
 
 
+def test_download_mode_entered_twice_and_left_by_a_power_cut(start_board, firmware):
+    board = start_board("micropython", fast=True)
+    board.reset(download=True)
+    board.reset(download=True)       # already there: the ROM starts over and still answers
+    assert board_json(board)["download_entries"] == 2
+    status, out = esptool(board.port, "write-flash", hex(FIRMWARE_OFFSET), firmware)
+    assert status == 0, out
+    with Port(board.port) as port:
+        board.power_cut()
+        boot = port.read_until(b">>> ")
+    assert b"rst:0x1 (POWERON_RESET),boot:0x13" in boot and b"App version:      v1.26.0" in boot
+
+
 def test_only_the_esp32_download_mode_is_emulated(start_board):
     from scanmail.emulator.boards import VirtualBoardError
 
