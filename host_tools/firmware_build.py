@@ -156,10 +156,16 @@ def romfs_image(march=None, extra=()):
     the package is /rom/lib/scanmail/firmware/ and a board puts /rom/lib on sys.path; from a memory-mapped
     partition MicroPython runs the bytecode in place and keeps its constants in flash, so importing
     the firmware costs little GC heap. Returns the image as bytes."""
+    return pack_romfs(list(firmware_image(march)) + list(extra))
+
+
+def pack_romfs(items):
+    """[(content bytes, device path relative to the image's root)] as a ROMFS image (bytes), by
+    mpremote's VfsRomWriter."""
     from mpremote.romfs import VfsRomWriter
 
     tree = {}
-    for content, device_path in list(firmware_image(march)) + list(extra):
+    for content, device_path in items:
         node = tree
         parts = device_path.split("/")
         for part in parts[:-1]:

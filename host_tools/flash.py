@@ -10,7 +10,7 @@ import time
 import zlib
 
 from scanmail.host_tools import firmware_build
-from scanmail.host_tools.flash_agent import AGENT_LIST, AGENT_WRITE, APP_DIR, BOOT_PY
+from scanmail.host_tools.flash_agent import AGENT_LIST, AGENT_ROMFS, AGENT_WRITE, APP_DIR, BOOT_PY
 from scanmail.host_tools.flash_plan import make_plan, parse_listing, sha256_hex
 from scanmail.host_tools.raw_repl import DeviceError, RawRepl, ReplError
 
@@ -21,6 +21,7 @@ ZLIB_WBITS = 12  # a 4 KB window: no piece is longer, and a board allocates no m
 # Characters of code per exec: enough to keep the wire busy between round trips, little heap.
 BATCH_CHARS = 6000
 BUILDS = ("product", "stock")
+ROMFS_UPLOAD = APP_DIR + "/romfs.new"  # the ROMFS image arrives here, verified, then fills the partition
 
 
 class FlashError(Exception):
@@ -197,6 +198,38 @@ class BoardFlash:
             except Exception:  # the port is gone already (cable pulled): nothing left to close
                 pass
 
+    def _romfs_state(self, info, image, summary):
+        """On a board with a ROMFS partition, the product build's image packed for it and whether the
+        partition holds it already: {"image", "same"}; None when the files alone are the build."""
+        if not (info["romfs"] and info["runtime"] == "micropython" and self.build == "product"):
+            return None
+        packed = firmware_build.pack_romfs([(data, path) for path, data in sorted(image.items())])
+        out = self._exec(AGENT_ROMFS + "_sm_romh(%d)" % len(packed)).split()
+        if len(out) < 3 or out[0] != "romh":
+            raise FlashError("the board on %s did not say what its ROMFS partition holds; run the flash again" % self.port)
+        if len(packed) > int(out[2]):
+            summary["romfs_note"] = ("the image (%d bytes) is larger than the ROMFS partition (%s bytes): "
+                                     ".mpy files only" % (len(packed), out[2]))
+            return None
+        summary["build"] = "romfs"
+        return {"image": packed, "same": out[1] == sha256_hex(packed)}
+
+    def _write_romfs(self, rom, slot, pointer_has_rom, summary):
+        """Fill the partition while the pointer names the slot alone (its files boot whole), check
+        it, then name the slot with "rom": the switch to the image is one rename too."""
+        if not rom["same"]:
+            if pointer_has_rom:
+                self._exec("_sm_switch(%r)" % slot)
+            self.stage("writing ROMFS")
+            out = self._exec("_sm_romw(%r)" % ROMFS_UPLOAD).split()
+            if len(out) < 2 or out[1] != sha256_hex(rom["image"]):
+                raise FlashError("the ROMFS partition on %s did not read back as written; the board boots the "
+                                 "application's files in slot %s: run the flash again" % (self.port, slot))
+            summary["romfs_written"] = True
+        if "switched" not in self._exec("_sm_switch(%r)" % (slot + " rom")):
+            raise FlashError("the board on %s did not confirm the switch; run the flash again" % self.port)
+        self.switched = True
+
     def _what_boots(self):
         if self.switched:
             return "the new application was already switched in and boots whole"
@@ -232,8 +265,10 @@ class BoardFlash:
                    "sent": len(plan["send"]), "copied": len(plan["copy"]), "removed": len(plan["remove"]),
                    "unchanged": len(image) - len(plan["send"]) - len(plan["copy"]), "files": len(image),
                    "wire_bytes": 0, "status": "up to date", "romfs": info["romfs"],
-                   "site_files": len(site_changed)}
-        if plan["nothing"] and not site_changed:
+                   "site_files": len(site_changed), "romfs_written": False}
+        rom = self._romfs_state(info, image, summary)
+        rom_done = rom is None or (rom["same"] and listing["rom"])
+        if plan["nothing"] and not site_changed and rom_done:
             self.progress(1, 1)
             summary["seconds"] = time.monotonic() - started
             return summary
@@ -246,6 +281,8 @@ class BoardFlash:
         # The site's files land beside their place and are renamed in after the switch.
         sends += [(path + ".new", stuff(frames(self.files[path])), sha256_hex(self.files[path]))
                   for path in site_changed]
+        if rom and not rom["same"]:
+            sends.append((ROMFS_UPLOAD, stuff(frames(rom["image"])), sha256_hex(rom["image"])))
         total = sum(len(data) for _, data, _ in sends) or 1
         done = [0]
         bad = []
@@ -294,6 +331,8 @@ class BoardFlash:
             self.switched = True
         for folder in plan["remove_legacy"]:
             self._exec("_sm_rmtree(%r)" % folder)
+        if not rom_done:
+            self._write_romfs(rom, plan["target"], listing["rom"] and not plan["switch"], summary)
         for path in site_changed:
             self._exec("_sm_replace(%r, %r)" % (path + ".new", path))
         summary["status"] = "flashed"

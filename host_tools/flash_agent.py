@@ -3,7 +3,10 @@
 # function per step of a flash, each printing one line per result for the host to parse; it only
 # writes inside the inactive application slot (/app/a or /app/b), /boot.py and the slot pointer
 # /app/active, and the pointer changes by a single rename, so a cut at any instant leaves the
-# board booting one whole application. Text only (no 0x03/0x04 bytes): it travels in the REPL.
+# board booting one whole application. On a board with a ROMFS partition the product build also
+# goes there: the pointer names the slot (whose files stay, whole) and, once the partition holds
+# the same image, verified, "rom" after it; while the partition is written the pointer says the
+# slot alone, so a cut then boots the slot's files. Text only (no 0x03/0x04 bytes): it travels in the REPL.
 
 # The pointer to the slot that boots, and the slots.
 APP_DIR = "/app"
@@ -207,12 +210,53 @@ def compact(code):
     return "\n".join(out) + "\n"
 
 
+# The ROMFS partition (vfs.rom_ioctl: 2 the segment, 3 erase, 4 write, 5 done): the hash of its
+# first n bytes, and writing an image received as a file (by _sm_rx, verified) into it.
+AGENT_ROMFS = r'''
+def _sm_romh(n):
+    import vfs
+    s = vfs.rom_ioctl(2, 0)
+    h = hashlib.sha256()
+    for i in range(0, n, 1024):
+        h.update(s[i:min(n, i + 1024)])
+    print('romh', binascii.hexlify(h.digest()).decode(), len(s))
+def _sm_romw(src):
+    import vfs, sys
+    for k in list(sys.modules):
+        if getattr(sys.modules[k], '__file__', '').startswith('/rom/'):
+            del sys.modules[k]
+    try:
+        vfs.umount('/rom')
+    except OSError:
+        pass
+    n = os.stat(src)[6]
+    vfs.rom_ioctl(3, 0, n)
+    f = open(src, 'rb')
+    b = bytearray(1024)
+    at = 0
+    while True:
+        k = f.readinto(b)
+        if not k:
+            break
+        c = b if k == 1024 else b[:k] + b'\xff' * (-k % 4)
+        vfs.rom_ioctl(4, 0, at, c)
+        at += k
+    f.close()
+    vfs.rom_ioctl(5, 0)
+    os.remove(src)
+    _sm_romh(n)
+'''
+
+
 AGENT_LIST = compact(AGENT_LIST % {"slots": SLOTS, "app": APP_DIR, "pointer": POINTER, "legacy": LEGACY_DIRS})
 AGENT_WRITE = compact(AGENT_WRITE)
+AGENT_ROMFS = compact(AGENT_ROMFS)
 
 # What boot.py does on every start: put the active slot's lib folder on sys.path in front of
-# /lib, so `import scanmail.firmware` loads the slot the pointer names. On a virtual board's
-# CPython runtime sys.path holds host paths: the flash's root is the one in front of /lib.
+# /lib, so `import scanmail.firmware` loads the slot the pointer names; when the pointer says
+# "rom" too and the board mounted its ROMFS image (/rom/lib on sys.path, in front of /lib), the
+# image runs in place instead. On a virtual board's CPython runtime sys.path holds host paths: the
+# flash's root is the one in front of /lib.
 BOOT_PY = '''# boot.py, written by `scanmail flash`: boots the application slot /app/active names.
 import sys
 
@@ -220,11 +264,14 @@ import sys
 def _scanmail_slot():
     try:
         f = open("%(pointer)s")
-        slot = f.read().strip()
+        words = f.read().split()
         f.close()
     except OSError:
         return
+    slot = words[0] if words else ""
     if slot not in %(slots)r:
+        return
+    if "rom" in words[1:] and "/rom/lib" in sys.path:
         return
     root = ""
     if sys.implementation.name != "micropython":

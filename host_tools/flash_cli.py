@@ -104,7 +104,7 @@ def do_flash(args):
                          summary["sent"], summary["copied"], summary["unchanged"], summary["removed"],
                          "%s%s, slot %s%s" % ("MicroPython written; " if summary.get("micropython") else "",
                                               summary["status"], summary["slot"],
-                                            "; its ROMFS partition is not used yet" if summary["romfs"] else ""),
+                                            "; " + summary["romfs_note"] if summary.get("romfs_note") else ""),
                          "%.1f s" % summary["seconds"]])
     terminal.print_table(["port", "board runs", "build", "sent", "copied", "same", "removed", "result", "time"], rows)
     for port, error in failures:

@@ -13,14 +13,16 @@ def sha256_hex(data):
 
 def parse_listing(text):
     """The agent's _sm_ls() output -> {"slots": {slot: {path: sha}}, "active": slot or None,
-    "boot": sha or None, "legacy": [dirs]}."""
-    listing = {"slots": {s: {} for s in SLOTS}, "active": None, "boot": None, "legacy": [], "complete": False}
+    "rom": the pointer says the ROMFS image boots, "boot": sha or None, "legacy": [dirs]}."""
+    listing = {"slots": {s: {} for s in SLOTS}, "active": None, "rom": False, "boot": None, "legacy": [],
+               "complete": False}
     for line in text.splitlines():
         parts = line.strip().split(" ", 3)
         if parts[0] == "file" and len(parts) == 4 and parts[1] in SLOTS:
             listing["slots"][parts[1]][parts[3]] = parts[2]
-        elif parts[0] == "active" and len(parts) == 2:
+        elif parts[0] == "active" and len(parts) >= 2:
             listing["active"] = parts[1] if parts[1] in SLOTS else None
+            listing["rom"] = "rom" in parts[2:]
         elif parts[0] == "boot" and len(parts) == 2:
             listing["boot"] = None if parts[1] == "-" else parts[1]
         elif parts[0] == "legacy" and len(parts) == 2:

@@ -23,6 +23,7 @@ import _vboard_port
 import _vboard_socket
 import virtual_buttons
 import virtual_scanner
+import _vboard_romfs
 
 from board_link import HARD_RESET_EXIT as _HARD_RESET_EXIT
 from board_link import READY_MARKER as _READY_MARKER
@@ -86,6 +87,7 @@ def _exists(name):
 
 def _start():
     _mount_flash()
+    _vboard_romfs.install(_vboard_host._getenv(_vboard_romfs.ROMFS_ENV))  # a board with a ROMFS partition
     _vboard_port.install()
     sys.modules["socket"] = _vboard_socket
     mode = _vboard_host.boot_mode()

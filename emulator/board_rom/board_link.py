@@ -7,6 +7,7 @@
 CONFIG_ENV = "SCANMAIL_VBOARD_CONFIG"              # path of runtime.json
 BOOT_ENV = "SCANMAIL_VBOARD_BOOT"                  # one of BOOT_MODES
 RESET_CAUSE_ENV = "SCANMAIL_VBOARD_RESET_CAUSE"    # machine.reset_cause() after this start
+ROMFS_ENV = "SCANMAIL_VBOARD_ROMFS"                # "<address>:<size>" of a mapped ROMFS partition
 BOOT_MODES = ("hard", "soft-raw", "soft-friendly")
 
 # The runtime prints this once boot.py (and main.py) ran and the REPL comes next; the supervisor

@@ -48,6 +48,7 @@ def do_start(args):
         info, _proc = lifecycle.start_board(
             args.profile, args.runtime, args.state, args.ip, args.name, args.tenant_state, args.fast,
             root=args.root, clock_set=not args.clock_unset,
+            romfs_bytes=args.romfs_kb * 1024 if args.romfs_kb is not None else None,
         )
     except lifecycle.VirtualBoardError as exc:
         raise _user_error(str(exc))
@@ -190,6 +191,9 @@ def register(parser):
                        help="no baud-rate pacing and no input-buffer drops (CI speed)")
     start.add_argument("--clock-unset", action="store_true",
                        help="power on with the RTC unset until the firmware runs NTP (default: set)")
+    start.add_argument("--romfs-kb", type=int, metavar="KB",
+                       help="give the board a ROMFS partition of KB kilobytes (as MicroPython >= 1.25 with a "
+                            "romfs partition; default: none)")
     start.set_defaults(handler=do_start)
 
     add("stop", do_stop, "stop a virtual board (its flash and NVS stay)")

@@ -198,7 +198,7 @@ def _previous_config(state_dir, profile_id):
 
 def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, tenant_state=None,
                 fast=False, flash=None, root=DEFAULT_ROOT, timeout_s=START_TIMEOUT_S, warn=_warn,
-                clock_set=True):
+                clock_set=True, romfs_bytes=None):
     """Start a board's supervisor in the background and wait for its first prompt. Returns
     (board.json as a dict, the supervisor's Popen). With a `state_dir` where a board was started
     before, profile_id may be None: the board starts again with its profile, name and address."""
@@ -211,6 +211,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
         tenant_state = tenant_state or previous.get("tenant_state")
         flash = flash or previous.get("flash")
         fast = fast or bool(previous.get("fast"))
+        romfs_bytes = romfs_bytes if romfs_bytes is not None else previous.get("romfs_bytes")
     profile = _load_profile(profile_id)
     try:
         chosen = runtimes.choose(runtime, warn)
@@ -237,7 +238,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
 
         buttons.ensure_scanner_pages(state_dir)     # the sample document in its sheet feeder
         proc, log_path = _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast, flash,
-                                 warn, clock_set)
+                                 warn, clock_set, romfs_bytes)
     deadline = time.monotonic() + timeout_s
     while True:
         info = board_state.read_board_json(state_dir)
@@ -257,7 +258,8 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
         time.sleep(0.05)
 
 
-def _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast, flash, warn, clock_set):
+def _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast, flash, warn, clock_set,
+            romfs_bytes=None):
     """Start the supervisor and return (its Popen, its log path) once it has claimed its address
     (written board.json, which the next allocation reads)."""
     if tenant_state:
@@ -296,6 +298,8 @@ def _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast
         "network": profile.get("network", "wifi"),
         "chip": profile.get("chip", "esp32"),
         "flash_bytes": profile.get("flash_bytes", 4 << 20),
+        # A ROMFS partition (MicroPython >= 1.25 on a partition table with one); none by default.
+        "romfs_bytes": int(romfs_bytes if romfs_bytes is not None else profile.get("romfs_bytes", 0)),
         "filesystem_bytes": profile.get("filesystem_bytes"),
         # Power-on: the RTC is set as if the board's boot had run NTP (firmware that checks
         # certificates needs it); clock_set=False powers on with the clock unset instead.
@@ -400,8 +404,9 @@ class BoardHandle:
     state_dir, "127.0.0.20", tenant_state) as b:` then talk to `b.port` like a serial port."""
 
     def __init__(self, profile_id, runtime="auto", state_dir=None, ip=None, tenant_state=None, fast=False,
-                 name=None, flash=None, timeout_s=START_TIMEOUT_S, clock_set=True):
+                 name=None, flash=None, timeout_s=START_TIMEOUT_S, clock_set=True, romfs_bytes=None):
         self.profile_id = profile_id
+        self.romfs_bytes = romfs_bytes
         self.requested_runtime = runtime
         self.state_dir = os.path.abspath(state_dir) if state_dir else None
         self.ip = ip
@@ -417,7 +422,7 @@ class BoardHandle:
     def start(self):
         self.info, self._proc = start_board(
             self.profile_id, self.requested_runtime, self.state_dir, self.ip, self.name, self.tenant_state,
-            self.fast, self.flash, timeout_s=self.timeout_s, clock_set=self.clock_set,
+            self.fast, self.flash, timeout_s=self.timeout_s, clock_set=self.clock_set, romfs_bytes=self.romfs_bytes,
         )
         self.state_dir = self.info["state"]
         return self

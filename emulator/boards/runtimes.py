@@ -70,6 +70,34 @@ def heap_for_runtime(profile_heap_bytes):
     return int(profile_heap_bytes) * struct.calcsize("P") // 4
 
 
+# A board with a ROMFS partition: the unix port runs inside this launcher's process (as the
+# `micropython` script runs it), with `<state>/romfs.bin` mapped shared and writable outside the GC
+# heap, as an ESP32 maps its flash; the board's ROM (_vboard_romfs.py) finds it by its address.
+_ROMFS_LAUNCHER = r"""
+import ctypes, mmap, os, sys
+from micropython_run import run_main
+path, args = sys.argv[1], sys.argv[2:]
+f = open(path, "r+b")
+part = mmap.mmap(f.fileno(), 0, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+address = ctypes.addressof(ctypes.c_char.from_buffer(part))
+os.environ["%s"] = "%%d:%%d" %% (address, len(part))
+sys.exit(run_main(["micropython"] + args))
+""" % board_link.ROMFS_ENV
+
+
+def romfs_partition(config):
+    """Path of the board's ROMFS partition file (made erased at its size), or None without one."""
+    size = int(config.get("romfs_bytes") or 0)
+    if not size:
+        return None
+    path = os.path.join(config["state_dir"], "romfs.bin")
+    if not os.path.exists(path) or os.path.getsize(path) != size:
+        with open(path + ".tmp", "wb") as f:
+            f.write(b"\xff" * size)
+        os.replace(path + ".tmp", path)
+    return path
+
+
 def command(config, mode, reset_cause):
     """(argv, env) that start the board runtime; mode: hard | soft-raw | soft-friendly."""
     flash = config["flash"]
@@ -87,6 +115,9 @@ def command(config, mode, reset_cause):
             "-i",
             os.path.join(ROM_DIR, "_vboard_start.py"),
         ]
+        partition = romfs_partition(config)
+        if partition:
+            argv = [sys.executable, "-c", _ROMFS_LAUNCHER, partition] + argv[1:]
     else:
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env.pop("PYTHONSTARTUP", None)

@@ -52,3 +52,11 @@ def test_the_wire_never_carries_ctrl_c_or_ctrl_d(data):
     # Every 0x1B on the wire leads an escape, so the board's three replaces undo it.
     back = wire.replace(b"\x1b\x01", b"\x03").replace(b"\x1b\x02", b"\x04").replace(b"\x1b\x00", b"\x1b")
     assert back == frames(data)
+
+
+def test_a_pointer_that_names_the_romfs_image_still_names_its_slot():
+    image = {"lib/x.mpy": b"x"}
+    with_rom = parse_listing("file a %s lib/x.mpy\nactive a rom\nboot %s\nend" % (sha256_hex(b"x"), sha256_hex(BOOT)))
+    assert (with_rom["active"], with_rom["rom"]) == ("a", True)
+    assert make_plan(image, with_rom, BOOT)["nothing"]          # the files in slot a are the image
+    assert listing("a", a=image)["rom"] is False
