@@ -187,3 +187,16 @@ def board_json(board):
 
     with open(os.path.join(board.state_dir, "board.json")) as f:
         return json.load(f)
+
+
+def test_two_boards_get_micropython_and_scanmail_in_one_flash(start_board, firmware, capsys):
+    boards = [start_board("micropython", ip=ip, fast=True) for ip in ("127.0.0.20", "127.0.0.21")]
+    argv = ["flash", "--micropython", firmware, "-q", "--json"]
+    for board in boards:
+        argv += ["--port", board.port]
+    assert cli.main(argv) == 0
+    import json
+
+    results = json.loads(capsys.readouterr().out)
+    assert [r["port"] for r in results] == [b.port for b in boards]
+    assert all(r["error"] is None and r["micropython"]["virtual"] and r["status"] == "flashed" for r in results)

@@ -106,3 +106,17 @@ def test_a_partition_too_small_for_the_image_gets_the_mpy_files(start_board):
     assert summary["build"] == "mpy" and "larger than the ROMFS partition" in summary["romfs_note"]
     root, listing = what_boots(board.port)
     assert root == "/app/a" and "lib/scanmail/firmware/errors.mpy" in listing
+
+
+def test_board_start_gives_a_romfs_partition_that_mpremote_sees(tmp_path, capsys):
+    state = str(tmp_path / "romfs-board")
+    assert cli.main(["board", "start", "--profile", "esp32-devkitc", "--state", state, "--ip", "127.0.0.23",
+                     "--fast", "--romfs-kb", "64"]) == 0
+    try:
+        port = [line.split(" on ")[1].split(",")[0] for line in capsys.readouterr().out.splitlines()
+                if line.startswith("board ")][0]
+        query = subprocess.run([sys.executable, "-m", "mpremote", "connect", port, "romfs", "query"],
+                               capture_output=True, text=True, timeout=60)
+        assert "ROMFS0 partition has size 65536 bytes (16 blocks of 4096 bytes each)" in query.stdout, query.stdout
+    finally:
+        assert cli.main(["board", "stop", "--state", state]) == 0
