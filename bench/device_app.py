@@ -368,6 +368,7 @@ def power_cut_campaign(work, scans, cuts, seed, runtime, say):
     from scanmail.firmware.app.pdf_writer import write_pdf
     from scanmail.host_tools import app_install
     from scanmail.host_tools.console_client import ConsoleClient, ConsoleError
+    from scanmail.host_tools.raw_repl import RawRepl
 
     rng = random.Random(seed)
     started = time.monotonic()
@@ -377,8 +378,11 @@ def power_cut_campaign(work, scans, cuts, seed, runtime, say):
         board = BoardHandle("esp32-devkitc", runtime, os.path.join(work, "board"), fs.BOARD_IP,
                             tenant_state=str(tenant.state_dir), fast=True).start()
         try:
+            repl = RawRepl(board.port, read_timeout_s=60)
+            repl.enter()
             with open(tenant.ca_der_path, "rb") as f:
-                app_install.install(board.port, extra=[(f.read(), "/ca.der")])
+                app_install.install(repl, extra=[(f.read(), "/ca.der")])
+            repl.close()
             console = ConsoleClient(board.port, timeout_s=90)
             board.reset()
             console.wait_for_log("started on")

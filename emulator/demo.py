@@ -364,7 +364,10 @@ def run(args):
 
             def install(name):
                 try:
-                    count = app_install.install(boards[name].port, extra=[(ca_der, BOARD_CA_PATH)])
+                    repl = RawRepl(boards[name].port)
+                    repl.enter()
+                    count = app_install.install(repl, extra=[(ca_der, BOARD_CA_PATH)])
+                    repl.close()
                     console = consoles[name] = ConsoleClient(boards[name].port, timeout_s=60)
                     boards[name].reset()
                     console.wait_for_log("started on")

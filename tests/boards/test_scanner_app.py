@@ -23,8 +23,11 @@ def tenant(tmp_path_factory):
 
 def started_app(start_board, runtime, tenant):
     board = start_board(runtime, tenant_state=str(tenant.state_dir), fast=True)
+    repl = RawRepl(board.port, read_timeout_s=60)
+    repl.enter()
     with open(tenant.ca_der_path, "rb") as f:
-        app_install.install(board.port, extra=[(f.read(), "/ca.der")])
+        app_install.install(repl, extra=[(f.read(), "/ca.der")])
+    repl.close()
     console = ConsoleClient(board.port, timeout_s=30)
     board.reset()
     console.wait_for_log("started on")

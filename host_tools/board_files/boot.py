@@ -1,0 +1,1 @@
+# boot.py: kept tiny on purpose; main.py starts the scanner application.
