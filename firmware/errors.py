@@ -16,16 +16,17 @@ class SMTPError(Exception):
 
     def __init__(self, stage, text, code=None, enhanced=None, transient=None, secrets=None,
                  method=None, port=None, kind=None, field=None):
-        # Every secret of the attempt (each form of it is given by the caller) masked, found in any
-        # case and across the spaces that join a multi-line reply: a server may echo a secret in
-        # upper case, or split over two lines. Bytes outside printable ASCII compare as "?", as a
+        # Every secret of the attempt (each form of it, text or bytes, is given by the caller)
+        # masked, found in any case and across the spaces that join a multi-line reply: a server
+        # may echo a secret in upper case, or split over two lines. Bytes outside printable ASCII compare as "?", as a
         # reply line is decoded. Written inline and on bytes: on a board every new name and every
         # list costs heap, and an error is often built when the heap is tight.
         if text and secrets:
             raw = text.encode()
             hide = None
             for secret in secrets:
-                needle = secret.encode() if secret else b""
+                # a form is text, or bytes (the XOAUTH2 line, as the client sends it: not copied)
+                needle = (secret.encode() if isinstance(secret, str) else secret) if secret else b""
                 if len(needle) < 3:
                     continue
                 for start in range(len(raw)):

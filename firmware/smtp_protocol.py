@@ -28,6 +28,7 @@ FAILED = const(7)                # close the connection and raise failure
 
 MAX_LINE_BYTES = const(2048)     # RFC 5321 4.5.3.1.5 says 512; Exchange tags replies: allow more
 _MAX_REPLY_LINES = const(100)    # an EHLO list is about a dozen lines
+_PIECE = const(512)              # a longer command line (XOAUTH2) is handed out in pieces this big
 
 # The reply each stage needs to go on (RFC 5321 4.3.2); AUTH may also get 334 (a challenge) and
 # RCPT 251 (will forward). Any other 4xx/5xx is a refusal. QUIT's reply changes nothing.
@@ -92,7 +93,7 @@ class SmtpClient:
         reference (a board has them in its heap already): "ehlo_name", "tls" (starttls |
         opportunistic | implicit | none), "auth" (none | login | plain | xoauth2), "username",
         "password", "token", "secrets" (every form of them, masked in errors), "xoauth2" (the
-        XOAUTH2 line, base64; made here when absent), and "method" and "port" (for the diagnosis
+        XOAUTH2 line, base64 bytes; made here when absent), and "method" and "port" (for the diagnosis
         of an error)."""
         self.settings = settings
         self.tls_active = settings["tls"] == "implicit"
@@ -101,6 +102,7 @@ class SmtpClient:
         self._lines = []                  # text lines of the reply being received
         self._code = 0                    # and its code
         self._out = bytearray()
+        self._long = None                 # a line too long for _out, still to go (_send_line)
         self._expect = ["greeting"]       # stages whose replies are still due, oldest first
         self._phase = None                # what next_event() reports when nothing is pending
         self._step = 0                    # AUTH: challenges answered; no PIPELINING: RCPTs sent
@@ -127,7 +129,7 @@ class SmtpClient:
         self.binary_size = binary_size
 
     def next_event(self):
-        if self._out:
+        if self._out or self._long is not None:
             return SEND
         if self._expect:
             return NEED_DATA
@@ -140,7 +142,14 @@ class SmtpClient:
         return self._expect[0] if self._expect else self.stage
 
     def take_output(self):
-        out = self._out             # handed over, not copied (an XOAUTH2 line is over 2 KB)
+        long = self._long            # a long line first (nothing was waiting when it came)
+        if long is not None:
+            if len(long) > _PIECE:
+                self._long = long[_PIECE:]
+                return bytes(long[:_PIECE])
+            self._long = None
+            return bytes(long) + b"\r\n"
+        out = self._out             # handed over, not copied
         self._out = bytearray()
         return out
 
@@ -243,10 +252,17 @@ class SmtpClient:
 
     # --- sending -------------------------------------------------------------------------------
     def _send_line(self, line, stage):
-        if "\r" in line or "\n" in line:
+        if isinstance(line, str):
+            line = line.encode()
+        if b"\r" in line or b"\n" in line:
             raise RuntimeError("a command must not contain CR or LF")
-        self._out.extend(line.encode())      # a line may be a 2 KB XOAUTH2 blob: no extra copy
-        self._out.extend(b"\r\n")
+        if len(line) > _PIECE and not self._out and self._long is None:
+            # an XOAUTH2 line, often over 2 KB: handed out in pieces from where it is, for a heap
+            # in the middle of a TLS session may have no free block that large
+            self._long = memoryview(line)
+        else:
+            self._out.extend(line)
+            self._out.extend(b"\r\n")
         self._expect.append(stage)
 
     def _quit(self):

@@ -73,3 +73,66 @@ def test_text_around_a_masked_secret_is_kept_and_unrelated_text_untouched(run_fi
                                          "cases": json.dumps(cases)}).strip().splitlines()[-1])
     assert out["around"][0] == "535 5.7.3 user %s password [redacted] rejected" % USER
     assert out["nothing secret"][0] == "535 5.7.3 Authentication unsuccessful [SC1PR80CA0174.outlook.office365.com]"
+
+
+# An attempt that signs in with a token only: the XOAUTH2 line is held as the bytes the client
+# sends (methods.prepare), and a server that echoes that line back, as sent, in another case or
+# split over lines, still gets it masked; and the line the client writes is that same form.
+TOKEN_ONLY = """
+import json
+from scanmail.firmware.errors import SMTPError
+from scanmail.firmware.methods import prepare
+from scanmail.firmware.smtp_protocol import SEND, SmtpClient, reply_text
+class Board:
+    name = "scanner-3f2a"
+cfg = prepare({"username": %(user)r, "auth": "xoauth2", "token": %(token)r}, Board())
+client = SmtpClient(cfg)
+client._send_line(cfg["xoauth2"], "auth")
+client._send_line("QUIT", "quit")
+wire = b""
+while client.next_event() == SEND:
+    wire += client.take_output()
+out = {"kinds": [type(form).__name__ for form in cfg["secrets"]], "wire": wire.decode()}
+for name, lines in json.loads(%(cases)r).items():
+    error = SMTPError("auth", reply_text(535, lines), 535, "5.7.3", secrets=cfg["secrets"])
+    out[name] = [error.text, str(error)]
+print(json.dumps(out))
+"""
+
+
+def test_a_token_echoed_in_its_xoauth2_form_is_masked(run_firmware):
+    # a long token (access tokens are often 2 KB): the line goes out whole, then the next command
+    token = TOKEN * 40
+    line = b64(("user=%s\x01auth=Bearer %s\x01\x01" % (USER, token)).encode())
+    half = len(line) // 2
+    cases = {"as sent": ["5.7.3 you sent %s, bad" % line],
+             "upper case": ["5.7.3 you sent %s" % line.upper()],
+             "split": ["5.7.3 you sent " + line[:half], line[half:] + " was wrong"],
+             "token": ["5.7.3 token %s expired" % token]}
+    out = json.loads(run_firmware(TOKEN_ONLY % {"user": USER, "token": token,
+                                                "cases": json.dumps(cases)}).strip().splitlines()[-1])
+    assert out.pop("kinds") == ["str", "bytearray"]
+    assert out.pop("wire") == line + "\r\nQUIT\r\n"
+    for name, texts in out.items():
+        for text in texts:
+            flat = text.replace(" ", "").lower()
+            assert line.lower() not in flat and token.lower() not in flat, (name, text)
+            assert "[redacted]" in text, (name, text)
+
+
+LINES = """
+import json
+from scanmail.firmware.methods import _xoauth2_line
+out = []
+for user, token in json.loads(%r):
+    out.append(bytes(_xoauth2_line(user, token)).decode())
+print(json.dumps(out))
+"""
+
+
+def test_the_xoauth2_line_made_in_pieces_is_the_base64_of_the_whole_blob(run_firmware):
+    # lengths around the 96-character pieces and the 3-byte groups of base64, non-ASCII too
+    cases = [(user, ("tok-é" * 60)[:n]) for n in (0, 1, 2, 95, 96, 97, 191, 192, 193, 290)
+             for user in (USER, "ü@contoso.com")] + [(USER, TOKEN * 30)]
+    out = json.loads(run_firmware(LINES % json.dumps(cases)).strip().splitlines()[-1])
+    assert out == [b64(("user=%s\x01auth=Bearer %s\x01\x01" % case).encode()) for case in cases]
