@@ -61,8 +61,7 @@ OVERHEAD_TARGET = 1.3
 APP_SCRIPT = """
 import socket, gc, time, os
 from scanmail.firmware.app import app_loop
-app_loop.preload()
-%(preload)s
+app_loop.preload(%(oauth)s)
 class Board:
     name = "scanner-bench"
     storage_root = %(root)r
@@ -162,17 +161,19 @@ def prepare_pages(cache, count=10, dpi=360):
 # the application's sign-in (firmware/app/oauth_sign_in.py) refreshes it at the fake Entra ID when
 # the worker sends.
 PASSWORD_SIGN_IN = 'app.secrets.set("password", %(password)r)'
-# With OAuth the sign-in's modules are part of what stays loaded, so they are loaded at start with
-# the application's own (app_loop.preload: long-lived code first, at the bottom of the heap).
-OAUTH_PRELOAD = """import scanmail.firmware.oauth, scanmail.firmware.app.oauth_sign_in, scanmail.firmware.secret_store
-gc.collect()"""
-OAUTH_SIGN_IN = """from scanmail.firmware.secret_store import FileSecrets
-signed = FileSecrets(%(secrets)r)
-for name in ("oauth_rt_a", "oauth_rt_b", "oauth_user"):
-    value = signed.get(name)
+# With OAuth the sign-in's modules are part of what stays loaded: app_loop.preload(True) loads them
+# at start with the application's own, as app_loop.main does when the configuration says xoauth2.
+# The sign-in's secrets are copied from the files the sign-in below left, read as plain files (the
+# application itself never loads the file-backed secret store).
+OAUTH_SIGN_IN = """for name in ("oauth_rt_a", "oauth_rt_b", "oauth_user"):
+    try:
+        with open(%(secrets)r + "/" + name, "rb") as f:
+            value = f.read()
+    except OSError:
+        value = None
     if value:
         app.secrets.set(name, value)
-del signed, value
+del value
 app.config.update({"auth": "xoauth2", "oauth_tenant": "contoso.com", "oauth_client_id": %(client_id)r})"""
 # The device-code sign-in itself, once before the runs (a person approves it: Approver), in a
 # roomy heap: its refresh token is what every run then starts from (the fake accepts a replaced
@@ -214,7 +215,7 @@ def app_script(tenant, root, pages, oauth_secrets=None):
               "pages": pages, "password": fs.PASSWORD, "user": fs.USER, "ca": "/ca.der",
               "info_crc": info_crc(), "client_id": SCANNER_APP, "secrets": oauth_secrets}
     fields["sign_in"] = (OAUTH_SIGN_IN if oauth_secrets else PASSWORD_SIGN_IN) % fields
-    fields["preload"] = OAUTH_PRELOAD if oauth_secrets else ""
+    fields["oauth"] = bool(oauth_secrets)
     return APP_SCRIPT % fields
 
 

@@ -36,6 +36,11 @@ RESIDENT = ("mail", "app.outbox_worker", "app.secret_store", "app.application",
 # free space the send needs.
 ONCE = ("app.scan", "app.console_commands", "app.config_schema", "methods", "tls_setup",
         "mime_headers", "diagnosis")
+# When the configuration signs in by OAuth (auth "xoauth2"), the sign-in and the signed-in send
+# stay loaded too, and the token request (with its JSON reader) is loaded once at start, as above:
+# it runs before sends.
+OAUTH_RESIDENT = ("oauth", "app.oauth_sign_in", "oauth_send")
+OAUTH_ONCE = ("token_request", "json_fields")
 
 
 def code_in_heap():
@@ -45,15 +50,20 @@ def code_in_heap():
     return __file__.startswith("/") and not __file__.startswith("/rom/")
 
 
-def preload():
+def preload(oauth=False):
+    """Load what stays loaded (see above); `oauth`: the configuration says auth "xoauth2"."""
     import gc
 
-    if not code_in_heap():
+    once = ONCE + OAUTH_ONCE if oauth else ONCE
+    resident = RESIDENT + OAUTH_RESIDENT if oauth else RESIDENT
+    if code_in_heap():
+        resident = PRELOAD + OAUTH_RESIDENT + OAUTH_ONCE if oauth else PRELOAD
+    else:
         from scanmail.firmware import call_once
 
-        for name in ONCE:
+        for name in once:
             call_once(name)
-    for name in PRELOAD if code_in_heap() else RESIDENT:
+    for name in resident:
         __import__("scanmail.firmware." + name)
         gc.collect()
 
@@ -188,10 +198,11 @@ def start(board, nvs=None, capacity=None, echo=None):
 
 def main(board=None, capacity=None):
     """Start the application (main.py calls this); returns when Ctrl-C stops it."""
-    preload()
+    from scanmail.firmware.app.config_store import stored_value
     from scanmail.firmware.board import open_board
 
     board = board or open_board()
+    preload(stored_value(board.storage_root.rstrip("/") + "/config.json", "auth") == "xoauth2")
     if safe_mode(board):
         _text_out("scanmail: safe mode (scan button held at boot): the application is off\n")
         return None

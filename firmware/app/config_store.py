@@ -46,6 +46,16 @@ def _canonical(value):
     return json.dumps(value)
 
 
+def stored_value(path, key):
+    """`key` as the configuration file at `path` holds it, or None: read before the application
+    is built, to choose what to load (app_loop.main), without the schema."""
+    data = atomic_file.read_atomic(path)
+    try:
+        return json.loads(data)["settings"].get(key) if data is not None else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 class ConfigStore:
     """`values` (every key, defaults filled in), `get`, `set`, `update`, `validate`, `hash`."""
 

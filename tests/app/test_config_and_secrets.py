@@ -132,3 +132,29 @@ def test_secrets_are_write_only_and_show_as_set_with_a_fingerprint(run_firmware,
     assert "Scanner-Pass-1" not in status_text
     # the secret lives in NVS, not on the flash beside the configuration
     assert "password" not in open(nvs).read()
+
+
+START_CASES = r"""
+import json, sys
+from scanmail.firmware.app import app_loop
+from scanmail.firmware.app.config_store import stored_value
+auth = stored_value(PATH, "auth")
+app_loop.preload(auth == "xoauth2")
+print(json.dumps([auth, stored_value(PATH + ".absent", "auth"), stored_value(BROKEN, "auth"),
+                  "scanmail.firmware.oauth" in sys.modules, "scanmail.firmware.app.oauth_sign_in" in sys.modules]))
+"""
+
+
+def test_a_board_signed_in_by_oauth_loads_the_sign_in_at_start(run_firmware, tmp_path):
+    # app_loop.main reads the stored auth before building the application: with xoauth2 the
+    # sign-in's modules are loaded at start with the application's own; an absent or broken file
+    # is no reason to stop (the configuration store says what is wrong with it later).
+    broken = tmp_path / "broken.json"
+    broken.write_bytes(b'{"version": 2, "sett')
+    got = []
+    for auth in ("xoauth2", "login"):
+        path = tmp_path / ("config-%s.json" % auth)
+        path.write_bytes(json.dumps({"version": 2, "settings": {"auth": auth}}).encode() + b"\n#end\n")
+        got.append(json.loads(run_firmware("PATH = %r\nBROKEN = %r\n" % (str(path), str(broken))
+                                           + START_CASES).strip().splitlines()[-1]))
+    assert got == [["xoauth2", None, None, True, True], ["login", None, None, False, False]]
