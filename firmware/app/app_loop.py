@@ -54,15 +54,15 @@ def preload(oauth=False):
     """Load what stays loaded (see above); `oauth`: the configuration says auth "xoauth2"."""
     import gc
 
-    once = ONCE + OAUTH_ONCE if oauth else ONCE
-    resident = RESIDENT + OAUTH_RESIDENT if oauth else RESIDENT
-    if code_in_heap():
-        resident = PRELOAD + OAUTH_RESIDENT + OAUTH_ONCE if oauth else PRELOAD
-    else:
+    in_heap = code_in_heap()
+    if not in_heap:
         from scanmail.firmware import call_once
 
-        for name in once:
+        for name in ONCE + (OAUTH_ONCE if oauth else ()):
             call_once(name)
+    resident = list(PRELOAD if in_heap else RESIDENT)
+    if oauth:
+        resident.extend(OAUTH_RESIDENT + OAUTH_ONCE if in_heap else OAUTH_RESIDENT)
     for name in resident:
         __import__("scanmail.firmware." + name)
         gc.collect()
