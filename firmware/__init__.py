@@ -16,21 +16,30 @@ def call_once(module, function=None, *args):
     Without a function the module is only loaded and let go: the names it interns stay."""
     import sys
 
-    package = sys.modules[__name__]
-    prefix = __name__ + "."
     loaded = set(sys.modules)
     try:
-        target = __import__(prefix + module, None, None, (function or "__name__",))
+        target = __import__(__name__ + "." + module, None, None, (function or "__name__",))
         return getattr(target, function)(*args) if function else None
     finally:
-        for name in list(sys.modules):
-            if name not in loaded and name.startswith(prefix):
-                sys.modules.pop(name)
-                # the module is also an attribute of its package (app.scan of firmware.app)
-                parent_name, _, leaf = name.rpartition(".")
-                parent = sys.modules.get(parent_name, package)
-                if hasattr(parent, leaf):
-                    delattr(parent, leaf)
-        import gc
+        let_go(loaded)
 
-        gc.collect()
+
+def let_go(loaded):
+    """Let go of every firmware module imported since `loaded` (the set of sys.modules' names
+    then), and collect: what call_once does after its call, for a part that lives longer than
+    one call (the console session of app_loop.LazyConsole)."""
+    import sys
+
+    package = sys.modules[__name__]
+    prefix = __name__ + "."
+    for name in list(sys.modules):
+        if name not in loaded and name.startswith(prefix):
+            sys.modules.pop(name)
+            # the module is also an attribute of its package (app.scan of firmware.app)
+            parent_name, _, leaf = name.rpartition(".")
+            parent = sys.modules.get(parent_name, package)
+            if hasattr(parent, leaf):
+                delattr(parent, leaf)
+    import gc
+
+    gc.collect()

@@ -26,16 +26,16 @@ PRELOAD = ("mail", "app.outbox_worker", "app.scan", "app.pdf_writer", "app.jpeg_
 # module costs only its function and class objects, and a module that is let go gives them back:
 # there only the modules every moment needs are loaded at start, and the steps that run now and
 # then (a scan and its PDF writer, a console command, the configuration schema) are loaded for the
-# call and let go after it (firmware.call_once), so the heap a send needs is free while it sends.
-RESIDENT = ("mail", "app.outbox_worker", "app.secret_store", "app.application",
-            "app.console_session", "app.console_protocol")
+# call and let go after it (firmware.call_once), so the heap a send needs is free while it sends;
+# the console's session and framing too, for as long as a request takes (LazyConsole).
+RESIDENT = ("mail", "app.outbox_worker", "app.secret_store", "app.application")
 # ... and those steps are loaded once at start and let go at once, before the resident modules: the
 # names they intern stay, so the pools that hold names (allocated whole, each twice the last: the
 # 621st name of a run costs a 7 KB block on the unix port) are allocated now, at the bottom of an
 # empty heap, rather than in the middle of the first scan or send, where such a block splits the
 # free space the send needs.
-ONCE = ("app.scan", "app.console_commands", "app.config_schema", "methods", "tls_setup",
-        "mime_headers", "diagnosis")
+ONCE = ("app.scan", "app.console_session", "app.console_commands", "app.config_schema", "methods",
+        "tls_setup", "mime_headers", "diagnosis")
 # When the configuration signs in by OAuth (auth "xoauth2"), the sign-in and the signed-in send
 # stay loaded too, and the token request (with its JSON reader) is loaded once at start, as above:
 # it runs before sends.
@@ -176,12 +176,48 @@ async def _run(app, session):
     await tasks[0]
 
 
+class LazyConsole:
+    """The console session where code stays in flash: loaded (with its framing) when bytes arrive,
+    let go once no request is half received, so that between requests the heap a send needs is
+    not held by it; with `keep` (the stock build, whose code would be read into the heap again for
+    each request) made now and kept. The same feed() and after_reply (set by console_commands: a
+    reboot) as console_session.ConsoleSession."""
+
+    def __init__(self, handler, log, keep=False):
+        self._handler = handler
+        self._log = log
+        self._keep = keep
+        self._session = None
+        self._loaded = None
+        self.after_reply = None
+        if keep:
+            from scanmail.firmware.app.console_session import ConsoleSession
+
+            self._session = ConsoleSession(handler, log)
+
+    def feed(self, data):
+        session = self._session
+        if session is None:
+            self._loaded = set(sys.modules)
+            from scanmail.firmware.app.console_session import ConsoleSession
+
+            session = self._session = ConsoleSession(self._handler, self._log)
+        try:
+            return session.feed(data)
+        finally:
+            if not self._keep and session.idle():
+                from scanmail.firmware import let_go
+
+                self._session = session = None
+                let_go(self._loaded)
+                self._loaded = None
+
+
 def start(board, nvs=None, capacity=None, echo=None):
     """The application and its console session, as main() runs them (the heap bench builds them
     the same way); -> (app, session)."""
     from scanmail.firmware import call_once
     from scanmail.firmware.app.application import Application
-    from scanmail.firmware.app.console_session import ConsoleSession
 
     import gc
 
@@ -192,7 +228,7 @@ def start(board, nvs=None, capacity=None, echo=None):
     def commands(cmd, args):
         return call_once("app.console_commands", "handle", app, session, reboot, cmd, args)
 
-    session = ConsoleSession(commands, app.log)
+    session = LazyConsole(commands, app.log, keep=code_in_heap())
     return app, session
 
 

@@ -49,6 +49,10 @@ class FrameReader:
         self._line = bytearray()
         self._skipping = False
 
+    def idle(self):
+        """True when no line is half received."""
+        return not self._line and not self._skipping
+
     def feed(self, data):
         events = []
         for b in data:

@@ -25,6 +25,10 @@ class ConsoleSession:
         self._parts = {}                     # request id -> bytearray of the parts so far
         self.after_reply = None
 
+    def idle(self):
+        """True when no request is half received (app_loop.LazyConsole may let the session go)."""
+        return not self._parts and self._reader.idle()
+
     def feed(self, data):
         out = []
         for event in self._reader.feed(data):
