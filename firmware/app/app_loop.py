@@ -52,17 +52,25 @@ def code_in_heap():
 
 def preload(oauth=False):
     """Load what stays loaded (see above); `oauth`: the configuration says auth "xoauth2"."""
+    _load(ONCE, PRELOAD if code_in_heap() else RESIDENT)
+    if oauth:
+        preload_oauth()
+
+
+def preload_oauth():
+    """What preload() adds for a configuration that signs in by OAuth (main() calls it once the
+    board, which holds the configuration, is open)."""
+    _load(OAUTH_ONCE, OAUTH_RESIDENT + OAUTH_ONCE if code_in_heap() else OAUTH_RESIDENT)
+
+
+def _load(once, resident):
     import gc
 
-    in_heap = code_in_heap()
-    if not in_heap:
+    if not code_in_heap():
         from scanmail.firmware import call_once
 
-        for name in ONCE + (OAUTH_ONCE if oauth else ()):
+        for name in once:
             call_once(name)
-    resident = list(PRELOAD if in_heap else RESIDENT)
-    if oauth:
-        resident.extend(OAUTH_RESIDENT + OAUTH_ONCE if in_heap else OAUTH_RESIDENT)
     for name in resident:
         __import__("scanmail.firmware." + name)
         gc.collect()
@@ -234,11 +242,13 @@ def start(board, nvs=None, capacity=None, echo=None):
 
 def main(board=None, capacity=None):
     """Start the application (main.py calls this); returns when Ctrl-C stops it."""
+    preload()
     from scanmail.firmware.app.config_store import stored_value
     from scanmail.firmware.board import open_board
 
     board = board or open_board()
-    preload(stored_value(board.storage_root.rstrip("/") + "/config.json", "auth") == "xoauth2")
+    if stored_value(board.storage_root.rstrip("/") + "/config.json", "auth") == "xoauth2":
+        preload_oauth()
     if safe_mode(board):
         _text_out("scanmail: safe mode (scan button held at boot): the application is off\n")
         return None
