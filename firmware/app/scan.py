@@ -39,6 +39,20 @@ def _recipients(config, destination):
                                         "an address" % (name, ", ".join(sorted(book)) or "empty"))
 
 
+def copy_buffer():
+    """The scan's copy buffer: an eighth of the free heap within the bounds, smaller when the free
+    heap is in pieces (free_heap() counts every free block, one bytearray needs one run), so a
+    fragmented heap copies in smaller writes instead of refusing the scan."""
+    size = max(_BUFFER_MIN, min(_BUFFER_MAX, free_heap() // 8))
+    while True:
+        try:
+            return bytearray(size)
+        except MemoryError:
+            if size <= _BUFFER_MIN:
+                raise
+            size = max(_BUFFER_MIN, size // 2)
+
+
 def scan_to_outbox(board, outbox, config, buffer, now, destination=None):
     """Scan, write the document, queue the job; -> the job. Raises OutboxError with what to do."""
     if board.scanner is None:
@@ -52,7 +66,7 @@ def scan_to_outbox(board, outbox, config, buffer, now, destination=None):
     outbox.check_space(_HEADROOM)
     job_id = outbox.new_id()
     if buffer is None:
-        buffer = bytearray(max(_BUFFER_MIN, min(_BUFFER_MAX, free_heap() // 8)))
+        buffer = copy_buffer()
     parts = []
     try:
         if config["file_type"] == "pdf":

@@ -122,3 +122,31 @@ def test_letter_pages_and_refusals(run_firmware, pages, tmp_path):
                       "page size 'a5'; allowed: a4, legal, letter"]
     page = pypdf.PdfReader(str(out)).pages[0]
     assert (float(page.mediabox.width), float(page.mediabox.height)) == (612, 792)
+
+
+def test_a_scan_in_a_heap_in_pieces_copies_through_a_smaller_buffer(run_firmware, runtime):
+    # The free heap counts every free block; one bytearray needs one run. With the heap filled by
+    # 2 KB blocks and every other one freed, the buffer an eighth of the free heap would ask for
+    # cannot be had, and the scan must still get a buffer (smaller) instead of refusing the scan.
+    out = run_firmware(
+        "import gc, sys\n"
+        "from scanmail.firmware.app import scan\n"
+        "from scanmail.firmware.compat import free_heap\n"
+        "blocks = [None] * 100\n"                 # made first: no list grows later
+        "try:\n"
+        "    for i in range(100 if sys.implementation.name == 'micropython' else 0):\n"
+        "        blocks[i] = bytearray(2000)\n"
+        "except MemoryError:\n"
+        "    pass\n"
+        "for i in range(0, 100, 2):\n"
+        "    blocks[i] = None\n"
+        "gc.collect()\n"
+        "wanted = max(1024, min(16384, free_heap() // 8))\n"
+        "buf = scan.copy_buffer()\n"
+        "print(wanted, len(buf))\n",
+        heap_bytes=160 * 1024)
+    wanted, got = (int(x) for x in out.split())
+    assert 1024 <= got <= 16384
+    if runtime == "micropython":
+        assert wanted > 4096          # the heap was in pieces: an eighth of it is more than a hole
+        assert got < wanted           # ... so the buffer came smaller, and the scan goes on
