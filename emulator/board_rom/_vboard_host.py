@@ -83,3 +83,11 @@ def boot_mode():
 def reset_cause():
     value = _getenv(RESET_CAUSE_ENV)
     return int(value) if value else 1
+
+
+def unique_id():
+    """The board's MAC-like id (machine.unique_id(), WLAN.config("mac")): Espressif's prefix and
+    the last three bytes of the board's address."""
+    ip = config().get("ip", "127.0.0.1")
+    parts = [int(p) for p in ip.split(".")]
+    return bytes([0x24, 0x0A, 0xC4] + parts[1:])

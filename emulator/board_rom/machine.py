@@ -26,9 +26,7 @@ def reset_cause():
 
 
 def unique_id():
-    ip = _vboard_host.config().get("ip", "127.0.0.1")
-    parts = [int(p) for p in ip.split(".")]
-    return bytes([0x24, 0x0A, 0xC4] + parts[1:])
+    return _vboard_host.unique_id()
 
 
 def freq(hz=None):

@@ -28,9 +28,19 @@ def link_up():
     return False
 
 
-def _ifconfig():
+def _ifconfig(static=None):
+    if static:
+        return tuple(static)
     ip = _vboard_host.config().get("ip", "127.0.0.1")
     return (ip, _NETMASK, _GATEWAY, _GATEWAY)
+
+
+def _access_points():
+    """(ssid, bssid, channel, RSSI, security, hidden) of the networks in range, as WLAN.scan()
+    gives them: the supervisor's access point when it names one, else a single open one."""
+    wifi = _vboard_host.config().get("wifi") or {}
+    ssid = wifi.get("ssid") or "scanmail-virtual"
+    return [(ssid.encode(), b"\x02\x00\x00\x00\x00\x01", 6, -55, 3 if wifi.get("key") else 0, False)]
 
 
 class WLAN:
@@ -38,6 +48,7 @@ class WLAN:
         self._interface = interface
         self._active = False
         self._status = STAT_IDLE
+        self._static = None
 
     def active(self, state=None):
         if state is None:
@@ -73,13 +84,17 @@ class WLAN:
 
     def ifconfig(self, value=None):
         if value is None:
-            return _ifconfig() if self.isconnected() else ("0.0.0.0",) * 4
+            return _ifconfig(self._static) if self.isconnected() else ("0.0.0.0",) * 4
+        self._static = tuple(value)
+
+    def scan(self):
+        if not self._active:
+            raise OSError("Wifi Not Started")
+        return _access_points()
 
     def config(self, *args, **kwargs):
         if args and args[0] == "mac":
-            import machine
-
-            return machine.unique_id()
+            return _vboard_host.unique_id()
         return None
 
 
@@ -88,6 +103,7 @@ class LAN:
 
     def __init__(self, *args, **kwargs):
         self._active = False
+        self._static = None
 
     def active(self, state=None):
         if state is None:
@@ -103,4 +119,5 @@ class LAN:
 
     def ifconfig(self, value=None):
         if value is None:
-            return _ifconfig() if self._active else ("0.0.0.0",) * 4
+            return _ifconfig(self._static) if self._active else ("0.0.0.0",) * 4
+        self._static = tuple(value)

@@ -43,9 +43,64 @@ class VirtualNet:
     def __init__(self, config):
         self._config = config
         self._ip = config.get("ip", "127.0.0.1")
+        self._settings = None     # the scanner's own network settings, once configure() gave them
+        self._interface = None
+
+    def configure(self, settings):
+        """The scanner's network settings, as the ESP32's net takes them (network wifi|ethernet,
+        wifi {ssid, password}, static (ip, netmask, gateway, dns) or None): the ROM's network.WLAN
+        or LAN is joined with them on the next connection, and a static address becomes the
+        board's own source address (the virtual network is 127.0.0.0/8, so it must be there)."""
+        self._settings = settings
+        if self._interface is not None:
+            self._interface.active(False)
+        self._interface = None
+
+    def _ensure_up(self):
+        settings = self._settings
+        if settings is None or (self._interface is not None and self._interface.isconnected()):
+            return
+        wifi = settings.get("wifi") or {}
+        if settings.get("network") != "ethernet" and not wifi.get("ssid") and not settings.get("static"):
+            return    # nothing of its own configured: the link `scanmail board start` gave it stays
+        import network
+
+        static = settings.get("static")
+        if static and not static[0].startswith("127."):
+            raise OSError(_ENETUNREACH, "the static address %s is not on this virtual board's network "
+                                        "(127.0.0.0/8): set ip to one there such as 127.0.0.77/8, or "
+                                        "dhcp" % static[0])
+        if settings.get("network") == "ethernet":
+            interface = network.LAN()
+            interface.active(True)
+        else:
+            if not wifi.get("ssid"):
+                raise OSError(_ENETUNREACH, "no Wi-Fi network configured: set wifi_ssid and the "
+                                            "wifi_password secret (or provision it by Improv Serial)")
+            interface = network.WLAN(network.STA_IF)
+            interface.active(True)
+            interface.connect(wifi["ssid"], wifi.get("password") or "")
+            if not interface.isconnected():
+                status = interface.status()
+                interface.active(False)
+                raise OSError(_ENETUNREACH, "Wi-Fi network %r %s" % (wifi["ssid"], "refused the password"
+                              if status == network.STAT_WRONG_PASSWORD else "was not found"))
+        if static:
+            interface.ifconfig(static)
+        self._interface = interface
+        self._ip = interface.ifconfig()[0]
 
     def address(self):
+        self._ensure_up()
         return self._ip
+
+    def scan(self):
+        """The Wi-Fi networks in range of the virtual board: [(ssid, rssi, secured)]."""
+        import network
+
+        wlan = network.WLAN(network.STA_IF)
+        wlan.active(True)
+        return [(ssid.decode(), rssi, security != 0) for ssid, _b, _c, rssi, security, _h in wlan.scan()]
 
     def switches(self):
         """The live network switches (written by `scanmail board net`); {} when none are set."""
@@ -112,6 +167,7 @@ class VirtualNet:
 
     def connect(self, sock, host, port, timeout_s, local_ip=None):
         """Connect `sock` (a fresh host TCP socket) to host:port across the virtual network."""
+        self._ensure_up()
         switches = self.switches()
         address, real_port = self.resolve(host, port)
         wait_s = timeout_s if timeout_s is not None else _CONNECT_GIVES_UP_S
@@ -215,6 +271,7 @@ class VirtualBoard:
         self.config = config
         self.name = config.get("hostname", "scanner-virtual")
         self.profile = config.get("profile", "virtual")
+        self.network_kind = config.get("network", "wifi")     # the profile's: wifi | ethernet
         self.net = VirtualNet(config)
         self.clock = VirtualClock(config)
         self.storage_root = config.get("storage_root") or _cwd()
