@@ -13,6 +13,7 @@
 #                  "ref_clk": 0, "ref_clk_mode": "input"}
 #   pins          {"status_led": 2, "status_led_active_low": false, "status_led_kind": "led"|"neopixel"}
 #   scanner       "none" | "ov2640"                          (default: the camera if the build has one)
+#   static        (ip, netmask, gateway, dns) for a fixed address, or None for DHCP (default)
 #   ntp_host      NTP server (default: ntptime's, pool.ntp.org)
 #   connect_timeout_s  how long Wi-Fi/Ethernet may take to come up (default 20)
 #   storage_root  default "/"
@@ -44,8 +45,19 @@ class Esp32Net(SocketNet):
 
     def __init__(self, config):
         super().__init__()
-        self._config = config
+        self._config = dict(config)
         self._interface = None
+
+    def configure(self, settings):
+        """Take the scanner's own network settings (firmware/app/network_setup.py): `network`
+        (wifi | ethernet), `wifi` {ssid, password} and `static` (a tuple, or None for DHCP). The
+        interface is joined again with them on the next connection."""
+        for key in ("network", "wifi", "static"):
+            if key in settings:
+                self._config[key] = settings[key]
+        interface, self._interface = self._interface, None
+        if interface is not None and hasattr(interface, "disconnect"):
+            interface.disconnect()
 
     def is_up(self):
         return self._interface is not None and self._interface.isconnected()
@@ -54,15 +66,29 @@ class Esp32Net(SocketNet):
         if self.is_up():
             return
         timeout_s = self._config.get("connect_timeout_s", CONNECT_TIMEOUT_S)
+        static = self._config.get("static")
         if self._config.get("network", "wifi") == "ethernet":
-            self._interface = start_ethernet(self._config.get("ethernet") or {}, timeout_s)
+            self._interface = start_ethernet(self._config.get("ethernet") or {}, timeout_s, static)
         else:
             wifi = self._config.get("wifi") or {}
-            self._interface = connect_wifi(wifi.get("ssid"), wifi.get("password"), timeout_s)
+            self._interface = connect_wifi(wifi.get("ssid"), wifi.get("password"), timeout_s, static)
 
     def address(self):
         self._ensure_up()
         return self._interface.ifconfig()[0]
+
+    def scan(self):
+        """The Wi-Fi networks in range: [(ssid, rssi, secured)], strongest first."""
+        import network
+
+        wlan = network.WLAN(network.STA_IF)
+        wlan.active(True)
+        found = {}
+        for ssid, _bssid, _channel, rssi, security, _hidden in wlan.scan():
+            name = ssid.decode("utf-8", "replace") if isinstance(ssid, bytes) else ssid
+            if name and (name not in found or found[name][1] < rssi):
+                found[name] = (name, rssi, security != 0)
+        return sorted(found.values(), key=lambda network_found: -network_found[1])
 
 
 def _wifi_failure(network, status, ssid):
@@ -75,8 +101,9 @@ def _wifi_failure(network, status, ssid):
     return None
 
 
-def connect_wifi(ssid, password, timeout_s=CONNECT_TIMEOUT_S):
-    """Join `ssid` as a station; return the WLAN once it has an address, else raise BoardError."""
+def connect_wifi(ssid, password, timeout_s=CONNECT_TIMEOUT_S, static=None):
+    """Join `ssid` as a station; return the WLAN once it has an address, else raise BoardError.
+    `static` (ip, netmask, gateway, dns) is set before joining, so no DHCP request goes out."""
     import network
 
     if not ssid:
@@ -85,6 +112,8 @@ def connect_wifi(ssid, password, timeout_s=CONNECT_TIMEOUT_S):
         )
     wlan = network.WLAN(network.STA_IF)
     wlan.active(True)
+    if static:
+        wlan.ifconfig(static)
     if wlan.isconnected():
         return wlan
     wlan.connect(ssid, password or "")
@@ -112,8 +141,9 @@ def connect_wifi(ssid, password, timeout_s=CONNECT_TIMEOUT_S):
         sleep_ms(100)
 
 
-def start_ethernet(pins, timeout_s=CONNECT_TIMEOUT_S):
-    """Start the Ethernet PHY (LAN8720 on WT32-ETH01) and wait for a DHCP address."""
+def start_ethernet(pins, timeout_s=CONNECT_TIMEOUT_S, static=None):
+    """Start the Ethernet PHY (LAN8720 on WT32-ETH01) and wait for the link and a DHCP address
+    (or set `static`, (ip, netmask, gateway, dns), and wait for the link only)."""
     import machine
     import network
 
@@ -143,6 +173,8 @@ def start_ethernet(pins, timeout_s=CONNECT_TIMEOUT_S):
         # although the stubs' LAN signature lists only the generic ones: pass them as a dict.
         lan = network.LAN(**options)
         lan.active(True)
+        if static:
+            lan.ifconfig(static)
     except (OSError, ValueError) as e:
         raise BoardError(
             "the Ethernet PHY did not start (%s)" % e,

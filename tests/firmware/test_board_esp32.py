@@ -28,6 +28,10 @@ PHY_LAN8720 = 1
 wlan_statuses = [STAT_GOT_IP]   # WLAN.status() answers, one per call; the last one repeats
 lan_link_up = True
 calls = []
+static = [None]                 # the address a static ifconfig() set
+access_points = [(b"OfficeNet", b"\\x02\\x00\\x00\\x00\\x00\\x01", 6, -61, 3, False),
+                 (b"Guests", b"\\x02\\x00\\x00\\x00\\x00\\x02", 11, -70, 0, False),
+                 (b"OfficeNet", b"\\x02\\x00\\x00\\x00\\x00\\x03", 1, -48, 3, False)]
 
 class WLAN:
     def __init__(self, interface_id=0):
@@ -47,7 +51,14 @@ class WLAN:
     def disconnect(self):
         calls.append(("disconnect",))
     def ifconfig(self, ip_mask_gateway_dns=None):
-        return ("192.168.1.50", "255.255.255.0", "192.168.1.1", "192.168.1.1")
+        if ip_mask_gateway_dns is not None:
+            calls.append(("ifconfig", ip_mask_gateway_dns))
+            static[0] = ip_mask_gateway_dns
+            return None
+        return static[0] or ("192.168.1.50", "255.255.255.0", "192.168.1.1", "192.168.1.1")
+    def scan(self):
+        calls.append(("scan",))
+        return access_points
 
 _UNSET = object()
 
@@ -64,7 +75,11 @@ class LAN:
     def isconnected(self):
         return lan_link_up
     def ifconfig(self, configtuple=None):
-        return ("10.0.0.7", "255.255.255.0", "10.0.0.1", "10.0.0.1")
+        if configtuple is not None:
+            calls.append(("ifconfig", configtuple))
+            static[0] = configtuple
+            return None
+        return static[0] or ("10.0.0.7", "255.255.255.0", "10.0.0.1", "10.0.0.1")
 '''
 
 STAND_IN_MACHINE = '''
@@ -397,6 +412,62 @@ def test_reset_asks_the_chip_for_a_hard_reset(run_on_esp32_stand_ins):
     assert out.strip() == "reset"
 
 
+def test_a_static_address_is_set_before_joining_so_no_dhcp_request_goes_out(run_on_esp32_stand_ins):
+    out = run_on_esp32_stand_ins(
+        "import network\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
+        "board = Esp32Board({'name': 'scanner-1'})\n"
+        "board.net.configure({'network': 'wifi', 'wifi': {'ssid': 'OfficeNet', 'password': %r},"
+        " 'static': ('192.168.1.77', '255.255.255.0', '192.168.1.1', '1.1.1.1')})\n"
+        "print('address', board.net.address())\n"
+        "print('calls', [c for c in network.calls if c[0] in ('ifconfig', 'connect')])\n" % SECRET
+    )
+    lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert lines["address"] == "192.168.1.77"
+    assert lines["calls"] == ("[('ifconfig', ('192.168.1.77', '255.255.255.0', '192.168.1.1', '1.1.1.1')),"
+                              " ('connect', 'OfficeNet')]")
+
+
+def test_new_settings_leave_the_old_network_and_join_the_new_one(run_on_esp32_stand_ins):
+    out = run_on_esp32_stand_ins(
+        "import network\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
+        "board = Esp32Board({'wifi': {'ssid': 'OldNet', 'password': 'x'}})\n"
+        "print('first', board.net.address())\n"
+        "board.net.configure({'wifi': {'ssid': 'OfficeNet', 'password': %r}, 'static': None})\n"
+        "print('second', board.net.address())\n"
+        "print('calls', [c for c in network.calls if c[0] in ('connect', 'disconnect')])\n" % SECRET
+    )
+    lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert lines["calls"] == "[('connect', 'OldNet'), ('disconnect',), ('connect', 'OfficeNet')]"
+    assert SECRET not in out
+
+
+def test_a_wt32_eth01_with_a_static_address_sets_it_on_its_lan(run_on_esp32_stand_ins):
+    from scanmail.hardware import profiles
+
+    config = profiles.board_config("wt32-eth01")
+    out = run_on_esp32_stand_ins(
+        "import network\n"
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
+        "board = Esp32Board(%r)\n"
+        "board.net.configure({'network': 'ethernet', 'static': ('10.0.0.50', '255.255.255.0', '10.0.0.1', '10.0.0.1')})\n"
+        "print('address', board.net.address())\n"
+        "print('ifconfig', [c for c in network.calls if c[0] == 'ifconfig'])\n" % config
+    )
+    lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert lines["address"] == "10.0.0.50"
+    assert lines["ifconfig"] == "[('ifconfig', ('10.0.0.50', '255.255.255.0', '10.0.0.1', '10.0.0.1'))]"
+
+
+def test_a_wifi_scan_lists_each_network_once_strongest_first(run_on_esp32_stand_ins):
+    out = run_on_esp32_stand_ins(
+        "from scanmail.firmware.board_esp32 import Esp32Board\n"
+        "print(Esp32Board({'name': 'x'}).net.scan())\n"
+    )
+    assert out.strip() == "[('OfficeNet', -48, True), ('Guests', -70, False)]"
+
+
 # --- the stand-ins follow the ESP32 stubs ------------------------------------------------------
 # Each stand-in class, method, function and constant must exist in the MicroPython ESP32 stubs
 # (PyPI micropython-esp32-stubs, the same ones the firmware's type check uses), with the same
@@ -411,7 +482,7 @@ from importlib.metadata import distribution
 STAND_INS = {"network": STAND_IN_NETWORK, "machine": STAND_IN_MACHINE, "ntptime": STAND_IN_NTPTIME,
              "neopixel": STAND_IN_NEOPIXEL}
 # Names the tests use to steer and observe a stand-in; no board has them.
-TEST_CONTROLS = {"calls", "wlan_statuses", "lan_link_up", "failures", "attempts", "rtc_set",
+TEST_CONTROLS = {"calls", "wlan_statuses", "lan_link_up", "static", "access_points", "failures", "attempts", "rtc_set",
                  "shown", "ResetRequested", "_UNSET"}
 # network.LAN on the ESP32 port (ports/esp32/network_lan.c, the ESP32 quickref) takes the RMII
 # pins as keywords and a default id; the stub, made from the generic network.LAN docs, has neither.
