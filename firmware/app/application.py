@@ -44,8 +44,27 @@ class Application:
         self.last = None
         self.network = "down"
         self._sign_in = None              # firmware/app/oauth_sign_in.SignIn, made when auth is xoauth2
+        self.status_network = None        # the board's address once the network is up
+        self.network_settings = None
+        self.network_changed = True       # the network task (re)applies the settings when True
         for job_id, note in self.outbox.recover():
             self.log("outbox: job %s: %s" % (job_id, note))
+
+    def apply_network(self, values=None, wifi_password=None):
+        """Hand the network settings (the configuration's, or `values` with `wifi_password` while
+        Improv tries new ones) to the board's net; -> the settings. The join happens on the next
+        connection (board.net.address())."""
+        from scanmail.firmware.app.network_setup import board_settings
+
+        settings = board_settings(values or self.config.values, self.secrets,
+                                  getattr(self.board, "network_kind", None))
+        if wifi_password is not None:
+            settings["wifi"]["password"] = wifi_password
+        configure = getattr(self.board.net, "configure", None)
+        if configure is not None:
+            configure(settings)
+        self.network_settings = settings
+        return settings
 
     def now(self):
         return self.board.clock.now()

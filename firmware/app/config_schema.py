@@ -26,9 +26,10 @@ SCHEMA = {
     "quality": ("int", 80),
     "network": ("choice", "auto"),
     "wifi_ssid": ("text", ""),
-    "ip": ("text", "dhcp"),              # dhcp, or a.b.c.d/nn
-    "gateway": ("text", ""),
-    "dns": ("hosts", []),
+    "ip": ("text", "dhcp"),              # dhcp, or a.b.c.d/nn (network_setup.py checks it)
+    "gateway": ("text", ""),             # with a static ip: the router, "" for none
+    "dns": ("hosts", []),                # with a static ip: IPv4 servers ([] = the gateway)
+    "improv_url": ("text", ""),          # sent to a web installer once provisioned; {address}, {name}
     "ntp_servers": ("hosts", ["pool.ntp.org"]),
     "utc_offset_min": ("int", 0),
     "ca_path": ("path", ""),           # "" = the bundled roots
@@ -71,6 +72,7 @@ LENGTHS = {
     "wifi_ssid": 32,
     "ip": 18,
     "gateway": 15,
+    "improv_url": 200,
     "device_name": 63,
     "oauth_tenant": 253,
     "oauth_client_id": 36,
@@ -204,11 +206,9 @@ def check_whole(config):
         problem = _oauth_problem(config)
         if problem:
             return problem
-    if config["ip"] != "dhcp":
-        parts = config["ip"].split("/")
-        if len(parts) != 2 or not parts[1].isdigit() or not _is_host(parts[0]):
-            return "ip", "dhcp, or a static address with its prefix such as 192.168.1.50/24"
-    return None
+    from scanmail.firmware.app.network_setup import static_problem
+
+    return static_problem(config)
 
 
 def _oauth_problem(config):
