@@ -11,8 +11,8 @@
 # goes in parts, each sent only after the board answered the one before (an empty "+" frame), so
 # the ESP32's 260-byte receive buffer never overflows. Rule: this module never imports firmware
 # (it speaks the protocol, as a tool for a real board must); lines that are not frames are the
-# board's log and are kept in `log_lines`; every wait has a deadline; a frame the board reports as
-# damaged is sent again; a port that fails mid-request (cable pulled) is a ConsoleError
+# board's log and are kept in `log_lines`; every wait has a deadline (moved on by each part of a
+# reply that streams in parts); a frame the board reports as damaged is sent again; a port that fails mid-request (cable pulled) is a ConsoleError
 # "disconnected", the request echoed back (a REPL, not the application, is listening) "repl", a
 # board that speaks another protocol version "protocol_version".
 import binascii
@@ -108,9 +108,10 @@ class ConsoleClient:
                                     "scanmail application" % self.port_url)
 
     def _frames(self, deadline, echo=None):
-        """Frames as they arrive (log lines go to log_lines) until the deadline. `echo`: the frame
+        """Frames as they arrive (log lines go to log_lines) until the deadline (a list of one
+        time, which the caller may move on while a long reply keeps coming). `echo`: the frame
         just sent, which only a REPL sends back (some before its line ends)."""
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline[0]:
             try:
                 chunk = self.serial.read(self.serial.in_waiting or 1)
             except OSError as exc:    # pyserial's SerialException is an IOError: the cable, a reset
@@ -137,7 +138,7 @@ class ConsoleClient:
     def wait_for_log(self, text, timeout_s=None):
         """Read the board's log until a line containing `text` arrives (e.g. "started on" after a
         reset, so that no request goes to the REPL the application replaces); -> that line."""
-        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        deadline = [time.monotonic() + (timeout_s or self.timeout_s)]
         try:
             for frame in self._frames(deadline):
                 if frame[0] == "log" and text in frame[1]:
@@ -152,7 +153,7 @@ class ConsoleClient:
         """Send one command; -> its result. Raises ConsoleError when the board refuses it."""
         rid = next(self._ids)
         frames = request_frames(rid, cmd, args)
-        deadline = time.monotonic() + self.timeout_s
+        deadline = [time.monotonic() + self.timeout_s]
         reply = bytearray()
         index = 0
         tries = 0
@@ -171,6 +172,8 @@ class ConsoleClient:
                 continue
             reply.extend(data)
             if flag == b"+":
+                # a long reply (outbox list) streams in parts: each part gives the rest time
+                deadline[0] = time.monotonic() + self.timeout_s
                 continue
             try:
                 message = json.loads(bytes(reply))

@@ -80,7 +80,15 @@ class Commands:
         except ConfigError as err:
             raise CommandError("refused", str(err))
         self.app.log("config: %s changed (hash %s)" % (", ".join(sorted(changes)), new_hash))
+        self._network_may_change(changes)
         return {"hash": new_hash}
+
+    def _network_may_change(self, names):
+        from scanmail.firmware.app.network_setup import KEYS
+
+        for name in names:
+            if name in KEYS or name == "wifi_password":
+                self.app.network_changed = True
 
     def cmd_config_validate(self, args):
         from scanmail.firmware.app.config_schema import ConfigError
@@ -109,6 +117,7 @@ class Commands:
         status = self.app.secrets.status()[name]
         self.app.log("secret %s %s" % (name, "set (fingerprint %s)" % status["fingerprint"]
                                               if status["set"] else "cleared"))
+        self._network_may_change((name,))
         return status
 
     def cmd_secret_status(self, args):
@@ -134,17 +143,22 @@ class Commands:
             raise CommandError("send_failed", "%s; %s" % (err, what_to_do))
 
     def cmd_outbox_list(self, args):
-        out = []
+        from scanmail.firmware.app.console_session import Streamed
+
+        return Streamed(self._job_summaries())
+
+    def _job_summaries(self):
+        """One summary per job, read from flash as the reply streams (hundreds of jobs never sit
+        in the heap together)."""
         for job in self.app.outbox.each():
             last = job["last"] or {}
-            out.append({"id": job["id"], "state": job["state"], "attempts": job["attempts"],
-                        "to": job["to"], "size": job["size"], "created": job["created"],
-                        "next_at": job["next_at"], "reply": job["reply"], "error": last.get("text"),
-                        "stage": last.get("stage"), "code": last.get("code"),
-                        "server_text": last.get("server_text"),
-                        "enhanced": last.get("enhanced"), "cause": last.get("cause"),
-                        "what_to_do": last.get("what_to_do"), "subject": job["subject"]})
-        return out
+            yield {"id": job["id"], "state": job["state"], "attempts": job["attempts"],
+                   "to": job["to"], "size": job["size"], "created": job["created"],
+                   "next_at": job["next_at"], "reply": job["reply"], "error": last.get("text"),
+                   "stage": last.get("stage"), "code": last.get("code"),
+                   "server_text": last.get("server_text"),
+                   "enhanced": last.get("enhanced"), "cause": last.get("cause"),
+                   "what_to_do": last.get("what_to_do"), "subject": job["subject"]}
 
     def cmd_outbox_retry(self, args):
         from scanmail.firmware.app.outbox import OutboxError

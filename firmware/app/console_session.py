@@ -3,10 +3,10 @@
 # takes bytes from the serial port and returns the bytes to write back. Rule: every request gets one
 # reply with its id (an error reply for a bad frame or a command that raised); nothing a handler
 # raises reaches the serial port as a traceback; a handler's `after_reply` (a reboot) runs only once
-# the reply is out.
+# the reply is out; a Streamed result (outbox list) goes out item by item, never whole in RAM.
 import json
 
-from scanmail.firmware.app.console_protocol import MAX_MESSAGE, FrameReader, encode, encode_message
+from scanmail.firmware.app.console_protocol import MAX_FRAME, MAX_MESSAGE, FrameReader, encode, encode_message
 
 
 class CommandError(Exception):
@@ -15,6 +15,14 @@ class CommandError(Exception):
     def __init__(self, code, text):
         super().__init__(text)
         self.code = code
+
+
+class Streamed:
+    """A result too large for the heap: a list whose `items` (an iterator) are encoded and framed
+    one at a time as they come, so only one item and one frame are in RAM at once."""
+
+    def __init__(self, items):
+        self.items = items
 
 
 class ConsoleSession:
@@ -30,12 +38,13 @@ class ConsoleSession:
         return not self._parts and self._reader.idle()
 
     def feed(self, data):
-        out = []
+        """Yields the frames to write back, each as soon as it is made (write them as they come:
+        a streamed reply is never whole in RAM)."""
         for event in self._reader.feed(data):
             if event[0] == "bad":
                 rid = event[1] if event[1] is not None else 0
                 self._parts.pop(rid, None)
-                out.extend(self._error(rid, "bad_frame", event[2]))
+                yield from self._error(rid, "bad_frame", event[2])
                 continue
             _, rid, flag, data = event
             buf = self._parts.get(rid)
@@ -44,13 +53,12 @@ class ConsoleSession:
             buf.extend(data)
             if len(buf) > MAX_MESSAGE:
                 self._parts.pop(rid)
-                out.extend(self._error(rid, "too_long", "a request of more than %d bytes" % MAX_MESSAGE))
+                yield from self._error(rid, "too_long", "a request of more than %d bytes" % MAX_MESSAGE)
             elif flag == b"+":
-                out.append(encode(rid, b"+", b""))       # "send the next part"
+                yield encode(rid, b"+", b"")       # "send the next part"
             else:
                 self._parts.pop(rid)
-                out.extend(self._request(rid, bytes(buf)))
-        return out
+                yield from self._request(rid, bytes(buf))
 
     def _request(self, rid, data):
         try:
@@ -66,13 +74,48 @@ class ConsoleSession:
         except CommandError as err:
             return self._error(rid, err.code, str(err))
         except MemoryError:
-            return self._error(rid, "no_memory", "the board ran out of memory for %s: try again" % cmd)
+            return self._error(rid, "no_memory", _NO_MEMORY % cmd)
         except Exception as err:             # a bug: one line, never a traceback on the port
-            if self._log:
-                self._log("console: %s failed: %s: %s" % (cmd, type(err).__name__, err))
-            return self._error(rid, "internal", "%s failed inside the board (%s); `logs` has details"
-                               % (cmd, type(err).__name__))
+            return self._error(rid, "internal", self._internal(cmd, err))
+        if isinstance(result, Streamed):
+            return self._stream(rid, cmd, result.items)
         return encode_message(rid, json.dumps({"ok": True, "result": result}).encode())
+
+    def _internal(self, cmd, err):
+        if self._log:
+            self._log("console: %s failed: %s: %s" % (cmd, type(err).__name__, err))
+        return "%s failed inside the board (%s); `logs` has details" % (cmd, type(err).__name__)
+
+    def _stream(self, rid, cmd, items):
+        """The frames of {"result": [item, ...], "ok": true}, made item by item. "ok" comes last,
+        so a failure half-way still ends the message well formed: the items so far, "ok": false
+        and the error."""
+        room = MAX_FRAME - len(encode(rid, b"+", b"")) - 4
+        pending = bytearray(b'{"result": [')
+        tail = b'], "ok": true}'
+        first = True
+        try:
+            for item in items:
+                if not first:
+                    pending.extend(b", ")
+                first = False
+                pending.extend(json.dumps(item).encode())
+                while len(pending) > room:
+                    yield encode(rid, b"+", bytes(pending[:room]))
+                    pending = pending[room:]
+        except MemoryError:
+            tail = b'], "ok": false, "error": ' + json.dumps({"code": "no_memory", "text": _NO_MEMORY % cmd}).encode() + b"}"
+        except Exception as err:
+            tail = b'], "ok": false, "error": ' + json.dumps(
+                {"code": "internal", "text": self._internal(cmd, err)}).encode() + b"}"
+        pending.extend(tail)
+        while len(pending) > room:
+            yield encode(rid, b"+", bytes(pending[:room]))
+            pending = pending[room:]
+        yield encode(rid, b".", bytes(pending))
 
     def _error(self, rid, code, text):
         return encode_message(rid, json.dumps({"ok": False, "error": {"code": code, "text": text}}).encode())
+
+
+_NO_MEMORY = "the board ran out of memory for %s: try again"

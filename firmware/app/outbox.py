@@ -32,6 +32,19 @@ def _ls(path):
         return []
 
 
+def _names(path):
+    """The names in a folder one at a time where the runtime can (os.ilistdir), unsorted."""
+    try:
+        if hasattr(os, "ilistdir"):
+            for entry in os.ilistdir(path):
+                yield entry[0]
+        else:
+            for name in os.listdir(path):
+                yield name
+    except OSError:
+        return
+
+
 def _size(path):
     try:
         return os.stat(path)[6]
@@ -106,8 +119,24 @@ class Outbox:
         return out
 
     def each(self):
-        """Every job record, one at a time (a board keeps one in its heap, not the whole outbox)."""
-        for job_id in self.ids():
+        """Every job record, oldest first, one at a time (a board keeps one in its heap, not the
+        whole outbox). The ids are kept as small integers, which cost no object each: a list of
+        the names of hundreds of jobs would not fit a board's heap beside the record."""
+        numbers = []
+        others = []
+        for name in _names(self.jobs_dir):
+            if name.endswith(".json"):
+                if name[:-5].isdigit():
+                    numbers.append(int(name[:-5]))
+                else:
+                    others.append(name[:-5])
+        numbers.sort()
+        for number in numbers:
+            try:
+                yield self.load("%06d" % number)
+            except (OutboxError, ValueError):
+                pass
+        for job_id in sorted(others):
             try:
                 yield self.load(job_id)
             except (OutboxError, ValueError):
