@@ -1,5 +1,6 @@
-# The scanner application's one asyncio loop: the console (frames on the serial port), the scan
-# button, the outbox worker and the network (up with backoff, then the clock by NTP before any
+# The scanner application's one asyncio loop: the console (frames and Improv Serial packets on the
+# serial port), the scan button, the outbox worker and the network (the configuration's settings,
+# joined with backoff and a status line, again when they change; then the clock by NTP before any
 # TLS). Rule: a task never dies of an error a user can cause (it logs one line and carries on);
 # Ctrl-C (KeyboardInterrupt) ends the loop and leaves the REPL, so mpremote keeps working; the
 # mail core is blocking, so while a message goes out the console answers after it.
@@ -13,6 +14,7 @@ CONSOLE_POLL_S = 0.02
 BUTTON_POLL_S = 0.05
 WORK_POLL_S = 0.2
 NETWORK_BACKOFF_S = (1, 2, 4, 8, 16, 30, 60)
+NETWORK_WATCH_S = 0.5
 
 
 # Every module the application will use, imported at start with a collection after each, the
@@ -21,21 +23,22 @@ NETWORK_BACKOFF_S = (1, 2, 4, 8, 16, 30, 60)
 # loads each module's bytecode into the heap; the largest free block is then ten times larger).
 PRELOAD = ("mail", "app.outbox_worker", "app.scan", "app.pdf_writer", "app.jpeg_info",
            "app.secret_store", "app.application", "app.config_schema", "app.console_commands",
-           "app.console_session", "app.console_protocol", "board")
+           "app.console_session", "app.console_protocol", "app.improv", "app.improv_provisioning",
+           "app.network_setup", "board")
 # Where the bytecode stays in flash (a ROMFS partition, or frozen into the firmware), importing a
 # module costs only its function and class objects, and a module that is let go gives them back:
 # there only the modules every moment needs are loaded at start, and the steps that run now and
 # then (a scan and its PDF writer, a console command, the configuration schema) are loaded for the
 # call and let go after it (firmware.call_once), so the heap a send needs is free while it sends;
 # the console's session and framing too, for as long as a request takes (LazyConsole).
-RESIDENT = ("mail", "app.outbox_worker", "app.secret_store", "app.application")
+RESIDENT = ("mail", "app.outbox_worker", "app.secret_store", "app.application", "app.improv")
 # ... and those steps are loaded once at start and let go at once, before the resident modules: the
 # names they intern stay, so the pools that hold names (allocated whole, each twice the last: the
 # 621st name of a run costs a 7 KB block on the unix port) are allocated now, at the bottom of an
 # empty heap, rather than in the middle of the first scan or send, where such a block splits the
 # free space the send needs.
 ONCE = ("app.scan", "app.console_session", "app.console_commands", "app.config_schema", "methods",
-        "tls_setup", "mime_headers", "diagnosis")
+        "tls_setup", "mime_headers", "diagnosis", "app.improv_provisioning", "app.network_setup")
 # When the configuration signs in by OAuth (auth "xoauth2"), the sign-in and the signed-in send
 # stay loaded too, and the token request (with its JSON reader) is loaded once at start, as above:
 # it runs before sends.
@@ -94,13 +97,45 @@ def safe_mode(board):
     return bool(button is not None and button.held())
 
 
-async def console_task(app, session):
+def interruptible(handler):
+    """The console's command handler with Ctrl-C on while a command runs."""
+    def run(cmd, args):
+        ctrl_c(True)
+        try:
+            return handler(cmd, args)
+        finally:
+            ctrl_c(False)
+    return run
+
+
+def ctrl_c(enabled):
+    """Ctrl-C as an interrupt: off while the loop reads the console itself (a 3 inside an Improv
+    packet is data, and what the board writes then goes out as raw bytes), on while a blocking
+    step runs (a scan from the button, a send, a console command), so Ctrl-C still stops those.
+    (An Improv packet that arrives during one of those may then be taken for a Ctrl-C.)"""
+    try:
+        import micropython
+
+        micropython.kbd_intr(3 if enabled else -1)
+    except (ImportError, AttributeError):
+        pass
+
+
+async def console_task(app, session, improv):
+    from scanmail.firmware import call_once
+
     poller = select.poll()
     poller.register(sys.stdin, select.POLLIN)
     while True:
         data = console_read(poller, 256)
         if data:
-            for frame in session.feed(data):
+            for event in improv.feed(data):
+                if event[0] == "ctrl_c":
+                    raise KeyboardInterrupt
+                # the answers are loaded only while they are made (improv_provisioning.py)
+                for packet in call_once("app.improv_provisioning", "answer", app, event):
+                    console_write(packet)
+            for frame in session.feed(data):           # each frame out as soon as it is made
                 console_write(frame)
             if session.after_reply is not None:
                 action, session.after_reply = session.after_reply, None
@@ -119,7 +154,11 @@ async def button_task(app):
     while True:
         try:
             if button.pressed():
-                app.scan()
+                ctrl_c(True)
+                try:
+                    app.scan()
+                finally:
+                    ctrl_c(False)
         except OutboxError:
             pass                               # logged with what to do; the status says it too
         except Exception as err:               # MemoryError, a scanner fault: the next press may work
@@ -143,19 +182,57 @@ async def worker_task(app):
             await asyncio.sleep(WORK_POLL_S)
 
 
+def _backoff(attempt):
+    return NETWORK_BACKOFF_S[min(attempt, len(NETWORK_BACKOFF_S) - 1)]
+
+
+def _join(app):
+    """Bring the network up with the current settings: -> True, or False with the status line
+    saying why and when the next try is."""
+    from scanmail.firmware import call_once
+
+    if app.network_changed:
+        app.network_changed = False
+        app.apply_network()
+    problem = call_once("app.network_setup", "interface_problem", app.config.values,
+                        getattr(app.board, "network_kind", None))
+    if problem:
+        app.network = "down: " + problem
+        return False
+    try:
+        address = app.board.net.address()
+    except Exception as err:                  # BoardError, OSError: one line that says what to do
+        what_to_do = getattr(err, "what_to_do", None)
+        app.network = "down: %s%s" % (err, "; " + what_to_do if what_to_do and what_to_do not in str(err) else "")
+        return False
+    app.status_network = address
+    app.network = "up: " + call_once("app.network_setup", "describe", app.network_settings, address)
+    return True
+
+
+async def _until_up(app):
+    """Join with backoff until the network is up; a change of settings (console, Improv) ends
+    the wait early, so the next try uses them at once."""
+    attempt = 0
+    logged = None
+    while not _join(app):
+        wait_s = _backoff(attempt)
+        attempt += 1
+        reason = app.network
+        app.network += "; next try in %d s (attempt %d)" % (wait_s, attempt + 1)
+        if reason != logged:                  # the status has every try; the log each new reason
+            app.log("network %s" % app.network)
+            logged = reason
+        for _ in range(int(wait_s / NETWORK_WATCH_S)):
+            if app.network_changed or app.network.startswith("up"):
+                break
+            await asyncio.sleep(NETWORK_WATCH_S)
+    app.log("network %s" % app.network)
+
+
 async def network_task(app):
     board = app.board
-    attempt = 0
-    while True:
-        try:
-            app.status_network = board.net.address()
-            app.network = "up"
-            break
-        except Exception as err:
-            app.network = "down: %s" % err
-            app.log("network: %s; trying again" % err)
-            await asyncio.sleep(NETWORK_BACKOFF_S[min(attempt, len(NETWORK_BACKOFF_S) - 1)])
-            attempt += 1
+    await _until_up(app)
     attempt = 0
     while board.clock.now() is None:
         try:
@@ -171,13 +248,17 @@ async def network_task(app):
         except Exception as err:
             app.log("clock: NTP failed (%s); TLS waits for the clock" % err)
         if board.clock.now() is None:
-            await asyncio.sleep(NETWORK_BACKOFF_S[min(attempt, len(NETWORK_BACKOFF_S) - 1)])
+            await asyncio.sleep(_backoff(attempt))
             attempt += 1
     app.log("network up (%s), clock set" % app.status_network)
+    while True:                               # settings changed later: join again with them
+        await asyncio.sleep(NETWORK_WATCH_S)
+        if app.network_changed:
+            await _until_up(app)
 
 
-async def _run(app, session):
-    tasks = [asyncio.create_task(console_task(app, session)),
+async def _run(app, session, improv):
+    tasks = [asyncio.create_task(console_task(app, session, improv)),
              asyncio.create_task(button_task(app)),
              asyncio.create_task(worker_task(app)),
              asyncio.create_task(network_task(app))]
@@ -211,7 +292,8 @@ class LazyConsole:
 
             session = self._session = ConsoleSession(self._handler, self._log)
         try:
-            return session.feed(data)
+            for frame in session.feed(data):      # frames as they are made (a reply may stream)
+                yield frame
         finally:
             if not self._keep and session.idle():
                 from scanmail.firmware import let_go
@@ -236,7 +318,8 @@ def start(board, nvs=None, capacity=None, echo=None):
     def commands(cmd, args):
         return call_once("app.console_commands", "handle", app, session, reboot, cmd, args)
 
-    session = LazyConsole(commands, app.log, keep=code_in_heap())
+    session = LazyConsole(interruptible(commands), app.log, keep=code_in_heap())
+    app.interruptible = ctrl_c            # on while a send runs
     return app, session
 
 
@@ -252,12 +335,17 @@ def main(board=None, capacity=None):
     if safe_mode(board):
         _text_out("scanmail: safe mode (scan button held at boot): the application is off\n")
         return None
+    from scanmail.firmware.app.improv import ImprovReader
+
     app, session = start(board, open_nvs(), capacity, _text_out)
     try:
         # inside the try: a host waits for this line and may press Ctrl-C at once, while the
         # line is still being written to the log on flash
         app.log("scanmail %s started on %s" % (app.info()["firmware"], board.name))
-        asyncio.run(_run(app, session))
+        ctrl_c(False)
+        asyncio.run(_run(app, session, ImprovReader()))
     except KeyboardInterrupt:
         _text_out("scanmail: stopped (Ctrl-C); REPL\n")
+    finally:
+        ctrl_c(True)
     return app

@@ -54,10 +54,10 @@ class Application:
         """Hand the network settings (the configuration's, or `values` with `wifi_password` while
         Improv tries new ones) to the board's net; -> the settings. The join happens on the next
         connection (board.net.address())."""
-        from scanmail.firmware.app.network_setup import board_settings
+        from scanmail.firmware import call_once
 
-        settings = board_settings(values or self.config.values, self.secrets,
-                                  getattr(self.board, "network_kind", None))
+        settings = call_once("app.network_setup", "board_settings", values or self.config.values,
+                             self.secrets, getattr(self.board, "network_kind", None))
         if wifi_password is not None:
             settings["wifi"]["password"] = wifi_password
         configure = getattr(self.board.net, "configure", None)
