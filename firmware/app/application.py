@@ -47,6 +47,7 @@ class Application:
         self.status_network = None        # the board's address once the network is up
         self.network_settings = None
         self.network_changed = True       # the network task (re)applies the settings when True
+        self.interruptible = None         # the loop's ctrl_c(enabled): Ctrl-C on while a send runs
         for job_id, note in self.outbox.recover():
             self.log("outbox: job %s: %s" % (job_id, note))
 
@@ -65,6 +66,10 @@ class Application:
             configure(settings)
         self.network_settings = settings
         return settings
+
+    def _interruptible(self, enabled):
+        if self.interruptible is not None:
+            self.interruptible(enabled)
 
     def now(self):
         return self.board.clock.now()
@@ -121,9 +126,15 @@ class Application:
         if sign_in is not None and sign_in.session() is not None and sign_in.poll_due(now):
             self._light("ok" if sign_in.session().usable() else "error")
         waiting = sign_in is not None and sign_in.waiting_for_person()
-        if not waiting and self.outbox.due(now)[0] is not None:
+        busy = not waiting and self.outbox.due(now)[0] is not None
+        if busy:
             self._light("busy")
-        result = step(self.outbox, self.limits, self.config.values, self.secrets, self.board, now, sign_in)
+            self._interruptible(True)
+        try:
+            result = step(self.outbox, self.limits, self.config.values, self.secrets, self.board, now, sign_in)
+        finally:
+            if busy:
+                self._interruptible(False)
         if "sign_in" in result:
             if self.last is None or self.last.get("what") != "sign_in":
                 self.last = {"what": "sign_in", "ok": False, "state": sign_in.session().state,
