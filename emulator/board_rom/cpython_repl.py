@@ -101,6 +101,9 @@ def board_builtins(board_vfs):
         "socket": cpython_modules.board_socket(),
         "ssl": cpython_modules.board_ssl(),
     }
+    # CPython has no module of this name, so modules on the flash import it as on a board
+    # (micropython.kbd_intr: the application switches Ctrl-C off while it reads the console)
+    sys.modules.setdefault("micropython", stand_ins["micropython"])
     stand_ins["tls"] = stand_ins["ssl"]
     stand_ins["uos"] = stand_ins["os"]
     stand_ins["uselect"] = stand_ins["select"]
