@@ -7,6 +7,7 @@
 // relative imports leave out ".js" (a bundler adds it); the two hooks below do what that bundler does.
 import fs from "node:fs";
 import { register } from "node:module";
+import tty from "node:tty";
 import { pathToFileURL } from "node:url";
 
 const sdk = process.argv[2];
@@ -30,7 +31,9 @@ const { ImprovSerial } = await import(pathToFileURL(sdk + "/dist/serial.js").hre
 const fd = Number(process.argv[4]);
 const readable = new ReadableStream({
   start(controller) {
-    const input = fs.createReadStream(null, { fd, autoClose: false, highWaterMark: 256 });
+    // a terminal (a pty) is read through the event loop: a blocking read in Node's thread pool
+    // would keep the process from exiting
+    const input = tty.isatty(fd) ? new tty.ReadStream(fd) : fs.createReadStream(null, { fd, autoClose: false });
     input.on("data", (chunk) => controller.enqueue(new Uint8Array(chunk)));
     input.on("error", () => controller.close());
   },
