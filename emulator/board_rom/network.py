@@ -2,7 +2,8 @@
 # connected, with the board's own address from the supervisor. Rule: the same calls as the esp32
 # port, and a wrong Wi-Fi password fails as it does there when the board is configured with one;
 # link_up() says whether an interface is connected, which the board's `socket` requires (as an
-# ESP32 without a connected interface has no route).
+# ESP32 without a connected interface has no route). ifconfig(tuple) sets a static address, which
+# ifconfig() then reports; WLAN.scan() lists the supervisor's access point (or one open network).
 import _vboard_host
 
 STA_IF = 0
