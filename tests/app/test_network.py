@@ -79,6 +79,18 @@ def test_a_refused_password_is_a_status_line_with_the_fix_and_the_next_try(
     assert SECRET not in out and SECRET not in (flash / "log.0").read_text()
 
 
+def test_a_reason_that_repeats_is_logged_once_while_the_tries_go_on(run_firmware, stand_ins, tmp_path):  # noqa: F811
+    out, _ = run_app(run_firmware, stand_ins, tmp_path, {"wifi_ssid": "OfficeNet"}, (
+        "import asyncio\n"
+        "app_loop.NETWORK_BACKOFF_S = (0,)\n"
+        "network.wlan_statuses = [network.STAT_WRONG_PASSWORD] * 4 + [network.STAT_GOT_IP]\n"
+        "asyncio.run(app_loop._until_up(app))\n"
+        "print(json.dumps(app.log.lines(20)))\n"))
+    logs = json.loads(out.strip().splitlines()[-1])
+    assert len([line for line in logs if "network down" in line]) == 1, logs
+    assert any("network up" in line for line in logs)
+
+
 def test_ethernet_asked_of_a_board_without_it_says_what_to_set(run_firmware, stand_ins, tmp_path):  # noqa: F811
     out, _ = run_app(run_firmware, stand_ins, tmp_path, {"network": "ethernet"}, (
         "print(app_loop._join(app))\n"
