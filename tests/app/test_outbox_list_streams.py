@@ -96,3 +96,30 @@ def test_the_host_client_reads_a_streamed_outbox_list_over_the_serial_line(board
     jobs = board_with_jobs.request("outbox.list")
     assert len(jobs) == 300 and jobs[299]["id"] == "000300" and jobs[0]["state"] == "failed"
     assert board_with_jobs.request("status")["outbox"]["failed"] == 300   # the console still answers
+
+
+HALF_WAY = """
+import sys, binascii
+from scanmail.firmware.app.console_session import ConsoleSession, Streamed
+def items():
+    for n in range(%(count)d):
+        yield {"n": n, "pad": "x" * 300}
+    raise %(error)s
+def handler(cmd, args):
+    return Streamed(items())
+session = ConsoleSession(handler, log=lambda line: None)
+request = b'{"cmd":"outbox.list"}'
+frame = b"#SM1 5 . %%d %%08x %%s\\n" %% (len(request), binascii.crc32(request) & 0xFFFFFFFF, request)
+out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
+for part in session.feed(frame):
+    out.write(part)
+"""
+
+
+@pytest.mark.parametrize("error, code", [("MemoryError()", "no_memory"), ("OSError(5)", "internal")])
+def test_a_failure_half_way_ends_the_streamed_reply_well_formed(run_firmware, error, code):
+    out = run_firmware(HALF_WAY % {"count": 3, "error": error})
+    message, frames = frames_to_message(out.encode())
+    assert frames > 3                                        # parts were out before the failure
+    assert message["ok"] is False and message["error"]["code"] == code
+    assert [item["n"] for item in message["result"]] == [0, 1, 2]
