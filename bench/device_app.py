@@ -125,6 +125,8 @@ class Nvs:
 board = Board()
 board.net = board.clock = board.scanner = board.status_light = board
 app, session = app_loop.start(board, Nvs())
+from scanmail.firmware.app.improv import ImprovReader
+improv = ImprovReader()      # the loop keeps one beside the session (Improv Serial)
 app.config.update({"username": %(user)r, "sender": %(user)r, "ca_path": %(ca)r,
                    "address_book": {"alice": "alice@contoso.com"}, "default_destination": "alice"})
 %(sign_in)s

@@ -101,9 +101,11 @@ def _wifi_settings(app, ssid, password):
         address = app.board.net.address()
     except Exception as err:                 # BoardError, OSError: what went wrong, no password
         app.log("improv: could not join %r (%s); the previous network settings stay" % (ssid, err))
+        app.network = "down: %s; joining the previous network again" % err
         app.network_changed = True           # the network task joins with those again
-        out.append(improv.error_packet(improv.ERROR_UNABLE_TO_CONNECT))
+        # the state first: a client settles its request on the error and reads the state then
         out.append(improv.state_packet(improv.STATE_AUTHORIZED))
+        out.append(improv.error_packet(improv.ERROR_UNABLE_TO_CONNECT))
         return out
     changes = {"wifi_ssid": ssid}
     if values["network"] != app.config.values["network"]:
