@@ -9,8 +9,8 @@ import pytest
 from scanmail.host_tools.console_client import parse_frame
 from tests.app.test_console import board, pages  # noqa: F401  (fixtures: the application on a pty)
 
-JOBS = 600
-HEAP = 96 * 1024
+JOBS = 800
+HEAP = 128 * 1024
 SERVER_TEXT = "4.4.316 Connection refused [Message=Socket error code 10061] " * 3
 
 
@@ -71,7 +71,7 @@ def frames_to_message(text):
     return json.loads(bytes(data)), count
 
 
-def test_six_hundred_jobs_stream_out_of_a_heap_a_fraction_of_the_reply(run_firmware, runtime, tmp_path):
+def test_eight_hundred_jobs_stream_out_of_a_heap_a_fraction_of_the_reply(run_firmware, runtime, tmp_path):
     write_jobs(tmp_path, JOBS)
     heap = HEAP if runtime == "micropython" else None
     out = run_firmware(LIST % {"root": str(tmp_path), "in_ram": False}, heap_bytes=heap, timeout=120)
@@ -79,7 +79,7 @@ def test_six_hundred_jobs_stream_out_of_a_heap_a_fraction_of_the_reply(run_firmw
     assert message["ok"] is True and len(message["result"]) == JOBS
     assert [job["id"] for job in message["result"]] == ["%06d" % (n + 1) for n in range(JOBS)]
     assert message["result"][-1]["server_text"] == SERVER_TEXT and message["result"][0]["code"] == 554
-    assert len(out) > 4 * HEAP and frames > 600            # the reply is many times the heap
+    assert len(out) > 4 * HEAP and frames > 800            # the reply is many times the heap
     if runtime == "micropython":
         # the anchor: the same summaries gathered in RAM do not fit that heap
         anchor = run_firmware(LIST % {"root": str(tmp_path), "in_ram": True}, heap_bytes=heap, timeout=120)
