@@ -14,9 +14,16 @@
 #   .venv/bin/python bench/mutation.py --sample 5 --seed 1    # five mutants per module, seeded
 #   .venv/bin/python bench/mutation.py --survivors            # also print each survivor's diff
 #
+#   .venv/bin/python bench/mutation.py --every-test ...      # no selection: each mutant runs all
+#                                                             # its module's tests (the old way)
+#
 # Each module runs in its own copy of the repository (under --work-dir), where cosmic-ray mutates
 # the file in place; PYTHONPATH points `scanmail.firmware` at the copy, so the tests (and the
-# CPython children they start) import the mutant while the checkout stays untouched.
+# CPython children they start) import the mutant while the checkout stays untouched. Before its
+# mutants run, each module's tests run once under coverage.py (bench/mutation_coverage.py: this is
+# also the run that proves they pass without a mutant); each mutant then runs only the test units
+# that execute the statement it changed (bench/mutation_select.py). The figures are the same as
+# with --every-test; only the time differs ("mutants_per_minute" in --json).
 import argparse
 import json
 import os
@@ -95,6 +102,16 @@ EXCLUDED_OPERATORS = [
 ]
 
 
+def bench_module(name):
+    """A module of bench/ (bench/ is not a package, nor on the path of a test that loads this)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "bench_" + name, os.path.join(REPO_ROOT, "bench", name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def make_copy(work_dir, name):
     """A copy of the repository for one module, and the folder to put on PYTHONPATH."""
     root = os.path.join(work_dir, name)
@@ -116,28 +133,89 @@ def make_copy(work_dir, name):
     return root, repo, imports
 
 
+def pytest_arguments():
+    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-k", CPYTHON_ONLY]
+
+
 def test_command(tests):
-    return " ".join([shlex.quote(sys.executable), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                     "-k", shlex.quote(CPYTHON_ONLY)] + [shlex.quote(t) for t in tests])
+    return " ".join(shlex.quote(a) for a in pytest_arguments() + list(tests))
+
+
+def measure(name, work_dir):
+    """Run the module's tests once, under coverage.py, in a copy of their own: -> {"baseline_s",
+    "lines": {line: [unit, ...]}} (the units that ran each line of the module; "" for a line run
+    before any test, at import), or {"error"} when the tests fail without a mutant."""
+    import coverage
+
+    path, tests = MODULES[name]
+    root, repo, imports = make_copy(work_dir, "%s-coverage" % name)
+    measuring = os.path.join(root, "coverage-import")
+    os.makedirs(measuring)
+    shutil.copy(os.path.join(REPO_ROOT, "bench", "mutation_coverage.py"), measuring)
+    with open(os.path.join(measuring, "sitecustomize.py"), "w") as f:
+        f.write("import mutation_coverage\nmutation_coverage.start_in_child()\n")
+    mutation_coverage = bench_module("mutation_coverage")
+    rc = os.path.join(root, "coverage.rc")
+    data_file = os.path.join(root, "coverage-data", ".coverage")
+    os.makedirs(os.path.dirname(data_file))
+    with open(rc, "w") as f:
+        f.write(mutation_coverage.rc_text(data_file, "*/" + path))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([measuring, imports]), CI="true",
+               PYTHONDONTWRITEBYTECODE="1")
+    env[mutation_coverage.RC_VARIABLE] = rc
+    env[mutation_coverage.UNITS_VARIABLE] = "\n".join(tests)
+    env.pop(mutation_coverage.UNIT_VARIABLE, None)
+    command = pytest_arguments() + ["-p", "mutation_coverage"] + list(tests)
+    started = time.monotonic()
+    proc = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+    baseline_s = time.monotonic() - started
+    if proc.returncode != 0:
+        return {"error": "the tests fail without any mutant (%s):\n%s" % (
+            test_command(tests), (proc.stdout + proc.stderr)[-3000:])}
+    lines = {}
+    for name_of_file in os.listdir(os.path.dirname(data_file)):   # one per process measured
+        data = coverage.CoverageData(os.path.join(os.path.dirname(data_file), name_of_file))
+        data.read()
+        for measured in data.measured_files():
+            if not measured.replace(os.sep, "/").endswith("/" + path):
+                continue
+            for line, contexts in data.contexts_by_lineno(measured).items():
+                lines.setdefault(str(line), set()).update(contexts)
+    if not lines:
+        return {"error": "coverage.py saw no line of %s run by its tests" % path}
+    return {"baseline_s": baseline_s, "lines": dict((k, sorted(v)) for k, v in lines.items())}
 
 
 def tool(name):
     return os.path.join(os.path.dirname(sys.executable), name)
 
 
-def run_module(name, work_dir, sample, seed, log, shard=0, shards=1):
+def run_module(name, work_dir, sample, seed, log, shard=0, shards=1, measured=None):
     """Mutate one module (its shard-th of `shards` parts) in its own copy; -> dict with the
-    outcome of every mutant, or "error"."""
+    outcome of every mutant, or "error". `measured` (from measure()) selects each mutant's tests;
+    without it every mutant runs all the module's tests."""
     path, tests = MODULES[name]
     root, repo, imports = make_copy(work_dir, "%s-%d" % (name, shard))
     env = dict(os.environ, PYTHONPATH=imports, CI="true", PYTHONDONTWRITEBYTECODE="1")
-    command = test_command(tests)
     started = time.monotonic()
-    baseline = subprocess.run(shlex.split(command), cwd=repo, env=env, capture_output=True, text=True)
-    baseline_s = time.monotonic() - started
-    if baseline.returncode != 0:
-        return {"error": "the tests fail without any mutant (%s):\n%s" % (
-            command, (baseline.stdout + baseline.stderr)[-3000:])}
+    if measured is None:
+        command = test_command(tests)
+        baseline = subprocess.run(shlex.split(command), cwd=repo, env=env, capture_output=True,
+                                  text=True)
+        baseline_s = time.monotonic() - started
+        if baseline.returncode != 0:
+            return {"error": "the tests fail without any mutant (%s):\n%s" % (
+                command, (baseline.stdout + baseline.stderr)[-3000:])}
+    else:
+        baseline_s = measured["baseline_s"]
+        selection = os.path.join(root, "selection.json")
+        with open(os.path.join(repo, path)) as f:
+            source = f.read()
+        with open(selection, "w") as f:
+            json.dump({"path": path, "source": source, "units": list(tests),
+                       "lines": measured["lines"], "pytest": pytest_arguments()}, f)
+        command = " ".join(shlex.quote(a) for a in (
+            sys.executable, os.path.join(REPO_ROOT, "bench", "mutation_select.py"), selection))
     config = os.path.join(root, "cosmic-ray.toml")
     with open(config, "w") as f:
         f.write("[cosmic-ray]\nmodule-path = %s\ntimeout = %.1f\nexcluded-modules = []\n"
@@ -245,14 +323,20 @@ def keep_shard(session, shard, shards):
                                                       worker_outcome=WorkerOutcome.SKIPPED))
 
 
-def run_all(names, work_dir, sample, seed, jobs, log):
+def run_all(names, work_dir, sample, seed, jobs, log, every_test=False):
     """Every module, its shards spread over `jobs` workers; -> module -> merged result."""
     started = time.monotonic()
     units = [(name, shard, 1 if sample else SHARDS.get(name, 1))
              for name in names for shard in range(1 if sample else SHARDS.get(name, 1))]
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        parts = list(pool.map(lambda unit: run_module(unit[0], work_dir, sample, seed, log,
-                                                      unit[1], unit[2]), units))
+        measured = {}
+        if not every_test:
+            log("measuring which tests run each line: %s" % " ".join(names))
+            measured = dict(zip(names, pool.map(lambda name: measure(name, work_dir), names)))
+        parts = list(pool.map(lambda unit: (
+            measured[unit[0]] if "error" in measured.get(unit[0], {}) else
+            run_module(unit[0], work_dir, sample, seed, log, unit[1], unit[2],
+                       measured.get(unit[0]))), units))
     results = {}
     for (name, _, _), part in zip(units, parts):
         merged = results.setdefault(name, {"mutants": [], "seconds": 0.0})
@@ -262,7 +346,7 @@ def run_all(names, work_dir, sample, seed, jobs, log):
             merged["mutants"] += part["mutants"]
             merged["seconds"] += part["seconds"]
     with open(os.path.join(work_dir, "run.json"), "w") as f:
-        json.dump({"seconds": time.monotonic() - started, "jobs": jobs}, f)
+        json.dump({"seconds": time.monotonic() - started, "jobs": jobs, "every_test": every_test}, f)
     return results
 
 
@@ -323,6 +407,10 @@ def main(argv=None):
     parser.add_argument("--seed", default="0", help="seed of --sample (default 0)")
     parser.add_argument("--work-dir", help="where the copies go (default: a temporary folder)")
     parser.add_argument("--survivors", action="store_true", help="print each survivor's diff")
+    parser.add_argument("--every-test", action="store_true",
+                        help="run all of a module's tests for each mutant, not only those that "
+                             "run the changed line (same figures, slower: the anchor of the "
+                             "selection's speed-up)")
     parser.add_argument("--report", action="store_true",
                         help="run nothing: report the finished run in --work-dir again (after "
                              "bench/mutation_equivalents.toml changed)")
@@ -344,9 +432,11 @@ def main(argv=None):
             with open(os.path.join(work_dir, "run.json")) as f:
                 run = json.load(f)
             seconds, jobs = run["seconds"], run["jobs"]
+            args.every_test = run.get("every_test", False)
     else:
         started = time.monotonic()
-        results = run_all(names, work_dir, args.sample, args.seed, args.jobs, log)
+        results = run_all(names, work_dir, args.sample, args.seed, args.jobs, log,
+                          args.every_test)
         seconds, jobs = time.monotonic() - started, args.jobs
         if not args.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
@@ -389,13 +479,15 @@ def main(argv=None):
            "survivors": ["%s:%d %s: %s -> %s" % (m["module"], m["line"], m["function"],
                                                    m["source"], m["mutant"]) for m in all_survivors],
            "stale_equivalents": stale, "seconds": None if seconds is None else round(seconds, 1),
-           "jobs": jobs,
+           "jobs": jobs, "mutants_per_minute": None if not seconds else round(total * 60 / seconds, 2),
+           "tests_per_mutant": "all" if args.every_test else "those running the changed line",
            "sample": args.sample or None}
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
-    print("mutation testing of the firmware (cosmic-ray, tests on CPython), %s s on %s jobs"
-          % ("?" if seconds is None else "%.0f" % seconds, jobs))
+    print("mutation testing of the firmware (cosmic-ray, tests on CPython), %s s on %s jobs, "
+          "%s mutants a minute (%s)" % ("?" if seconds is None else "%.0f" % seconds, jobs,
+                                        out["mutants_per_minute"], out["tests_per_mutant"]))
     print("%-16s %8s %8s %11s %9s %8s" % ("module", "mutants", "killed", "equivalent", "survived",
                                            "job-s"))
     for name in names:
