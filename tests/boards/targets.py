@@ -4,6 +4,7 @@
 # `info["ip"]`, `repl`, `board_code`); what only the emulator can do (switch the network) is asked
 # of virtual targets only, so those tests run on a virtual board whether or not --port is given.
 import json
+import os
 
 from scanmail.emulator.boards import BoardHandle
 from scanmail.host_tools.raw_repl import RawRepl
@@ -86,3 +87,77 @@ def open_target(request, target_id, state_dir, ip, tenant_state):
         return RealTarget(request.config.getoption("--port"),
                           request.config.getoption("--board-config"))
     return VirtualTarget(target_id[len("virtual-"):], state_dir, ip, tenant_state)
+
+
+def tool_target_ids(config, virtual_only=False):
+    """The boards the tool conformance checks run on: the board given by --port (it needs no
+    --board-config: the tools only use its serial port), else a virtual board per runtime."""
+    return target_ids(config, virtual_only)
+
+
+class VirtualToolBoard:
+    """A virtual board for the tools (no firmware installed): its port, and its flash on the host
+    to check what a tool did without asking the board."""
+
+    real = False
+
+    def __init__(self, runtime, state_dir, ip):
+        self.handle = BoardHandle("esp32-devkitc", runtime, state_dir, ip, fast=True)
+        self.handle.start()
+        self.port, self.runtime, self.info = self.handle.port, runtime, self.handle.info
+        self.flash_dir, self.state_dir = self.handle.flash_dir, self.handle.state_dir
+
+    def file_sha256(self, path):
+        """SHA-256 (hex) of the file at `path` (from the flash's root) or None if it is absent."""
+        import hashlib
+
+        full = os.path.join(self.flash_dir, path.lstrip("/"))
+        if not os.path.isfile(full):
+            return None
+        with open(full, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def exists(self, path):
+        return os.path.exists(os.path.join(self.flash_dir, path.lstrip("/")))
+
+    def set_network(self, **switches):
+        self.handle.set_network(**switches)
+
+    def close(self):
+        self.handle.stop()
+
+
+class RealToolBoard:
+    """A board on a serial port, for the tools: what a tool did is checked through scanmail's own
+    raw REPL (host_tools.raw_repl), opened only between the tools' runs (one program at a time
+    on a serial port)."""
+
+    real = True
+    runtime = "micropython"
+
+    def __init__(self, port):
+        self.port = port
+        self.info = {}
+
+    def _ask(self, code):
+        with RawRepl(self.port, read_timeout_s=30) as repl:
+            repl.enter()
+            return repl.exec(code).strip()
+
+    def file_sha256(self, path):
+        with RawRepl(self.port, read_timeout_s=30) as repl:
+            repl.enter()
+            return repl.sha256_of("/" + path.lstrip("/"))
+
+    def exists(self, path):
+        return self._ask("import os\ntry:\n    os.stat(%r)\n    print(1)\nexcept OSError:\n"
+                         "    print(0)\n" % ("/" + path.lstrip("/"))) == "1"
+
+    def close(self):
+        pass
+
+
+def open_tool_board(request, target_id, state_dir, ip):
+    if target_id.startswith("esp32@"):
+        return RealToolBoard(request.config.getoption("--port"))
+    return VirtualToolBoard(target_id[len("virtual-"):], state_dir, ip)
