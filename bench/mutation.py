@@ -71,6 +71,17 @@ MODULES = {
         "tests/firmware/test_tls_setup.py"]),
     "message_checks": ("firmware/message_checks.py", [
         "tests/firmware/test_message_refusals.py"]),
+    # The application's modules (firmware/app/).
+    "app.outbox": ("firmware/app/outbox.py", [
+        "tests/app/test_outbox.py", "tests/app/test_console.py"]),
+    "app.config_store": ("firmware/app/config_store.py", [
+        "tests/app/test_config_and_secrets.py", "tests/app/test_console.py"]),
+    "app.config_schema": ("firmware/app/config_schema.py", [
+        "tests/app/test_config_and_secrets.py", "tests/app/test_console.py"]),
+    "app.console_protocol": ("firmware/app/console_protocol.py", [
+        "tests/app/test_console.py"]),
+    "app.secret_store": ("firmware/app/secret_store.py", [
+        "tests/app/test_config_and_secrets.py"]),
 }
 
 # Each module's mutants are split into this many shards, each run in its own copy, so that the
@@ -87,6 +98,7 @@ SECURITY = {
     "message_checks": ("check_address", "_check_text", "check"),  # header injection
     "message": ("dot_stuff",),                                    # dot-stuffing
     "errors": ("__init__",),                                      # secret masking
+    "app.secret_store": ("fingerprint", "status"),                # secrets shown only masked
 }
 
 # One replacement per operator, as a careful reviewer would try (< for <=, - for +, ...), instead
@@ -190,6 +202,24 @@ def tool(name):
     return os.path.join(os.path.dirname(sys.executable), name)
 
 
+def compile_copy(repo, env, path, tests):
+    """Write the bytecode of everything in the copy but the mutated module, so that each mutant's
+    test run (which writes none: PYTHONDONTWRITEBYTECODE, as cosmic-ray sets it) compiles only
+    that module: pytest's rewritten test modules by collecting them once, the rest by compileall.
+    The mutated module keeps none, so a mutant can never be run from a stale one."""
+    writing = dict(env)
+    writing.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q"] + [p for p in PACKAGES + ("tests",)],
+                   cwd=repo, env=writing, capture_output=True)
+    subprocess.run(pytest_arguments() + ["--collect-only"] + list(tests), cwd=repo, env=writing,
+                   capture_output=True)
+    folder, module = os.path.split(os.path.join(repo, path))
+    cache = os.path.join(folder, "__pycache__")
+    for name in os.listdir(cache) if os.path.isdir(cache) else ():
+        if name.split(".")[0] == module[:-3]:
+            os.remove(os.path.join(cache, name))
+
+
 def run_module(name, work_dir, sample, seed, log, shard=0, shards=1, measured=None):
     """Mutate one module (its shard-th of `shards` parts) in its own copy; -> dict with the
     outcome of every mutant, or "error". `measured` (from measure()) selects each mutant's tests;
@@ -208,6 +238,7 @@ def run_module(name, work_dir, sample, seed, log, shard=0, shards=1, measured=No
                 command, (baseline.stdout + baseline.stderr)[-3000:])}
     else:
         baseline_s = measured["baseline_s"]
+        compile_copy(repo, env, path, tests)
         selection = os.path.join(root, "selection.json")
         with open(os.path.join(repo, path)) as f:
             source = f.read()
@@ -277,7 +308,8 @@ def collected(names, work_dir):
     """--report: module -> merged result, read back from the parts of a finished run."""
     results = {}
     for name in names:
-        parts = sorted(d for d in os.listdir(work_dir) if d.rsplit("-", 1)[0] == name)
+        parts = sorted(d for d in os.listdir(work_dir)
+                       if d.rsplit("-", 1)[0] == name and d.rsplit("-", 1)[-1].isdigit())
         if not parts:
             results[name] = {"error": "no part of %s in %s" % (name, work_dir)}
             continue
@@ -427,17 +459,27 @@ def main(argv=None):
         if not args.work_dir or not os.path.isdir(work_dir):
             parser.error("--report needs the --work-dir of a finished run")
         results = collected(names, work_dir)
-        seconds, jobs = None, None
+        seconds, jobs, cpu_seconds = None, None, None
         if os.path.exists(os.path.join(work_dir, "run.json")):
             with open(os.path.join(work_dir, "run.json")) as f:
                 run = json.load(f)
             seconds, jobs = run["seconds"], run["jobs"]
             args.every_test = run.get("every_test", False)
+            cpu_seconds = run.get("cpu_seconds")
     else:
         started = time.monotonic()
+        import resource
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         results = run_all(names, work_dir, args.sample, args.seed, args.jobs, log,
                           args.every_test)
         seconds, jobs = time.monotonic() - started, args.jobs
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        with open(os.path.join(work_dir, "run.json")) as f:
+            run = json.load(f)
+        run["cpu_seconds"] = cpu_seconds
+        with open(os.path.join(work_dir, "run.json"), "w") as f:
+            json.dump(run, f)
         if not args.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
 
@@ -480,6 +522,9 @@ def main(argv=None):
                                                    m["source"], m["mutant"]) for m in all_survivors],
            "stale_equivalents": stale, "seconds": None if seconds is None else round(seconds, 1),
            "jobs": jobs, "mutants_per_minute": None if not seconds else round(total * 60 / seconds, 2),
+           # CPU time of every process the run started, per mutant: the machine's other load
+           # does not change it, as it does the wall-clock rate above
+           "cpu_seconds_per_mutant": None if not cpu_seconds or not total else round(cpu_seconds / total, 2),
            "tests_per_mutant": "all" if args.every_test else "those running the changed line",
            "sample": args.sample or None}
     if args.json:
