@@ -73,20 +73,26 @@ MODULES = {
         "tests/firmware/test_message_refusals.py"]),
     # The application's modules (firmware/app/).
     "app.outbox": ("firmware/app/outbox.py", [
-        "tests/app/test_outbox.py", "tests/app/test_console.py"]),
+        "tests/app/test_outbox_states.py", "tests/app/test_outbox.py", "tests/app/test_console.py"]),
     "app.config_store": ("firmware/app/config_store.py", [
         "tests/app/test_config_and_secrets.py", "tests/app/test_console.py"]),
     "app.config_schema": ("firmware/app/config_schema.py", [
-        "tests/app/test_config_and_secrets.py", "tests/app/test_console.py"]),
-    "app.console_protocol": ("firmware/app/console_protocol.py", [
+        "tests/app/test_config_schema_limits.py", "tests/app/test_config_and_secrets.py",
         "tests/app/test_console.py"]),
+    "app.console_protocol": ("firmware/app/console_protocol.py", [
+        "tests/app/test_console_frames.py", "tests/app/test_console.py"]),
     "app.secret_store": ("firmware/app/secret_store.py", [
         "tests/app/test_config_and_secrets.py"]),
 }
 
+# Test units run for every mutant whose statement any unit runs: coverage.py cannot see what
+# their children ran, since each test kills its child (SIGKILL) before the child could save it.
+ALWAYS_RUN = ("tests/app/test_console.py",)
+
 # Each module's mutants are split into this many shards, each run in its own copy, so that the
 # big modules do not keep one job busy while the others are done (a performance knob only).
-SHARDS = {"smtp_protocol": 8, "mime_headers": 7, "methods": 3, "message": 2}
+SHARDS = {"smtp_protocol": 8, "mime_headers": 7, "methods": 3, "message": 2, "app.outbox": 4,
+          "app.config_schema": 4, "app.console_protocol": 2}
 
 # The security checks: every mutant inside these functions must be killed; one that cannot change
 # behaviour is listed as equivalent like any other, and the report counts those apart.
@@ -242,11 +248,45 @@ def run_module(name, work_dir, sample, seed, log, shard=0, shards=1, measured=No
         selection = os.path.join(root, "selection.json")
         with open(os.path.join(repo, path)) as f:
             source = f.read()
+        server_path = os.path.join(root, "pytest.sock")
+        server = start_server(repo, env, server_path, log)
+        if server and bench_module("mutation_select").ask_server(
+                server_path, pytest_arguments()[3:] + list(tests))[0] != 0:
+            log("the pytest server of %s fails the tests without a mutant: not used" % repo)
+            server.kill()
+            server.wait()
+            server = None
         with open(selection, "w") as f:
             json.dump({"path": path, "source": source, "units": list(tests),
-                       "lines": measured["lines"], "pytest": pytest_arguments()}, f)
+                       "lines": measured["lines"], "pytest": pytest_arguments(),
+                       "always": [t for t in tests if t in ALWAYS_RUN],
+                       "server": server_path if server else None}, f)
         command = " ".join(shlex.quote(a) for a in (
             sys.executable, os.path.join(REPO_ROOT, "bench", "mutation_select.py"), selection))
+    try:
+        return mutate(name, path, root, repo, env, command, baseline_s, started, sample, seed,
+                      shard, shards, log)
+    finally:
+        if measured is not None and server:
+            server.kill()
+            server.wait()
+
+
+def start_server(repo, env, path, log):
+    """bench/mutation_server.py for this copy, once it says it is ready; None if it will not
+    serve (each mutant's run then starts its own pytest)."""
+    server = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "bench", "mutation_server.py"),
+                               path], cwd=repo, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    if server.stdout.readline().strip() == "ready":
+        return server
+    server.kill()
+    log("no pytest server for %s: %s" % (repo, server.communicate()[1][-500:]))
+    return None
+
+
+def mutate(name, path, root, repo, env, command, baseline_s, started, sample, seed, shard, shards,
+           log):
     config = os.path.join(root, "cosmic-ray.toml")
     with open(config, "w") as f:
         f.write("[cosmic-ray]\nmodule-path = %s\ntimeout = %.1f\nexcluded-modules = []\n"

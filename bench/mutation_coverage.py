@@ -3,19 +3,18 @@
 # that each mutant runs only the units that execute the line it changed. Rule: a unit is counted
 # for a line whether the line ran in the pytest process or in any CPython child a test started
 # (the firmware tests run most cases in children), so leaving the other units out cannot let a
-# mutant survive that they would have killed; a line no unit is seen to run falls back to them all.
+# mutant survive that they would have killed; a line no unit is seen to run falls back to them all,
+# and a unit whose children are killed before they can save what they ran is always run.
 #
 # This file is copied next to a sitecustomize.py into a folder put first on PYTHONPATH for the
 # measuring run only: as a pytest plugin (-p mutation_coverage) it measures the pytest process and
 # names each test's unit in the environment; in every CPython child the sitecustomize calls
 # start_in_child(), which measures the child under the unit of the test that started it.
 import os
-import threading
 
 UNIT_VARIABLE = "SCANMAIL_MUTATION_UNIT"
 RC_VARIABLE = "COVERAGE_PROCESS_START"
 UNITS_VARIABLE = "SCANMAIL_MUTATION_UNITS"      # the units, one a line, in the order given
-_SAVE_EVERY_S = 0.2       # children are often killed at the end of their test: save as they run
 
 
 def rc_text(data_file, include):
@@ -29,16 +28,8 @@ def start_in_child():
     if not os.environ.get(RC_VARIABLE):
         return
     import coverage
-    cov = coverage.process_startup()
-    if cov is None:
-        return
-
-    def save_often():
-        event = threading.Event()
-        while not event.wait(_SAVE_EVERY_S):
-            cov.save()
-
-    threading.Thread(target=save_often, daemon=True).start()
+    coverage.process_startup()      # saved at exit (and on SIGTERM); a child killed with SIGKILL
+                                    # saves nothing: bench/mutation.py runs such units always
 
 
 def unit_of(nodeid, units):

@@ -5,11 +5,15 @@
 # to run the changed statement; a statement no unit was seen to run (or a change the source's
 # lines cannot place) runs every unit, as the run without selection would.
 #
+# The pytest run goes to the copy's bench/mutation_server.py when one answers (a pytest already
+# started, forked for each run), else this process becomes pytest.
+#
 #   python bench/mutation_select.py SELECTION.json       # cwd: the module's copy of the repo
 import ast
 import difflib
 import json
 import os
+import socket
 import sys
 
 
@@ -57,7 +61,28 @@ def units_for(selection, mutated_source):
         if not seen or "" in seen:
             return units
         wanted.update(seen)
+    wanted.update(selection.get("always", ()))
     return [u for u in units if u in wanted]
+
+
+def ask_server(path, args):
+    """Run pytest with `args` in bench/mutation_server.py's fork; -> (exit code, its output), or
+    (None, "") when no server answers (then this process runs pytest itself)."""
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(path)
+    except OSError:
+        return None, ""
+    with client:
+        client.sendall(json.dumps({"args": args}).encode() + b"\n")
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = client.recv(65536)
+            if not chunk:
+                return None, ""
+            reply += chunk
+    answer = json.loads(reply.decode())
+    return answer["code"], answer["output"]
 
 
 def main(argv):
@@ -66,12 +91,18 @@ def main(argv):
     with open(selection["path"]) as f:
         mutated = f.read()
     units = units_for(selection, mutated)
-    command = selection["pytest"] + units
     sys.stdout.write("mutation_select: %d of %d units: %s\n" % (len(units), len(selection["units"]),
                                                                 " ".join(units)))
     sys.stdout.flush()
+    if selection.get("server"):
+        code, output = ask_server(selection["server"], selection["pytest"][3:] + units)
+        if code in (0, 1):        # passed, or a test failed; anything else is run afresh below
+            sys.stdout.write(output)
+            sys.stdout.flush()
+            return code
+    command = selection["pytest"] + units
     os.execv(command[0], command)
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    sys.exit(main(sys.argv))
