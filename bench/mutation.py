@@ -75,14 +75,15 @@ MODULES = {
     "app.outbox": ("firmware/app/outbox.py", [
         "tests/app/test_outbox_states.py", "tests/app/test_outbox.py", "tests/app/test_console.py"]),
     "app.config_store": ("firmware/app/config_store.py", [
-        "tests/app/test_config_and_secrets.py", "tests/app/test_console.py"]),
+        "tests/app/test_config_store_and_fingerprints.py", "tests/app/test_config_and_secrets.py",
+        "tests/app/test_console.py"]),
     "app.config_schema": ("firmware/app/config_schema.py", [
         "tests/app/test_config_schema_limits.py", "tests/app/test_config_and_secrets.py",
         "tests/app/test_console.py"]),
     "app.console_protocol": ("firmware/app/console_protocol.py", [
         "tests/app/test_console_frames.py", "tests/app/test_console.py"]),
     "app.secret_store": ("firmware/app/secret_store.py", [
-        "tests/app/test_config_and_secrets.py"]),
+        "tests/app/test_config_store_and_fingerprints.py", "tests/app/test_config_and_secrets.py"]),
 }
 
 # Test units run for every mutant whose statement any unit runs: coverage.py cannot see what
