@@ -264,13 +264,19 @@ def run_module(name, work_dir, sample, seed, log, shard=0, shards=1, measured=No
                        "server": server_path if server else None}, f)
         command = " ".join(shlex.quote(a) for a in (
             sys.executable, os.path.join(REPO_ROOT, "bench", "mutation_select.py"), selection))
-    try:
-        return mutate(name, path, root, repo, env, command, baseline_s, started, sample, seed,
-                      shard, shards, log)
-    finally:
-        if measured is not None and server:
-            server.kill()
-            server.wait()
+    result = mutate(name, path, root, repo, env, command, baseline_s, started, sample, seed,
+                    shard, shards, log)
+    if measured is not None and server:
+        server.kill()
+        result["mutants_cpu_s"] = result.get("mutants_cpu_s", 0) + reap(server)[1]
+    return result
+
+
+def reap(proc):
+    """Wait for `proc` (a Popen) -> (exit status, CPU seconds of it and all it waited for)."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_utime + usage.ru_stime
 
 
 def start_server(repo, env, path, log):
@@ -307,14 +313,19 @@ def mutate(name, path, root, repo, env, command, baseline_s, started, sample, se
         keep_shard(session, shard, shards)
     log("%s (part %d of %d): baseline %.1f s, running its mutants" % (name, shard + 1, shards,
                                                                       baseline_s))
-    proc = subprocess.run([tool("cosmic-ray"), "exec", config, session], cwd=repo, env=env,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        return {"error": "cosmic-ray exec failed:\n%s" % proc.stderr[-3000:]}
+    exec_started = time.monotonic()
+    with open(os.path.join(root, "exec.err"), "w+") as errors:
+        proc = subprocess.Popen([tool("cosmic-ray"), "exec", config, session], cwd=repo, env=env,
+                                stdout=subprocess.DEVNULL, stderr=errors)
+        code, mutants_cpu_s = reap(proc)
+        errors.seek(0)
+        if code != 0:
+            return {"error": "cosmic-ray exec failed:\n%s" % errors.read()[-3000:]}
     seconds = time.monotonic() - started
     with open(os.path.join(root, "unit.json"), "w") as f:
-        json.dump({"seconds": seconds, "baseline_s": baseline_s}, f)
-    return collect(root, path)
+        json.dump({"seconds": seconds, "baseline_s": baseline_s,
+                   "mutants_s": time.monotonic() - exec_started}, f)
+    return dict(collect(root, path), mutants_cpu_s=mutants_cpu_s)
 
 
 def collect(root, path):
@@ -418,6 +429,7 @@ def run_all(names, work_dir, sample, seed, jobs, log, every_test=False):
         else:
             merged["mutants"] += part["mutants"]
             merged["seconds"] += part["seconds"]
+            merged["mutants_cpu_s"] = merged.get("mutants_cpu_s", 0) + part.get("mutants_cpu_s", 0)
     with open(os.path.join(work_dir, "run.json"), "w") as f:
         json.dump({"seconds": time.monotonic() - started, "jobs": jobs, "every_test": every_test}, f)
     return results
@@ -566,6 +578,10 @@ def main(argv=None):
            # CPU time of every process the run started, per mutant: the machine's other load
            # does not change it, as it does the wall-clock rate above
            "cpu_seconds_per_mutant": None if not cpu_seconds or not total else round(cpu_seconds / total, 2),
+           # the same without what each module's copy costs once (measuring, compiling, a
+           # baseline): what one more mutant costs
+           "mutant_cpu_seconds_per_mutant": round(sum(r.get("mutants_cpu_s", 0) for r in results.values())
+                                                  / total, 2) if total and not args.report else None,
            "tests_per_mutant": "all" if args.every_test else "those running the changed line",
            "sample": args.sample or None}
     if args.json:
