@@ -161,3 +161,102 @@ def open_tool_board(request, target_id, state_dir, ip):
     if target_id.startswith("esp32@"):
         return RealToolBoard(request.config.getoption("--port"))
     return VirtualToolBoard(target_id[len("virtual-"):], state_dir, ip)
+
+
+# -- the application's console on a board -------------------------------------------------------
+# Before the application starts on a board for the console suite, what an earlier run left there
+# goes (its configuration, outbox, logs and secrets), with the application's own modules.
+FRESH_APPLICATION = """
+import os
+from scanmail.firmware.board import open_board
+from scanmail.firmware.app.app_loop import open_nvs
+from scanmail.firmware.app.secret_store import SecretStore, NAMES
+def _rm(path):
+    try:
+        if os.stat(path)[0] & 0x4000:
+            for name in os.listdir(path):
+                _rm(path + '/' + name)
+            os.rmdir(path)
+        else:
+            os.remove(path)
+    except OSError:
+        pass
+_root = open_board().storage_root.rstrip('/')
+for _name in os.listdir(_root or '/'):
+    if _name.startswith('config.json') or _name == 'outbox' or _name.startswith('log.'):
+        _rm(_root + '/' + _name)
+_nvs = open_nvs()
+if _nvs is not None:
+    _secrets = SecretStore(_nvs)
+    for _name in NAMES:
+        _secrets.set(_name, '')
+print('fresh')
+"""
+
+
+class ApplicationBoard:
+    """A board running the scanner application, installed over its serial port as a user installs
+    it (host_tools.app_install, with the tenant's CA as /ca.der), started fresh, and a
+    ConsoleClient on the port. The same for a virtual board (`handle`, a started BoardHandle) and a
+    real one (only its port); `profile` is what its `info` must say (None: any)."""
+
+    def __init__(self, port, ca_der, handle=None, profile=None):
+        from scanmail.host_tools import app_install
+        from scanmail.host_tools.console_client import ConsoleClient, ConsoleError
+
+        self.port, self.handle, self.profile = port, handle, profile
+        self.real = handle is None
+        repl = RawRepl(port, read_timeout_s=60)
+        try:
+            repl.enter(soft_reset=True)
+            app_install.install(repl, extra=[(ca_der, "/ca.der")])
+            repl.exec(FRESH_APPLICATION, timeout_s=60)
+            repl.soft_reset_to_application()
+        finally:
+            repl.serial.close()
+        # the application's start line may have gone by while the REPL read the reboot: its
+        # first answer is the event that it runs (a request sent before it listens goes unread)
+        self.console = ConsoleClient(port, timeout_s=5)
+        for attempt in range(12):
+            try:
+                self.console.request("info")
+                break
+            except ConsoleError:
+                if attempt == 11:
+                    raise
+        self.console.timeout_s = 30
+
+    def request(self, cmd, **args):
+        return self.console.request(cmd, **args)
+
+    def interrupt(self):
+        """Ctrl-C on the serial line, as a terminal sends it: -> what the board printed until its
+        REPL prompt (the application stops and leaves the REPL)."""
+        seen = bytearray()
+        for _ in range(20):                       # one Ctrl-C may land between two awaits
+            self.console.serial.write(b"\x03")
+            for _ in range(20):
+                seen += self.console.serial.read(self.console.serial.in_waiting or 1)
+                if b">>> " in seen:
+                    return seen.decode("utf-8", "replace")
+        raise AssertionError("no REPL prompt after Ctrl-C; the board printed %r" % bytes(seen[-300:]))
+
+    def close(self):
+        self.console.close()
+        if self.handle is not None:
+            self.handle.stop()
+
+
+def open_application_board(request, target_id, state_dir, ip, tenant):
+    with open(tenant.ca_der_path, "rb") as f:
+        ca_der = f.read()
+    if target_id.startswith("esp32@"):
+        return ApplicationBoard(request.config.getoption("--port"), ca_der)
+    handle = BoardHandle("esp32-devkitc", target_id[len("virtual-"):], state_dir, ip,
+                         tenant_state=str(tenant.state_dir), fast=True)
+    handle.start()
+    try:
+        return ApplicationBoard(handle.port, ca_der, handle, "esp32-devkitc")
+    except BaseException:
+        handle.stop()
+        raise

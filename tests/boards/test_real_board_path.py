@@ -51,3 +51,27 @@ def test_the_conformance_checks_pass_on_a_board_given_by_its_serial_port(start_b
     passed = re.findall(r"^PASSED \S+::(\w+)\[esp32@(\S+)\]$", proc.stdout, re.M)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert sorted(passed) == sorted((name, board.port) for name in ON_ANY_BOARD), proc.stdout[-3000:]
+
+
+# What a lab network's DNS does for a real board (README.md, "Tests on a real board"): answer the
+# Microsoft host names with the address of the machine running the tests, where the tests' fake
+# tenant listens on ports 587 and 25. A virtual board's network reads the same answer from here.
+LAB_DNS = {"endpoints": {
+    "submission": {"hostname": "smtp.office365.com", "host": "127.0.0.1", "port": 587},
+    "mx": {"hostname": "contoso-com.mail.protection.outlook.com", "host": "127.0.0.1", "port": 25}}}
+
+
+def test_the_console_suite_passes_on_a_board_given_by_its_serial_port(start_board, tmp_path):
+    import json
+
+    lab = tmp_path / "lab-dns"
+    lab.mkdir()
+    (lab / "endpoints.json").write_text(json.dumps(LAB_DNS))
+    board = start_board("micropython", ip="127.0.0.71", tenant_state=str(lab), fast=True)
+    proc = pytest_run("-q", "-rA", "--port", board.port, "tests/boards/test_console_on_board.py")
+    passed = re.findall(r"^PASSED \S+::(\w+)\[esp32@(\S+)\]$", proc.stdout, re.M)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert sorted(passed) == sorted(
+        (name, board.port) for name in ("test_frames_commands_and_refusals_as_a_host_tool_sees_them",
+                                        "test_a_test_message_and_a_scan_reach_the_tenant",
+                                        "test_ctrl_c_stops_the_application_and_leaves_the_repl"))
