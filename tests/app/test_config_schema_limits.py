@@ -1,6 +1,6 @@
-# Every configuration key at the edges of what it allows, on both runtimes: the last value kept and
-# the first refused for each number and length, each choice, the address, host, address-book and
-# path forms, and the rules between keys. The limits are written here as the user is told them
+# Every configuration key at the edges of what it allows, on both runtimes: its default, the last
+# value kept and the first refused for each number and length, each choice, the address, host,
+# address-book and path forms, and the rules between keys. The limits are written here as the user is told them
 # (not read from firmware/app/config_schema.py), so a changed limit or a check that lets a wrong
 # value through fails here; a refusal must say what is allowed, in the words the console shows.
 import json
@@ -111,9 +111,23 @@ for changes in json.loads(%r):
     found = config_schema.check_whole(config)
     wholes.append(list(found) if found else None)
 out.append(wholes)
+first = config_schema.defaults()
+first["ntp_servers"].append("changed")
+first["address_book"]["x"] = "x@contoso.com"
+out.append(config_schema.defaults())
 print(json.dumps(out))
 """
 
+# what a new board starts with (each a copy: changing one board's list changes no other's)
+DEFAULTS = {
+    "method": "submission", "host": "", "port": 0, "tls": "", "auth": "", "username": "",
+    "timeout_s": 30, "sender": "", "address_book": {}, "default_destination": "",
+    "subject": "Scan from {device} {date} {time}",
+    "body": "{pages} page(s) scanned by {device} on {date} at {time}.", "file_type": "pdf",
+    "page_size": "a4", "quality": 80, "network": "auto", "wifi_ssid": "", "ip": "dhcp",
+    "gateway": "", "dns": [], "ntp_servers": ["pool.ntp.org"], "utc_offset_min": 0, "ca_path": "",
+    "max_age_s": 86400, "retry_base_s": 30, "keep_sent": False, "device_name": "",
+}
 MX_HOST = "contoso-com.mail.protection.outlook.com"
 WHOLE = [
     ({}, None),
@@ -139,8 +153,10 @@ for _ip in ("192.168.1.50", "192.168.1.50/24/1", "192.168.1.50/x", "bad_host/24"
 def test_each_key_keeps_its_last_allowed_value_and_refuses_the_first_beyond(run_firmware):
     out = json.loads(run_firmware(CHECK % (json.dumps([[k, v] for k, v, _ in CASES]),
                                            json.dumps([c for c, _ in WHOLE]))).strip().splitlines()[-1])
+    defaults = out.pop()
     wholes = out.pop()
     unknown = out.pop()
+    assert dict((k, defaults.get(k)) for k in DEFAULTS) == DEFAULTS
     wrong = []
     for (key, value, kept), got in zip(CASES, out):
         want = ["kept", value] if kept else [
