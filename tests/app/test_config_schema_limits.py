@@ -1,8 +1,9 @@
 # Every configuration key at the edges of what it allows, on both runtimes: its default, the last
 # value kept and the first refused for each number and length, each choice, the address, host,
-# address-book and path forms, and the rules between keys. The limits are written here as the user is told them
-# (not read from firmware/app/config_schema.py), so a changed limit or a check that lets a wrong
-# value through fails here; a refusal must say what is allowed, in the words the console shows.
+# address-book and path forms, and the rules between keys. The limits are written here as the user
+# is told them (not read from firmware/app/config_schema.py), so a changed limit or a check that
+# lets a wrong value through fails here; a refusal must say what is allowed, in the words the
+# console shows.
 import json
 
 HOST_WORDS = "a list of host names or IPv4 addresses"
