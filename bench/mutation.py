@@ -54,16 +54,17 @@ MODULES = {
         "tests/firmware/test_smtp_conversation.py", "tests/firmware/test_smtp_client.py",
         "tests/firmware/test_long_replies.py"]),
     "mime_headers": ("firmware/mime_headers.py", [
-        "tests/firmware/test_mime_writer.py",
+        "tests/firmware/test_mime_writer.py", "tests/firmware/test_mime_header_edges.py",
         "tests/firmware/test_methods_and_diagnosis.py::test_dates_match_the_email_package_on_both_runtimes"]),
     "message": ("firmware/message.py", [
         "tests/firmware/test_mime_writer.py", "tests/firmware/test_message_refusals.py",
+        "tests/firmware/test_declared_size.py",
         "tests/firmware/test_send_e2e.py::test_a_scan_cut_short_while_it_goes_by_bdat_is_not_delivered_and_says_so",
         "tests/firmware/test_send_e2e.py::test_a_scan_cut_short_while_it_goes_by_data_is_not_delivered_and_says_so"]),
     "methods": ("firmware/methods.py", [
         "tests/firmware/test_methods_and_diagnosis.py::test_settings",
         "tests/firmware/test_methods_and_diagnosis.py::test_ehlo_uses_the_board_name_or_an_address_literal_never_a_bare_ip",
-        "tests/firmware/test_settings_refusals.py"]),
+        "tests/firmware/test_settings_refusals.py", "tests/firmware/test_secret_forms.py"]),
     "errors": ("firmware/errors.py", [
         "tests/firmware/test_smtp_conversation.py", "tests/firmware/test_smtp_client.py",
         "tests/firmware/test_settings_refusals.py", "tests/firmware/test_tls_setup.py"]),
