@@ -184,6 +184,7 @@ def measure(name, work_dir):
                PYTHONDONTWRITEBYTECODE="1")
     env[mutation_coverage.RC_VARIABLE] = rc
     env[mutation_coverage.UNITS_VARIABLE] = "\n".join(tests)
+    env[mutation_coverage.ALWAYS_VARIABLE] = "\n".join(ALWAYS_RUN)
     env.pop(mutation_coverage.UNIT_VARIABLE, None)
     command = pytest_arguments() + ["-p", "mutation_coverage"] + list(tests)
     started = time.monotonic()

@@ -15,6 +15,7 @@ import os
 UNIT_VARIABLE = "SCANMAIL_MUTATION_UNIT"
 RC_VARIABLE = "COVERAGE_PROCESS_START"
 UNITS_VARIABLE = "SCANMAIL_MUTATION_UNITS"      # the units, one a line, in the order given
+ALWAYS_VARIABLE = "SCANMAIL_MUTATION_ALWAYS"    # units always run: their children not measured
 
 
 def rc_text(data_file, include):
@@ -41,12 +42,14 @@ def unit_of(nodeid, units):
 
 
 _cov = None
+_rc = None
 
 
 def pytest_configure(config):
-    global _cov
+    global _cov, _rc
     import coverage
-    _cov = coverage.Coverage(config_file=os.environ[RC_VARIABLE])
+    _rc = os.environ[RC_VARIABLE]
+    _cov = coverage.Coverage(config_file=_rc)
     _cov.start()
 
 
@@ -54,6 +57,12 @@ def pytest_runtest_protocol(item, nextitem):
     units = os.environ[UNITS_VARIABLE].splitlines()
     unit = unit_of(item.nodeid, units)
     os.environ[UNIT_VARIABLE] = unit
+    # the children of a unit that is always run are not measured: what they ran is not needed,
+    # and measuring slows a child that its test stops and waits for (a console told Ctrl-C)
+    if unit in os.environ.get(ALWAYS_VARIABLE, "").splitlines():
+        os.environ.pop(RC_VARIABLE, None)
+    else:
+        os.environ[RC_VARIABLE] = _rc
     _cov.switch_context(unit)
 
 
