@@ -22,6 +22,14 @@ for settings in json.loads(%r):
     prepared = methods.prepare(settings, NoName())
     out.append({"secrets": prepared["secrets"], "xoauth2": prepared.get("xoauth2"),
                 "ehlo_name": prepared["ehlo_name"]})
+defaults = methods.fill({"method": "submission", "username": "u@contoso.com", "password": "p"})
+out.append({"timeout_s": defaults["timeout_s"]})
+try:
+    methods.fill({"method": "submission", "username": "u@contoso.com", "password": "p",
+                  "ehlo_name": 5})
+    out.append(None)
+except methods.SMTPError as e:
+    out.append([e.kind, e.field])
 print(json.dumps(out))
 """
 
@@ -37,6 +45,10 @@ def b64(data):
 
 def test_every_form_of_a_secret_is_masked_and_xoauth2_sends_the_blob(run_firmware):
     out = json.loads(run_firmware(RUN % json.dumps(CASES)).strip().splitlines()[-1])
+    refused = out.pop()
+    defaults = out.pop()
+    # the default wait for a server is 30 s; an EHLO name that is not text is a settings refusal
+    assert defaults == {"timeout_s": 30} and refused == ["settings", "ehlo_name"]
     plain = b"\0scanner@contoso.com\0Scanner-Pass-1"
     blob = b"user=scanner@contoso.com\x01auth=Bearer tok-123\x01\x01"
     assert out[0]["secrets"] == ["Scanner-Pass-1", b64(b"Scanner-Pass-1"), b64(plain)]
