@@ -489,6 +489,11 @@ def is_security(name, mutant):
 
 
 def main(argv=None):
+    # A shell starts a background job with SIGINT ignored, and an ignored signal stays ignored in
+    # every program started below: the console tests' board children would then not stop on the
+    # Ctrl-C their test sends. Their tests must see the signal as a user's terminal delivers it.
+    import signal
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = argparse.ArgumentParser(
         description="Mutation testing of the firmware's protocol and safety modules (cosmic-ray).",
         epilog="examples:\n  .venv/bin/python bench/mutation.py --json\n"
