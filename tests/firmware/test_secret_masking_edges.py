@@ -17,6 +17,8 @@ CASES = [
     ("535 5.7.3 P a s s ! ~ @ Z [ ` { } W o r d - 1 rejected", [PASSWORD],
      "535 5.7.3 [redacted] rejected"),
     ("535 5.7.3 Pass!~@Z[`{}Wo rd-1", [PASSWORD], "535 5.7.3 [redacted]"),
+    ("535 abc-secret-9 no", ["ABC-Secret-9"], "535 [redacted] no"),
+    ("535 ABC-SECRET-9 no", ["abc-secret-9"], "535 [redacted] no"),
     # resembling is not being: one character off at each edge of the ranges
     ("535 pass!}@z[`{}word-1", [PASSWORD], "535 pass!}@z[`{}word-1"),
     ("535 pass ~@z[`{}word-1", [PASSWORD], "535 pass ~@z[`{}word-1"),
