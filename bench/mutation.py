@@ -14,9 +14,16 @@
 #   .venv/bin/python bench/mutation.py --sample 5 --seed 1    # five mutants per module, seeded
 #   .venv/bin/python bench/mutation.py --survivors            # also print each survivor's diff
 #
+#   .venv/bin/python bench/mutation.py --every-test ...      # no selection: each mutant runs all
+#                                                             # its module's tests (the old way)
+#
 # Each module runs in its own copy of the repository (under --work-dir), where cosmic-ray mutates
 # the file in place; PYTHONPATH points `scanmail.firmware` at the copy, so the tests (and the
-# CPython children they start) import the mutant while the checkout stays untouched.
+# CPython children they start) import the mutant while the checkout stays untouched. Before its
+# mutants run, each module's tests run once under coverage.py (bench/mutation_coverage.py: this is
+# also the run that proves they pass without a mutant); each mutant then runs only the test units
+# that execute the statement it changed (bench/mutation_select.py). The figures are the same as
+# with --every-test; only the time differs ("mutants_per_minute" in --json).
 import argparse
 import json
 import os
@@ -47,28 +54,47 @@ MODULES = {
         "tests/firmware/test_smtp_conversation.py", "tests/firmware/test_smtp_client.py",
         "tests/firmware/test_long_replies.py"]),
     "mime_headers": ("firmware/mime_headers.py", [
-        "tests/firmware/test_mime_writer.py",
+        "tests/firmware/test_mime_writer.py", "tests/firmware/test_mime_header_edges.py",
         "tests/firmware/test_methods_and_diagnosis.py::test_dates_match_the_email_package_on_both_runtimes"]),
     "message": ("firmware/message.py", [
         "tests/firmware/test_mime_writer.py", "tests/firmware/test_message_refusals.py",
+        "tests/firmware/test_declared_size.py",
         "tests/firmware/test_send_e2e.py::test_a_scan_cut_short_while_it_goes_by_bdat_is_not_delivered_and_says_so",
         "tests/firmware/test_send_e2e.py::test_a_scan_cut_short_while_it_goes_by_data_is_not_delivered_and_says_so"]),
     "methods": ("firmware/methods.py", [
         "tests/firmware/test_methods_and_diagnosis.py::test_settings",
         "tests/firmware/test_methods_and_diagnosis.py::test_ehlo_uses_the_board_name_or_an_address_literal_never_a_bare_ip",
-        "tests/firmware/test_settings_refusals.py"]),
+        "tests/firmware/test_settings_refusals.py", "tests/firmware/test_secret_forms.py"]),
     "errors": ("firmware/errors.py", [
-        "tests/firmware/test_smtp_conversation.py", "tests/firmware/test_smtp_client.py",
+        "tests/firmware/test_secret_masking_edges.py", "tests/firmware/test_smtp_conversation.py", "tests/firmware/test_smtp_client.py",
         "tests/firmware/test_settings_refusals.py", "tests/firmware/test_tls_setup.py"]),
     "tls_setup": ("firmware/tls_setup.py", [
         "tests/firmware/test_tls_setup.py"]),
     "message_checks": ("firmware/message_checks.py", [
         "tests/firmware/test_message_refusals.py"]),
+    # The application's modules (firmware/app/).
+    "app.outbox": ("firmware/app/outbox.py", [
+        "tests/app/test_outbox_states.py", "tests/app/test_outbox.py", "tests/app/test_console.py"]),
+    "app.config_store": ("firmware/app/config_store.py", [
+        "tests/app/test_config_store_and_fingerprints.py", "tests/app/test_config_and_secrets.py",
+        "tests/app/test_console.py"]),
+    "app.config_schema": ("firmware/app/config_schema.py", [
+        "tests/app/test_config_schema_limits.py", "tests/app/test_config_and_secrets.py",
+        "tests/app/test_console.py"]),
+    "app.console_protocol": ("firmware/app/console_protocol.py", [
+        "tests/app/test_console_frames.py", "tests/app/test_console.py"]),
+    "app.secret_store": ("firmware/app/secret_store.py", [
+        "tests/app/test_config_store_and_fingerprints.py", "tests/app/test_config_and_secrets.py"]),
 }
+
+# Test units run for every mutant whose statement any unit runs: coverage.py cannot see what
+# their children ran, since each test kills its child (SIGKILL) before the child could save it.
+ALWAYS_RUN = ("tests/app/test_console.py",)
 
 # Each module's mutants are split into this many shards, each run in its own copy, so that the
 # big modules do not keep one job busy while the others are done (a performance knob only).
-SHARDS = {"smtp_protocol": 8, "mime_headers": 7, "methods": 3, "message": 2}
+SHARDS = {"smtp_protocol": 8, "mime_headers": 7, "methods": 3, "message": 2, "app.outbox": 4,
+          "app.config_schema": 4, "app.console_protocol": 2}
 
 # The security checks: every mutant inside these functions must be killed; one that cannot change
 # behaviour is listed as equivalent like any other, and the report counts those apart.
@@ -80,6 +106,7 @@ SECURITY = {
     "message_checks": ("check_address", "_check_text", "check"),  # header injection
     "message": ("dot_stuff",),                                    # dot-stuffing
     "errors": ("__init__",),                                      # secret masking
+    "app.secret_store": ("fingerprint", "status"),                # secrets shown only masked
 }
 
 # One replacement per operator, as a careful reviewer would try (< for <=, - for +, ...), instead
@@ -93,6 +120,16 @@ EXCLUDED_OPERATORS = [
     r"core/Replace(Binary|Comparison)Operator_(?!(%s)$)" % "|".join(KEPT_REPLACEMENTS),
     r"core/Variable(Replacer|Inserter)",
 ]
+
+
+def bench_module(name):
+    """A module of bench/ (bench/ is not a package, nor on the path of a test that loads this)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "bench_" + name, os.path.join(REPO_ROOT, "bench", name + ".py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_copy(work_dir, name):
@@ -116,28 +153,160 @@ def make_copy(work_dir, name):
     return root, repo, imports
 
 
+def pytest_arguments():
+    return [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-k", CPYTHON_ONLY]
+
+
 def test_command(tests):
-    return " ".join([shlex.quote(sys.executable), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                     "-k", shlex.quote(CPYTHON_ONLY)] + [shlex.quote(t) for t in tests])
+    return " ".join(shlex.quote(a) for a in pytest_arguments() + list(tests))
+
+
+def measure(name, work_dir):
+    """Run the module's tests once, under coverage.py, in a copy of their own: -> {"baseline_s",
+    "lines": {line: [unit, ...]}} (the units that ran each line of the module; "" for a line run
+    before any test, at import), or {"error"} when the tests fail without a mutant."""
+    import coverage
+
+    path, tests = MODULES[name]
+    root, repo, imports = make_copy(work_dir, "%s-coverage" % name)
+    measuring = os.path.join(root, "coverage-import")
+    os.makedirs(measuring)
+    shutil.copy(os.path.join(REPO_ROOT, "bench", "mutation_coverage.py"), measuring)
+    with open(os.path.join(measuring, "sitecustomize.py"), "w") as f:
+        f.write("import mutation_coverage\nmutation_coverage.start_in_child()\n")
+    mutation_coverage = bench_module("mutation_coverage")
+    rc = os.path.join(root, "coverage.rc")
+    data_file = os.path.join(root, "coverage-data", ".coverage")
+    os.makedirs(os.path.dirname(data_file))
+    with open(rc, "w") as f:
+        f.write(mutation_coverage.rc_text(data_file, "*/" + path))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([measuring, imports]), CI="true",
+               PYTHONDONTWRITEBYTECODE="1")
+    env[mutation_coverage.RC_VARIABLE] = rc
+    env[mutation_coverage.UNITS_VARIABLE] = "\n".join(tests)
+    env[mutation_coverage.ALWAYS_VARIABLE] = "\n".join(ALWAYS_RUN)
+    env.pop(mutation_coverage.UNIT_VARIABLE, None)
+    # the units always run are not measured (what they run is not needed, and tracing slows the
+    # board children their tests stop and wait for): they only show they pass without a mutant
+    measured_units = [t for t in tests if t not in ALWAYS_RUN]
+    plain_units = [t for t in tests if t in ALWAYS_RUN]
+    started = time.monotonic()
+    for units, extra, run_env in ((measured_units, ["-p", "mutation_coverage"], env),
+                                  (plain_units, [], dict(env, PYTHONPATH=imports))):
+        if not units:
+            continue
+        run_env = dict(run_env)
+        if not extra:
+            run_env.pop(mutation_coverage.RC_VARIABLE, None)
+        proc = subprocess.run(pytest_arguments() + extra + units, cwd=repo, env=run_env,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            return {"error": "the tests fail without any mutant (%s):\n%s" % (
+                test_command(units), (proc.stdout + proc.stderr)[-3000:])}
+    baseline_s = time.monotonic() - started
+    lines = {}
+    for name_of_file in os.listdir(os.path.dirname(data_file)):   # one per process measured
+        data = coverage.CoverageData(os.path.join(os.path.dirname(data_file), name_of_file))
+        data.read()
+        for measured in data.measured_files():
+            if not measured.replace(os.sep, "/").endswith("/" + path):
+                continue
+            for line, contexts in data.contexts_by_lineno(measured).items():
+                lines.setdefault(str(line), set()).update(contexts)
+    if not lines:
+        return {"error": "coverage.py saw no line of %s run by its tests" % path}
+    return {"baseline_s": baseline_s, "lines": dict((k, sorted(v)) for k, v in lines.items())}
 
 
 def tool(name):
     return os.path.join(os.path.dirname(sys.executable), name)
 
 
-def run_module(name, work_dir, sample, seed, log, shard=0, shards=1):
+def compile_copy(repo, env, path, tests):
+    """Write the bytecode of everything in the copy but the mutated module, so that each mutant's
+    test run (which writes none: PYTHONDONTWRITEBYTECODE, as cosmic-ray sets it) compiles only
+    that module: pytest's rewritten test modules by collecting them once, the rest by compileall.
+    The mutated module keeps none, so a mutant can never be run from a stale one."""
+    writing = dict(env)
+    writing.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "compileall", "-q"] + [p for p in PACKAGES + ("tests",)],
+                   cwd=repo, env=writing, capture_output=True)
+    subprocess.run(pytest_arguments() + ["--collect-only"] + list(tests), cwd=repo, env=writing,
+                   capture_output=True)
+    folder, module = os.path.split(os.path.join(repo, path))
+    cache = os.path.join(folder, "__pycache__")
+    for name in os.listdir(cache) if os.path.isdir(cache) else ():
+        if name.split(".")[0] == module[:-3]:
+            os.remove(os.path.join(cache, name))
+
+
+def run_module(name, work_dir, sample, seed, log, shard=0, shards=1, measured=None):
     """Mutate one module (its shard-th of `shards` parts) in its own copy; -> dict with the
-    outcome of every mutant, or "error"."""
+    outcome of every mutant, or "error". `measured` (from measure()) selects each mutant's tests;
+    without it every mutant runs all the module's tests."""
     path, tests = MODULES[name]
     root, repo, imports = make_copy(work_dir, "%s-%d" % (name, shard))
     env = dict(os.environ, PYTHONPATH=imports, CI="true", PYTHONDONTWRITEBYTECODE="1")
-    command = test_command(tests)
     started = time.monotonic()
-    baseline = subprocess.run(shlex.split(command), cwd=repo, env=env, capture_output=True, text=True)
-    baseline_s = time.monotonic() - started
-    if baseline.returncode != 0:
-        return {"error": "the tests fail without any mutant (%s):\n%s" % (
-            command, (baseline.stdout + baseline.stderr)[-3000:])}
+    if measured is None:
+        command = test_command(tests)
+        baseline = subprocess.run(shlex.split(command), cwd=repo, env=env, capture_output=True,
+                                  text=True)
+        baseline_s = time.monotonic() - started
+        if baseline.returncode != 0:
+            return {"error": "the tests fail without any mutant (%s):\n%s" % (
+                command, (baseline.stdout + baseline.stderr)[-3000:])}
+    else:
+        baseline_s = measured["baseline_s"]
+        compile_copy(repo, env, path, tests)
+        selection = os.path.join(root, "selection.json")
+        with open(os.path.join(repo, path)) as f:
+            source = f.read()
+        server_path = os.path.join(root, "pytest.sock")
+        server = start_server(repo, env, server_path, log)
+        if server and bench_module("mutation_select").ask_server(
+                server_path, pytest_arguments()[3:] + list(tests))[0] != 0:
+            log("the pytest server of %s fails the tests without a mutant: not used" % repo)
+            server.kill()
+            server.wait()
+            server = None
+        with open(selection, "w") as f:
+            json.dump({"path": path, "source": source, "units": list(tests),
+                       "lines": measured["lines"], "pytest": pytest_arguments(),
+                       "always": [t for t in tests if t in ALWAYS_RUN],
+                       "server": server_path if server else None}, f)
+        command = " ".join(shlex.quote(a) for a in (
+            sys.executable, os.path.join(REPO_ROOT, "bench", "mutation_select.py"), selection))
+    result = mutate(name, path, root, repo, env, command, baseline_s, started, sample, seed,
+                    shard, shards, log)
+    if measured is not None and server:
+        server.kill()
+        result["mutants_cpu_s"] = result.get("mutants_cpu_s", 0) + reap(server)[1]
+    return result
+
+
+def reap(proc):
+    """Wait for `proc` (a Popen) -> (exit status, CPU seconds of it and all it waited for)."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_utime + usage.ru_stime
+
+
+def start_server(repo, env, path, log):
+    """bench/mutation_server.py for this copy, once it says it is ready; None if it will not
+    serve (each mutant's run then starts its own pytest)."""
+    server = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "bench", "mutation_server.py"),
+                               path], cwd=repo, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    if server.stdout.readline().strip() == "ready":
+        return server
+    server.kill()
+    log("no pytest server for %s: %s" % (repo, server.communicate()[1][-500:]))
+    return None
+
+
+def mutate(name, path, root, repo, env, command, baseline_s, started, sample, seed, shard, shards,
+           log):
     config = os.path.join(root, "cosmic-ray.toml")
     with open(config, "w") as f:
         f.write("[cosmic-ray]\nmodule-path = %s\ntimeout = %.1f\nexcluded-modules = []\n"
@@ -157,14 +326,19 @@ def run_module(name, work_dir, sample, seed, log, shard=0, shards=1):
         keep_shard(session, shard, shards)
     log("%s (part %d of %d): baseline %.1f s, running its mutants" % (name, shard + 1, shards,
                                                                       baseline_s))
-    proc = subprocess.run([tool("cosmic-ray"), "exec", config, session], cwd=repo, env=env,
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        return {"error": "cosmic-ray exec failed:\n%s" % proc.stderr[-3000:]}
+    exec_started = time.monotonic()
+    with open(os.path.join(root, "exec.err"), "w+") as errors:
+        proc = subprocess.Popen([tool("cosmic-ray"), "exec", config, session], cwd=repo, env=env,
+                                stdout=subprocess.DEVNULL, stderr=errors)
+        code, mutants_cpu_s = reap(proc)
+        errors.seek(0)
+        if code != 0:
+            return {"error": "cosmic-ray exec failed:\n%s" % errors.read()[-3000:]}
     seconds = time.monotonic() - started
     with open(os.path.join(root, "unit.json"), "w") as f:
-        json.dump({"seconds": seconds, "baseline_s": baseline_s}, f)
-    return collect(root, path)
+        json.dump({"seconds": seconds, "baseline_s": baseline_s,
+                   "mutants_s": time.monotonic() - exec_started}, f)
+    return dict(collect(root, path), mutants_cpu_s=mutants_cpu_s)
 
 
 def collect(root, path):
@@ -199,7 +373,8 @@ def collected(names, work_dir):
     """--report: module -> merged result, read back from the parts of a finished run."""
     results = {}
     for name in names:
-        parts = sorted(d for d in os.listdir(work_dir) if d.rsplit("-", 1)[0] == name)
+        parts = sorted(d for d in os.listdir(work_dir)
+                       if d.rsplit("-", 1)[0] == name and d.rsplit("-", 1)[-1].isdigit())
         if not parts:
             results[name] = {"error": "no part of %s in %s" % (name, work_dir)}
             continue
@@ -245,14 +420,20 @@ def keep_shard(session, shard, shards):
                                                       worker_outcome=WorkerOutcome.SKIPPED))
 
 
-def run_all(names, work_dir, sample, seed, jobs, log):
+def run_all(names, work_dir, sample, seed, jobs, log, every_test=False):
     """Every module, its shards spread over `jobs` workers; -> module -> merged result."""
     started = time.monotonic()
     units = [(name, shard, 1 if sample else SHARDS.get(name, 1))
              for name in names for shard in range(1 if sample else SHARDS.get(name, 1))]
     with ThreadPoolExecutor(max(1, jobs)) as pool:
-        parts = list(pool.map(lambda unit: run_module(unit[0], work_dir, sample, seed, log,
-                                                      unit[1], unit[2]), units))
+        measured = {}
+        if not every_test:
+            log("measuring which tests run each line: %s" % " ".join(names))
+            measured = dict(zip(names, pool.map(lambda name: measure(name, work_dir), names)))
+        parts = list(pool.map(lambda unit: (
+            measured[unit[0]] if "error" in measured.get(unit[0], {}) else
+            run_module(unit[0], work_dir, sample, seed, log, unit[1], unit[2],
+                       measured.get(unit[0]))), units))
     results = {}
     for (name, _, _), part in zip(units, parts):
         merged = results.setdefault(name, {"mutants": [], "seconds": 0.0})
@@ -261,8 +442,9 @@ def run_all(names, work_dir, sample, seed, jobs, log):
         else:
             merged["mutants"] += part["mutants"]
             merged["seconds"] += part["seconds"]
+            merged["mutants_cpu_s"] = merged.get("mutants_cpu_s", 0) + part.get("mutants_cpu_s", 0)
     with open(os.path.join(work_dir, "run.json"), "w") as f:
-        json.dump({"seconds": time.monotonic() - started, "jobs": jobs}, f)
+        json.dump({"seconds": time.monotonic() - started, "jobs": jobs, "every_test": every_test}, f)
     return results
 
 
@@ -307,6 +489,11 @@ def is_security(name, mutant):
 
 
 def main(argv=None):
+    # A shell starts a background job with SIGINT ignored, and an ignored signal stays ignored in
+    # every program started below: the console tests' board children would then not stop on the
+    # Ctrl-C their test sends. Their tests must see the signal as a user's terminal delivers it.
+    import signal
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = argparse.ArgumentParser(
         description="Mutation testing of the firmware's protocol and safety modules (cosmic-ray).",
         epilog="examples:\n  .venv/bin/python bench/mutation.py --json\n"
@@ -323,6 +510,10 @@ def main(argv=None):
     parser.add_argument("--seed", default="0", help="seed of --sample (default 0)")
     parser.add_argument("--work-dir", help="where the copies go (default: a temporary folder)")
     parser.add_argument("--survivors", action="store_true", help="print each survivor's diff")
+    parser.add_argument("--every-test", action="store_true",
+                        help="run all of a module's tests for each mutant, not only those that "
+                             "run the changed line (same figures, slower: the anchor of the "
+                             "selection's speed-up)")
     parser.add_argument("--report", action="store_true",
                         help="run nothing: report the finished run in --work-dir again (after "
                              "bench/mutation_equivalents.toml changed)")
@@ -339,15 +530,27 @@ def main(argv=None):
         if not args.work_dir or not os.path.isdir(work_dir):
             parser.error("--report needs the --work-dir of a finished run")
         results = collected(names, work_dir)
-        seconds, jobs = None, None
+        seconds, jobs, cpu_seconds = None, None, None
         if os.path.exists(os.path.join(work_dir, "run.json")):
             with open(os.path.join(work_dir, "run.json")) as f:
                 run = json.load(f)
             seconds, jobs = run["seconds"], run["jobs"]
+            args.every_test = run.get("every_test", False)
+            cpu_seconds = run.get("cpu_seconds")
     else:
         started = time.monotonic()
-        results = run_all(names, work_dir, args.sample, args.seed, args.jobs, log)
+        import resource
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        results = run_all(names, work_dir, args.sample, args.seed, args.jobs, log,
+                          args.every_test)
         seconds, jobs = time.monotonic() - started, args.jobs
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        with open(os.path.join(work_dir, "run.json")) as f:
+            run = json.load(f)
+        run["cpu_seconds"] = cpu_seconds
+        with open(os.path.join(work_dir, "run.json"), "w") as f:
+            json.dump(run, f)
         if not args.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
 
@@ -389,13 +592,22 @@ def main(argv=None):
            "survivors": ["%s:%d %s: %s -> %s" % (m["module"], m["line"], m["function"],
                                                    m["source"], m["mutant"]) for m in all_survivors],
            "stale_equivalents": stale, "seconds": None if seconds is None else round(seconds, 1),
-           "jobs": jobs,
+           "jobs": jobs, "mutants_per_minute": None if not seconds else round(total * 60 / seconds, 2),
+           # CPU time of every process the run started, per mutant: the machine's other load
+           # does not change it, as it does the wall-clock rate above
+           "cpu_seconds_per_mutant": None if not cpu_seconds or not total else round(cpu_seconds / total, 2),
+           # the same without what each module's copy costs once (measuring, compiling, a
+           # baseline): what one more mutant costs
+           "mutant_cpu_seconds_per_mutant": round(sum(r.get("mutants_cpu_s", 0) for r in results.values())
+                                                  / total, 2) if total and not args.report else None,
+           "tests_per_mutant": "all" if args.every_test else "those running the changed line",
            "sample": args.sample or None}
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
-    print("mutation testing of the firmware (cosmic-ray, tests on CPython), %s s on %s jobs"
-          % ("?" if seconds is None else "%.0f" % seconds, jobs))
+    print("mutation testing of the firmware (cosmic-ray, tests on CPython), %s s on %s jobs, "
+          "%s mutants a minute (%s)" % ("?" if seconds is None else "%.0f" % seconds, jobs,
+                                        out["mutants_per_minute"], out["tests_per_mutant"]))
     print("%-16s %8s %8s %11s %9s %8s" % ("module", "mutants", "killed", "equivalent", "survived",
                                            "job-s"))
     for name in names:

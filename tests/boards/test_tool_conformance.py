@@ -15,23 +15,51 @@ import time
 
 import pytest
 
-from scanmail.emulator.boards import BoardHandle
+from tests.boards.targets import open_tool_board, tool_target_ids
 
 BIN = os.path.dirname(sys.executable)
 MPREMOTE, RSHELL, MPYTOOL = (os.path.join(BIN, tool) for tool in ("mpremote", "rshell", "mpytool"))
-RUNTIMES = ("micropython", "cpython")
 PARTITION = 2 * 1024 * 1024  # filesystem_bytes of esp32-devkitc
 BLOCK = 4096
 
 
-@pytest.fixture(scope="module", params=RUNTIMES)
-def board(request, tmp_path_factory):
-    ip = "127.0.0.%d" % (60 + RUNTIMES.index(request.param))
-    handle = BoardHandle("esp32-devkitc", request.param, str(tmp_path_factory.mktemp("conformance") / "board"),
-                         ip, fast=True)
-    handle.start()
-    yield handle
-    handle.stop()
+def pytest_generate_tests(metafunc):
+    # `board`: the board given by --port, else a virtual board per runtime; `virtual_board`: the
+    # checks that need what only the emulator has (its supervisor's log, its network switches, a
+    # filler that knows the virtual flash) run on a virtual board whether or not --port is given.
+    for name, virtual_only in (("tool_target_id", False), ("virtual_tool_target_id", True)):
+        chosen = [m for m in metafunc.definition.iter_markers("parametrize") if m.args[0] == name]
+        if name in metafunc.fixturenames and not chosen:
+            metafunc.parametrize(name, tool_target_ids(metafunc.config, virtual_only), scope="module")
+
+
+@pytest.fixture(scope="module")
+def boards(request, tmp_path_factory):
+    """target id -> its board, each opened once for the module."""
+    opened = {}
+
+    def open_board(target_id):
+        if target_id not in opened:
+            index = len(opened)
+            state = str(tmp_path_factory.mktemp("conformance") / "board")
+            opened[target_id] = open_tool_board(request, target_id, state, "127.0.0.%d" % (60 + index))
+        return opened[target_id]
+
+    try:
+        yield open_board
+    finally:
+        for board in opened.values():
+            board.close()
+
+
+@pytest.fixture
+def board(boards, tool_target_id):
+    return boards(tool_target_id)
+
+
+@pytest.fixture
+def virtual_board(boards, virtual_tool_target_id):
+    return boards(virtual_tool_target_id)
 
 
 def run(tool, *args, timeout=60, cwd=None):
@@ -60,9 +88,8 @@ def wait_for(condition, what, limit_s=60):
         time.sleep(0.05)
 
 
-def flash_file(board, name):
-    with open(os.path.join(board.flash_dir, name), "rb") as f:
-        return f.read()
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
 
 
 # -- mpremote ------------------------------------------------------------------------------------------
@@ -72,7 +99,7 @@ def test_mpremote_file_commands(board, tmp_path):
     out = mpremote(board, "mkdir", ":docs", "+", "cp", str(tmp_path / "up.bin"), ":docs/up.bin",
                    "+", "touch", ":docs/empty.txt", "+", "ls", ":docs", "+", "sha256sum", ":docs/up.bin",
                    "+", "tree", ":", "+", "cp", ":docs/up.bin", str(tmp_path / "down.bin"))
-    assert flash_file(board, "docs/up.bin") == data
+    assert board.file_sha256("docs/up.bin") == sha256(data)      # as the board holds it
     assert (tmp_path / "down.bin").read_bytes() == data
     listing = {line.split()[-1]: int(line.split()[0]) for line in out.splitlines() if re.match(r"^\s+\d+ ", line)}
     assert listing == {"up.bin": len(data), "empty.txt": 0}
@@ -85,12 +112,12 @@ def test_mpremote_file_commands(board, tmp_path):
     assert mpremote(board, "cat", ":note.txt").replace("\r\n", "\n") == "first line\nsecond line\n"
 
     mpremote(board, "rm", ":docs/up.bin", "+", "rm", ":docs/empty.txt", "+", "rmdir", ":docs", "+", "rm", ":note.txt")
-    assert not os.path.exists(os.path.join(board.flash_dir, "docs"))
+    assert not board.exists("docs")
     assert "note.txt" not in mpremote(board, "ls", ":")
 
 
-def test_mpremote_df_shows_the_profiles_partition(board):
-    out = mpremote(board, "df")
+def test_mpremote_df_shows_the_profiles_partition(virtual_board):
+    out = mpremote(virtual_board, "df")
     root = [line.split() for line in out.splitlines() if line.endswith(" /")][0]
     size, used, avail = int(root[1]), int(root[2]), int(root[3])
     assert size == PARTITION and used + avail == size and used % BLOCK == 0 and 0 < used < 16 * BLOCK
@@ -187,7 +214,8 @@ def test_mpremote_repl_driven_through_a_terminal(board):
         os.close(fd)
 
 
-def test_mpremote_soft_reset_reset_and_romfs_query(board):
+def test_mpremote_soft_reset_reset_and_romfs_query(virtual_board):
+    board = virtual_board
     out = mpremote(board, "exec", "import builtins\nbuiltins.marker = 1", "+", "soft-reset",
                    "+", "eval", "hasattr(__import__('builtins'), 'marker')")
     assert out.strip() == "False"
@@ -208,13 +236,13 @@ def test_rshell_ls_cp_cat_rm_and_repl(board, tmp_path):
     # one rshell session runs a file of commands (each rshell start costs a connection handshake)
     (tmp_path / "commands").write_text(
         "cp %s /pyboard/r.txt\nls /pyboard\ncat /pyboard/r.txt\nrm /pyboard/r.txt\nls /pyboard\n" % (tmp_path / "r.txt"))
-    with open(os.path.join(board.flash_dir, "keep.txt"), "w") as f:
-        f.write("stays")
+    (tmp_path / "keep.txt").write_text("stays")
+    mpremote(board, "cp", str(tmp_path / "keep.txt"), ":keep.txt")
     out = run(RSHELL, "--quiet", "-p", board.port, "-f", str(tmp_path / "commands"))
-    os.remove(os.path.join(board.flash_dir, "keep.txt"))
+    mpremote(board, "rm", ":keep.txt")
     first_ls, cat, second_ls = [line.split() for line in out.splitlines() if line.strip()][-3:]
     assert sorted(first_ls) == ["keep.txt", "r.txt"] and cat == ["from", "rshell"] and second_ls == ["keep.txt"]
-    assert not os.path.exists(os.path.join(board.flash_dir, "r.txt"))
+    assert not board.exists("r.txt")
     assert re.search(r">>> print\(1\) *\n1\n>>> ", run(RSHELL, "--quiet", "-p", board.port, "repl", "~ print(1) ~"))
 
 
@@ -224,10 +252,10 @@ def test_mpytool_ls_cp_mkdir_mv_rm_info_and_reset(board, tmp_path):
     # one session, commands chained with "--" as mpytool's help shows
     out = run(MPYTOOL, "-p", board.port, "cp", str(tmp_path / "m.txt"), ":/m.txt", "--", "mkdir", ":/box", "--",
               "mv", ":/m.txt", ":/box/", "--", "ls", ":/box")
-    assert flash_file(board, "box/m.txt") == b"from mpytool\n"
+    assert board.file_sha256("box/m.txt") == sha256(b"from mpytool\n")
     assert re.search(r"\d+B m\.txt", out)
     info = run(MPYTOOL, "-p", board.port, "rm", ":/box", "--", "info")
-    assert not os.path.exists(os.path.join(board.flash_dir, "box"))
+    assert not board.exists("box")
     assert re.search(r"Platform:\s+esp32", info) and re.search(r"Machine:\s+Generic ESP32 module with ESP32", info)
     assert re.search(r"Flash:\s+[\d.]+K / 2.00M", info)
     run(MPYTOOL, "-q", "-p", board.port, "reset", "--machine")
@@ -256,7 +284,8 @@ def fill(root, statvfs):
 """
 
 
-def test_filling_the_flash_ends_in_enospc_where_statvfs_said(board):
+def test_filling_the_flash_ends_in_enospc_where_statvfs_said(virtual_board):
+    board = virtual_board
     with open(os.path.join(board.flash_dir, "filler.py"), "w") as f:
         f.write(FILLER)
     try:
@@ -299,7 +328,8 @@ attempt('up-connect', connect)
 """
 
 
-def test_sockets_on_the_board_use_the_virtual_network_and_fail_as_an_esp32(board):
+def test_sockets_on_the_board_use_the_virtual_network_and_fail_as_an_esp32(virtual_board):
+    board = virtual_board
     import socket
 
     server = socket.socket()
@@ -325,8 +355,9 @@ def test_sockets_on_the_board_use_the_virtual_network_and_fail_as_an_esp32(board
         server.close()
 
 
-@pytest.mark.parametrize("board", ["micropython"], indirect=True)  # mip is frozen into MicroPython only
-def test_mip_fails_as_on_an_esp32_without_a_route(board):
+@pytest.mark.parametrize("virtual_tool_target_id", ["virtual-micropython"], scope="module")  # mip: MicroPython only
+def test_mip_fails_as_on_an_esp32_without_a_route(virtual_board):
+    board = virtual_board
     proc = subprocess.run([MPREMOTE, "connect", board.port, "exec",
                            "import network\nw = network.WLAN(network.STA_IF)\nw.active(True)\nw.connect('office', 'x')\n"
                            "import mip\nmip.install('aioble')"], capture_output=True, text=True, timeout=60)

@@ -5,6 +5,7 @@
 # Each case is one conversation with the scripted server (tests/firmware/on_runtime/), compared
 # with what a user sees: the commands sent, the outcome, the error's stage, code, kind and text.
 import json
+import smtplib
 import time
 
 import pytest
@@ -190,6 +191,49 @@ def test_reply_edges(runtime, name):
         assert got["commands"][:len(want["commands_prefix"])] == want["commands_prefix"], got
     if "commands_suffix" in want:
         assert got["commands"][-len(want["commands_suffix"]):] == want["commands_suffix"], got
+
+
+class SmtplibEhloReader(smtplib.SMTP):
+    """Python's smtplib reading one EHLO reply (its own parser, no connection): the judge of
+    which AUTH mechanisms an odd EHLO line offers."""
+
+    def __init__(self, lines):
+        super().__init__()
+        self._reply = (250, "\n".join(lines).encode())
+
+    def putcmd(self, cmd, args=""):
+        pass
+
+    def getreply(self):
+        return self._reply
+
+
+# EHLO lines offering AUTH in the old "AUTH=" form and in odd shapes a server may send.
+ODD_AUTH_LINES = ["AUTH=LOGIN=X", "AUTH=X=LOGIN", "AUTH=LOGIN", "AUTH=PLAIN LOGIN", "AUTH LOGIN=X",
+                  "AUTH=", "AUTH= LOGIN", "AUTH=LOGINX", "AUTH=XOAUTH2=LOGIN LOGIN"]
+
+
+def test_the_board_signs_in_only_with_a_mechanism_the_server_offers_as_smtplib_reads_it(runtime):
+    # A server that advertises AUTH=LOGIN=X offers a mechanism named "LOGIN=X", not LOGIN: the
+    # board must not send the password by a mechanism the server never offered, and must say what
+    # it was offered; smtplib, reading the same reply, is the judge of what is offered.
+    specs = dict((line, {"replies": {"ehlo_tls": "250-x Hello\r\n250 %s\r\n" % line},
+                         "delivery": "whole"}) for line in ODD_AUTH_LINES)
+    results = batch(runtime, "odd AUTH lines", RUN_ALL % json.dumps(specs))
+    for line in ODD_AUTH_LINES:
+        reader = SmtplibEhloReader(["x Hello", line])
+        reader.ehlo("scanner-3f2a")
+        offered = reader.esmtp_features.get("auth", "").upper().split()
+        got = results[line]
+        if "LOGIN" in offered:
+            assert got["outcome"] == "done", (line, got)
+            assert got["commands"][4] == "AUTH LOGIN c2Nhbm5lckBjb250b3NvLmNvbQ==", (line, got)
+        else:
+            assert got["outcome"] == "failed", (line, got)
+            assert (got["error"]["stage"], got["error"]["kind"]) == ("auth", "auth_unavailable")
+            assert got["error"]["text"] == "the server offers AUTH %s, not LOGIN" % (
+                " ".join(offered) or "nothing"), (line, got["error"])
+            assert not [c for c in got["commands"] if c.startswith("AUTH")], (line, got)
 
 
 CODES = [
