@@ -89,8 +89,8 @@ def test_the_demo_sends_a_scan_through_every_method_as_microsoft_describes(runti
     after = {c["auth"]: c for c in report["cases"] if c.get("auth")}
     assert after["password"]["result"]["enhanced"] == "5.7.139" and after["password"]["landed"] == []
     assert "basic authentication is disabled" in after["password"]["result"]["text"]
-    assert after["OAuth"]["landed"] == ["bob@contoso.com/Inbox"] and after["OAuth"]["result"]["refreshes"] == 0
-    assert after["OAuth, 2 h later"]["landed"] == ["bob@contoso.com/Inbox"]
+    assert after["OAuth"]["landed"] == ["bob@contoso.com/Inbox"] and after["OAuth"]["result"]["refreshes"] == 0, after["OAuth"]["result"]
+    assert after["OAuth, 2 h later"]["landed"] == ["bob@contoso.com/Inbox"], after["OAuth, 2 h later"]["result"]
     assert after["OAuth, 2 h later"]["result"]["refreshes"] == 1
     assert report["all_matched"] is True
     # The exit status follows the outcomes and the demo's 30 s limit (a limit the demo reports; the
