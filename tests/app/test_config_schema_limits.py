@@ -147,7 +147,7 @@ WHOLE = [
     ({"ip": "192.168.1.50/24"}, None),
 ]
 for _ip in ("192.168.1.50", "192.168.1.50/24/1", "192.168.1.50/x", "bad_host/24", "/24", "192.168.1.50/"):
-    WHOLE.append(({"ip": _ip}, ["ip", "dhcp, or a static address with its prefix such as "
+    WHOLE.append(({"ip": _ip}, ["ip", "dhcp, or a static IPv4 address with its prefix such as "
                                       "192.168.1.50/24"]))
 
 
