@@ -102,7 +102,7 @@ SECURITY = {
     "smtp_protocol": ("receive_data", "_on_ehlo", "_after_security", "_send_line"),  # STARTTLS
                                                                   # injection, downgrade
     "tls_setup": ("check_clock", "configure", "failure_kind", "handshake_failed"),  # certificates
-    "methods": ("_secret_forms", "_xoauth2_line"),                # every form of a secret, masked
+    "methods": ("_secret_forms",),                                 # every form of a secret, masked
     "message_checks": ("check_address", "_check_text", "check"),  # header injection
     "message": ("dot_stuff",),                                    # dot-stuffing
     "errors": ("__init__",),                                      # secret masking

@@ -24,12 +24,14 @@ def call_once(module, function=None, *args):
         let_go(loaded)
 
 
-def let_go(loaded):
-    """Let go of every firmware module imported since `loaded` (the set of sys.modules' names
-    then), and collect: what call_once does after its call, for a part that lives longer than
-    one call (the console session of app_loop.LazyConsole)."""
+def let_go(module):
+    """Let go of every firmware module imported since `module` (the set of sys.modules' names
+    then; the parameter reuses call_once's name, for every name the mail core interns costs a
+    board heap), and collect: what call_once does after its call, for a part that lives longer
+    than one call (the console session of app_loop.LazyConsole)."""
     import sys
 
+    loaded = module
     package = sys.modules[__name__]
     prefix = __name__ + "."
     for name in list(sys.modules):

@@ -130,33 +130,29 @@ def _secret_forms(cfg):
                                   newline=False).decode())
     if token:
         secrets.append(token)
-        secrets.append(_xoauth2_line(user, token))     # last: prepare() hands it to the client
+        # The XOAUTH2 line (RFC 7628 blob "user=..^Aauth=Bearer ..^A^A", base64) as bytes, made
+        # in pieces straight into its one buffer: a token is often 2 KB, and neither the blob nor
+        # a text copy of either is ever whole in the heap beside it. Inline, not a function of
+        # its own: every name the mail core interns costs a board heap. Last in the list:
+        # prepare() hands it to the client.
+        step = 96                                     # characters of the token per piece
+        head = b"user=" + user.encode() + b"\x01auth=Bearer "
+        size = len(head) + 2
+        for at in range(0, len(token), step):
+            size += len(token[at:at + step].encode())
+        line = bytearray((size + 2) // 3 * 4)
+        end = 0
+        rest = head
+        for at in range(0, len(token) + 1, step):
+            last = at + step > len(token)
+            rest += token[at:at + step].encode() + (b"\x01\x01" if last else b"")
+            whole = len(rest) if last else len(rest) // 3 * 3
+            piece = b2a_base64(rest[:whole], newline=False)
+            line[end:end + len(piece)] = piece
+            end += len(piece)
+            rest = rest[whole:]
+        secrets.append(line)
     return secrets
-
-
-def _xoauth2_line(user, token):
-    """The XOAUTH2 line (RFC 7628 blob "user=..^Aauth=Bearer ..^A^A", base64) as bytes, made in
-    pieces straight into its one buffer: a token is often 2 KB, and neither the blob nor a text
-    copy of either is ever whole in the heap beside it."""
-    from binascii import b2a_base64
-
-    step = 96                                         # characters of the token per piece
-    head = b"user=" + user.encode() + b"\x01auth=Bearer "
-    size = len(head) + 2
-    for at in range(0, len(token), step):
-        size += len(token[at:at + step].encode())
-    line = bytearray((size + 2) // 3 * 4)
-    end = 0
-    rest = head
-    for at in range(0, len(token) + 1, step):
-        last = at + step > len(token)
-        rest += token[at:at + step].encode() + (b"\x01\x01" if last else b"")
-        whole = len(rest) if last else len(rest) // 3 * 3
-        piece = b2a_base64(rest[:whole], newline=False)
-        line[end:end + len(piece)] = piece
-        end += len(piece)
-        rest = rest[whole:]
-    return line
 
 
 def ehlo_literal(name):

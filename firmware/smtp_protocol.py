@@ -101,8 +101,7 @@ class SmtpClient:
         self._partial = bytearray()       # the reply line being received, without its line end
         self._lines = []                  # text lines of the reply being received
         self._code = 0                    # and its code
-        self._out = bytearray()
-        self._long = None                 # a line too long for _out, still to go (_send_line)
+        self._out = bytearray()           # or a memoryview: a long line still to go (_send_line)
         self._expect = ["greeting"]       # stages whose replies are still due, oldest first
         self._phase = None                # what next_event() reports when nothing is pending
         self._step = 0                    # AUTH: challenges answered; no PIPELINING: RCPTs sent
@@ -129,7 +128,7 @@ class SmtpClient:
         self.binary_size = binary_size
 
     def next_event(self):
-        if self._out or self._long is not None:
+        if self._out:
             return SEND
         if self._expect:
             return NEED_DATA
@@ -142,14 +141,12 @@ class SmtpClient:
         return self._expect[0] if self._expect else self.stage
 
     def take_output(self):
-        long = self._long            # a long line first (nothing was waiting when it came)
-        if long is not None:
-            if len(long) > _PIECE:
-                self._long = long[_PIECE:]
-                return bytes(long[:_PIECE])
-            self._long = None
-            return bytes(long) + b"\r\n"
         out = self._out             # handed over, not copied
+        if type(out) is memoryview:  # a long line (nothing was waiting when it came), in pieces
+            if len(out) > _PIECE:
+                self._out = out[_PIECE:]
+                return bytes(out[:_PIECE])
+            out = bytes(out) + b"\r\n"
         self._out = bytearray()
         return out
 
@@ -256,11 +253,16 @@ class SmtpClient:
             line = line.encode()
         if b"\r" in line or b"\n" in line:
             raise RuntimeError("a command must not contain CR or LF")
-        if len(line) > _PIECE and not self._out and self._long is None:
+        if len(line) > _PIECE and not self._out:
             # an XOAUTH2 line, often over 2 KB: handed out in pieces from where it is, for a heap
             # in the middle of a TLS session may have no free block that large
-            self._long = memoryview(line)
+            # (no attribute of its own: every name the mail core interns costs a board heap)
+            self._out = memoryview(line)  # type: ignore[assignment]  # until taken (take_output)
         else:
+            if type(self._out) is memoryview:    # a line behind a long one (rare): copied
+                out = bytearray(self._out)
+                out.extend(b"\r\n")
+                self._out = out
             self._out.extend(line)
             self._out.extend(b"\r\n")
         self._expect.append(stage)
