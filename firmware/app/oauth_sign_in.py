@@ -5,20 +5,13 @@
 # declined or expired code, a refused or revoked sign-in are states with a line saying what to
 # do, never a crash; "sign-in needed" holds the outbox (jobs wait, nothing is lost); nothing
 # here returns or logs a token, a secret or a device code.
+from scanmail.firmware.app.outbox_worker import read_ca
 from scanmail.firmware.errors import SMTPError
 from scanmail.firmware.oauth import SIGN_IN_NEEDED, SIGNED_OUT, SIGNING_IN, OAuthSession
 
 _KEYS = ("auth", "method", "oauth_mode", "oauth_tenant", "oauth_client_id", "oauth_credential",
          "oauth_thumbprint", "username", "ca_path", "timeout_s")
 WHAT_TO_DO = "sign in again: `scanmail oauth login --port PORT`, or the console command oauth.login"
-
-
-def _read(path):
-    f = open(path, "rb")
-    try:
-        return f.read()
-    finally:
-        f.close()
 
 
 class SignIn:
@@ -39,7 +32,7 @@ class SignIn:
                     "thumbprint": values["oauth_thumbprint"], "username": values["username"] or None,
                     "timeout_s": values["timeout_s"]}
         if values["ca_path"]:
-            settings["ca_der"] = _read(self.app.board.storage_root.rstrip("/") + values["ca_path"])
+            settings["ca_der"] = read_ca(self.app.board.storage_root, values["ca_path"])
         return settings
 
     def session(self):

@@ -13,8 +13,10 @@ import os
 from scanmail.firmware.mail import Message, SMTPError, send_mail
 
 
-def _read(path):
-    f = open(path, "rb")
+def read_ca(root, ca_path):
+    """The CA roots file (DER) the configuration names, read from flash under `root`; the mail
+    core and the OAuth sign-in both verify their servers with it."""
+    f = open(root.rstrip("/") + ca_path, "rb")
     try:
         return f.read()
     finally:
@@ -37,7 +39,7 @@ def settings_for(config, secrets, token=None, root="/"):
     if token is not None:
         settings["token"] = token
     if config["ca_path"]:
-        settings["ca_der"] = _read(root.rstrip("/") + config["ca_path"])
+        settings["ca_der"] = read_ca(root, config["ca_path"])
     return settings
 
 
