@@ -5,7 +5,10 @@
 # the MicroPython image esptool wrote into the board's SPI flash, when it wrote one), but bytes written
 # while the board has Ctrl-C switched off (micropython.kbd_intr(-1), what mpremote mount does while
 # it moves binary data) pass untouched; the board's kbd_intr() marks those spans in the stream.
+import os
 import re
+import signal
+import time
 
 from scanmail.emulator.board_rom.board_link import CHIP_MACHINE, COOKED_OUTPUT_MARKER, RAW_OUTPUT_MARKER
 
@@ -27,6 +30,41 @@ def interrupt_enabled(pid):
     except (OSError, ValueError):
         pass
     return False
+
+
+def interrupt(pid, wait_s=1.0):
+    """Deliver a Ctrl-C byte from the host as an ESP32's UART interrupt does: at once, and only if
+    the runtime has Ctrl-C enabled at that instant. The runtime is stopped while its SIGINT
+    disposition is read and the signal sent, so it cannot switch Ctrl-C off in between (the unix
+    port's default disposition would then end the process instead of raising KeyboardInterrupt).
+    -> True when it was interrupted, False when the byte is ordinary input."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return False
+    try:
+        deadline = time.monotonic() + wait_s
+        while not _stopped(pid) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        if interrupt_enabled(pid):
+            os.kill(pid, signal.SIGINT)
+            return True
+        return False
+    except ProcessLookupError:
+        return False
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
+def _stopped(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t", "Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 def machine_name(chip):

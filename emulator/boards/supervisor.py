@@ -346,8 +346,10 @@ class Supervisor:
         for i, byte in enumerate(chunk):
             if byte == CTRL_C and console.interrupt_enabled(self.proc.pid):
                 leftover += self._write_board(chunk[start:i], paced)
-                self.proc.send_signal(signal.SIGINT)  # KeyboardInterrupt in the running code
-                start = i + 1
+                if console.interrupt(self.proc.pid):  # KeyboardInterrupt in the running code
+                    start = i + 1
+                else:                                 # Ctrl-C went off meanwhile: input
+                    start = i
         leftover += self._write_board(chunk[start:], paced)
         if leftover:
             self.to_board[:0] = leftover
