@@ -268,7 +268,9 @@ def scan_on_board(board, console, case, config, password, tenant, timeout_s=60):
 
     job = _until(outcome, timeout_s)
     if job is None:
-        return {"ok": False, "stage": "board", "text": "the scan was not sent within %d s" % timeout_s}
+        late = [j for j in console.request("outbox.list") if j["id"] not in before]
+        return {"ok": False, "stage": "board", "text": "the scan was not sent within %d s" % timeout_s,
+                "job": late[-1] if late else None, "logs": console.request("logs", count=12)}
     if job["state"] == "sent":
         return {"ok": True, "reply": job["reply"], "attempts": job["attempts"], "job": job["id"]}
     return {"ok": False, "stage": job["stage"], "code": job["code"], "enhanced": job["enhanced"],

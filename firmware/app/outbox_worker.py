@@ -4,10 +4,13 @@
 # mail core's SMTPError decides: transient -> queued again with backoff (or expired when too old),
 # permanent (a 5xx, a refused setting) -> failed with the diagnosis; one connection at a time (the
 # worker is the only caller of send_mail, one job after the other). With an OAuth sign-in
-# (firmware/app/oauth_sign_in.py) the send goes through oauth_send.send_signed_in (a refused
-# access token is replaced once and the send tried again); while a person must sign in again the
-# worker neither sends nor expires anything, and a job that learns it mid-attempt is held, not
-# failed.
+# (firmware/app/oauth_sign_in.py) the send signs in with the session's access token; a token the
+# server refuses is replaced once, at the next step (queued again, due at once), so that the
+# new token is fetched before the message and the SMTP session take the heap; while a person must
+# sign in again the worker neither sends nor expires anything, and a job that learns it
+# mid-attempt is held, not failed. A send that runs out of heap (or fails in a way the mail core
+# did not foresee) puts its job back in the queue with a short backoff: nothing stays "sending".
+import gc
 import os
 
 from scanmail.firmware.mail import Message, SMTPError, send_mail
@@ -75,20 +78,33 @@ def step(outbox, limits, config, secrets, board, now, sign_in=None):
         settings = settings_for(config, secrets, None, board.storage_root)
         msg = Message(job["sender"], job["to"], job["cc"], job["subject"], job["body"],
                       [tuple(f) for f in job["files"]])
-        if session is None:
-            result = send_mail(settings, msg, board)
-        else:
-            from scanmail.firmware.oauth_send import send_signed_in
+        if session is not None:
+            from scanmail.firmware.oauth_send import signed_settings
 
-            settings.pop("password", None)
-            result = send_signed_in(settings, msg, board, session)
+            settings = signed_settings(settings, session)
+        result = send_mail(settings, msg, board)
     except SMTPError as err:
+        settings = msg = None
         if err.kind == "sign_in_needed":
             sign_in.failed(err)
             outbox.hold(job, failure_of(err), now)
             return {"sign_in": "needed", "job": job["id"], "state": job["state"]}
-        outbox.mark_failed(job, failure_of(err), err.transient, now, config["max_age_s"],
-                           config["retry_base_s"], os.urandom(1)[0])
+        failure = failure_of(err)
+        if session is not None and _first_refusal(err, job):
+            session.token_refused()          # the next step fetches a new token, then sends
+            failure["kind"] = "token_refused"
+            failure["what_to_do"] = "nothing: the board gets a new access token and sends again"
+            outbox.hold(job, failure, now)   # due now, the attempt not counted
+        else:
+            outbox.mark_failed(job, failure, err.transient, now, config["max_age_s"],
+                               config["retry_base_s"], os.urandom(1)[0])
+    except MemoryError:
+        settings = msg = None
+        gc.collect()
+        outbox.mark_failed(job, _board_failure("out of memory while sending",
+                                               "the heap was short for this send (fragments, a console "
+                                               "request half received)"),
+                           True, now, config["max_age_s"], 1, os.urandom(1)[0])
     except OSError as err:           # the CA file named by ca_path is unreadable
         outbox.mark_failed(job, {"stage": "settings", "code": None, "kind": "settings",
                                  "text": "ca_path %s cannot be read (%s)" % (config["ca_path"], err),
@@ -96,6 +112,27 @@ def step(outbox, limits, config, secrets, board, now, sign_in=None):
                                  "what_to_do": "copy it to the board or clear ca_path",
                                  "transient": False}, False, now, config["max_age_s"],
                            config["retry_base_s"], 0)
+    except Exception as err:          # not foreseen by the mail core: logged, tried again later
+        settings = msg = None
+        outbox.mark_failed(job, _board_failure("%s: %s" % (type(err).__name__, err),
+                                               "the firmware met an error it does not know"),
+                           True, now, config["max_age_s"], config["retry_base_s"], os.urandom(1)[0])
     else:
         outbox.mark_sent(job, result["reply"], now, config["keep_sent"])
     return {"job": job["id"], "state": job["state"]}
+
+
+def _first_refusal(err, job):
+    """The server refused the access token, and this job has not had a new one for it yet."""
+    from scanmail.firmware.oauth_send import token_refused
+
+    last = job["last"] or {}
+    return token_refused(err) and last.get("kind") != "token_refused"
+
+
+def _board_failure(text, cause):
+    return {"stage": "board", "code": None, "enhanced": None, "kind": "board", "text": text,
+            "server_text": None, "cause": cause,
+            "what_to_do": "nothing: the job is tried again; if it keeps failing, restart the board "
+                          "and send `scanmail logs` to the firmware's developers",
+            "transient": True}

@@ -1,8 +1,8 @@
 # The outbox on both runtimes, end to end with the virtual board's scanner and the fake tenant:
 # every state (queued, sending, sent, failed with its diagnosis, expired), retries with backoff
 # after a transient reply, a 5xx never retried, a power cut while sending (sent again once), a full
-# flash refusing a scan without touching queued jobs, retry and purge, and the send limits counted
-# across restarts.
+# flash refusing a scan without touching queued jobs, a send that runs out of heap queued again
+# (never left "sending"), retry and purge, and the send limits counted across restarts.
 import json
 import os
 
@@ -102,6 +102,22 @@ def test_a_5xx_fails_at_once_with_its_diagnosis_and_retry_sends_it(runtime, o365
     assert out[3]["error"][0] == "unknown_job"
     assert out[5]["result"] == "queued"
     assert out[6]["result"]["state"] == "sent" and len(inbox(o365)) == 1
+
+
+def test_a_send_that_runs_out_of_heap_is_queued_again_and_sent_later(o365, pages, tmp_path):
+    # MicroPython's heap is the board's: filled but for 12 KB, the TLS handshake cannot be made
+    out = drive("micropython", o365, pages, tmp_path, [
+        {"op": "scan"}, {"op": "short_heap", "free": 12 * 1024}, {"op": "step"}, {"op": "release"},
+        {"op": "step", "now": NOW + 1}, {"op": "step", "now": NOW + 2}])
+    short = out[2]["jobs"][0]
+    assert out[2]["result"] == {"job": "000001", "state": "queued"}
+    assert short["state"] == "queued" and short["attempts"] == 1 and short["files"][0] > 0
+    assert short["last"]["text"] == "out of memory while sending" and short["last"]["transient"] is True
+    assert short["last"]["stage"] == "board" and "tried again" in short["last"]["what_to_do"]
+    assert NOW + 1 <= short["next_at"] <= NOW + 2                  # a short backoff, not retry_base_s
+    assert [o["result"] for o in out[4:]] in ([{"idle": 1}, {"job": "000001", "state": "sent"}],
+                                             [{"job": "000001", "state": "sent"}, {"idle": None}])
+    assert len(inbox(o365)) == 1
 
 
 def test_too_old_for_another_try_expires(runtime, o365, pages, tmp_path):

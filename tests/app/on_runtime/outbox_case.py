@@ -1,7 +1,8 @@
 # Runs on BOTH runtimes: the outbox driven through a scripted list of steps with the virtual
 # board's own scanner (the ROM's VirtualScanner over generated JPEG pages) and the loopback
 # TestBoard's network to the fake tenant. Prints JSON: what each step returned, and the outbox's
-# jobs after each step.
+# jobs after each step. On MicroPython a step can fill the heap with ballast, as a board whose heap
+# is short for a send finds it.
 import json
 import os
 
@@ -32,6 +33,7 @@ def run(spec):
         secrets.set("password", spec["password"])
     buf = bytearray(512)
     out = []
+    ballast = []
 
     def jobs():
         return [{"id": j["id"], "state": j["state"], "attempts": j["attempts"],
@@ -60,6 +62,22 @@ def run(spec):
                 result = outbox.retry(op["id"], now)["state"]
             elif kind == "purge":
                 result = outbox.purge(op.get("id"))
+            elif kind == "short_heap":              # the heap filled but for `free` bytes
+                import gc
+                gc.collect()
+                hole = bytearray(op["free"])           # kept free in one piece
+                size = 4096
+                while size >= 16:
+                    try:
+                        ballast.append(bytearray(size))
+                    except MemoryError:
+                        size //= 2
+                hole = None
+                gc.collect()
+                result = gc.mem_free()
+            elif kind == "release":
+                del ballast[:]
+                result = None
             elif kind == "password":
                 secrets.set("password", op["value"])
                 result = None
