@@ -96,7 +96,7 @@ while interrupts + typed < %d:
     try:
         while True:
             micropython.kbd_intr(3)
-            for _ in range(300):
+            for _ in range(3000):
                 pass
             micropython.kbd_intr(-1)
             if poller.poll(0):
