@@ -17,6 +17,8 @@
 #   ntp_host      NTP server (default: ntptime's, pool.ntp.org)
 #   connect_timeout_s  how long Wi-Fi/Ethernet may take to come up (default 20)
 #   storage_root  default "/"
+# Without a config, Esp32Board reads /board.json, which `scanmail flash --profile ID` writes from
+# the board's profile (hardware.profiles.board_config).
 from scanmail.firmware.board_parts import STATUS_STATES, BoardError, NullStatusLight, SocketNet, SystemClock
 from scanmail.firmware.compat import sleep_ms, ticks_diff, ticks_ms
 
@@ -358,11 +360,34 @@ def default_name():
     return "scanner-%02x%02x" % (uid[-2], uid[-1])
 
 
+BOARD_FILE = "/board.json"     # the board's hardware, written by `scanmail flash --profile ID`
+
+
+def read_board_file(path=None):
+    """The config `scanmail flash --profile` wrote (the profile's network, ethernet pins, status
+    light and scanner); {} when there is none or it cannot be read (the network's status then says
+    what is missing)."""
+    import json
+
+    try:
+        f = open(path or BOARD_FILE)
+    except OSError:
+        return {}
+    try:
+        config = json.load(f)
+    except ValueError:
+        return {}
+    finally:
+        f.close()
+    return config if isinstance(config, dict) else {}
+
+
 class Esp32Board:
-    """The ESP32 this firmware runs on; parts are built from `config` on first use."""
+    """The ESP32 this firmware runs on; parts are built from `config` on first use (by default
+    the board file `scanmail flash --profile` wrote)."""
 
     def __init__(self, config=None):
-        config = config or {}
+        config = read_board_file() if config is None else config
         self.name = config.get("name") or default_name()
         self.net = Esp32Net(config)
         self.clock = Esp32Clock(self.net, config.get("ntp_host"))

@@ -17,13 +17,15 @@ EXAMPLES = """examples:
   scanmail flash --port COM3 --port COM4            two boards at once
   scanmail flash --all                              every board `scanmail ports` shows
   scanmail flash --port /dev/pts/5 --build stock    .py sources (readable tracebacks)
+  scanmail flash --port /dev/ttyUSB0 --profile wt32-eth01   the board's pins (Ethernet) too
   scanmail flash --port socket://192.0.2.7:23 --no-reset
   scanmail flash --port /dev/ttyUSB0 --micropython ESP32_GENERIC-v1.26.0.bin    MicroPython first (esptool)
   scanmail flash --port /dev/ttyUSB0 --micropython FW.bin --manual-download     BOOT held, EN pressed by hand
 
 Only what changed goes over the wire. The application is written beside the one that boots and
 switched in one step: a cable pulled at any moment leaves the old or the new application, never a
-mix. Configuration, secrets and the outbox stay.
+mix. main.py (which starts the scanner application at boot) and, with --profile, /board.json (the
+board's hardware) are written beside it. Configuration, secrets and the outbox stay.
 """
 
 
@@ -41,10 +43,32 @@ def ports_to_flash(args):
     raise UserError("say which board: --port /dev/ttyUSB0 (see `scanmail ports`), or --all")
 
 
+def site_files(profile=None):
+    """The files beside the application's slots: main.py, which starts the scanner application at
+    boot, and with `profile` (a board id of hardware/boards) /board.json, the board's hardware
+    (network, Ethernet pins, status light, scanner) that the firmware reads at start."""
+    import os
+
+    from scanmail.host_tools.app_install import BOARD_FILES
+
+    with open(os.path.join(BOARD_FILES, "main.py"), "rb") as f:
+        files = {"/main.py": f.read()}
+    if profile is not None:
+        from scanmail.hardware import profiles
+
+        try:
+            config = profiles.board_config(profile)
+        except profiles.ProfileError as exc:
+            raise UserError("--profile %s" % exc)
+        files["/board.json"] = (json.dumps(config, sort_keys=True) + "\n").encode()
+    return files
+
+
 def flash_all(ports, build, reset, on_progress=None, on_stage=None, micropython=None, manual_download=False,
-              boards_dirs=()):
+              boards_dirs=(), files=None):
     """Flash every port in parallel; returns [(port, summary or None, error text or None)]. With
-    `micropython` (a firmware .bin) esptool writes it first (flash_micropython.py)."""
+    `micropython` (a firmware .bin) esptool writes it first (flash_micropython.py). `files`:
+    {board path: bytes} put beside the slots (site_files())."""
     results = {}
 
     def one(port):
@@ -59,7 +83,7 @@ def flash_all(ports, build, reset, on_progress=None, on_stage=None, micropython=
                     stage=(lambda s: on_stage(port, s)) if on_stage else None)
             flasher = BoardFlash(port, build, reset,
                                  progress=(lambda d, t: on_progress(port, d, t)) if on_progress else None,
-                                 stage=(lambda s: on_stage(port, s)) if on_stage else None)
+                                 stage=(lambda s: on_stage(port, s)) if on_stage else None, files=files)
             summary = flasher.run()
             summary["micropython"] = written
             results[port] = (summary, None)
@@ -76,6 +100,7 @@ def flash_all(ports, build, reset, on_progress=None, on_stage=None, micropython=
 
 def do_flash(args):
     ports = ports_to_flash(args)
+    files = site_files(args.profile)
     if args.manual_download and not args.micropython:
         raise UserError("--manual-download goes with --micropython FIRMWARE.bin (it says how esptool reaches the "
                         "board); leave it out to install scanmail only")
@@ -86,7 +111,7 @@ def do_flash(args):
         tasks = {port: progress.add_task("", total=None, port=port, stage="waiting") for port in ports}
         results = flash_all(
             ports, args.build, not args.no_reset, micropython=args.micropython,
-            manual_download=args.manual_download, boards_dirs=args.boards_dir or (),
+            manual_download=args.manual_download, boards_dirs=args.boards_dir or (), files=files,
             on_progress=lambda port, done, total: progress.update(tasks[port], completed=done, total=total),
             on_stage=lambda port, stage: progress.update(tasks[port], stage=stage))
         for port, summary, error in results:
@@ -120,6 +145,9 @@ def register(parser):
     parser.add_argument("--build", choices=BUILDS, default="product",
                         help="product: compiled .mpy files (default); stock: .py sources")
     parser.add_argument("--no-reset", action="store_true", help="leave the board in the REPL afterwards")
+    parser.add_argument("--profile", metavar="ID",
+                        help="the board's profile (hardware/boards/ID.toml, e.g. wt32-eth01): its network, "
+                             "Ethernet pins, status light and scanner go to /board.json on the board")
     parser.add_argument("--micropython", metavar="FIRMWARE.bin",
                         help="first write this MicroPython firmware (ESP32, at 0x1000) with esptool")
     parser.add_argument("--manual-download", action="store_true",

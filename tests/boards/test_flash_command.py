@@ -222,3 +222,31 @@ def test_the_flash_puts_the_sites_files_in_place_after_the_switch(start_board, r
     assert slot == "a" and len(listing) == first["files"]
     again = BoardFlash(board.port, reset=False, files=files).run()
     assert again["status"] == "up to date" and again["wire_bytes"] == 0 and again["site_files"] == 0
+
+
+def test_scanmail_flash_installs_main_py_and_the_profiles_board_file_and_the_application_starts(start_board, capsys):
+    # a person flashing a board expects a scanner: after `scanmail flash` the board starts the
+    # application at boot, and with --profile the firmware finds the board's hardware (its pins)
+    import json
+
+    from scanmail.hardware import profiles
+    from scanmail.host_tools.console_client import ConsoleClient
+
+    board = start_board("micropython", fast=True)
+    assert cli.main(["flash", "--port", board.port, "--profile", "nothing-like-it", "-q"]) == 2
+    refused = capsys.readouterr().err.strip().splitlines()
+    assert len(refused) == 1 and "known boards: " in refused[0] and "wt32-eth01" in refused[0]
+    assert cli.main(["flash", "--port", board.port, "--profile", "wt32-eth01", "-q", "--json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["error"] is None and result["site_files"] == 2
+    with RawRepl(board.port) as repl:
+        repl.enter()
+        on_board = repl.exec("for p in ('/board.json', '/main.py'):\n"
+                             "    f = open(p); print(repr(f.read())); f.close()")
+    board_file, main_py = [eval(line) for line in on_board.splitlines() if line.strip()]
+    assert json.loads(board_file) == profiles.board_config("wt32-eth01")
+    assert "app_loop import main" in main_py
+    with ConsoleClient(board.port) as console:
+        board.reset()
+        assert "started on" in console.wait_for_log("started on")
+        assert console.request("info")["firmware"]

@@ -286,6 +286,31 @@ def test_a_wt32_eth01_starts_its_lan8720_on_the_pins_of_its_hardware_profile(run
     )
 
 
+def test_a_board_flashed_with_its_profile_starts_ethernet_from_the_board_file(run_on_esp32_stand_ins, tmp_path):
+    # what `scanmail flash --profile wt32-eth01` writes to /board.json, read by Esp32Board() at start;
+    # a missing or damaged file is no board file (the network's status then names what is missing)
+    from scanmail.host_tools.flash_cli import site_files
+
+    (tmp_path / "board.json").write_bytes(site_files("wt32-eth01")["/board.json"])
+    (tmp_path / "damaged.json").write_text('{"network": "ether')
+    out = run_on_esp32_stand_ins(
+        "import network\n"
+        "from scanmail.firmware import board_esp32\n"
+        "board_esp32.BOARD_FILE = 'board.json'\n"
+        "board = board_esp32.Esp32Board()\n"
+        "print(board.network_kind, board.net.address())\n"
+        "print([c for c in network.calls if c[0] == 'LAN'][0][1])\n"
+        "print(board_esp32.read_board_file('damaged.json'), board_esp32.read_board_file('absent.json'))\n"
+    )
+    kind, options, unreadable = out.strip().splitlines()
+    assert kind == "ethernet 10.0.0.7"
+    assert options == (
+        "[('mdc', Pin(23)), ('mdio', Pin(18)), ('phy_addr', 1), ('phy_type', 1), "
+        "('power', Pin(16)), ('ref_clk', Pin(0)), ('ref_clk_mode', 1)]"
+    )
+    assert unreadable == "{} {}"
+
+
 def test_an_ethernet_board_without_a_link_says_to_check_the_cable(run_on_esp32_stand_ins):
     out = run_on_esp32_stand_ins(
         "import network\n"
