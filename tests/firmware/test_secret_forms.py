@@ -60,3 +60,18 @@ def test_every_form_of_a_secret_is_masked_and_xoauth2_sends_the_blob(run_firmwar
                                                 "tok-123", b64(blob)])
     assert out[2]["xoauth2"] == b64(blob)
     assert [o["ehlo_name"] for o in out] == ["[127.0.0.1]"] * 3
+
+
+def test_the_xoauth2_line_is_the_blobs_base64_for_a_token_of_any_length(run_firmware):
+    # the line is built in pieces of the token straight into one buffer: every length around the
+    # piece size (and its multiples) and a token as long as Entra ID's still gives exactly the
+    # base64 of the whole blob, no byte more, none short
+    lengths = list(range(1, 200)) + [287, 288, 289, 383, 384, 385, 1151, 2000]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+    tokens = ["".join(alphabet[(i * 11 + n) % len(alphabet)] for i in range(n)) for n in lengths]
+    cases = [dict(BASE, auth="xoauth2", token=token, password=None) for token in tokens]
+    out = json.loads(run_firmware(RUN % json.dumps(cases)).strip().splitlines()[-1])[:-2]
+    for token, got in zip(tokens, out):
+        blob = b"user=scanner@contoso.com\x01auth=Bearer " + token.encode() + b"\x01\x01"
+        assert got["xoauth2"] == b64(blob), len(token)
+        assert got["secrets"] == [token, b64(blob)]

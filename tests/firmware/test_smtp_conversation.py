@@ -2,6 +2,7 @@
 # on MicroPython and CPython alike (tests/firmware/on_runtime/scripted_server.py): the commands it
 # sends for each Microsoft 365 option, pipelining, downgrade protection, and every way a server
 # can refuse or break the protocol.
+import base64
 import json
 
 import pytest
@@ -18,6 +19,13 @@ PLAIN_MX_EHLO = "250-mx.example Hello\r\n250-SIZE 157286400\r\n250 PIPELINING\r\
 EXCHANGE_EHLO_TLS = ("250-x Hello\r\n250-SIZE 157286400\r\n250-PIPELINING\r\n250-AUTH LOGIN XOAUTH2\r\n"
                      "250-8BITMIME\r\n250-BINARYMIME\r\n250 CHUNKING\r\n")
 TLS_LOGIN = ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a"] + LOGIN_B64
+
+# An access token as long as Entra ID's (about 1.1 KB here): its XOAUTH2 line is exactly three
+# pieces of the 512 bytes the client hands out at a time (no buffer the size of the line is made).
+_HEAD = "user=scanner@contoso.com\x01auth=Bearer "
+LONG_TOKEN = "eyJ0eXAiOiJKV1Qi." + "".join("abcdefghijklmnopqrstuvwxyz0123456789-_"[i * 7 % 38]
+                                          for i in range(1152 - len(_HEAD) - 2 - 17))
+LONG_XOAUTH2 = base64.b64encode((_HEAD + LONG_TOKEN + "\x01\x01").encode()).decode()
 
 # name -> (spec for scripted_server.run, what must hold)
 CASES = {
@@ -70,6 +78,12 @@ CASES = {
                              "AUTH XOAUTH2",
                              "dXNlcj1zY2FubmVyQGNvbnRvc28uY29tAWF1dGg9QmVhcmVyIHRvay0xMjMBAQ=="],
          "outcome": "done"}),
+    "a long OAuth token goes out whole, its AUTH line handed out 512 bytes at a time": (
+        {"client": {"auth": "xoauth2", "token": LONG_TOKEN, "password": None, "secrets": [LONG_TOKEN]},
+         "replies": {"auth": ["334 \r\n", "235 2.7.0 Authentication successful\r\n"]}},
+        {"commands_prefix": ["EHLO scanner-3f2a", "STARTTLS", "<tls>", "EHLO scanner-3f2a",
+                             "AUTH XOAUTH2", LONG_XOAUTH2, "MAIL FROM:<scanner@contoso.com> SIZE=1000"],
+         "pieces": [512, 1024], "outcome": "done"}),
     "a custom server takes AUTH PLAIN with the initial response": (
         {"client": {"auth": "plain"},
          "replies": {"ehlo_tls": "250-x\r\n250 AUTH PLAIN LOGIN\r\n",
@@ -204,6 +218,7 @@ def test_smtp_conversation(runtime, name):
         assert got["commands"][-len(want["commands_suffix"]):] == want["commands_suffix"]
     if "writes" in want:
         assert got["writes"] == want["writes"]
+    assert got["pieces"] == want.get("pieces", [])      # a line left unfinished by a write
     assert got["outcome"] == want["outcome"], got
     if "result" in want:
         assert got["result"] == want["result"]

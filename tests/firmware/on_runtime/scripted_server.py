@@ -70,15 +70,20 @@ def run(spec):
     state = {"tls": False, "auth_pending": False}
     commands = []
     writes = []
+    pieces = []                   # bytes of an unfinished line after each write that left one
     due = [replies["greeting"]]
+    pending = b""                 # a long line (XOAUTH2) arrives in pieces: its start, until CRLF
     outcome = None
     error = None
     try:
         while outcome is None:
             event = client.next_event()
             if event == sp.SEND:
-                out = client.take_output()
+                out = pending + bytes(client.take_output())
                 writes.append(len(out.split(b"\r\n")) - 1)
+                pending = out.split(b"\r\n")[-1]
+                if pending:
+                    pieces.append(len(pending))
                 for raw in out.split(b"\r\n")[:-1]:
                     line = raw.decode()
                     commands.append(line)
@@ -118,5 +123,5 @@ def run(spec):
         error = {"stage": err.stage, "code": err.code, "enhanced": err.enhanced,
                  "transient": err.transient, "kind": err.kind, "text": err.text,
                  "str": str(err), "cls": type(err).__name__}
-    return json.dumps({"commands": commands, "writes": writes, "outcome": outcome,
+    return json.dumps({"commands": commands, "writes": writes, "pieces": pieces, "outcome": outcome,
                        "error": error, "result": client.result()})
