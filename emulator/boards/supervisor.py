@@ -61,6 +61,10 @@ APP_INFO = (
 # SOFT_RESET there; a soft reboot of MicroPython does not reset the chip, so the cause is kept).
 RESET_CAUSE = {"power-on": 1, "hard": 5, "crash": 3}
 CTRL_C = 0x03
+# Ctrl-C bytes this close after one that interrupted are that same interrupt: on an ESP32 a second
+# Ctrl-C while the first KeyboardInterrupt is still pending only sets it again, while the unix
+# port ends itself on a second SIGINT before the first was raised (mpremote sends "\r\x03\x03").
+CTRL_C_COALESCE_S = 0.25
 # Give up restarting a runtime that crashes this many times in a row within a second of starting.
 CRASH_LOOP_LIMIT = 5
 OUTPUT_BACKLOG_LIMIT = 1 << 20  # bytes kept for a host that does not read; more are dropped
@@ -107,6 +111,7 @@ class Supervisor:
         self.to_board = bytearray()
         self.to_host = bytearray()
         self.credit = 0.0
+        self.interrupted_at = -CTRL_C_COALESCE_S   # when a Ctrl-C byte last interrupted the runtime
         self.last_tick = time.monotonic()
         self.dropped = 0
         self.holding = False  # host bytes are waiting for room in the board's input buffer
@@ -346,7 +351,10 @@ class Supervisor:
         for i, byte in enumerate(chunk):
             if byte == CTRL_C and console.interrupt_enabled(self.proc.pid):
                 leftover += self._write_board(chunk[start:i], paced)
-                if console.interrupt(self.proc.pid):  # KeyboardInterrupt in the running code
+                if time.monotonic() - self.interrupted_at < CTRL_C_COALESCE_S:
+                    start = i + 1                     # the same interrupt, still on its way
+                elif console.interrupt(self.proc.pid):  # KeyboardInterrupt in the running code
+                    self.interrupted_at = time.monotonic()
                     start = i + 1
                 else:                                 # Ctrl-C went off meanwhile: input
                     start = i

@@ -7,13 +7,18 @@ import sys
 
 
 def console_read(poller, limit):
-    """The bytes waiting on stdin (at most `limit`), b"" when none."""
-    raw = getattr(sys.stdin.buffer, "raw", None)
-    if raw is not None:
-        return (raw.read(limit) or b"") if poller.poll(0) else b""
+    """The bytes waiting on stdin (at most `limit`), b"" when none. A Ctrl-C byte (3) ends the
+    read: should it stop the application, what came after it stays on stdin for the REPL (mpremote
+    sends its Ctrl-C and the Ctrl-A that asks for the raw REPL at once)."""
+    read = getattr(sys.stdin.buffer, "raw", sys.stdin.buffer).read
     data = bytearray()
     while len(data) < limit and poller.poll(0):
-        data.extend(sys.stdin.buffer.read(1))
+        byte = read(1)
+        if not byte:
+            break
+        data.extend(byte)
+        if byte[0] == 3:
+            break
     return bytes(data)
 
 

@@ -114,18 +114,37 @@ def test_ctrl_c_while_code_turns_it_on_and_off_is_an_interrupt_or_input_never_a_
     # an ESP32 a Ctrl-C byte is then either a KeyboardInterrupt or an ordinary byte, whatever the
     # instant (the board never dies of it)
     board = start_board("micropython", fast=True)
-    presses = 30
+    presses = 10
     with Port(board.port) as port:
         port.enter_raw_repl()
         port.write(TOGGLING.lstrip().encode() % presses + b"\x04")
         port.read_until(b"toggling")
         for _ in range(presses):
             port.write(b"\x03")
-            time.sleep(0.03)
+            time.sleep(0.3)        # apart: presses closer together are one interrupt (next test)
         out = port.read_until(b"\x04", timeout_s=30)
         assert b"alive" in out, out
         interrupts, typed = (int(n) for n in out.split(b"alive")[1].split(b"\r")[0].split())
         assert interrupts + typed == presses and interrupts > 0
+        port.read_until(b">")
+        assert port.run_raw("print(6 * 7)") == ("42\r\n", "")
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_mpremotes_double_ctrl_c_is_one_keyboardinterrupt(start_board, runtime):
+    # mpremote interrupts with "\r\x03\x03" in one write: on an ESP32 the second Ctrl-C finds the
+    # first still pending, and the code sees one KeyboardInterrupt (the unix port would end itself)
+    board = start_board(runtime, fast=True)
+    with Port(board.port) as port:
+        port.enter_raw_repl()
+        port.write(b"import time\nn = 0\nprint('looping')\ntry:\n    while True:\n        pass\n"
+                   b"except KeyboardInterrupt:\n    n += 1\n"
+                   b"time.sleep(0.6)\nprint('interrupts', n)\n\x04")    # a second one would land here
+        port.read_until(b"looping")
+        port.write(b"\r\x03\x03")
+        out = port.read_until(b"\x04")
+        err = port.read_until(b"\x04")
+        assert b"interrupts 1" in out and err == b"\x04", (out, err)
         port.read_until(b">")
         assert port.run_raw("print(6 * 7)") == ("42\r\n", "")
 

@@ -414,6 +414,20 @@ def test_a_board_at_the_prompt_is_named_and_reboot_brings_scanmail_back(capsys, 
     assert status == 0
 
 
+def test_mpremote_reaches_the_repl_of_a_board_running_the_application(fresh_board):
+    # mpremote writes its Ctrl-C and the Ctrl-A that asks for the raw REPL without waiting between
+    # them: the application stops at the Ctrl-C and leaves what follows it to the REPL
+    board = fresh_board()
+    with ConsoleClient(board.port) as console:
+        board.reset()
+        console.wait_for_log("started on")
+        console.request("status")                         # the application answers: it runs
+    mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    ran = subprocess.run([mpremote, "connect", board.port, "exec", "print(6 * 7)"],
+                         capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0 and ran.stdout.strip() == "42", ran.stdout + ran.stderr
+
+
 def test_micropython_without_scanmail_is_told_to_flash(capsys, fresh_board):
     board = fresh_board(install=False)
     err = refused(*run(capsys, "status", "--port", board.port))
