@@ -241,7 +241,7 @@ def _until(check, timeout_s):
         value = check()
         if value:
             return value
-        time.sleep(0.05)
+        time.sleep(0.2)         # a technician's pace: each look is a console request on the board
     return None
 
 
