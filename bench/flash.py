@@ -187,6 +187,12 @@ def measure_cuts(board, image, want_cuts, seed, full_s, report):
     release2 = {p: d for p, d in release2.items() if "/diagnosis." not in p}
     wholes = [{p: sha(d) for p, d in image.items()}, {p: sha(d) for p, d in release2.items()}]
     rng = random.Random(seed)
+    # The campaign reads the booted slot after every reset from the REPL: the scanner application
+    # that `scanmail flash` installs (main.py) would start instead and fill the heap the reading
+    # needs, so this board boots to the REPL (the slots and boot.py are what the cuts test).
+    with RawRepl(board.port, read_timeout_s=30) as repl:
+        repl.enter()
+        repl.exec("import os\ntry:\n    os.remove('/main.py')\nexcept OSError:\n    pass\n")
     cuts = mixed = completed = attempts = after_switch = 0
     mixed_details = []
     outcomes = {"old": 0, "new": 0}
