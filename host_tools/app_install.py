@@ -10,6 +10,12 @@ from scanmail.host_tools import firmware_build
 BOARD_FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "board_files")
 
 
+def board_file(name):
+    """The bytes of one of the board's own files (boot.py, main.py) as shipped in board_files/."""
+    with open(os.path.join(BOARD_FILES, name), "rb") as f:
+        return f.read()
+
+
 def install(repl, progress=None, extra=()):
     """Install firmware + application through an entered RawRepl; `extra` is [(bytes, path)]
     (a CA certificate, say). -> number of files checked (written or already up to date)."""
@@ -19,7 +25,6 @@ def install(repl, progress=None, extra=()):
         repl.put_file(content, path)
         count += 1
     for name in ("boot.py", "main.py"):
-        with open(os.path.join(BOARD_FILES, name), "rb") as f:
-            repl.put_file(f.read(), "/" + name)
+        repl.put_file(board_file(name), "/" + name)
         count += 1
     return count

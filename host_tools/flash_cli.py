@@ -47,12 +47,9 @@ def site_files(profile=None):
     """The files beside the application's slots: main.py, which starts the scanner application at
     boot, and with `profile` (a board id of hardware/boards) /board.json, the board's hardware
     (network, Ethernet pins, status light, scanner) that the firmware reads at start."""
-    import os
+    from scanmail.host_tools.app_install import board_file
 
-    from scanmail.host_tools.app_install import BOARD_FILES
-
-    with open(os.path.join(BOARD_FILES, "main.py"), "rb") as f:
-        files = {"/main.py": f.read()}
+    files = {"/main.py": board_file("main.py")}
     if profile is not None:
         from scanmail.hardware import profiles
 

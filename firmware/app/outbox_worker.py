@@ -98,13 +98,6 @@ def step(outbox, limits, config, secrets, board, now, sign_in=None):
         else:
             outbox.mark_failed(job, failure, err.transient, now, config["max_age_s"],
                                config["retry_base_s"], os.urandom(1)[0])
-    except MemoryError:
-        settings = msg = None
-        gc.collect()
-        outbox.mark_failed(job, _board_failure("out of memory while sending",
-                                               "the heap was short for this send (fragments, a console "
-                                               "request half received)"),
-                           True, now, config["max_age_s"], 1, os.urandom(1)[0])
     except OSError as err:           # the CA file named by ca_path is unreadable
         outbox.mark_failed(job, {"stage": "settings", "code": None, "kind": "settings",
                                  "text": "ca_path %s cannot be read (%s)" % (config["ca_path"], err),
@@ -112,11 +105,16 @@ def step(outbox, limits, config, secrets, board, now, sign_in=None):
                                  "what_to_do": "copy it to the board or clear ca_path",
                                  "transient": False}, False, now, config["max_age_s"],
                            config["retry_base_s"], 0)
-    except Exception as err:          # not foreseen by the mail core: logged, tried again later
+    except Exception as err:          # out of heap (tried again soon), or not foreseen: tried later
         settings = msg = None
-        outbox.mark_failed(job, _board_failure("%s: %s" % (type(err).__name__, err),
-                                               "the firmware met an error it does not know"),
-                           True, now, config["max_age_s"], config["retry_base_s"], os.urandom(1)[0])
+        short = isinstance(err, MemoryError)
+        if short:
+            gc.collect()
+        outbox.mark_failed(job, _board_failure(
+            "out of memory while sending" if short else "%s: %s" % (type(err).__name__, err),
+            "the heap was short for this send (fragments, a console request half received)" if short
+            else "the firmware met an error it does not know"),
+            True, now, config["max_age_s"], 1 if short else config["retry_base_s"], os.urandom(1)[0])
     else:
         outbox.mark_sent(job, result["reply"], now, config["keep_sent"])
     return {"job": job["id"], "state": job["state"]}

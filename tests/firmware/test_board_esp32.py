@@ -266,6 +266,11 @@ def test_the_board_joins_wifi_before_its_first_connection_and_reports_its_addres
     assert lines["name"] == "scanner-3f2a"  # from the last two bytes of machine.unique_id()
 
 
+# network.LAN's keywords for the WT32-ETH01's LAN8720, as its hardware profile gives the pins
+WT32_LAN_OPTIONS = ("[('mdc', Pin(23)), ('mdio', Pin(18)), ('phy_addr', 1), ('phy_type', 1), "
+                    "('power', Pin(16)), ('ref_clk', Pin(0)), ('ref_clk_mode', 1)]")
+
+
 def test_a_wt32_eth01_starts_its_lan8720_on_the_pins_of_its_hardware_profile(run_on_esp32_stand_ins):
     from scanmail.hardware import profiles
 
@@ -280,10 +285,7 @@ def test_a_wt32_eth01_starts_its_lan8720_on_the_pins_of_its_hardware_profile(run
     )
     address, options = out.strip().splitlines()
     assert address == "10.0.0.7"
-    assert options == (
-        "[('mdc', Pin(23)), ('mdio', Pin(18)), ('phy_addr', 1), ('phy_type', 1), "
-        "('power', Pin(16)), ('ref_clk', Pin(0)), ('ref_clk_mode', 1)]"
-    )
+    assert options == WT32_LAN_OPTIONS
 
 
 def test_a_board_flashed_with_its_profile_starts_ethernet_from_the_board_file(run_on_esp32_stand_ins, tmp_path):
@@ -304,10 +306,7 @@ def test_a_board_flashed_with_its_profile_starts_ethernet_from_the_board_file(ru
     )
     kind, options, unreadable = out.strip().splitlines()
     assert kind == "ethernet 10.0.0.7"
-    assert options == (
-        "[('mdc', Pin(23)), ('mdio', Pin(18)), ('phy_addr', 1), ('phy_type', 1), "
-        "('power', Pin(16)), ('ref_clk', Pin(0)), ('ref_clk_mode', 1)]"
-    )
+    assert options == WT32_LAN_OPTIONS
     assert unreadable == "{} {}"
 
 
