@@ -96,6 +96,15 @@ def network_error_kind(exc):
 # (using it directly keeps that wrapper module and its objects out of a small heap). It takes CA
 # roots and a client certificate as DER bytes; CPython's ssl differs in that and in minimum version
 # settings (firmware/compat_cpython.py). ---------------------------------------------------------
+# The board's one TLS context, kept from send to send: [what it was configured with (a digest of
+# its roots and client certificate; None while it is new), the context]. It is one block of about
+# 3 KB in the GC heap, and MicroPython never compacts its heap: made once, early, it keeps its place
+# (a new one, for other roots, is made right after the old one is let go, so it takes that place),
+# where one made per attempt would need 3 KB in one piece among the pieces long-lived objects leave.
+# Its roots are parsed once too. firmware/tls_setup.py configure() is what uses it.
+TLS = [None, None]
+
+
 def new_tls_client_context():
     import tls
 

@@ -1,8 +1,8 @@
 # send_mail: the mail core's one entry point (Contract 2 in docs/architecture.md), and the thin
 # blocking driver that moves bytes between the board's TCP connection and the sans-I/O SMTP client:
 # the loop, the TLS wrap and the byte stream over the socket (plain or TLS). The TLS context it
-# wraps with is configured once per attempt by firmware/tls_setup.py (roots, client certificate,
-# clock check).
+# wraps with is the board's one context, configured by firmware/tls_setup.py (roots, client
+# certificate, clock check) when they change.
 # Rules: everything that can be refused locally (settings, message, attachments, clock, client
 # certificate) is refused before connecting; the loop only obeys SmtpClient.next_event(). The host
 # name is always checked (SNI + name check through server_hostname, even when the TCP connection
@@ -40,17 +40,15 @@ def send_mail(settings, msg, board):
 
 def _attempt(settings, msg, board):
     now = board.clock.now()
-    # First, while the heap is least fragmented: a TLS context is one large block
-    # (dropped again below when the connection is in clear).
-    ctx = compat.new_tls_client_context()
+    # First, while the heap is least fragmented: the TLS context is one large block, kept for the
+    # sends after this one (compat.TLS; tls_setup configures it below).
+    if compat.TLS[1] is None:
+        compat.TLS[1] = compat.new_tls_client_context()
     # MimeWriter checks the attachment files, and composes the head with a random Message-ID.
     writer = MimeWriter(msg, now, binascii.hexlify(os.urandom(12)).decode())
     cfg = call_once("methods", "prepare", settings, board)
     method, port = cfg["method"], cfg["port"]
-    if cfg["tls"] == "none":
-        ctx = None
-    else:
-        call_once("tls_setup", "configure", ctx, cfg, now)
+    ctx = None if cfg["tls"] == "none" else call_once("tls_setup", "configure", cfg, now)
     size = writer.size()
     client = smtp_protocol.SmtpClient(cfg)
     client.set_transaction(msg.sender, msg.recipients(), size, writer.size(binary=True))

@@ -3,10 +3,11 @@
 # Rule: a CR or LF in any header value, address or file name (header injection), a malformed
 # address or a control character is an SMTPError of kind "message" naming the field (`field`) and
 # saying what to do, raised before anything touches the network.
+from scanmail.firmware.compat import const
 from scanmail.firmware.errors import SMTPError
 from scanmail.firmware.host_names import is_domain, letters_digits_or
 
-_LOCAL_SPECIALS = b"!#$%&'*+-/=?^_`{|}~."
+_LOCAL_SPECIALS = const(b"!#$%&'*+-/=?^_`{|}~.")
 
 
 def refused(field, text):

@@ -15,7 +15,7 @@ from scanmail.firmware.message import encoding_line    # loaded already: the wri
 _QP_MAX = const(76)                    # RFC 2045 6.7 rule 5
 _B64_GROUP = const(57)                 # 57 bytes -> one 76-character base64 line (RFC 2045 6.8)
 _LINE_WITH_CRLF = const(78)
-_HEX = b"0123456789ABCDEF"
+_HEX = const(b"0123456789ABCDEF")
 
 
 def base64_size(size):

@@ -1,5 +1,6 @@
 # What TLS needs once per attempt, loaded for it and let go after it (firmware.call_once): the
-# clock check, trusting the roots, the client certificate, and what a failed handshake means.
+# clock check, the board's TLS context (kept from send to send in compat.TLS, configured again only
+# when the roots or the client certificate change), and what a failed handshake means.
 # Rules: certificates are always required; trust is the bundled DigiCert Global Root G2 unless the
 # settings give ca_der; an unset clock is reported as such before any handshake, never as a
 # certificate failure. Kept out of the modules that stay loaded during a send: a board needs this
@@ -24,24 +25,48 @@ def check_clock(now, method=None, port=None):
                         transient=True, method=method, port=port, kind="clock")
 
 
-def configure(ctx, cfg, now):
-    """Make `ctx` (compat.new_tls_client_context()) require a valid certificate chain to the
+def configure(cfg, now):
+    """-> the board's TLS context (compat.TLS), requiring a valid certificate chain to the
     configured roots, with the client certificate if the settings give one; refuse an unset
-    clock first."""
+    clock first. The context kept from before is used again when the roots and certificate are
+    the same; else it is let go and a new one configured."""
     method, port = cfg.get("method"), cfg.get("port")
     check_clock(now, method, port)
+    ca, cert, key = cfg.get("ca_der"), cfg.get("client_cert_der"), cfg.get("client_key_der")
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in (ca, cert, key):           # each one's length first: no two settings hash alike
+        digest.update(b"%d:" % len(part or b""))
+        digest.update(part or b"")
+    digest = digest.digest()
+    kept = compat.TLS
+    if kept[0] == digest:
+        return kept[1]
+    if kept[0] is not None:                # configured for other roots: make the new one where it was
+        kept[1] = None
+        compat.free_heap()
+    kept[0] = None
+    if kept[1] is None:
+        kept[1] = compat.new_tls_client_context()
+    ctx = kept[1]
     try:
-        compat.load_ca(ctx, cfg.get("ca_der") or bundled_roots())
-    except Exception as exc:
-        raise SMTPError("tls", "ca_der is not a valid DER certificate: %s" % exc, transient=False,
-                        method=method, port=port, kind="untrusted")
-    cert, key = cfg.get("client_cert_der"), cfg.get("client_key_der")
-    if cert:
         try:
-            compat.load_client_cert(ctx, cert, key)
+            compat.load_ca(ctx, ca or bundled_roots())
         except Exception as exc:
-            raise SMTPError("tls", "the client certificate or key could not be loaded: %s" % exc,
-                            transient=False, method=method, port=port, kind="client_cert")
+            raise SMTPError("tls", "ca_der is not a valid DER certificate: %s" % exc, transient=False,
+                            method=method, port=port, kind="untrusted")
+        if cert:
+            try:
+                compat.load_client_cert(ctx, cert, key)
+            except Exception as exc:
+                raise SMTPError("tls", "the client certificate or key could not be loaded: %s" % exc,
+                                transient=False, method=method, port=port, kind="client_cert")
+    except SMTPError:
+        kept[1] = None                     # half configured: never used again
+        raise
+    kept[0] = digest
+    return ctx
 
 
 def failure_kind(exc):

@@ -49,10 +49,9 @@ def post(cfg, board, path, fields):
 def _post(cfg, board, path, fields):
     host, port = cfg["host"], cfg.get("port") or 443
     now = board.clock.now()
-    ctx = compat.new_tls_client_context()
     from scanmail.firmware import tls_setup
     try:
-        tls_setup.configure(ctx, cfg, now)
+        ctx = tls_setup.configure(cfg, now)
     except SMTPError as exc:
         exc.stage = "sign_in"
         raise

@@ -54,7 +54,13 @@ def code_in_heap():
 
 
 def preload(oauth=False):
-    """Load what stays loaded (see above); `oauth`: the configuration says auth "xoauth2"."""
+    """Load what stays loaded (see above); `oauth`: the configuration says auth "xoauth2". The
+    board's TLS context (one block of about 3 KB, firmware.compat.TLS) is made first, at the bottom
+    of the heap, and kept: every send and token request uses it."""
+    from scanmail.firmware import compat
+
+    if compat.TLS[1] is None:
+        compat.TLS[1] = compat.new_tls_client_context()
     _load(ONCE, PRELOAD if code_in_heap() else RESIDENT)
     if oauth:
         preload_oauth()

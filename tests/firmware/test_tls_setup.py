@@ -198,3 +198,58 @@ def test_without_a_ca_the_bundled_root_is_trusted_and_a_private_ca_is_not(runtim
     err = out["error"]
     assert (err["stage"], err["kind"]) == ("tls", "untrusted"), err
     assert err["text"].startswith("TLS with %s failed (untrusted): " % HOST)
+
+
+def sends_in_one_run(runtime, server, tmp_path, cas):
+    """send_mail to `server` once per CA in `cas` (DER bytes), all in one run of the runtime, as a
+    board sends one message after another; -> (each send's result, whether each send used the
+    same TLS context object as the send before it)."""
+    specs = []
+    for i, ca_der in enumerate(cas):
+        ca = tmp_path / ("ca-%d.der" % i)
+        ca.write_bytes(ca_der)
+        specs.append({"settings": {"method": "custom", "host": HOST, "tls": "implicit",
+                                   "ca_der_path": str(ca), "timeout_s": 2},
+                      "message": {"sender": "printer@example.org", "to": ["x@example.org"]},
+                      "board": {"ip": "127.0.0.20", "now": NOW,
+                                "routes": {"%s:465" % HOST: list(server.address)}}})
+    code = ("import json, send_case\nfrom scanmail.firmware import compat\nouts, same, last = [], [], None\n"
+            "for spec in json.loads(%r):\n"
+            "    outs.append(json.loads(send_case.run(spec)))\n"
+            "    same.append(compat.TLS[1] is last)\n"
+            "    last = compat.TLS[1]\n"
+            "print(json.dumps([outs, same]))\n" % json.dumps(specs))
+    return run_json(runtime, code)
+
+
+def test_sends_with_the_same_roots_use_one_kept_tls_context(runtime, tmp_path):
+    # One block of about 3 KB made once rather than per send: in a heap that is never compacted,
+    # a context made per send needs 3 KB in one piece each time.
+    with plain_servers.CertificateServer(HOST) as server:
+        outs, same = sends_in_one_run(runtime, server, tmp_path, [server.ca_der] * 3)
+    assert server.handshakes == 3
+    assert [(o["error"]["stage"], o["error"]["code"]) for o in outs] == [("greeting", 421)] * 3, outs
+    assert same == [False, True, True]
+
+
+def test_roots_changed_between_sends_are_trusted_alone_never_beside_the_old_ones(runtime, tmp_path):
+    # The kept context is let go when the roots change: the server's CA, trusted for the first
+    # send, is not trusted any more once the configuration names another CA, and is again after.
+    other_ca = plain_servers.CertificateServer(HOST).ca_der
+    with plain_servers.CertificateServer(HOST) as server:
+        outs, same = sends_in_one_run(runtime, server, tmp_path,
+                                      [server.ca_der, other_ca, server.ca_der])
+    kinds = [(o["error"]["stage"], o["error"].get("kind") if o["error"]["stage"] == "tls"
+              else o["error"]["code"]) for o in outs]
+    assert kinds == [("greeting", 421), ("tls", "untrusted"), ("greeting", 421)], outs
+    assert same == [False, False, False]
+
+
+def test_a_ca_that_cannot_be_loaded_leaves_no_half_configured_context_for_the_next_send(runtime,
+                                                                                       tmp_path):
+    with plain_servers.CertificateServer(HOST) as server:
+        outs, _ = sends_in_one_run(runtime, server, tmp_path,
+                                   [server.ca_der, b"not a certificate", server.ca_der])
+    assert outs[1]["error"]["text"].startswith("ca_der is not a valid DER certificate"), outs[1]
+    assert outs[1]["connected"] == []
+    assert (outs[2]["error"]["stage"], outs[2]["error"]["code"]) == ("greeting", 421), outs[2]
