@@ -37,13 +37,27 @@ def _kept(values):
     return out
 
 
-def _canonical(value):
-    """JSON with keys sorted at every level, so the hash does not depend on dict order."""
+def _canonical(value, out):
+    """`value` as JSON with keys sorted at every level (so the hash does not depend on dict
+    order), handed to out() piece by piece: no copy of the whole configuration is ever made, for
+    in a fragmented heap one string that long may find no free run."""
     if isinstance(value, dict):
-        return "{" + ",".join(json.dumps(k) + ":" + _canonical(value[k]) for k in sorted(value)) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(_canonical(v) for v in value) + "]"
-    return json.dumps(value)
+        out("{")
+        first = True
+        for key in sorted(value):
+            out(("" if first else ",") + json.dumps(key) + ":")
+            _canonical(value[key], out)
+            first = False
+        out("}")
+    elif isinstance(value, list):
+        out("[")
+        for i, item in enumerate(value):
+            if i:
+                out(",")
+            _canonical(item, out)
+        out("]")
+    else:
+        out(json.dumps(value))
 
 
 def stored_value(path, key):
@@ -92,8 +106,9 @@ class ConfigStore:
         import binascii
         import hashlib
 
-        digest = hashlib.sha256(_canonical(self.values).encode()).digest()
-        return binascii.hexlify(digest[:6]).decode()
+        digest = hashlib.sha256()
+        _canonical(self.values, lambda text: digest.update(text.encode()))
+        return binascii.hexlify(digest.digest()[:6]).decode()
 
     def get(self, key=None):
         if key is None:
