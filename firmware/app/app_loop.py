@@ -330,7 +330,8 @@ def start(board, nvs=None, capacity=None, echo=None):
 
 
 def main(board=None, capacity=None):
-    """Start the application (main.py calls this); returns when Ctrl-C stops it."""
+    """Start the application (main.py calls this); returns when Ctrl-C stops it, with every
+    firmware module let go, so that the REPL (and mpremote) has the heap the application held."""
     preload()
     from scanmail.firmware.app.config_store import stored_value
     from scanmail.firmware.board import open_board
@@ -354,4 +355,10 @@ def main(board=None, capacity=None):
         _text_out("scanmail: stopped (Ctrl-C); REPL\n")
     finally:
         ctrl_c(True)
-    return app
+    # the loop's tasks hold the application: a new loop drops them (MicroPython's asyncio keeps
+    # one queue of tasks), then the modules go (main() imports them again)
+    asyncio.new_event_loop()
+    app = session = board = None
+    from scanmail.firmware import let_go
+
+    let_go(())

@@ -241,6 +241,18 @@ class ApplicationBoard:
                     return seen.decode("utf-8", "replace")
         raise AssertionError("no REPL prompt after Ctrl-C; the board printed %r" % bytes(seen[-300:]))
 
+    def at_the_repl(self, line):
+        """Type `line` at the friendly REPL (after interrupt()); -> what it printed before the next
+        prompt, without the echo of the line."""
+        self.console.serial.write(line.encode() + b"\r")
+        seen = bytearray()
+        for _ in range(200):
+            seen += self.console.serial.read(self.console.serial.in_waiting or 1)
+            if seen.endswith(b">>> "):
+                break
+        text = seen.decode("utf-8", "replace").replace("\r", "")
+        return text.split("\n", 1)[1].rsplit(">>> ", 1)[0] if "\n" in text else text
+
     def close(self):
         self.console.close()
         if self.handle is not None:

@@ -110,6 +110,14 @@ def test_a_test_message_and_a_scan_reach_the_tenant(board, tenant):
                                               board.request("logs", count=200))
 
 
-def test_ctrl_c_stops_the_application_and_leaves_the_repl(board):
+def test_ctrl_c_stops_the_application_and_leaves_the_repl_with_its_heap(board):
+    info = board.request("info")
     printed = board.interrupt()
     assert "scanmail: stopped (Ctrl-C); REPL" in printed and "Traceback" not in printed
+    # the application let go of its modules: what mpremote and the person at the REPL do next
+    # has the heap the application held (the names it interned stay; MicroPython keeps those)
+    out = board.at_the_repl("import sys; print([m for m in sys.modules if m.startswith('scanmail.firmware.')])")
+    assert out.strip() == "[]", out
+    if info["runtime"] == "micropython":  # its heap (CPython reports no such figure)
+        free = board.at_the_repl("import gc; _ = gc.collect(); print(gc.mem_free())")
+        assert int(free.strip()) > info["heap_free"] + 8 * 1024, (free, info["heap_free"])
