@@ -116,9 +116,11 @@ def interruptible(handler):
 
 def ctrl_c(enabled):
     """Ctrl-C as an interrupt: off while the loop reads the console itself (a 3 inside an Improv
-    packet is data, and what the board writes then goes out as raw bytes), on while a blocking
-    step runs (a scan from the button, a send, a console command), so Ctrl-C still stops those.
-    (An Improv packet that arrives during one of those may then be taken for a Ctrl-C.)"""
+    packet is data, and what the board writes then goes out as raw bytes), and while the outbox
+    sends on its own (an installer's Improv packet may come at any moment: its type byte is a 3);
+    a Ctrl-C then stops the loop when the send is over. On while a step a person started runs (a
+    scan from the button, a console command, which the host that sent it waits for), so Ctrl-C
+    stops those at once."""
     try:
         import micropython
 
@@ -325,7 +327,6 @@ def start(board, nvs=None, capacity=None, echo=None):
         return call_once("app.console_commands", "handle", app, session, reboot, cmd, args)
 
     session = LazyConsole(interruptible(commands), app.log, keep=code_in_heap())
-    app.interruptible = ctrl_c            # on while a send runs
     return app, session
 
 

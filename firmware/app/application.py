@@ -47,7 +47,6 @@ class Application:
         self.status_network = None        # the board's address once the network is up
         self.network_settings = None
         self.network_changed = True       # the network task (re)applies the settings when True
-        self.interruptible = None         # the loop's ctrl_c(enabled): Ctrl-C on while a send runs
         for job_id, note in self.outbox.recover():
             self.log("outbox: job %s: %s" % (job_id, note))
 
@@ -66,10 +65,6 @@ class Application:
             configure(settings)
         self.network_settings = settings
         return settings
-
-    def _interruptible(self, enabled):
-        if self.interruptible is not None:
-            self.interruptible(enabled)
 
     def now(self):
         return self.board.clock.now()
@@ -129,12 +124,9 @@ class Application:
         busy = not waiting and self.outbox.due(now)[0] is not None
         if busy:
             self._light("busy")
-            self._interruptible(True)
-        try:
-            result = step(self.outbox, self.limits, self.config.values, self.secrets, self.board, now, sign_in)
-        finally:
-            if busy:
-                self._interruptible(False)
+        # Ctrl-C stays off while the outbox sends on its own: a web installer's Improv packet may
+        # arrive at any moment, and its type byte is the Ctrl-C byte (app_loop.ctrl_c)
+        result = step(self.outbox, self.limits, self.config.values, self.secrets, self.board, now, sign_in)
         if "sign_in" in result:
             if self.last is None or self.last.get("what") != "sign_in":
                 self.last = {"what": "sign_in", "ok": False, "state": sign_in.session().state,

@@ -110,6 +110,40 @@ def test_a_test_message_and_a_scan_reach_the_tenant(board, tenant):
                                               board.request("logs", count=200))
 
 
+def test_an_improv_request_during_a_send_is_answered_after_it_and_stops_nothing(board, tenant):
+    # A web installer may ask a board for its state at any moment, and every RPC packet it sends
+    # has a 3, the Ctrl-C byte, as its type. While the outbox sends on its own, that byte is packet
+    # data, not an interrupt: the send goes on, the packet is answered after it, the application
+    # keeps running.
+    import time
+
+    from tests.app.test_improv import rpc
+
+    tenant.reset()
+    board.request("config.set", changes={
+        "username": "scanner@contoso.com", "sender": "scanner@contoso.com",
+        "address_book": {"alice": "alice@contoso.com"}, "default_destination": "alice",
+        "ca_path": "/ca.der", "timeout_s": 30})
+    board.request("secret.set", name="password", value=PASSWORD)
+    tenant.add_fault(stage="mail", action="delay", delay_s=3, endpoint="submission", nth=1)
+    job = board.request("scan")["job"]
+    for _ in range(600):                  # the server holds its reply to MAIL: the board waits
+        if tenant.faults()[0]["fired"]:
+            break
+        time.sleep(0.05)
+    assert tenant.faults()[0]["fired"] == 1, "the board never reached MAIL FROM"
+    board.console.serial.write(rpc(2))                 # Improv: the current state, please
+    for _ in range(300):
+        jobs = dict((j["id"], j) for j in board.request("outbox.list"))
+        if jobs[job]["state"] not in ("queued", "sending"):
+            break
+    assert jobs[job]["state"] == "sent" and jobs[job]["attempts"] == 1, jobs[job]
+    assert any(line.startswith("IMPROV\x01\x01") for line in board.console.log_lines), \
+        board.console.log_lines[-10:]
+    assert board.request("info")["name"]
+    tenant.clear_faults()
+
+
 def test_ctrl_c_stops_the_application_and_leaves_the_repl_with_its_heap(board):
     info = board.request("info")
     printed = board.interrupt()

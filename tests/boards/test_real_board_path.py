@@ -74,4 +74,5 @@ def test_the_console_suite_passes_on_a_board_given_by_its_serial_port(start_boar
     assert sorted(passed) == sorted(
         (name, board.port) for name in ("test_frames_commands_and_refusals_as_a_host_tool_sees_them",
                                         "test_a_test_message_and_a_scan_reach_the_tenant",
-                                        "test_ctrl_c_stops_the_application_and_leaves_the_repl"))
+                                        "test_an_improv_request_during_a_send_is_answered_after_it_and_stops_nothing",
+                                        "test_ctrl_c_stops_the_application_and_leaves_the_repl_with_its_heap"))
