@@ -25,6 +25,41 @@ class Streamed:
         self.items = items
 
 
+def _joined(text):
+    """`text` with each surrogate pair joined into the one character it stands for. A host's JSON
+    may write a character beyond U+FFFF (an emoji) as two \\u escapes, and MicroPython's json.loads
+    keeps them as two halves, which are no UTF-8 and would reach the mail as broken bytes."""
+    try:
+        data = text.encode()
+    except UnicodeError:                   # CPython: an unpaired half (json.loads joins pairs)
+        return text
+    out = bytearray()
+    at = 0
+    while at < len(data):
+        # a high half is ED A0..AF xx in the bytes MicroPython keeps, a low half ED B0..BF xx
+        if (data[at] == 0xED and at + 5 < len(data) and 0xA0 <= data[at + 1] <= 0xAF
+                and data[at + 3] == 0xED and 0xB0 <= data[at + 4] <= 0xBF):
+            high = ((data[at + 1] & 0x0F) << 6) | (data[at + 2] & 0x3F)
+            low = ((data[at + 4] & 0x0F) << 6) | (data[at + 5] & 0x3F)
+            out.extend(chr(0x10000 + (high << 10) + low).encode())
+            at += 6
+        else:
+            out.append(data[at])
+            at += 1
+    return out.decode()
+
+
+def _whole(value):
+    """`value` (a decoded request) with the surrogate pairs in every string joined (_joined)."""
+    if isinstance(value, str):
+        return _joined(value)
+    if isinstance(value, list):
+        return [_whole(item) for item in value]
+    if isinstance(value, dict):
+        return dict((_whole(key), _whole(value[key])) for key in value)
+    return value
+
+
 class ConsoleSession:
     def __init__(self, handler, log=None):
         self._handler = handler              # handler(cmd, args) -> result; may raise CommandError
@@ -63,6 +98,8 @@ class ConsoleSession:
     def _request(self, rid, data):
         try:
             request = json.loads(data)
+            if b"\\ud" in data or b"\\uD" in data:      # an escaped character beyond U+FFFF, perhaps
+                request = _whole(request)
             cmd = request["cmd"]
             args = request.get("args") or {}
             if not isinstance(args, dict):

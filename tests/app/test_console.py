@@ -190,3 +190,24 @@ def test_garbage_damaged_frames_long_requests_and_ctrl_c(board):
     port.write(b"\x03")
     assert board.proc.wait(timeout=5) == 0
     assert b"Traceback" not in board.proc.stderr.read()
+
+
+def test_text_beyond_the_basic_plane_set_from_the_host_arrives_in_the_mail_as_typed(board):
+    # An emoji (outside Unicode's basic plane) in the subject and body templates, through the
+    # host's client: the board stores and sends the very characters, not the halves of a
+    # surrogate pair that a JSON \u escape would give MicroPython's json.loads.
+    subject, body = "Scan {pages} \U0001F4C4 from the caf\u00e9", "Pages \U0001F5A8\ufe0f attached"
+    configure(board)
+    board.request("config.set", changes={"subject": subject, "body": body})
+    board.request("secret.set", name="password", value=PASSWORD)
+    assert board.request("config.get", key="subject")["value"] == subject
+    assert board.request("send-test")["reply"].startswith("250")
+    board.request("scan")
+    for _ in range(300):
+        jobs = board.request("outbox.list")
+        if jobs and jobs[-1]["state"] not in ("queued", "sending"):
+            break
+    assert jobs[-1]["state"] == "sent", jobs[-1]
+    scan = board.tenant.messages("alice@contoso.com", "Inbox")[-1]
+    assert scan["Subject"] == "Scan 2 \U0001F4C4 from the caf\u00e9"
+    assert scan.get_body(("plain",)).get_content().strip() == "Pages \U0001F5A8\ufe0f attached"
