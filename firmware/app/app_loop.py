@@ -17,90 +17,8 @@ NETWORK_BACKOFF_S = (1, 2, 4, 8, 16, 30, 60)
 NETWORK_WATCH_S = 0.5
 
 
-# Every module the application will use, imported at start with a collection after each, the
-# largest and longest-lived first: imported later, in the middle of work, their code would land
-# among short-lived objects and split the free heap into pieces too small for a send (a stock build
-# loads each module's bytecode into the heap; the largest free block is then ten times larger).
-PRELOAD = ("mail", "app.outbox_worker", "app.scan", "app.pdf_writer", "app.jpeg_info",
-           "app.secret_store", "app.application", "app.config_schema", "app.console_commands",
-           "app.console_session", "app.console_protocol", "app.improv", "app.improv_provisioning",
-           "app.network_setup", "board")
-# Where the bytecode stays in flash (a ROMFS partition, or frozen into the firmware), importing a
-# module costs only its function and class objects, and a module that is let go gives them back:
-# there only the modules every moment needs are loaded at start, and the steps that run now and
-# then (a scan and its PDF writer, a console command, the configuration schema) are loaded for the
-# call and let go after it (firmware.call_once), so the heap a send needs is free while it sends;
-# the console's session and framing too, for as long as a request takes (LazyConsole).
-RESIDENT = ("mail", "app.outbox_worker", "app.secret_store", "app.application", "app.improv")
-# ... and those steps are loaded once at start and let go at once, before the resident modules: the
-# names they intern stay, so the pools that hold names (allocated whole, each twice the last: the
-# 621st name of a run costs a 7 KB block on the unix port) are allocated now, at the bottom of an
-# empty heap, rather than in the middle of the first scan or send, where such a block splits the
-# free space the send needs.
-ONCE = ("app.scan", "app.console_session", "app.console_commands", "app.config_schema", "methods",
-        "tls_setup", "mime_headers", "diagnosis", "app.improv_provisioning", "app.network_setup")
-# When the configuration signs in by OAuth (auth "xoauth2"), the sign-in and the signed-in send
-# stay loaded too, and the token request (with its JSON reader) is loaded once at start, as above:
-# it runs before sends.
-OAUTH_RESIDENT = ("oauth", "app.oauth_sign_in", "oauth_send")
-OAUTH_ONCE = ("token_request", "json_fields")
-
-
-def code_in_heap():
-    """True when imported code lives in the heap: modules loaded from files on the filesystem (the
-    stock build). From a ROMFS partition (mounted at /rom) or frozen into the firmware (a module
-    name without a leading /) the bytecode stays in flash."""
-    return __file__.startswith("/") and not __file__.startswith("/rom/")
-
-
-def preload(oauth=False):
-    """Load what stays loaded (see above); `oauth`: the configuration says auth "xoauth2". The
-    board's TLS context (one block of about 3 KB, firmware.compat.TLS) is made first, at the bottom
-    of the heap, and kept: every send and token request uses it."""
-    from scanmail.firmware import compat
-
-    if compat.TLS[1] is None:
-        compat.TLS[1] = compat.new_tls_client_context()
-    _load(ONCE, PRELOAD if code_in_heap() else RESIDENT)
-    if oauth:
-        preload_oauth()
-
-
-def preload_oauth():
-    """What preload() adds for a configuration that signs in by OAuth (main() calls it once the
-    board, which holds the configuration, is open)."""
-    _load(OAUTH_ONCE, OAUTH_RESIDENT + OAUTH_ONCE if code_in_heap() else OAUTH_RESIDENT)
-
-
-def _load(once, resident):
-    import gc
-
-    if not code_in_heap():
-        from scanmail.firmware import call_once
-
-        for name in once:
-            call_once(name)
-    for name in resident:
-        __import__("scanmail.firmware." + name)
-        gc.collect()
-
-
 def _text_out(line):
     console_write(line.encode())
-
-
-def open_nvs():
-    try:
-        import esp32
-    except ImportError:
-        return None
-    return esp32.NVS("scanmail")
-
-
-def safe_mode(board):
-    """True when the scan button is held at boot: the application stays off, the REPL comes up."""
-    button = getattr(board, "scan_button", None)
-    return bool(button is not None and button.held())
 
 
 def interruptible(handler):
@@ -311,16 +229,37 @@ class LazyConsole:
                 self._loaded = None
 
 
+def _at_start(function, *args):
+    """app_start.<function>(*args): the start's module is loaded for the call and let go after it
+    (only it: the modules it loads stay)."""
+    import sys
+
+    from scanmail.firmware import let_go
+
+    name = __name__.rpartition(".")[0] + ".app_start"
+    try:
+        return getattr(__import__(name, None, None, (function,)), function)(*args)
+    finally:
+        let_go(set(sys.modules) - set((name,)))
+
+
+def preload(oauth=False):
+    """Load what stays loaded (app_start.py); `oauth`: the configuration says auth "xoauth2"."""
+    _at_start("preload", oauth)
+
+
+def code_in_heap():
+    """True when imported code lives in the heap: modules loaded from files on the filesystem (the
+    stock build), not from a ROMFS partition (/rom) or frozen into the firmware."""
+    return __file__.startswith("/") and not __file__.startswith("/rom/")
+
+
 def start(board, nvs=None, capacity=None, echo=None):
     """The application and its console session, as main() runs them (the heap bench builds them
     the same way); -> (app, session)."""
     from scanmail.firmware import call_once
-    from scanmail.firmware.app.application import Application
 
-    import gc
-
-    app = Application(board, nvs, capacity=capacity, echo=echo)
-    gc.collect()                 # the session next to the application's parts (application.py)
+    app = _at_start("application", board, nvs, capacity, echo)
     reboot = getattr(board, "reset", None)
 
     def commands(cmd, args):
@@ -339,13 +278,13 @@ def main(board=None, capacity=None):
 
     board = board or open_board()
     if stored_value(board.storage_root.rstrip("/") + "/config.json", "auth") == "xoauth2":
-        preload_oauth()
-    if safe_mode(board):
+        _at_start("preload_oauth")
+    if _at_start("safe_mode", board):
         _text_out("scanmail: safe mode (scan button held at boot): the application is off\n")
         return None
     from scanmail.firmware.app.improv import ImprovReader
 
-    app, session = start(board, open_nvs(), capacity, _text_out)
+    app, session = start(board, _at_start("open_nvs"), capacity, _text_out)
     try:
         # inside the try: a host waits for this line and may press Ctrl-C at once, while the
         # line is still being written to the log on flash

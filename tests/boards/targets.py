@@ -169,7 +169,7 @@ def open_tool_board(request, target_id, state_dir, ip):
 FRESH_APPLICATION = """
 import os
 from scanmail.firmware.board import open_board
-from scanmail.firmware.app.app_loop import open_nvs
+from scanmail.firmware.app.app_start import open_nvs
 from scanmail.firmware.app.secret_store import SecretStore, NAMES
 def _rm(path):
     try:
