@@ -288,7 +288,9 @@ def main(board=None, capacity=None):
     try:
         # inside the try: a host waits for this line and may press Ctrl-C at once, while the
         # line is still being written to the log on flash
-        app.log("scanmail %s started on %s" % (app.info()["firmware"], board.name))
+        from scanmail.firmware.app.application import FIRMWARE_VERSION
+
+        app.log("scanmail %s started on %s" % (FIRMWARE_VERSION, board.name))
         ctrl_c(False)
         asyncio.run(_run(app, session, ImprovReader()))
     except KeyboardInterrupt:

@@ -4,8 +4,6 @@
 # start ends in a result or a one-line refusal that says what to do, logged without secrets; the
 # status light shows busy while it works, then ok or error, then idle; it stays on error while an
 # OAuth sign-in needs a person (firmware/app/oauth_sign_in.py), and the outbox waits meanwhile.
-import sys
-
 from scanmail.firmware.app.config_store import ConfigStore
 from scanmail.firmware.app.log_ring import LogRing
 from scanmail.firmware.app.outbox import Outbox
@@ -79,7 +77,8 @@ class Application:
             self._sign_in = SignIn(self)
         return self._sign_in
 
-    def _light(self, state):
+    def light(self, state):
+        """Set the status light (idle, busy, ok, error); a light that fails is no reason to stop."""
         try:
             self.board.status_light.set(state)
         except Exception:
@@ -95,7 +94,7 @@ class Application:
         from scanmail.firmware import call_once
         from scanmail.firmware.app.outbox import OutboxError
 
-        self._light("busy")
+        self.light("busy")
         try:
             # the scan, its PDF writer and their copy buffer are in the heap only while it runs
             job = call_once("app.scan", "scan_to_outbox", self.board, self.outbox, self.config.values,
@@ -103,11 +102,11 @@ class Application:
         except OutboxError as err:
             self.last = {"what": "scan", "ok": False, "code": err.code, "text": str(err)}
             self.log("scan refused: %s" % err)
-            self._light("error")
+            self.light("error")
             raise
         self.log("scan: job %s queued, %d page(s), %d bytes, to %s"
                  % (job["id"], job["pages"], job["size"], ", ".join(job["to"])))
-        self._light(self._resting())
+        self.light(self._resting())
         return {"job": job["id"], "pages": job["pages"], "size": job["size"], "to": job["to"]}
 
     def work(self):
@@ -119,11 +118,11 @@ class Application:
             return {"idle": None, "clock": "unset"}
         sign_in = self.sign_in()
         if sign_in is not None and sign_in.session() is not None and sign_in.poll_due(now):
-            self._light("ok" if sign_in.session().usable() else "error")
+            self.light("ok" if sign_in.session().usable() else "error")
         waiting = sign_in is not None and sign_in.waiting_for_person()
         busy = not waiting and self.outbox.due(now)[0] is not None
         if busy:
-            self._light("busy")
+            self.light("busy")
         # Ctrl-C stays off while the outbox sends on its own: a web installer's Improv packet may
         # arrive at any moment, and its type byte is the Ctrl-C byte (app_loop.ctrl_c)
         result = step(self.outbox, self.limits, self.config.values, self.secrets, self.board, now, sign_in)
@@ -134,81 +133,18 @@ class Application:
                              "what_to_do": sign_in.status(now).get("what_to_do")}
                 self.log("outbox: waiting for an OAuth sign-in (%d job(s) queued): %s"
                          % (self.outbox.counts()["queued"], self.last["what_to_do"]))
-            self._light("error")
+            self.light("error")
         elif "job" in result:
             job = self.outbox.load(result["job"])
             if job["state"] == "sent":
                 self.last = {"what": "send", "ok": True, "job": job["id"], "reply": job["reply"]}
                 self.log("outbox: job %s sent: %s" % (job["id"], job["reply"]))
-                self._light("ok")
+                self.light("ok")
             else:
                 last = job["last"] or {}
                 self.last = {"what": "send", "ok": False, "job": job["id"], "state": job["state"],
                              "text": last.get("text"), "cause": last.get("cause"),
                              "what_to_do": last.get("what_to_do")}
                 self.log("outbox: job %s %s: %s" % (job["id"], job["state"], last.get("text")))
-                self._light("error" if job["state"] != "queued" else self._resting())
+                self.light("error" if job["state"] != "queued" else self._resting())
         return result
-
-    def send_test(self, to=None):
-        """A small message, now, without the outbox; -> the server's reply. Raises SMTPError."""
-        from scanmail.firmware.app.outbox_worker import settings_for
-        from scanmail.firmware.mail import Message, send_mail
-
-        values = self.config.values
-        to = to or values["address_book"].get(values["default_destination"])
-        sender = values["sender"] or values["username"]
-        msg = Message(sender, [to] if to else [], [], "scanmail test from %s" % self.board.name,
-                      "This is a test message from the scanner %s." % self.board.name, [])
-        self._light("busy")
-        sign_in = self.sign_in()
-        try:
-            settings = settings_for(values, self.secrets, None, self.board.storage_root)
-            session = sign_in.session() if sign_in is not None else None
-            if session is None:
-                result = send_mail(settings, msg, self.board)
-            else:
-                from scanmail.firmware.oauth_send import send_signed_in
-
-                settings.pop("password", None)
-                result = send_signed_in(settings, msg, self.board, session)
-        except Exception as err:
-            if getattr(err, "kind", None) == "sign_in_needed":
-                sign_in.failed(err)
-            self._light("error")
-            raise
-        self._light("ok")
-        self.log("send-test to %s: %s" % (to, result["reply"]))
-        return result["reply"]
-
-    def info(self):
-        from scanmail.firmware.compat import free_heap
-
-        out = {"firmware": FIRMWARE_VERSION, "runtime": sys.implementation.name,
-               "version": ".".join(str(v) for v in sys.implementation.version[:3]),
-               "mpy_abi": getattr(sys.implementation, "_mpy", None), "profile": self.profile,
-               "name": self.board.name, "heap_free": free_heap()}
-        try:
-            import os
-
-            st = os.statvfs(self.board.storage_root)
-            out["flash_free"] = st[0] * st[4]
-            out["flash_size"] = st[0] * st[2]
-        except (OSError, AttributeError):
-            out["flash_free"] = None
-        return out
-
-    def status(self):
-        now = self.now()
-        address = None
-        try:
-            address = self.board.net.address()
-        except Exception:
-            pass
-        out = {"network": self.network, "address": address, "clock": now,
-               "clock_set": now is not None, "outbox": self.outbox.counts(),
-               "config_hash": self.config.hash(), "last": self.last}
-        sign_in = self.sign_in()
-        if sign_in is not None:
-            out["oauth"] = sign_in.status(now)
-        return out

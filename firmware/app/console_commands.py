@@ -4,6 +4,8 @@
 # is a CommandError with a code and a line that says what to do. The OAuth commands start a
 # device-code sign-in (the application's loop then polls: firmware/app/oauth_sign_in.py), show
 # where it stands, and sign out; they never show a token or the device code, only the user code.
+# What only the console asks for (info, status, the test message) is made here, not by the
+# application, which stays loaded: this module is loaded only while a command runs.
 from scanmail.firmware.app.console_session import CommandError
 
 COMMANDS = ("info", "status", "config.get", "config.set", "config.validate", "secret.set",
@@ -48,10 +50,28 @@ class Commands:
         return getattr(self, "cmd_" + cmd.replace(".", "_").replace("-", "_"))(args)
 
     def cmd_info(self, args):
-        return self.app.info()
+        import sys
+
+        from scanmail.firmware.app.application import FIRMWARE_VERSION
+        from scanmail.firmware.compat import free_heap
+
+        app = self.app
+        out = {"firmware": FIRMWARE_VERSION, "runtime": sys.implementation.name,
+               "version": ".".join(str(v) for v in sys.implementation.version[:3]),
+               "mpy_abi": getattr(sys.implementation, "_mpy", None), "profile": app.profile,
+               "name": app.board.name, "heap_free": free_heap()}
+        try:
+            import os
+
+            st = os.statvfs(app.board.storage_root)
+            out["flash_free"] = st[0] * st[4]
+            out["flash_size"] = st[0] * st[2]
+        except (OSError, AttributeError):
+            out["flash_free"] = None
+        return out
 
     def cmd_status(self, args):
-        return self.app.status()
+        return status(self.app)
 
     def cmd_config_get(self, args):
         from scanmail.firmware.app.config_schema import ConfigError
@@ -137,7 +157,7 @@ class Commands:
         from scanmail.firmware.mail import SMTPError
 
         try:
-            return {"reply": self.app.send_test(_arg(args, "to", str, required=False))}
+            return {"reply": send_test(self.app, _arg(args, "to", str, required=False))}
         except SMTPError as err:
             cause, what_to_do = err.diagnosis()
             raise CommandError("send_failed", "%s; %s" % (err, what_to_do))
@@ -244,6 +264,55 @@ class Commands:
         if self.session is not None:
             self.session.after_reply = self._reboot
         return {"rebooting": True}
+
+
+def status(app):
+    """Network, clock, outbox counts, configuration hash, the last result, and the OAuth sign-in."""
+    now = app.now()
+    address = None
+    try:
+        address = app.board.net.address()
+    except Exception:
+        pass
+    out = {"network": app.network, "address": address, "clock": now,
+           "clock_set": now is not None, "outbox": app.outbox.counts(),
+           "config_hash": app.config.hash(), "last": app.last}
+    sign_in = app.sign_in()
+    if sign_in is not None:
+        out["oauth"] = sign_in.status(now)
+    return out
+
+
+def send_test(app, to=None):
+    """A small message, now, without the outbox; -> the server's reply. Raises SMTPError."""
+    from scanmail.firmware.app.outbox_worker import settings_for
+    from scanmail.firmware.mail import Message, send_mail
+
+    values = app.config.values
+    to = to or values["address_book"].get(values["default_destination"])
+    sender = values["sender"] or values["username"]
+    msg = Message(sender, [to] if to else [], [], "scanmail test from %s" % app.board.name,
+                  "This is a test message from the scanner %s." % app.board.name, [])
+    app.light("busy")
+    sign_in = app.sign_in()
+    try:
+        settings = settings_for(values, app.secrets, None, app.board.storage_root)
+        session = sign_in.session() if sign_in is not None else None
+        if session is None:
+            result = send_mail(settings, msg, app.board)
+        else:
+            from scanmail.firmware.oauth_send import send_signed_in
+
+            settings.pop("password", None)
+            result = send_signed_in(settings, msg, app.board, session)
+    except Exception as err:
+        if getattr(err, "kind", None) == "sign_in_needed":
+            sign_in.failed(err)
+        app.light("error")
+        raise
+    app.light("ok")
+    app.log("send-test to %s: %s" % (to, result["reply"]))
+    return result["reply"]
 
 
 def handle(app, session, reboot, cmd, args):

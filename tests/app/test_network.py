@@ -43,7 +43,8 @@ def test_a_static_address_from_the_configuration_is_the_boards_and_shows_in_stat
         run_firmware, stand_ins, tmp_path):  # noqa: F811
     out, flash = run_app(run_firmware, stand_ins, tmp_path, STATIC, (
         "print('joined', app_loop._join(app))\n"
-        "print('status', json.dumps(app.status()))\n"
+        "from scanmail.firmware.app.console_commands import status\n"
+        "print('status', json.dumps(status(app)))\n"
         "print('calls', [c for c in network.calls if c[0] in ('ifconfig', 'connect')])\n"))
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
     assert lines["joined"] == "True"
