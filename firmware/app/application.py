@@ -45,7 +45,9 @@ class Application:
         self.status_network = None        # the board's address once the network is up
         self.network_settings = None
         self.network_changed = True       # the network task (re)applies the settings when True
-        for job_id, note in self.outbox.recover():
+        from scanmail.firmware import call_once
+
+        for job_id, note in call_once("app.outbox_admin", "recover", self.outbox):
             self.log("outbox: job %s: %s" % (job_id, note))
 
     def apply_network(self, values=None, wifi_password=None):

@@ -6,6 +6,7 @@
 # where it stands, and sign out; they never show a token or the device code, only the user code.
 # What only the console asks for (info, status, the test message) is made here, not by the
 # application, which stays loaded: this module is loaded only while a command runs.
+from scanmail.firmware.app import outbox_admin
 from scanmail.firmware.app.console_session import CommandError
 
 COMMANDS = ("info", "status", "config.get", "config.set", "config.validate", "secret.set",
@@ -184,7 +185,7 @@ class Commands:
         from scanmail.firmware.app.outbox import OutboxError
 
         try:
-            return {"id": self.app.outbox.retry(_arg(args, "id", str), self.app.now() or 0)["id"],
+            return {"id": outbox_admin.retry(self.app.outbox, _arg(args, "id", str), self.app.now() or 0)["id"],
                     "state": "queued"}
         except OutboxError as err:
             raise CommandError(err.code, str(err))
@@ -193,7 +194,7 @@ class Commands:
         from scanmail.firmware.app.outbox import OutboxError
 
         try:
-            return {"purged": self.app.outbox.purge(_arg(args, "id", str, required=False))}
+            return {"purged": outbox_admin.purge(self.app.outbox, _arg(args, "id", str, required=False))}
         except OutboxError as err:
             raise CommandError(err.code, str(err))
 

@@ -12,9 +12,7 @@ from scanmail.firmware.app import atomic_file
 from scanmail.firmware.compat import const
 
 STATES = ("queued", "sending", "sent", "failed", "expired")
-DONE = ("sent", "failed", "expired")
 _RETRY_CAP_S = const(3600)
-_ENOSPC = const(28)
 
 
 class OutboxError(Exception):
@@ -25,7 +23,8 @@ class OutboxError(Exception):
         self.code = code
 
 
-def _ls(path):
+def listing(path):
+    """The names in a folder, sorted; none when it cannot be read."""
     try:
         return sorted(os.listdir(path))
     except OSError:
@@ -45,14 +44,7 @@ def _names(path):
         return
 
 
-def _size(path):
-    try:
-        return os.stat(path)[6]
-    except OSError:
-        return 0
-
-
-def _remove(path):
+def remove_quietly(path):
     try:
         os.remove(path)
     except OSError:
@@ -99,24 +91,17 @@ class Outbox:
         _mkdirs(self.docs_dir)
 
     # -- storage ------------------------------------------------------------------------------
-    def _job_path(self, job_id):
+    def job_path(self, job_id):
         return "%s/%s.json" % (self.jobs_dir, job_id)
 
     def load(self, job_id):
-        data = atomic_file.read_atomic(self._job_path(job_id))
+        data = atomic_file.read_atomic(self.job_path(job_id))
         if data is None:
             raise OutboxError("unknown_job", "no job %s in the outbox: `outbox list` shows the jobs" % job_id)
         return json.loads(data)
 
     def save(self, job):
-        atomic_file.write_atomic(self._job_path(job["id"]), json.dumps(job).encode())
-
-    def ids(self):
-        out = []
-        for name in _ls(self.jobs_dir):
-            if name.endswith(".json"):
-                out.append(name[:-5])
-        return out
+        atomic_file.write_atomic(self.job_path(job["id"]), json.dumps(job).encode())
 
     def each(self):
         """Every job record, oldest first, one at a time (a board keeps one in its heap, not the
@@ -142,9 +127,6 @@ class Outbox:
             except (OutboxError, ValueError):
                 pass
 
-    def jobs(self):
-        return list(self.each())
-
     def counts(self):
         out = {}
         for state in STATES:
@@ -153,99 +135,7 @@ class Outbox:
             out[job["state"]] += 1
         return out
 
-    def used_bytes(self):
-        total = 0
-        for folder in (self.jobs_dir, self.docs_dir):
-            for name in _ls(folder):
-                total += _size(folder + "/" + name)
-        return total
-
-    def free_bytes(self):
-        """What a new scan may use: the filesystem's free space, within `capacity`."""
-        try:
-            st = os.statvfs(self.root)
-            free = st[0] * st[4]
-        except (OSError, AttributeError):
-            free = 1 << 40
-        if self.capacity is not None:
-            free = min(free, self.capacity - self.used_bytes())
-        return max(0, free)
-
-    # -- a new job ----------------------------------------------------------------------------
-    def new_id(self):
-        highest = 0
-        for name in _ls(self.jobs_dir) + _ls(self.docs_dir):
-            digits = name.split(".")[0].split("-")[0]
-            if digits.isdigit():
-                highest = max(highest, int(digits))
-        return "%06d" % (highest + 1)
-
-    def document_path(self, job_id, index, ext):
-        """Where a new job's document `index` is written (as `<path>.part` until enqueue)."""
-        return "%s/%s-%02d.%s" % (self.docs_dir, job_id, index, ext)
-
-    def check_space(self, needed):
-        free = self.free_bytes()
-        if free < needed:
-            raise OutboxError("flash_full", "flash full: %d KB free, a scan needs about %d KB; "
-                                            "nothing queued is lost: wait for the queued scans to be "
-                                            "sent, or `outbox purge` sent and failed ones"
-                              % (free // 1024, (needed + 1023) // 1024))
-
-    def write_failed(self, job_id, exc):
-        """Clean up after a document write failed; the OutboxError to report."""
-        self.discard(job_id)
-        if getattr(exc, "errno", None) == _ENOSPC or (exc.args and exc.args[0] == _ENOSPC):
-            return OutboxError("flash_full", "flash full while scanning: the scan was not kept; "
-                                             "nothing queued is lost: wait for the queued scans to "
-                                             "be sent, or `outbox purge` sent and failed ones")
-        return OutboxError("flash_error", "the scan could not be written to flash (%s): try "
-                                          "again; if it persists, check the flash" % (exc,))
-
-    def discard(self, job_id):
-        """Remove the documents of a job that was never queued."""
-        for name in _ls(self.docs_dir):
-            if name.startswith(job_id + "-"):
-                _remove(self.docs_dir + "/" + name)
-
-    def enqueue(self, job_id, parts, message, now):
-        """Queue job `job_id`: `parts` are [(document_path, file_name, mime)] written as
-        `<document_path>.part`; `message` holds sender, to, cc, subject, body, method, mailbox."""
-        files = []
-        size = 0
-        for path, name, mime in parts:
-            os.rename(path + ".part", path)
-            files.append([path, name, mime])
-            size += _size(path)
-        job = {"id": job_id, "state": "queued", "created": now, "attempts": 0, "next_at": now,
-               "files": files, "size": size, "last": None, "sent_at": None, "reply": None}
-        job.update(message)
-        self.save(job)
-        return job
-
     # -- the state machine --------------------------------------------------------------------
-    def recover(self):
-        """After a start: drop half-written documents and those without a job; report jobs a power
-        cut left in "sending" (they are sent again). -> list of (job_id, what happened)."""
-        notes = []
-        ids = self.ids()
-        for name in _ls(self.jobs_dir):
-            if name.endswith(".tmp") and name[:-9] not in ids:
-                _remove(self.jobs_dir + "/" + name)
-        for name in _ls(self.docs_dir):
-            job_id = name.split("-")[0]
-            if name.endswith(".part") or job_id not in ids:
-                _remove(self.docs_dir + "/" + name)
-                notes.append((job_id, "a scan interrupted before it was queued was removed"))
-        for job in self.each():
-            if job["state"] == "sending":
-                job["state"] = "queued"
-                job["last"] = {"stage": "power", "text": "power went while sending; sending again",
-                               "transient": True}
-                self.save(job)
-                notes.append((job["id"], "power went while sending: sending it again"))
-        return notes
-
     def due(self, now):
         """The oldest queued job whose time has come, or None; also the seconds until the next one
         (None when nothing is queued)."""
@@ -274,7 +164,7 @@ class Outbox:
         job["sent_at"] = now
         self.save(job)
         if not keep:
-            self._drop_files(job)
+            self.drop_files(job)
 
     def mark_failed(self, job, failure, transient, now, max_age, base, jitter_byte):
         """A failed attempt: `failure` is a dict (stage, code, text, cause, what_to_do)."""
@@ -288,7 +178,7 @@ class Outbox:
             job["next_at"] = now + backoff_s(job["attempts"], base, jitter_byte)
         self.save(job)
         if job["state"] == "expired":
-            self._drop_files(job)
+            self.drop_files(job)
 
     def expire(self, now, max_age):
         """Queued jobs older than `max_age` become expired; -> their ids."""
@@ -297,7 +187,7 @@ class Outbox:
             if job["state"] == "queued" and now - _since(job) >= max_age:
                 job["state"] = "expired"
                 self.save(job)
-                self._drop_files(job)
+                self.drop_files(job)
                 out.append(job["id"])
         return out
 
@@ -318,31 +208,6 @@ class Outbox:
                 job["since"] = now
                 self.save(job)
 
-    def _drop_files(self, job):
+    def drop_files(self, job):
         for f in job["files"]:
-            _remove(f[0])
-
-    def retry(self, job_id, now):
-        """A failed job queued again at once (its document is kept for this)."""
-        job = self.load(job_id)
-        if job["state"] != "failed":
-            raise OutboxError("wrong_state", "job %s is %s; only failed jobs can be retried (its "
-                                             "document is gone otherwise)" % (job_id, job["state"]))
-        job["state"] = "queued"
-        job["next_at"] = now
-        job["created"] = now
-        self.save(job)
-        return job
-
-    def purge(self, job_id=None):
-        """Remove one job (not while it is sending), or every sent, failed and expired job."""
-        if job_id is not None:
-            jobs = [self.load(job_id)]
-            if jobs[0]["state"] == "sending":
-                raise OutboxError("wrong_state", "job %s is being sent; purge it once it is done" % job_id)
-        else:
-            jobs = [j for j in self.jobs() if j["state"] in DONE]
-        for job in jobs:
-            self._drop_files(job)
-            atomic_file.remove(self._job_path(job["id"]))
-        return [j["id"] for j in jobs]
+            remove_quietly(f[0])

@@ -5,6 +5,7 @@
 # gives the next page as a stream of its JPEG bytes (`readinto(buffer)` -> count, 0 at the page's
 # end; `close()`), or None when the feeder is empty; each page goes from the scanner straight into
 # the document, through one buffer that lives only while the scan runs.
+from scanmail.firmware.app import outbox_intake as intake
 from scanmail.firmware.app.outbox import OutboxError
 from scanmail.firmware.app.pdf_writer import PdfWriter
 from scanmail.firmware.app.jpeg_info import JpegError
@@ -63,14 +64,14 @@ def scan_to_outbox(board, outbox, config, buffer, now, destination=None):
         raise OutboxError("no_sender", "no sender: `config set sender scanner@contoso.com`")
     from scanmail.firmware.app.send_limits import refusal
 
-    outbox.check_space(_HEADROOM)
-    job_id = outbox.new_id()
+    intake.check_space(outbox, _HEADROOM)
+    job_id = intake.new_id(outbox)
     if buffer is None:
         buffer = copy_buffer()
     parts = []
     try:
         if config["file_type"] == "pdf":
-            document = outbox.document_path(job_id, 1, "pdf")
+            document = intake.document_path(outbox, job_id, 1, "pdf")
             pages, size = _scan_pdf(board.scanner, outbox, document + ".part", buffer, config["page_size"])
             parts.append((document, "scan-%s.pdf" % job_id, "application/pdf"))
         else:
@@ -79,11 +80,11 @@ def scan_to_outbox(board, outbox, config, buffer, now, destination=None):
                 page = _next_page(board.scanner, pages)
                 if page is None:
                     break
-                document = outbox.document_path(job_id, pages + 1, "jpg")
+                document = intake.document_path(outbox, job_id, pages + 1, "jpg")
                 pages += 1
                 size += _copy(page, document + ".part", buffer)
                 parts.append((document, "scan-%s-%02d.jpg" % (job_id, pages), "image/jpeg"))
-                outbox.check_space(_HEADROOM // 2)
+                intake.check_space(outbox, _HEADROOM // 2)
             if not pages:
                 raise _no_pages()
         problem = refusal(config["method"], len(to), size)
@@ -96,22 +97,22 @@ def scan_to_outbox(board, outbox, config, buffer, now, destination=None):
                    "subject": fill_template(config["subject"], values),
                    "body": fill_template(config["body"], values),
                    "method": config["method"], "mailbox": config["username"] or sender}
-        return outbox.enqueue(job_id, parts, message, now)
+        return intake.enqueue(outbox, job_id, parts, message, now)
     except OutboxError:
-        outbox.discard(job_id)
+        intake.discard(outbox, job_id)
         raise
     except JpegError as exc:
-        outbox.discard(job_id)
+        intake.discard(outbox, job_id)
         raise OutboxError("scanner_error", "the scanner gave a page that is not a JPEG a PDF can "
                                            "show (%s): scan again; if it persists, set file_type "
                                            "jpeg" % exc)
     except OSError as exc:
-        raise outbox.write_failed(job_id, exc)
+        raise intake.write_failed(outbox, job_id, exc)
     except MemoryError:
-        outbox.discard(job_id)
+        intake.discard(outbox, job_id)
         raise
     except Exception as exc:          # the scanner's own error (a BoardError says what to do)
-        outbox.discard(job_id)
+        intake.discard(outbox, job_id)
         raise OutboxError("scanner_error", "the scanner failed: %s" % exc)
 
 
@@ -156,7 +157,7 @@ def _scan_pdf(scanner, outbox, path, buffer, page_size):
                 writer.add_page(page)
             finally:
                 page.close()
-            outbox.check_space(_HEADROOM // 2)
+            intake.check_space(outbox, _HEADROOM // 2)
         if not writer.pages:
             raise _no_pages()
         return writer.pages, writer.close()

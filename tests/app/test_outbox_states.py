@@ -1,23 +1,24 @@
-# The outbox's own rules (firmware/app/outbox.py) on both runtimes, without a network: the retry
-# delay at each attempt (doubling from the base, never above an hour, a jitter between half and
-# all of it), which jobs expire and which are due, ids that never repeat, a retry only of a failed
-# job, a purge that spares what is still to be sent, the space a new scan may use, and what a
-# restart finds after a power cut. The figures are written out here as a user is promised them.
+# The outbox's own rules (firmware/app/outbox.py, outbox_intake.py, outbox_admin.py) on both
+# runtimes, without a network: the retry delay at each attempt (doubling from the base, never above
+# an hour, a jitter between half and all of it), which jobs expire and which are due, ids that
+# never repeat, a retry only of a failed job, a purge that spares what is still to be sent, the
+# space a new scan may use, and what a restart finds after a power cut. The figures are written
+# out here as a user is promised them.
 import json
 
 RUN = r"""
 import json, os
-from scanmail.firmware.app import outbox as ob
+from scanmail.firmware.app import outbox as ob, outbox_admin as admin, outbox_intake as intake
 root = %(root)r
 out = {}
 out["backoff"] = [ob.backoff_s(a, b, j) for a, b, j in json.loads(%(backoff)r)]
 box = ob.Outbox(root)
-out["first_id"] = box.new_id()
+out["first_id"] = intake.new_id(box)
 
 def queue(job_id, now, text=b"%%PDF-1.4 scan"):
-    path = box.document_path(job_id, 1, "pdf")
+    path = intake.document_path(box, job_id, 1, "pdf")
     f = open(path + ".part", "wb"); f.write(text); f.close()
-    return box.enqueue(job_id, [(path, "scan.pdf", "application/pdf")],
+    return intake.enqueue(box, job_id, [(path, "scan.pdf", "application/pdf")],
                        {"to": ["alice@contoso.com"], "subject": "s"}, now)
 
 old = queue("000001", 1000)
@@ -28,11 +29,11 @@ box.mark_sent(sent, "250 OK", 1500, True)
 failed = queue("000004", 1000)
 box.mark_sending(failed, 1500)
 box.mark_failed(failed, {"stage": "rcpt", "text": "550"}, False, 1500, 3600, 60, 0)
-out["after_id"] = box.new_id()
+out["after_id"] = intake.new_id(box)
 out["due_at_3999"] = [box.due(3999)[0]["id"], box.due(3999)[1]]
 out["due_before_any"] = box.due(999)
 out["expired"] = box.expire(4600, 3600)          # 000001 is exactly max_age old
-out["states"] = [(j["id"], j["state"]) for j in box.jobs()]
+out["states"] = [(j["id"], j["state"]) for j in admin.jobs(box)]
 out["docs_left"] = sorted(os.listdir(root + "/outbox/docs"))
 out["due_after_expiry"] = [box.due(4000)[0]["id"], box.due(4000)[1]]
 out["due_before_young"] = [box.due(3990)[0], box.due(3990)[1]]
@@ -40,12 +41,12 @@ out["counts"] = box.counts()
 refusals = []
 for job_id in ("000002", "000003", "999999"):
     try:
-        box.retry(job_id, 5000)
+        admin.retry(box, job_id, 5000)
         refusals.append(None)
     except ob.OutboxError as e:
         refusals.append([e.code, str(e)])
 out["retry_refusals"] = refusals
-retried = box.retry("000004", 5000)
+retried = admin.retry(box, "000004", 5000)
 out["retried"] = [retried["state"], retried["next_at"], retried["created"]]
 # attempts: a transient failure waits, a too-old one expires, a 5xx fails for good
 young = box.load("000002")
@@ -59,35 +60,35 @@ out["too_old"] = [box.load("000002")["state"], sorted(os.listdir(root + "/outbox
 sending = queue("000005", 8000)
 box.mark_sending(sending, 8000)
 try:
-    box.purge("000005")
+    admin.purge(box, "000005")
     out["purge_sending"] = None
 except ob.OutboxError as e:
     out["purge_sending"] = [e.code, str(e)]
-out["purged"] = box.purge()
-out["left"] = [(j["id"], j["state"]) for j in box.jobs()]
+out["purged"] = admin.purge(box)
+out["left"] = [(j["id"], j["state"]) for j in admin.jobs(box)]
 # a restart: the job that was sending is queued again, a half-written scan is dropped
-f = open(box.document_path("000006", 1, "pdf") + ".part", "wb"); f.write(b"half"); f.close()
-out["recover"] = box.recover()
-out["after_restart"] = [(j["id"], j["state"], j["last"]) for j in box.jobs()]
-out["next_id"] = box.new_id()
+f = open(intake.document_path(box, "000006", 1, "pdf") + ".part", "wb"); f.write(b"half"); f.close()
+out["recover"] = admin.recover(box)
+out["after_restart"] = [(j["id"], j["state"], j["last"]) for j in admin.jobs(box)]
+out["next_id"] = intake.new_id(box)
 # space: capacity minus what the outbox holds, never below zero
 small = ob.Outbox(root + "/small", capacity=100)
-out["small_free"] = small.free_bytes()
+out["small_free"] = intake.free_bytes(small)
 f = open(small.docs_dir + "/000001-01.pdf", "wb"); f.write(b"x" * 40); f.close()
-out["small_free_after"] = small.free_bytes()
+out["small_free_after"] = intake.free_bytes(small)
 try:
-    small.check_space(61)
+    intake.check_space(small, 61)
     out["space"] = None
 except ob.OutboxError as e:
     out["space"] = [e.code, str(e)]
-small.check_space(60)
+intake.check_space(small, 60)
 tiny = ob.Outbox(root + "/tiny", capacity=10)
 f = open(tiny.docs_dir + "/000001-01.pdf", "wb"); f.write(b"x" * 40); f.close()
-out["tiny_free"] = tiny.free_bytes()
+out["tiny_free"] = intake.free_bytes(tiny)
 # a scan that could not be written: a full flash is told apart from other errors, its pieces go
 failing = "000009"
-f = open(box.document_path(failing, 1, "pdf") + ".part", "wb"); f.write(b"half"); f.close()
-errors = [box.write_failed(failing, OSError(28)), box.write_failed(failing, OSError(5))]
+f = open(intake.document_path(box, failing, 1, "pdf") + ".part", "wb"); f.write(b"half"); f.close()
+errors = [intake.write_failed(box, failing, OSError(28)), intake.write_failed(box, failing, OSError(5))]
 out["write_failed"] = [[e.code, str(e)] for e in errors]
 out["write_failed_left"] = [n for n in os.listdir(box.docs_dir) if n.startswith(failing)]
 # a root written with a doubled slash is still the folder it names

@@ -10,6 +10,7 @@ import _vboard_host
 from virtual_scanner import VirtualScanner
 from loopback_board import TestBoard
 
+from scanmail.firmware.app import outbox_admin as admin
 from scanmail.firmware.app.config_schema import defaults
 from scanmail.firmware.app.outbox import Outbox, OutboxError
 from scanmail.firmware.app.outbox_worker import step as worker_step
@@ -39,7 +40,7 @@ def run(spec):
         return [{"id": j["id"], "state": j["state"], "attempts": j["attempts"],
                  "next_at": j["next_at"], "last": j["last"], "reply": j["reply"],
                  "files": [os.stat(f[0])[6] if _exists(f[0]) else None for f in j["files"]]}
-                for j in Outbox(root, spec.get("capacity")).jobs()]
+                for j in admin.jobs(Outbox(root, spec.get("capacity")))]
 
     for op in spec["steps"]:
         outbox = Outbox(root, spec.get("capacity"))
@@ -57,11 +58,11 @@ def run(spec):
                 outbox.mark_sending(job, now)
                 result = job["id"]
             elif kind == "recover":
-                result = outbox.recover()
+                result = admin.recover(outbox)
             elif kind == "retry":
-                result = outbox.retry(op["id"], now)["state"]
+                result = admin.retry(outbox, op["id"], now)["state"]
             elif kind == "purge":
-                result = outbox.purge(op.get("id"))
+                result = admin.purge(outbox, op.get("id"))
             elif kind == "short_heap":              # the heap filled but for `free` bytes
                 import gc
                 gc.collect()
