@@ -85,13 +85,18 @@ def test_frames_commands_and_refusals_as_a_host_tool_sees_them(board):
     assert PASSWORD not in everything
 
 
-def test_a_test_message_and_a_scan_reach_the_tenant(board, tenant):
+def ready_to_send(board, tenant):
+    """An empty tenant, and the board configured to send to it by submission as alice's scanner."""
     tenant.reset()
     board.request("config.set", changes={
         "username": "scanner@contoso.com", "sender": "scanner@contoso.com",
         "address_book": {"alice": "alice@contoso.com"}, "default_destination": "alice",
         "ca_path": "/ca.der", "timeout_s": 30})
     board.request("secret.set", name="password", value=PASSWORD)
+
+
+def test_a_test_message_and_a_scan_reach_the_tenant(board, tenant):
+    ready_to_send(board, tenant)
     assert board.request("send-test")["reply"].startswith("250")
     job = board.request("scan")
     assert job["pages"] >= 1 and job["to"] == ["alice@contoso.com"]
@@ -119,12 +124,7 @@ def test_an_improv_request_during_a_send_is_answered_after_it_and_stops_nothing(
 
     from tests.app.test_improv import rpc
 
-    tenant.reset()
-    board.request("config.set", changes={
-        "username": "scanner@contoso.com", "sender": "scanner@contoso.com",
-        "address_book": {"alice": "alice@contoso.com"}, "default_destination": "alice",
-        "ca_path": "/ca.der", "timeout_s": 30})
-    board.request("secret.set", name="password", value=PASSWORD)
+    ready_to_send(board, tenant)
     tenant.add_fault(stage="mail", action="delay", delay_s=3, endpoint="submission", nth=1)
     job = board.request("scan")["job"]
     for _ in range(600):                  # the server holds its reply to MAIL: the board waits
