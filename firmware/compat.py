@@ -101,7 +101,9 @@ def network_error_kind(exc):
 # 3 KB in the GC heap, and MicroPython never compacts its heap: made once, early, it keeps its place
 # (a new one, for other roots, is made right after the old one is let go, so it takes that place),
 # where one made per attempt would need 3 KB in one piece among the pieces long-lived objects leave.
-# Its roots are parsed once too. firmware/tls_setup.py configure() is what uses it.
+# Its roots are parsed once too. firmware/tls_setup.py configure() is what uses it. One board sends
+# from one task at a time (the outbox worker, or a console command): it is not made for two threads
+# that connect at once with different roots.
 TLS = [None, None]
 
 
