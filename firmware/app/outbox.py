@@ -52,12 +52,12 @@ def remove_quietly(path):
 
 
 def _mkdirs(path):
-    at = ""
+    """Every folder of `path` made in turn; an absolute path from "/", a relative one from here."""
+    at = "/" if path.startswith("/") else ""
     for part in path.split("/"):
         if not part:
-            at = "/" if not at else at
             continue
-        at = at + part if at.endswith("/") else at + "/" + part
+        at = at + part if not at or at.endswith("/") else at + "/" + part
         try:
             os.mkdir(at)
         except OSError:

@@ -94,6 +94,10 @@ out["write_failed_left"] = [n for n in os.listdir(box.docs_dir) if n.startswith(
 # a root written with a doubled slash is still the folder it names
 doubled = ob.Outbox(root + "//doubled")
 out["doubled"] = sorted(os.listdir(root + "/doubled/outbox"))
+# a relative root is the folder below the current one, not one below "/"
+os.chdir(root)
+ob.Outbox("relative/flash")
+out["relative"] = sorted(os.listdir(root + "/relative/flash/outbox"))
 print(json.dumps(out))
 """
 
@@ -155,3 +159,4 @@ def test_the_outbox_keeps_its_promises_on_delays_expiry_ids_retry_purge_and_spac
     assert other[1].endswith("): try again; if it persists, check the flash")
     assert out["write_failed_left"] == []
     assert out["doubled"] == ["docs", "jobs"]
+    assert out["relative"] == ["docs", "jobs"]
