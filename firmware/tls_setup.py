@@ -25,14 +25,28 @@ def check_clock(now, method=None, port=None):
                         transient=True, method=method, port=port, kind="clock")
 
 
-def configure(cfg, now):
+def configure(cfg, now, ctx=None):
     """-> the board's TLS context (compat.TLS), requiring a valid certificate chain to the
     configured roots, with the client certificate if the settings give one; refuse an unset
     clock first. The context kept from before is used again when the roots and certificate are
-    the same; else it is let go and a new one configured."""
+    the same; else it is let go and a new one configured. With `ctx` (a new context, for one
+    connection: a token request made before any send keeps none), that one is configured."""
     method, port = cfg.get("method"), cfg.get("port")
     check_clock(now, method, port)
     ca, cert, key = cfg.get("ca_der"), cfg.get("client_cert_der"), cfg.get("client_key_der")
+    if ctx is not None:
+        try:
+            compat.load_ca(ctx, ca or bundled_roots())
+        except Exception as exc:
+            raise SMTPError("tls", "ca_der is not a valid DER certificate: %s" % exc, transient=False,
+                            method=method, port=port, kind="untrusted")
+        if cert:
+            try:
+                compat.load_client_cert(ctx, cert, key)
+            except Exception as exc:
+                raise SMTPError("tls", "the client certificate or key could not be loaded: %s" % exc,
+                                transient=False, method=method, port=port, kind="client_cert")
+        return ctx
     import hashlib
 
     digest = hashlib.sha256()
@@ -49,24 +63,13 @@ def configure(cfg, now):
     kept[0] = None
     if kept[1] is None:
         kept[1] = compat.new_tls_client_context()
-    ctx = kept[1]
     try:
-        try:
-            compat.load_ca(ctx, ca or bundled_roots())
-        except Exception as exc:
-            raise SMTPError("tls", "ca_der is not a valid DER certificate: %s" % exc, transient=False,
-                            method=method, port=port, kind="untrusted")
-        if cert:
-            try:
-                compat.load_client_cert(ctx, cert, key)
-            except Exception as exc:
-                raise SMTPError("tls", "the client certificate or key could not be loaded: %s" % exc,
-                                transient=False, method=method, port=port, kind="client_cert")
+        configure(cfg, now, kept[1])
     except SMTPError:
         kept[1] = None                     # half configured: never used again
         raise
     kept[0] = digest
-    return ctx
+    return kept[1]
 
 
 def failure_kind(exc):

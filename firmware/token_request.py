@@ -49,9 +49,12 @@ def post(cfg, board, path, fields):
 def _post(cfg, board, path, fields):
     host, port = cfg["host"], cfg.get("port") or 443
     now = board.clock.now()
+    # Before the first send the board keeps no TLS context: this request makes one of its own,
+    # first, and lets it go after (send_mail makes the one to keep where the heap has room)
+    ctx = None if compat.TLS[1] is not None else compat.new_tls_client_context()
     from scanmail.firmware import tls_setup
     try:
-        ctx = tls_setup.configure(cfg, now)
+        ctx = tls_setup.configure(cfg, now, ctx)
     except SMTPError as exc:
         exc.stage = "sign_in"
         raise
