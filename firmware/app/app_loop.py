@@ -34,11 +34,11 @@ def interruptible(handler):
 
 def ctrl_c(enabled):
     """Ctrl-C as an interrupt: off while the loop reads the console itself (a 3 inside an Improv
-    packet is data, and what the board writes then goes out as raw bytes), and while the outbox
-    sends on its own (an installer's Improv packet may come at any moment: its type byte is a 3);
-    a Ctrl-C then stops the loop when the send is over. On while a step a person started runs (a
-    scan from the button, a console command, which the host that sent it waits for), so Ctrl-C
-    stops those at once."""
+    packet is data, and what the board writes then goes out as raw bytes), while the outbox sends
+    and while a scan from the button runs: a web installer's Improv packet may come at any moment
+    then, and its type byte is a 3. A Ctrl-C stops the loop once that step is over. On only while
+    a console command runs: the host that sent it waits for its reply and sends nothing else, so
+    Ctrl-C stops a long command (a scan, a test message) at once."""
     try:
         import micropython
 
@@ -80,11 +80,7 @@ async def button_task(app):
     while True:
         try:
             if button.pressed():
-                ctrl_c(True)
-                try:
-                    app.scan()
-                finally:
-                    ctrl_c(False)
+                app.scan()                     # Ctrl-C stays off: see ctrl_c()
         except OutboxError:
             pass                               # logged with what to do; the status says it too
         except Exception as err:               # MemoryError, a scanner fault: the next press may work
