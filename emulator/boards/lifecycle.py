@@ -198,10 +198,13 @@ def _previous_config(state_dir, profile_id):
 
 def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, tenant_state=None,
                 fast=False, flash=None, root=DEFAULT_ROOT, timeout_s=START_TIMEOUT_S, warn=_warn,
-                clock_set=True, romfs_bytes=None):
+                clock_set=True, romfs_bytes=None, owner_pid=None):
     """Start a board's supervisor in the background and wait for its first prompt. Returns
     (board.json as a dict, the supervisor's Popen). With a `state_dir` where a board was started
-    before, profile_id may be None: the board starts again with its profile, name and address."""
+    before, profile_id may be None: the board starts again with its profile, name and address.
+    `owner_pid`: a process the board stops with (a test run, the demo: a board they leave behind
+    when killed would hold its address and its port); None for `scanmail board start`, whose
+    boards run until `scanmail board stop`."""
     previous = _previous_config(state_dir, profile_id)
     if previous is not None:
         profile_id = previous["profile"]
@@ -238,7 +241,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
 
         buttons.ensure_scanner_pages(state_dir)     # the sample document in its sheet feeder
         proc, log_path = _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast, flash,
-                                 warn, clock_set, romfs_bytes)
+                                 warn, clock_set, romfs_bytes, owner_pid)
     deadline = time.monotonic() + timeout_s
     while True:
         info = board_state.read_board_json(state_dir)
@@ -259,7 +262,7 @@ def start_board(profile_id, runtime="auto", state_dir=None, ip=None, name=None, 
 
 
 def _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast, flash, warn, clock_set,
-            romfs_bytes=None):
+            romfs_bytes=None, owner_pid=None):
     """Start the supervisor and return (its Popen, its log path) once it has claimed its address
     (written board.json, which the next allocation reads)."""
     if tenant_state:
@@ -304,6 +307,7 @@ def _launch(profile, profile_id, chosen, state_dir, ip, name, tenant_state, fast
         # Power-on: the RTC is set as if the board's boot had run NTP (firmware that checks
         # certificates needs it); clock_set=False powers on with the clock unset instead.
         "clock_set": bool(clock_set),
+        "owner_pid": owner_pid,
     }
     board_state.write_supervisor_config(state_dir, config)
     log_path = os.path.join(state_dir, board_state.LOG)
@@ -401,7 +405,8 @@ def power_cut_board(state_dir):
 
 class BoardHandle:
     """A virtual board for tests and the demo: `with BoardHandle("esp32-devkitc", "micropython",
-    state_dir, "127.0.0.20", tenant_state) as b:` then talk to `b.port` like a serial port."""
+    state_dir, "127.0.0.20", tenant_state) as b:` then talk to `b.port` like a serial port. The
+    board stops by itself when the process that made it ends without stopping it (killed)."""
 
     def __init__(self, profile_id, runtime="auto", state_dir=None, ip=None, tenant_state=None, fast=False,
                  name=None, flash=None, timeout_s=START_TIMEOUT_S, clock_set=True, romfs_bytes=None):
@@ -423,6 +428,7 @@ class BoardHandle:
         self.info, self._proc = start_board(
             self.profile_id, self.requested_runtime, self.state_dir, self.ip, self.name, self.tenant_state,
             self.fast, self.flash, timeout_s=self.timeout_s, clock_set=self.clock_set, romfs_bytes=self.romfs_bytes,
+            owner_pid=os.getpid(),
         )
         self.state_dir = self.info["state"]
         return self

@@ -30,6 +30,7 @@ from scanmail.emulator.boards import board_state, console, rom_loader, runtimes,
 from scanmail.emulator.board_rom.board_link import HARD_RESET_EXIT, READY_MARKER
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_BANNER_END = b'Type "help()" for more information.'
+OWNER_CHECK_S = 1.0    # how often a board started for a process looks whether it still runs
 SOFT_REBOOT = b"MPY: soft reboot\r\n"  # what an ESP32 prints (host tools match "soft reboot\r\n")
 # What an ESP32's ROM bootloader and second stage print on a reset (abridged, as on a DevKitC).
 BOOT_NOISE = (
@@ -117,6 +118,7 @@ class Supervisor:
         self.holding = False  # host bytes are waiting for room in the board's input buffer
         self.ready_written = False
         self.stopping = False
+        self.owner_checked_at = 0.0
         self.hard_reset_requested = False
         self.power_cut_requested = False
         self.relay = None
@@ -446,7 +448,27 @@ class Supervisor:
             self.reset_pending_in_download = True
         self.log("power cut")
 
+    def owner_gone(self):
+        """True once the process the board was started for (config's owner_pid) has ended, looked
+        at once a second at most: the board then stops, as `scanmail board stop` would stop it."""
+        owner = self.config.get("owner_pid")
+        now = time.monotonic()
+        if not owner or now < self.owner_checked_at + OWNER_CHECK_S:
+            return False
+        self.owner_checked_at = now
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            self.log("its owner (pid %d) is gone: stopping" % owner)
+            return True
+        except PermissionError:
+            pass
+        return False
+
     def step(self):
+        if self.owner_gone():
+            self.stopping = True
+            return
         if self.reset_pending_in_download:
             # a reset or power cut while the ROM loader runs: the same paths as a runtime's end
             self.reset_pending_in_download = False

@@ -1,6 +1,8 @@
 # Boards as a user starts and stops them from the command line: twenty started at the same moment
 # each get their own address and name; a stopped board keeps its profile, restarts from its state
-# folder alone and refuses another profile; `board list --all` shows it; stopping twice is calm.
+# folder alone and refuses another profile; `board list --all` shows it; stopping twice is calm. A
+# board a program started (BoardHandle: tests, the demo) stops when that program is killed, while
+# one from `scanmail board start` outlives the command.
 import json
 import os
 import subprocess
@@ -81,3 +83,52 @@ def test_board_list_all_shows_stopped_boards_beside_running_ones(tmp_path):
         assert rows["running"].rstrip().endswith("yes")
     finally:
         scanmail("board", "stop", "running", "--root", root)
+
+
+OWNER = """
+import sys, time
+from scanmail.emulator.boards import BoardHandle
+board = BoardHandle("esp32-devkitc", "micropython", sys.argv[1], "127.0.0.119", fast=True).start()
+print(board.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_board_made_by_a_program_stops_when_the_program_is_killed_and_a_cli_board_lives_on(tmp_path):
+    import time
+
+    state = str(tmp_path / "owned")
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, state], stdout=subprocess.PIPE, text=True)
+    cli_state = str(tmp_path / "cli")
+    try:
+        supervisor = int(owner.stdout.readline())   # the board is up; its supervisor's pid
+        assert alive(supervisor)
+        started = scanmail("board", "start", "--profile", "esp32-devkitc", "--runtime", "micropython",
+                           "--state", cli_state, "--ip", "127.0.0.118", "--fast")
+        assert started.returncode == 0, started.stderr
+        owner.kill()                           # as a CI timeout kills a test run: no clean-up
+        owner.wait()
+        for _ in range(200):                   # it looks once a second whether its owner runs
+            if not alive(supervisor):
+                break
+            time.sleep(0.05)
+        assert not alive(supervisor)
+        assert not os.path.exists(os.path.join(state, "board.json"))
+        assert "its owner (pid %d) is gone: stopping" % owner.pid in open(os.path.join(state, "supervisor.log")).read()
+        cli = lifecycle.board_status(cli_state)      # the command that started it ended long ago
+        assert cli is not None and cli["alive"]
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+        lifecycle.stop_board(cli_state)
+        if os.path.exists(os.path.join(state, "board.json")):
+            lifecycle.stop_board(state)
