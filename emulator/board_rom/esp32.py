@@ -7,6 +7,7 @@ import _vboard_host
 _ESP_ERR_NVS_NOT_FOUND = -0x1102
 _ESP_ERR_NVS_TYPE_MISMATCH = -0x1103
 _ESP_ERR_NVS_KEY_TOO_LONG = -0x1109
+_ESP_ERR_NVS_INVALID_LENGTH = -0x110c
 _MAX_KEY = 15
 
 
@@ -56,10 +57,12 @@ class NVS:
         self._pending[key] = ["blob", bytes(value).hex()]
 
     def get_blob(self, key, buffer):
-        """Copy the blob into `buffer`; return its length (as the esp32 port does)."""
+        """Copy the blob into `buffer`; return its length. A buffer shorter than the blob is
+        ESP-IDF's ESP_ERR_NVS_INVALID_LENGTH, with nothing copied (as the esp32 port raises it)."""
         data = bytes.fromhex(self._get(key, "blob"))
-        n = min(len(data), len(buffer))
-        buffer[:n] = data[:n]
+        if len(data) > len(buffer):
+            raise OSError(_ESP_ERR_NVS_INVALID_LENGTH, "ESP_ERR_NVS_INVALID_LENGTH")
+        buffer[:len(data)] = data
         return len(data)
 
     def erase_key(self, key):
