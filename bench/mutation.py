@@ -75,6 +75,10 @@ MODULES = {
     # The application's modules (firmware/app/).
     "app.outbox": ("firmware/app/outbox.py", [
         "tests/app/test_outbox_states.py", "tests/app/test_outbox.py", "tests/app/test_console.py"]),
+    "app.outbox_intake": ("firmware/app/outbox_intake.py", [
+        "tests/app/test_outbox_states.py", "tests/app/test_outbox.py", "tests/app/test_console.py"]),
+    "app.outbox_admin": ("firmware/app/outbox_admin.py", [
+        "tests/app/test_outbox_states.py", "tests/app/test_outbox.py", "tests/app/test_console.py"]),
     "app.config_store": ("firmware/app/config_store.py", [
         "tests/app/test_config_store_and_fingerprints.py", "tests/app/test_config_and_secrets.py",
         "tests/app/test_console.py"]),
