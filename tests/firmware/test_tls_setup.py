@@ -200,20 +200,24 @@ def test_without_a_ca_the_bundled_root_is_trusted_and_a_private_ca_is_not(runtim
     assert err["text"].startswith("TLS with %s failed (untrusted): " % HOST)
 
 
-def sends_in_one_run(runtime, server, tmp_path, cas):
+def sends_in_one_run(runtime, server, tmp_path, cas, made_at_start=False, first_settings=None):
     """send_mail to `server` once per CA in `cas` (DER bytes), all in one run of the runtime, as a
     board sends one message after another; -> (each send's result, whether each send used the
-    same TLS context object as the send before it)."""
+    same TLS context object as the send before it). `made_at_start`: the context is made before
+    the first send, as the application makes it; `first_settings`: more settings for the first."""
     specs = []
     for i, ca_der in enumerate(cas):
         ca = tmp_path / ("ca-%d.der" % i)
         ca.write_bytes(ca_der)
-        specs.append({"settings": {"method": "custom", "host": HOST, "tls": "implicit",
-                                   "ca_der_path": str(ca), "timeout_s": 2},
+        specs.append({"settings": dict({"method": "custom", "host": HOST, "tls": "implicit",
+                                        "ca_der_path": str(ca), "timeout_s": 2},
+                                       **(first_settings if first_settings and not i else {})),
                       "message": {"sender": "printer@example.org", "to": ["x@example.org"]},
                       "board": {"ip": "127.0.0.20", "now": NOW,
                                 "routes": {"%s:465" % HOST: list(server.address)}}})
+    start = "compat.TLS[1] = last = compat.new_tls_client_context()\n" if made_at_start else ""
     code = ("import json, send_case\nfrom scanmail.firmware import compat\nouts, same, last = [], [], None\n"
+            + start +
             "for spec in json.loads(%r):\n"
             "    outs.append(json.loads(send_case.run(spec)))\n"
             "    same.append(compat.TLS[1] is last)\n"
@@ -253,3 +257,30 @@ def test_a_ca_that_cannot_be_loaded_leaves_no_half_configured_context_for_the_ne
     assert outs[1]["error"]["text"].startswith("ca_der is not a valid DER certificate"), outs[1]
     assert outs[1]["connected"] == []
     assert (outs[2]["error"]["stage"], outs[2]["error"]["code"]) == ("greeting", 421), outs[2]
+
+
+def test_a_context_made_at_start_is_the_one_the_first_send_configures(runtime, tmp_path):
+    # The application makes the board's context first, at the bottom of an empty heap
+    # (app_start.preload); the first send must configure that very block, not make another one
+    # wherever the heap then has room.
+    with plain_servers.CertificateServer(HOST) as server:
+        outs, same = sends_in_one_run(runtime, server, tmp_path, [server.ca_der, server.ca_der],
+                                      made_at_start=True)
+    assert [(o["error"]["stage"], o["error"]["code"]) for o in outs] == [("greeting", 421)] * 2, outs
+    assert same == [True, True]
+
+
+def test_roots_loaded_before_a_client_certificate_failed_are_not_trusted_by_the_next_send(runtime,
+                                                                                          tmp_path):
+    # The first send loads the server's CA, then fails on its client certificate. The next send
+    # names another CA: the half-configured context is never used again, so the server's CA is
+    # not trusted beside the new one.
+    bad = tmp_path / "client.der"
+    bad.write_bytes(b"not a certificate")
+    other_ca = plain_servers.CertificateServer(HOST).ca_der
+    with plain_servers.CertificateServer(HOST) as server:
+        outs, _ = sends_in_one_run(runtime, server, tmp_path, [server.ca_der, other_ca],
+                                   first_settings={"client_cert_der_path": str(bad),
+                                                   "client_key_der_path": str(bad)})
+    assert (outs[0]["error"]["stage"], outs[0]["error"]["kind"]) == ("tls", "client_cert"), outs[0]
+    assert (outs[1]["error"]["stage"], outs[1]["error"]["kind"]) == ("tls", "untrusted"), outs[1]
