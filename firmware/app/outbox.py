@@ -139,18 +139,16 @@ class Outbox:
     def due(self, now):
         """The oldest queued job whose time has come, or None; also the seconds until the next one
         (None when nothing is queued)."""
-        best = None
         wait = None
-        for job in self.each():
+        for job in self.each():                # the oldest first: the first due one is the answer
             if job["state"] != "queued":
                 continue
             left = job["next_at"] - now
             if left <= 0:
-                if best is None or job["id"] < best["id"]:
-                    best = job
-            elif wait is None or left < wait:
+                return job, 0
+            if wait is None or left < wait:
                 wait = left
-        return best, (0 if best else wait)
+        return None, wait
 
     def mark_sending(self, job, now):
         job["state"] = "sending"

@@ -21,13 +21,19 @@ def jobs(outbox):
 
 
 def recover(outbox):
-    """After a start: drop half-written documents and those without a job; report jobs a power
-    cut left in "sending" (they are sent again). -> list of (job_id, what happened)."""
+    """After a start: finish or drop what a power cut left of a record's write, drop half-written
+    documents and those without a job; report jobs a power cut left in "sending" (they are sent
+    again). -> list of (job_id, what happened)."""
     notes = []
-    known = ids(outbox)
     for name in listing(outbox.jobs_dir):
-        if name.endswith(".tmp") and name[:-9] not in known:
-            remove_quietly(outbox.jobs_dir + "/" + name)
+        if name.endswith(".tmp"):
+            path = outbox.jobs_dir + "/" + name[:-4]
+            # a record whole only in its temporary file (a cut on a filesystem that cannot rename
+            # over a file, after the old one went) takes its place; what is left is a write that
+            # never finished, and the record before it stands
+            atomic_file.read_atomic(path)
+            remove_quietly(path + ".tmp")
+    known = ids(outbox)
     for name in listing(outbox.docs_dir):
         job_id = name.split("-")[0]
         if name.endswith(".part") or job_id not in known:

@@ -141,7 +141,8 @@ from scanmail.firmware.app.config_store import stored_value
 auth = stored_value(PATH, "auth")
 app_loop.preload(auth == "xoauth2")
 print(json.dumps([auth, stored_value(PATH + ".absent", "auth"), stored_value(BROKEN, "auth"),
-                  "scanmail.firmware.oauth" in sys.modules, "scanmail.firmware.app.oauth_sign_in" in sys.modules]))
+                  "scanmail.firmware.oauth" in sys.modules, "scanmail.firmware.app.oauth_sign_in" in sys.modules,
+                  [stored_value(path, "auth") for path in ODD]]))
 """
 
 
@@ -151,10 +152,16 @@ def test_a_board_signed_in_by_oauth_loads_the_sign_in_at_start(run_firmware, tmp
     # is no reason to stop (the configuration store says what is wrong with it later).
     broken = tmp_path / "broken.json"
     broken.write_bytes(b'{"version": 2, "sett')
+    # whole files that are still no configuration: not JSON, no settings, a list, settings a list
+    odd = []
+    for i, content in enumerate((b"not json", b'{"version": 2}', b"[1, 2]", b'{"settings": [1]}')):
+        odd.append(str(tmp_path / ("odd-%d.json" % i)))
+        open(odd[-1], "wb").write(content + b"\n#end\n")
     got = []
     for auth in ("xoauth2", "login"):
         path = tmp_path / ("config-%s.json" % auth)
         path.write_bytes(json.dumps({"version": 2, "settings": {"auth": auth}}).encode() + b"\n#end\n")
-        got.append(json.loads(run_firmware("PATH = %r\nBROKEN = %r\n" % (str(path), str(broken))
+        got.append(json.loads(run_firmware("PATH = %r\nBROKEN = %r\nODD = %r\n" % (str(path), str(broken), odd)
                                            + START_CASES).strip().splitlines()[-1]))
-    assert got == [["xoauth2", None, None, True, True], ["login", None, None, False, False]]
+    none = [None] * 4
+    assert got == [["xoauth2", None, None, True, True, none], ["login", None, None, False, False, none]]

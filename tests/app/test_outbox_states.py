@@ -160,3 +160,103 @@ def test_the_outbox_keeps_its_promises_on_delays_expiry_ids_retry_purge_and_spac
     assert out["write_failed_left"] == []
     assert out["doubled"] == ["docs", "jobs"]
     assert out["relative"] == ["docs", "jobs"]
+
+
+EDGES = r"""
+import json, os
+from scanmail.firmware.app import atomic_file, outbox as ob, outbox_admin as admin, outbox_intake as intake
+root = %(root)r
+out = {}
+box = ob.Outbox(root)
+
+def queue(job_id, now, text=b"%%PDF-1.4 scan"):
+    path = intake.document_path(box, job_id, 1, "pdf")
+    f = open(path + ".part", "wb"); f.write(text); f.close()
+    return intake.enqueue(box, job_id, [(path, "scan.pdf", "application/pdf")], {"to": ["a@b.c"]}, now)
+
+out["size"] = queue("000001", 100, b"x" * 1234)["size"]
+# the 1,000,000th job comes after the 999,999th, though its id is longer; a record named by hand
+# (not a number) comes after the numbered ones
+queue("999999", 100)
+queue("1000000", 100)
+atomic_file.write_atomic(box.job_path("manual"), json.dumps(dict(box.load("000001"), id="manual")).encode())
+out["order"] = [j["id"] for j in box.each()]
+later = ob.Outbox(root + "/later")          # the two alone: the older of them goes first
+for job_id in ("999999", "1000000"):
+    path = intake.document_path(later, job_id, 1, "pdf")
+    f = open(path + ".part", "wb"); f.write(b"scan"); f.close()
+    intake.enqueue(later, job_id, [(path, "scan.pdf", "application/pdf")], {"to": ["a@b.c"]}, 100)
+out["due_first"] = later.due(100)[0]["id"]
+# a record a power cut left half written, and one that is not JSON: skipped, the rest listed
+f = open(box.jobs_dir + "/000002.json", "wb"); f.write(b'{"id": "000002", "sta'); f.close()
+f = open(box.jobs_dir + "/garbage.json", "wb"); f.write(b"not json\n#end\n"); f.close()
+f = open(box.jobs_dir + "/000003.json", "wb"); f.write(b"not json\n#end\n"); f.close()
+out["listed_past_broken"] = [j["id"] for j in box.each()]
+for name in ("000002.json", "garbage.json", "000003.json"):
+    os.remove(box.jobs_dir + "/" + name)
+# a job held for a sign-in: queued again at once, its attempt given back, never below none
+job = box.load("000001")
+box.mark_sending(job, 200)
+box.hold(job, {"stage": "auth", "text": "sign in"}, 210)
+held = box.load("000001")
+out["held"] = [held["state"], held["attempts"], held["next_at"], held["last"]["stage"]]
+box.hold(held, {"stage": "auth", "text": "sign in"}, 220)
+out["held_again"] = box.load("000001")["attempts"]
+# a sign-in restarts the age of queued jobs only
+failed = box.load("999999")
+box.mark_sending(failed, 300)
+box.mark_failed(failed, {"stage": "rcpt", "text": "550"}, False, 300, 3600, 60, 0)
+box.restart_ages(5000)
+out["since"] = [(j["id"], j.get("since")) for j in box.each()]
+out["expired_after_restart"] = box.expire(5000 + 3599, 3600)
+# the space a scan needs, in KB, as the refusal says it (rounded down free, rounded up needed)
+roomy = ob.Outbox(root + "/roomy", capacity=1023 * 1024)
+refusals = []
+for needed in (1024 * 1024, 1024 * 1024 + 1):
+    try:
+        intake.check_space(roomy, needed)
+    except ob.OutboxError as e:
+        refusals.append(str(e).split(";")[0])
+out["space"] = refusals
+# a document left by a scan cut short, with an id above every job's: the next id is above it
+f = open(box.docs_dir + "/000042-01.pdf.part", "wb"); f.write(b"half"); f.close()
+out["next_id"] = intake.new_id(box)
+# a restart: leftovers of writes that never finished go, a record that only its temporary file
+# holds whole (a cut on a filesystem that cannot rename over a file) is kept, and so is its scan
+f = open(box.jobs_dir + "/000077.json.tmp", "wb"); f.write(b'{"id": "000077", "sta'); f.close()
+whole = dict(box.load("1000000"), id="000050")
+f = open(box.jobs_dir + "/000050.json.tmp", "wb"); f.write(json.dumps(whole).encode() + b"\n#end\n"); f.close()
+f = open(box.docs_dir + "/000050-01.pdf", "wb"); f.write(b"%%PDF-1.4 scan"); f.close()
+f = open(box.jobs_dir + "/999999.json.tmp", "wb"); f.write(b'{"id": "999999", "state": "queu'); f.close()
+f = open(box.docs_dir + "/1000000-02.pdf.part", "wb"); f.write(b"half"); f.close()
+out["recover"] = admin.recover(box)
+out["jobs_after"] = sorted(os.listdir(box.jobs_dir))
+out["docs_after"] = sorted(os.listdir(box.docs_dir))
+out["listed_after"] = [j["id"] for j in box.each()]
+# a jobs folder that is gone lists nothing and counts nothing: no error
+os.rename(box.jobs_dir, box.jobs_dir + "-gone")
+out["gone"] = [admin.jobs(box), box.counts()["queued"]]
+print(json.dumps(out))
+"""
+
+
+def test_the_outbox_keeps_its_order_skips_what_a_cut_broke_and_recovers_whole_records(run_firmware, tmp_path):
+    out = json.loads(run_firmware(EDGES % {"root": str(tmp_path / "flash")}).strip().splitlines()[-1])
+    assert out["size"] == 1234
+    assert out["order"] == ["000001", "999999", "1000000", "manual"]
+    assert out["due_first"] == "999999"
+    assert out["listed_past_broken"] == ["000001", "999999", "1000000", "manual"]
+    assert out["held"] == ["queued", 0, 210, "auth"]
+    assert out["held_again"] == 0
+    assert out["since"] == [["000001", 5000], ["999999", None], ["1000000", 5000], ["manual", 5000]]
+    assert out["expired_after_restart"] == []
+    assert out["space"] == ["flash full: 1023 KB free, a scan needs about 1024 KB",
+                            "flash full: 1023 KB free, a scan needs about 1025 KB"]
+    assert out["next_id"] == "1000001"
+    assert out["recover"] == [["000042", "a scan interrupted before it was queued was removed"],
+                              ["1000000", "a scan interrupted before it was queued was removed"]]
+    assert out["jobs_after"] == ["000001.json", "000050.json", "1000000.json", "999999.json",
+                                 "manual.json"]
+    assert out["docs_after"] == ["000001-01.pdf", "000050-01.pdf", "1000000-01.pdf", "999999-01.pdf"]
+    assert out["listed_after"] == ["000001", "000050", "999999", "1000000", "manual"]
+    assert out["gone"] == [[], 0]
