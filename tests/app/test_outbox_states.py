@@ -5,6 +5,7 @@
 # space a new scan may use, and what a restart finds after a power cut. The figures are written
 # out here as a user is promised them.
 import json
+import os
 
 RUN = r"""
 import json, os
@@ -191,8 +192,9 @@ out["due_first"] = later.due(100)[0]["id"]
 f = open(box.jobs_dir + "/000002.json", "wb"); f.write(b'{"id": "000002", "sta'); f.close()
 f = open(box.jobs_dir + "/garbage.json", "wb"); f.write(b"not json\n#end\n"); f.close()
 f = open(box.jobs_dir + "/000003.json", "wb"); f.write(b"not json\n#end\n"); f.close()
+f = open(box.jobs_dir + "/000009a.json", "wb"); f.write(b"not json\n#end\n"); f.close()   # a stray copy
 out["listed_past_broken"] = [j["id"] for j in box.each()]
-for name in ("000002.json", "garbage.json", "000003.json"):
+for name in ("000002.json", "garbage.json", "000003.json", "000009a.json"):
     os.remove(box.jobs_dir + "/" + name)
 # a job held for a sign-in: queued again at once, its attempt given back, never below none
 job = box.load("000001")
@@ -202,6 +204,13 @@ held = box.load("000001")
 out["held"] = [held["state"], held["attempts"], held["next_at"], held["last"]["stage"]]
 box.hold(held, {"stage": "auth", "text": "sign in"}, 220)
 out["held_again"] = box.load("000001")["attempts"]
+job = box.load("000001")
+box.mark_sending(job, 230)
+box.mark_failed(job, {"stage": "rcpt", "text": "451"}, True, 230, 3600, 1, 0)
+job = box.load("000001")
+box.mark_sending(job, 240)                  # a second attempt, then a hold: one attempt is left
+box.hold(job, {"stage": "auth", "text": "sign in"}, 250)
+out["held_after_two"] = box.load("000001")["attempts"]
 # a sign-in restarts the age of queued jobs only
 failed = box.load("999999")
 box.mark_sending(failed, 300)
@@ -219,7 +228,7 @@ for needed in (1024 * 1024, 1024 * 1024 + 1):
         refusals.append(str(e).split(";")[0])
 out["space"] = refusals
 # a document left by a scan cut short, with an id above every job's: the next id is above it
-f = open(box.docs_dir + "/000042-01.pdf.part", "wb"); f.write(b"half"); f.close()
+f = open(box.docs_dir + "/2000000-01.pdf.part", "wb"); f.write(b"half"); f.close()
 out["next_id"] = intake.new_id(box)
 # a restart: leftovers of writes that never finished go, a record that only its temporary file
 # holds whole (a cut on a filesystem that cannot rename over a file) is kept, and so is its scan
@@ -233,9 +242,21 @@ out["recover"] = admin.recover(box)
 out["jobs_after"] = sorted(os.listdir(box.jobs_dir))
 out["docs_after"] = sorted(os.listdir(box.docs_dir))
 out["listed_after"] = [j["id"] for j in box.each()]
-# a jobs folder that is gone lists nothing and counts nothing: no error
+# a full flash told by the error's first argument when it carries no errno
+class DriverError(Exception):
+    pass
+out["no_errno"] = intake.write_failed(box, "000060", DriverError(28, "no space")).code
+# the free space a scan may use: the filesystem's blocks free to a user, each of its block size
+out["free"] = intake.free_bytes(box)
+# a jobs folder that is gone lists nothing and counts nothing, and ids go on from the documents
 os.rename(box.jobs_dir, box.jobs_dir + "-gone")
-out["gone"] = [admin.jobs(box), box.counts()["queued"]]
+out["gone"] = [admin.jobs(box), box.counts()["queued"], intake.new_id(box)]
+# an outbox whose folder is gone: the filesystem cannot say, so nothing limits the scan
+bare = ob.Outbox(root + "/bare")
+for name in ("jobs", "docs"):
+    os.rmdir(bare.root + "/" + name)
+os.rmdir(bare.root)
+out["unknown_free"] = intake.free_bytes(bare)
 print(json.dumps(out))
 """
 
@@ -248,15 +269,20 @@ def test_the_outbox_keeps_its_order_skips_what_a_cut_broke_and_recovers_whole_re
     assert out["listed_past_broken"] == ["000001", "999999", "1000000", "manual"]
     assert out["held"] == ["queued", 0, 210, "auth"]
     assert out["held_again"] == 0
+    assert out["held_after_two"] == 1
     assert out["since"] == [["000001", 5000], ["999999", None], ["1000000", 5000], ["manual", 5000]]
     assert out["expired_after_restart"] == []
     assert out["space"] == ["flash full: 1023 KB free, a scan needs about 1024 KB",
                             "flash full: 1023 KB free, a scan needs about 1025 KB"]
-    assert out["next_id"] == "1000001"
-    assert out["recover"] == [["000042", "a scan interrupted before it was queued was removed"],
-                              ["1000000", "a scan interrupted before it was queued was removed"]]
+    assert out["next_id"] == "2000001"
+    assert out["recover"] == [["1000000", "a scan interrupted before it was queued was removed"],
+                              ["2000000", "a scan interrupted before it was queued was removed"]]
     assert out["jobs_after"] == ["000001.json", "000050.json", "1000000.json", "999999.json",
                                  "manual.json"]
     assert out["docs_after"] == ["000001-01.pdf", "000050-01.pdf", "1000000-01.pdf", "999999-01.pdf"]
     assert out["listed_after"] == ["000001", "000050", "999999", "1000000", "manual"]
-    assert out["gone"] == [[], 0]
+    assert out["no_errno"] == "flash_full"
+    st = os.statvfs(str(tmp_path / "flash"))
+    assert abs(out["free"] - st.f_bsize * st.f_bavail) < 64 << 20, (out["free"], st)
+    assert out["gone"] == [[], 0, "1000001"]
+    assert out["unknown_free"] == 1 << 40
