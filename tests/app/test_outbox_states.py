@@ -248,6 +248,9 @@ class DriverError(Exception):
 out["no_errno"] = intake.write_failed(box, "000060", DriverError(28, "no space")).code
 # the free space a scan may use: the filesystem's blocks free to a user, each of its block size
 out["free"] = intake.free_bytes(box)
+# a document that vanished while it was counted (here: a link to nothing) counts as empty
+sized = ob.Outbox(root + "/sized", capacity=100)
+out["free_past_vanished"] = intake.free_bytes(sized)
 # a jobs folder that is gone lists nothing and counts nothing, and ids go on from the documents
 os.rename(box.jobs_dir, box.jobs_dir + "-gone")
 out["gone"] = [admin.jobs(box), box.counts()["queued"], intake.new_id(box)]
@@ -262,6 +265,9 @@ print(json.dumps(out))
 
 
 def test_the_outbox_keeps_its_order_skips_what_a_cut_broke_and_recovers_whole_records(run_firmware, tmp_path):
+    docs = tmp_path / "flash" / "sized" / "outbox" / "docs"
+    docs.mkdir(parents=True)
+    (docs / "000001-01.pdf").symlink_to(tmp_path / "nowhere.pdf")
     out = json.loads(run_firmware(EDGES % {"root": str(tmp_path / "flash")}).strip().splitlines()[-1])
     assert out["size"] == 1234
     assert out["order"] == ["000001", "999999", "1000000", "manual"]
@@ -281,6 +287,7 @@ def test_the_outbox_keeps_its_order_skips_what_a_cut_broke_and_recovers_whole_re
                                  "manual.json"]
     assert out["docs_after"] == ["000001-01.pdf", "000050-01.pdf", "1000000-01.pdf", "999999-01.pdf"]
     assert out["listed_after"] == ["000001", "000050", "999999", "1000000", "manual"]
+    assert out["free_past_vanished"] == 100
     assert out["no_errno"] == "flash_full"
     st = os.statvfs(str(tmp_path / "flash"))
     assert abs(out["free"] - st.f_bsize * st.f_bavail) < 64 << 20, (out["free"], st)
