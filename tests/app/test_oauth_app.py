@@ -48,7 +48,8 @@ class Board(ConsoleClient):
             got = self.request(what)
             if done(got):
                 return got
-        raise AssertionError("%s never reached the state: %r" % (what, got))
+        raise AssertionError("%s never reached the state: %r\nthe board's last log lines:\n  %s" % (
+            what, got, "\n  ".join(self.request("logs", count=15))))
 
 
 @pytest.fixture
@@ -90,10 +91,20 @@ def board(runtime, tenant, tmp_path):
 
 
 def sign_in(board):
+    """A device-code sign-in a person approves at once; -> the status once the board's polls end
+    it. The board polls once per interval of its clock; a poll the network cuts short (a loaded
+    machine) is made again an interval later, so the clock moves on until a poll has answered."""
     code = board.request("oauth.login")
     board.tenant.approve_device_code(code["user_code"], SCANNER)
-    board.advance(code["interval"])
-    return board.until("oauth.status", lambda s: s["state"] != "signing_in")
+    polls = board.request("oauth.status")["polls"]
+    for _ in range(4):
+        board.advance(code["interval"])
+        status = board.until("oauth.status", lambda s: s["state"] != "signing_in" or s["polls"] > polls)
+        if status["state"] != "signing_in":
+            return status
+        polls = status["polls"]
+    raise AssertionError("four polls after the approval and still signing in: %r\n  %s" % (
+        status, "\n  ".join(board.request("logs", count=15))))
 
 
 def everything_said(board):
