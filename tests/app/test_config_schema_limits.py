@@ -23,7 +23,8 @@ WORDS = {
 RANGES = {"port": (0, 65535), "timeout_s": (5, 300), "quality": (10, 95),
           "utc_offset_min": (-720, 840), "max_age_s": (60, 30 * 86400), "retry_base_s": (1, 3600)}
 LENGTHS = {"host": 253, "username": 254, "default_destination": 64, "subject": 200, "body": 1000,
-           "wifi_ssid": 32, "ip": 18, "gateway": 15, "device_name": 63}
+           "wifi_ssid": 32, "ip": 18, "gateway": 15, "device_name": 63, "improv_url": 200,
+           "oauth_tenant": 253, "oauth_client_id": 36, "oauth_thumbprint": 59}
 for _key, (_low, _high) in RANGES.items():
     WORDS[_key] = "an integer %d..%d" % (_low, _high)
 for _key, _most in LENGTHS.items():
@@ -112,6 +113,14 @@ for changes in json.loads(%r):
     found = config_schema.check_whole(config)
     wholes.append(list(found) if found else None)
 out.append(wholes)
+empties = []
+for changes in ({}, [], None):                   # no change at all is refused, not stored
+    try:
+        config_schema.validated(config_schema.defaults(), changes)
+        empties.append(None)
+    except config_schema.ConfigError as e:
+        empties.append([e.key, e.allowed])
+out.append(empties)
 first = config_schema.defaults()
 first["ntp_servers"].append("changed")
 first["address_book"]["x"] = "x@contoso.com"
@@ -146,6 +155,32 @@ WHOLE = [
     ({"method": "hve"}, None),
     ({"ip": "192.168.1.50/24"}, None),
 ]
+# OAuth's rules between keys: where it signs in, and what each mode needs
+OAUTH = {"auth": "xoauth2", "oauth_tenant": "contoso.com", "oauth_client_id": "5ca9a11e-0000-4000-8000-000000000001"}
+APP = dict(OAUTH, oauth_mode="app", username="scanner@contoso.com")
+CERT = dict(APP, oauth_credential="certificate")
+THUMBPRINT_WORDS = ["oauth_thumbprint", "the certificate's thumbprint: the 40 hex digits the app "
+                                        "registration shows"]
+WHOLE += [
+    ({"auth": "xoauth2", "method": "relay", "host": MX_HOST},
+     ["auth", "xoauth2 signs in to client submission, HVE or a custom server; relay has no sign-in "
+              "(auth \"\")"]),
+    ({"auth": "xoauth2"}, ["oauth_tenant", "xoauth2 needs the tenant: your domain (contoso.com) or "
+                                           "the tenant id"]),
+    ({"auth": "xoauth2", "oauth_tenant": "contoso.com"},
+     ["oauth_client_id", "xoauth2 needs the client id of the app registration the scanner signs in with"]),
+    (OAUTH, None),                                   # device mode: no username, no thumbprint needed
+    (dict(OAUTH, method="hve"), None),
+    (dict(OAUTH, method="custom", host="mail.contoso.com"), None),
+    (dict(APP, username=""), ["username", "app-only sending needs username: the mailbox the app sends as"]),
+    (APP, None),                                     # a client secret: no thumbprint
+    (CERT, THUMBPRINT_WORDS),
+    (dict(CERT, oauth_thumbprint="ab" * 20), None),
+    (dict(CERT, oauth_thumbprint=":".join(["AB"] * 20)), None),
+    (dict(CERT, oauth_thumbprint="ab" * 19 + "a"), THUMBPRINT_WORDS),
+    (dict(CERT, oauth_thumbprint="ab" * 20 + "a"), THUMBPRINT_WORDS),
+    (dict(CERT, oauth_thumbprint="ab" * 19 + "ag"), THUMBPRINT_WORDS),
+]
 for _ip in ("192.168.1.50", "192.168.1.50/24/1", "192.168.1.50/x", "bad_host/24", "/24", "192.168.1.50/"):
     WHOLE.append(({"ip": _ip}, ["ip", "dhcp, or a static IPv4 address with its prefix such as "
                                       "192.168.1.50/24"]))
@@ -155,6 +190,7 @@ def test_each_key_keeps_its_last_allowed_value_and_refuses_the_first_beyond(run_
     out = json.loads(run_firmware(CHECK % (json.dumps([[k, v] for k, v, _ in CASES]),
                                            json.dumps([c for c, _ in WHOLE]))).strip().splitlines()[-1])
     defaults = out.pop()
+    empties = out.pop()
     wholes = out.pop()
     unknown = out.pop()
     assert dict((k, defaults.get(k)) for k in DEFAULTS) == DEFAULTS
@@ -170,3 +206,4 @@ def test_each_key_keeps_its_last_allowed_value_and_refuses_the_first_beyond(run_
     assert unknown[1].startswith("colour refused; allowed: one of the keys address_book, auth, body,")
     assert unknown[1].endswith("; kept: null") and "utc_offset_min" in unknown[3]
     assert wholes == [want for _, want in WHOLE]
+    assert empties == [["changes", "an object of one or more keys to values"]] * 3
