@@ -83,7 +83,7 @@ for _c in "/:@[`{_ ":                          # just outside each range of lett
 CASES += [("address_book", {}, True), ("address_book", {"alice": "alice@contoso.com"}, True),
           ("address_book", dict(("p%02d" % i, "p@contoso.com") for i in range(32)), True),
           ("address_book", dict(("p%02d" % i, "p@contoso.com") for i in range(33)), False),
-          ("address_book", {"": "a@contoso.com"}, False),
+          ("address_book", {"": "a@contoso.com"}, False), ("address_book", {"a": "a@contoso.com"}, True),
           ("address_book", {"n" * 64: "a@contoso.com"}, True),
           ("address_book", {"n" * 65: "a@contoso.com"}, False),
           ("address_book", {"a\nb": "a@contoso.com"}, False),
