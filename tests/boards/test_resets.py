@@ -94,15 +94,20 @@ interrupts = typed = 0
 print('toggling')
 while interrupts + typed < %d:
     try:
-        while True:
-            micropython.kbd_intr(3)
-            for _ in range(3000):
-                pass
+        try:
+            while True:
+                micropython.kbd_intr(3)
+                for _ in range(3000):
+                    pass
+                micropython.kbd_intr(-1)
+                if poller.poll(0):
+                    typed += sys.stdin.buffer.read(1) == b'\\x03'
+                    break
+        except KeyboardInterrupt:
             micropython.kbd_intr(-1)
-            if poller.poll(0):
-                typed += sys.stdin.buffer.read(1) == b'\\x03'
-                break
-    except KeyboardInterrupt:
+            interrupts += 1
+    except KeyboardInterrupt:     # the next press, in the handler before it turned Ctrl-C off
+        micropython.kbd_intr(-1)
         interrupts += 1
 micropython.kbd_intr(3)
 print('alive', interrupts, typed)
