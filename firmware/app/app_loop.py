@@ -253,34 +253,36 @@ def code_in_heap():
 def start(board, nvs=None, capacity=None, echo=None):
     """The application and its console session, as main() runs them (the heap bench builds them
     the same way); -> (app, session)."""
+    app = _at_start("application", board, nvs, capacity, echo)
+    return app, _console(app)
+
+
+def _console(app):
     from scanmail.firmware import call_once
 
-    app = _at_start("application", board, nvs, capacity, echo)
-    reboot = getattr(board, "reset", None)
+    reboot = getattr(app.board, "reset", None)
 
     def commands(cmd, args):
         return call_once("app.console_commands", "handle", app, session, reboot, cmd, args)
 
     session = LazyConsole(interruptible(commands), app.log, keep=code_in_heap())
-    return app, session
+    return session
 
 
 def main(board=None, capacity=None):
     """Start the application (main.py calls this); returns when Ctrl-C stops it, with every
     firmware module let go, so that the REPL (and mpremote) has the heap the application held."""
-    preload()
-    from scanmail.firmware.app.config_store import stored_value
-    from scanmail.firmware.board import open_board
+    from scanmail.firmware import let_go
 
-    board = board or open_board()
-    if stored_value(board.storage_root.rstrip("/") + "/config.json", "auth") == "xoauth2":
-        _at_start("preload_oauth")
-    if _at_start("safe_mode", board):
+    app = _at_start("boot", board, capacity, _text_out)
+    if app is None:
         _text_out("scanmail: safe mode (scan button held at boot): the application is off\n")
+        let_go(())               # the REPL gets the heap the start took
         return None
     from scanmail.firmware.app.improv import ImprovReader
 
-    app, session = start(board, _at_start("open_nvs"), capacity, _text_out)
+    board = app.board
+    session = _console(app)
     try:
         # inside the try: a host waits for this line and may press Ctrl-C at once, while the
         # line is still being written to the log on flash
@@ -297,6 +299,4 @@ def main(board=None, capacity=None):
     # one queue of tasks), then the modules go (main() imports them again)
     asyncio.new_event_loop()
     app = session = board = None
-    from scanmail.firmware import let_go
-
     let_go(())

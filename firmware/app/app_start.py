@@ -1,6 +1,6 @@
 # The scanner application's start: what to load before anything else (and in which order), the
-# board's NVS, safe mode, and the application itself. Loaded at start by app_loop and let go once
-# the application runs: its tables and functions are needed once per boot, and the heap they would
+# board's NVS, safe mode, and the application itself. Loaded once per boot by app_loop (boot) and
+# let go once the application runs: its tables and functions are needed once per boot, and the heap they would
 # hold is the send's (docs/architecture.md, "Heap budget").
 from scanmail.firmware.app.app_loop import code_in_heap
 
@@ -64,6 +64,23 @@ def _load(once, resident):
     for name in resident:
         __import__("scanmail.firmware." + name)
         gc.collect()
+
+
+def boot(board, capacity, echo):
+    """The whole start as app_loop.main runs it, in one call, so that this module is loaded once
+    per boot: what stays loaded, the board (`board`, or the one the board file describes), the
+    sign-in's modules when the stored configuration says auth "xoauth2", then the application with
+    the board's NVS; -> the Application, or None when the scan button is held (safe mode)."""
+    preload()                    # first: what stays loaded lies at the bottom of the heap
+    from scanmail.firmware.app.config_store import stored_value
+    from scanmail.firmware.board import open_board
+
+    board = board or open_board()
+    if stored_value(board.storage_root.rstrip("/") + "/config.json", "auth") == "xoauth2":
+        preload_oauth()
+    if safe_mode(board):
+        return None
+    return application(board, open_nvs(), capacity, echo)
 
 
 def open_nvs():

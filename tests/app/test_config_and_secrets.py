@@ -165,3 +165,47 @@ def test_a_board_signed_in_by_oauth_loads_the_sign_in_at_start(run_firmware, tmp
                                            + START_CASES).strip().splitlines()[-1]))
     none = [None] * 4
     assert got == [["xoauth2", None, None, True, True, none], ["login", None, None, False, False, none]]
+
+
+SAFE_BOOT = r"""
+import builtins, json, sys
+real_import = builtins.__import__
+starts = []
+
+
+def counting(name, *rest):
+    if name.endswith(".app_start"):
+        starts.append(name)
+    return real_import(name, *rest)
+
+
+builtins.__import__ = counting
+from scanmail.firmware.app import app_loop
+
+
+class Button:
+    def held(self):
+        return True
+
+
+class Board:
+    storage_root = ROOT
+    scan_button = Button()
+
+
+result = app_loop.main(Board())
+builtins.__import__ = real_import
+print(json.dumps([result, len(starts), sorted(n for n in sys.modules if n.startswith("scanmail.firmware."))]))
+"""
+
+
+def test_safe_mode_loads_the_start_once_and_leaves_the_repl_every_byte_of_the_heap(run_firmware, tmp_path):
+    # the scan button held at boot, on a board signed in by OAuth (the start loads the sign-in's
+    # modules before it looks at the button): main() says so and returns to the REPL with no
+    # firmware module left loaded, and its start module (app_start) was loaded once for the whole
+    # start, not once per step
+    (tmp_path / "config.json").write_bytes(
+        json.dumps({"version": 2, "settings": {"auth": "xoauth2"}}).encode() + b"\n#end\n")
+    out = run_firmware("ROOT = %r\n" % str(tmp_path) + SAFE_BOOT).strip().splitlines()
+    assert out[0] == "scanmail: safe mode (scan button held at boot): the application is off"
+    assert json.loads(out[-1]) == [None, 1, []]
