@@ -67,6 +67,10 @@ async def console_task(app, session, improv):
                 action, session.after_reply = session.after_reply, None
                 await asyncio.sleep(0.1)
                 action()
+            # a host may have sent the next request already (one that never waits for replies
+            # always has): the other tasks get their turn before it is read, or the outbox would
+            # not send while a host keeps asking
+            await asyncio.sleep(0)
         else:
             await asyncio.sleep(CONSOLE_POLL_S)
 

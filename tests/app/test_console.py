@@ -211,3 +211,36 @@ def test_text_beyond_the_basic_plane_set_from_the_host_arrives_in_the_mail_as_ty
     scan = board.tenant.messages("alice@contoso.com", "Inbox")[-1]
     assert scan["Subject"] == "Scan 2 \U0001F4C4 from the caf\u00e9"
     assert scan.get_body(("plain",)).get_content().strip() == "Pages \U0001F5A8\ufe0f attached"
+
+
+def test_a_host_that_never_stops_asking_starves_no_send(board):
+    # a dashboard polling the status as fast as the line allows (each request sent before the
+    # last is answered, so the board always finds one waiting): the console answers, and the
+    # outbox still sends the scan queued before it began
+    import threading
+    import time
+
+    configure(board)
+    board.request("secret.set", name="password", value=PASSWORD)
+    job = board.request("scan")
+    port = board.serial
+    status = encode(9, b".", b'{"cmd":"status"}')
+    stop = threading.Event()
+
+    def ask():
+        while not stop.is_set():
+            if select.select([], [port.fd], [], 0.05)[1]:
+                port.write(status)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    answered = b""
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not board.tenant.messages("alice@contoso.com", "Inbox"):
+            answered += port.read(4096)[-200:]
+    finally:
+        stop.set()
+        asker.join()
+    assert b"#SM1 9 " in answered                   # the console kept answering
+    assert len(board.tenant.messages("alice@contoso.com", "Inbox")) == 1, "job %s never sent" % job["job"]
