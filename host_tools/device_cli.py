@@ -41,7 +41,10 @@ def do_status(args):
     else:
         last_text = "job %s %s: %s%s" % (last.get("job"), last.get("state"), last.get("text"),
                                          ("; " + last["what_to_do"]) if last.get("what_to_do") else "")
-    rows = [["network", "%s%s" % (status.get("network"), " (%s)" % status["address"] if status.get("address") else "")],
+    network, address = str(status.get("network")), status.get("address")
+    if address and address not in network:         # a network that is up names its address already
+        network += " (%s)" % address
+    rows = [["network", network],
             ["clock", _when(status.get("clock")) + " UTC" if status.get("clock_set") else "not set (waiting for NTP)"],
             ["outbox", ", ".join("%d %s" % (n, state) for state, n in counts.items() if n) or "empty"],
             ["last", last_text],

@@ -129,6 +129,7 @@ def test_info_and_status_name_the_board_and_what_it_is_doing(capsys, board):
     assert status == 0 and state["address"] == board.info["ip"] and set(state["outbox"]) >= {"queued", "sent"}
     status, out, _ = run(capsys, "status", "--port", board.port)
     assert status == 0 and state["config_hash"] in out and board.info["ip"] in out
+    assert out.count(board.info["ip"]) == 1, out                 # the address once, not twice
 
 
 def test_config_set_prints_the_hash_the_board_returns_and_show_and_get_agree(capsys, board):
