@@ -18,15 +18,19 @@ EXAMPLES = """examples:
   scanmail flash --all                              every board `scanmail ports` shows
   scanmail flash --port /dev/pts/5 --build stock    .py sources (readable tracebacks)
   scanmail flash --port /dev/ttyUSB0 --profile wt32-eth01   the board's pins (Ethernet) too
+  scanmail flash --port /dev/pts/5 --ca .state/tenant/ca.pem   a CA the board trusts (own server, fake tenant)
   scanmail flash --port socket://192.0.2.7:23 --no-reset
   scanmail flash --port /dev/ttyUSB0 --micropython ESP32_GENERIC-v1.26.0.bin    MicroPython first (esptool)
   scanmail flash --port /dev/ttyUSB0 --micropython FW.bin --manual-download     BOOT held, EN pressed by hand
 
 Only what changed goes over the wire. The application is written beside the one that boots and
 switched in one step: a cable pulled at any moment leaves the old or the new application, never a
-mix. main.py (which starts the scanner application at boot) and, with --profile, /board.json (the
-board's hardware) are written beside it. Configuration, secrets and the outbox stay.
+mix. main.py (which starts the scanner application at boot), with --profile /board.json (the
+board's hardware) and with --ca /ca.der (then `scanmail config set ca_path=/ca.der --port P`) are
+written beside it. Configuration, secrets and the outbox stay.
 """
+
+BOARD_CA_PATH = "/ca.der"
 
 
 def ports_to_flash(args):
@@ -43,13 +47,16 @@ def ports_to_flash(args):
     raise UserError("say which board: --port /dev/ttyUSB0 (see `scanmail ports`), or --all")
 
 
-def site_files(profile=None):
+def site_files(profile=None, ca=None):
     """The files beside the application's slots: main.py, which starts the scanner application at
-    boot, and with `profile` (a board id of hardware/boards) /board.json, the board's hardware
-    (network, Ethernet pins, status light, scanner) that the firmware reads at start."""
+    boot; with `profile` (a board id of hardware/boards) /board.json, the board's hardware
+    (network, Ethernet pins, status light, scanner) that the firmware reads at start; with `ca` (a
+    PEM or DER certificate file on the host) /ca.der, the root the configuration's ca_path names."""
     from scanmail.host_tools.app_install import board_file
 
     files = {"/main.py": board_file("main.py")}
+    if ca is not None:
+        files[BOARD_CA_PATH] = ca_der(ca)
     if profile is not None:
         from scanmail.hardware import profiles
 
@@ -59,6 +66,31 @@ def site_files(profile=None):
             raise UserError("--profile %s" % exc)
         files["/board.json"] = (json.dumps(config, sort_keys=True) + "\n").encode()
     return files
+
+
+def ca_der(path):
+    """The one certificate in a PEM or DER file, as DER (what the board's TLS loads), or UserError."""
+    from cryptography import x509
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise UserError("--ca %s: %s" % (path, exc.strerror or exc))
+    try:
+        if b"-----BEGIN" in data:
+            certs = x509.load_pem_x509_certificates(data)
+        else:
+            certs = [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        raise UserError("--ca %s is not a certificate (PEM or DER): give the CA that signed the server's "
+                        "certificate, e.g. .state/tenant/ca.pem for the fake tenant" % path) from None
+    if len(certs) != 1:
+        raise UserError("--ca %s holds %d certificates; the board trusts one: give the CA that signed the "
+                        "server's certificate" % (path, len(certs)))
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return certs[0].public_bytes(Encoding.DER)
 
 
 def flash_all(ports, build, reset, on_progress=None, on_stage=None, micropython=None, manual_download=False,
@@ -97,7 +129,7 @@ def flash_all(ports, build, reset, on_progress=None, on_stage=None, micropython=
 
 def do_flash(args):
     ports = ports_to_flash(args)
-    files = site_files(args.profile)
+    files = site_files(args.profile, args.ca)
     if args.manual_download and not args.micropython:
         raise UserError("--manual-download goes with --micropython FIRMWARE.bin (it says how esptool reaches the "
                         "board); leave it out to install scanmail only")
@@ -131,6 +163,10 @@ def do_flash(args):
     terminal.print_table(["port", "board runs", "build", "sent", "copied", "same", "removed", "result", "time"], rows)
     for port, error in failures:
         print("scanmail: %s" % error, file=sys.stderr)
+    if args.ca and len(failures) < len(results):
+        print("the CA is %s on the board; the application trusts it once its configuration says so:\n"
+              "  scanmail config set ca_path=%s --port %s" % (BOARD_CA_PATH, BOARD_CA_PATH,
+                                                              [p for p, _, e in results if not e][0]))
     return 2 if failures else 0
 
 
@@ -145,6 +181,10 @@ def register(parser):
     parser.add_argument("--profile", metavar="ID",
                         help="the board's profile (hardware/boards/ID.toml, e.g. wt32-eth01): its network, "
                              "Ethernet pins, status light and scanner go to /board.json on the board")
+    parser.add_argument("--ca", metavar="FILE",
+                        help="a CA certificate (PEM or DER) the board is to trust, written to /ca.der: your "
+                             "own mail server's, a TLS-inspecting proxy's, or the fake tenant's "
+                             "(.state/tenant/ca.pem); Microsoft 365's roots are built in")
     parser.add_argument("--micropython", metavar="FIRMWARE.bin",
                         help="first write this MicroPython firmware (ESP32, at 0x1000) with esptool")
     parser.add_argument("--manual-download", action="store_true",

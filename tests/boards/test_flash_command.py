@@ -250,3 +250,40 @@ def test_scanmail_flash_installs_main_py_and_the_profiles_board_file_and_the_app
         board.reset()
         assert "started on" in console.wait_for_log("started on")
         assert console.request("info")["firmware"]
+
+
+def test_flash_with_a_ca_lets_the_application_trust_a_server_of_a_private_ca(start_board, capsys, tmp_path):
+    # a site's own mail server (here the fake tenant, whose certificates come from its own CA): the
+    # person hands that CA to `scanmail flash --ca`, is told the one setting that uses it, and the
+    # board then sends; a file that is no certificate, or holds several, is one line
+    from scanmail.emulator.tenant import FakeTenant
+    from scanmail.host_tools.console_client import ConsoleClient
+
+    with FakeTenant(state_dir=str(tmp_path / "o365")) as tenant:
+        board = start_board("micropython", fast=True, tenant_state=str(tenant.state_dir))
+        (tmp_path / "notes.txt").write_text("not a certificate\n")
+        with open(tenant.ca_pem_path) as f:
+            pem = f.read()
+        (tmp_path / "two.pem").write_text(pem + pem)
+        for bad, says in (("notes.txt", "is not a certificate (PEM or DER)"), ("two.pem", "holds 2 certificates"),
+                          ("absent.pem", "No such file")):
+            assert cli.main(["flash", "--port", board.port, "--ca", str(tmp_path / bad), "-q"]) == 2
+            refused = capsys.readouterr().err.strip().splitlines()
+            assert len(refused) == 1 and says in refused[0], refused
+        assert cli.main(["flash", "--port", board.port, "--ca", tenant.ca_pem_path, "-q"]) == 0
+        out = capsys.readouterr().out
+        assert "scanmail config set ca_path=/ca.der --port %s" % board.port in out
+        with RawRepl(board.port) as repl:
+            repl.enter()
+            on_board = eval(repl.exec("f = open('/ca.der', 'rb'); print(repr(f.read())); f.close()").strip())
+        with open(tenant.ca_der_path, "rb") as f:
+            assert on_board == f.read()
+        with ConsoleClient(board.port, timeout_s=30) as console:
+            board.reset()
+            console.wait_for_log("started on")
+        assert cli.main(["config", "set", "ca_path=/ca.der", "username=scanner@contoso.com",
+                         "sender=scanner@contoso.com", "--port", board.port]) == 0
+        with ConsoleClient(board.port, timeout_s=30) as console:
+            console.request("secret.set", name="password", value="Scanner-Pass-1")
+            assert console.request("send-test", to="alice@contoso.com")["reply"].startswith("250")
+        assert len(tenant.messages("alice@contoso.com", "Inbox")) == 1
