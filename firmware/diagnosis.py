@@ -31,8 +31,9 @@ _TABLE = (
     'host|check the host setting (smtp.office365.com, your MX host, smtp.hve.mx.microsoft); '
     'if a proxy or firewall intercepts TLS, exempt the board from it',
     "||tls||untrusted|the server's certificate does not chain to a trusted root (DigiCert "
-    "Global Root G2 unless ca_der is set)|update the board's bundled roots, or set ca_der to "
-    'your own CA; if a proxy or firewall intercepts TLS, exempt the board from it',
+    "Global Root G2 unless a CA of your own is set)|update the board's bundled roots, or trust "
+    'your own CA (scanmail flash --ca FILE, then set ca_path; ca_der for the mail core alone); '
+    'if a proxy or firewall intercepts TLS, exempt the board from it',
     "||tls||expired|the server's certificate is expired or not yet valid for the board's "
     "clock|check the board's clock (NTP); if it is right, the server's certificate must be "
     'renewed',
