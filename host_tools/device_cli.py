@@ -21,6 +21,24 @@ def _when(seconds):
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
 
 
+def _sign_in_text(oauth):
+    """The OAuth sign-in as one line of `scanmail status` (what the board's oauth.status says)."""
+    state, error = oauth.get("state"), oauth.get("error") or {}
+    if state == "signed_in":
+        if oauth.get("mode") == "app":
+            return "app-only (client credentials)%s" % (" as %s" % oauth["user"] if oauth.get("user") else "")
+        return "signed in as %s (device code)" % (oauth.get("user") or "?")
+    if state == "signing_in":
+        return "waiting for a person: open %s and enter the code %s (%d s left)" % (
+            oauth.get("verification_uri"), oauth.get("user_code"), oauth.get("expires_in") or 0)
+    words = {"not_configured": "not configured", "signed_out": "signed out",
+             "sign_in_needed": "a person must sign in again"}.get(state, str(state))
+    if error.get("text"):
+        words += ": " + error["text"]
+    what_to_do = error.get("what_to_do") or oauth.get("what_to_do")
+    return words + ("; " + what_to_do if what_to_do else "")
+
+
 def _ask(args, cmd, **kwargs):
     with ConsoleLink(args.port, args.timeout) as link:
         return link.request(cmd, **kwargs)
@@ -48,6 +66,7 @@ def do_status(args):
             ["clock", _when(status.get("clock")) + " UTC" if status.get("clock_set") else "not set (waiting for NTP)"],
             ["outbox", ", ".join("%d %s" % (n, state) for state, n in counts.items() if n) or "empty"],
             ["last", last_text],
+            *([["sign-in", _sign_in_text(status["oauth"])]] if status.get("oauth") else []),
             ["configuration hash", status.get("config_hash")]]
     terminal.print_table(None, rows)
     return 0

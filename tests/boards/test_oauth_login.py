@@ -75,6 +75,26 @@ def test_oauth_login_signs_the_running_application_in_and_it_then_sends(start_bo
             assert jobs[0]["reply"].startswith("250 2.0.0 OK")
         assert len(tenant.messages("bob@contoso.com", "Inbox")) == 1
         assert "1.AXoA" not in out.getvalue()
+        shown = status_row(board, "sign-in")       # what a technician reads from `scanmail status`
+        assert shown == "signed in as scanner@contoso.com (device code)", shown
+
+
+def status_row(board, name):
+    """The row `name` of the table `scanmail status` prints."""
+    import contextlib
+
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        assert cli.main(["status", "--port", board.port]) == 0
+    parts, current = [], None
+    for line in table.getvalue().splitlines():
+        cells = line.strip().strip("│").split("│")
+        if len(cells) != 2:
+            continue
+        current = cells[0].strip() or current           # a long value goes on under an empty name
+        if current == name:
+            parts.append(cells[1].strip())
+    return " ".join(parts) or None
 
 
 def test_oauth_login_says_what_to_do_when_the_code_is_declined(start_board, tmp_path):
@@ -87,6 +107,9 @@ def test_oauth_login_says_what_to_do_when_the_code_is_declined(start_board, tmp_
         worker.join(60)
         assert result["error"].startswith("not signed in: ") and "declined" in result["error"]
         assert "start the sign-in again" in result["error"]
+        shown = status_row(board, "sign-in")
+        assert shown.startswith("signed out: ") and "declined" in shown, shown
+        assert shown.endswith("; start the sign-in again"), shown
 
 
 def test_oauth_login_without_a_tenant_on_a_board_not_set_for_oauth_says_to_give_one(start_board, tmp_path):
