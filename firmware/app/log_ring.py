@@ -23,10 +23,18 @@ class LogRing:
         self.log(text)
 
     def log(self, text):
-        now = self._clock() if self._clock else None
+        """Write one line; never raises: a task logs its own failures with this, and a clock or a
+        port that fails as well must not end the task (the outbox worker would stop sending)."""
+        try:
+            now = self._clock() if self._clock else None
+        except Exception:
+            now = None
         line = "%s %s\n" % (now if now is not None else "-", text.replace("\n", " "))
         if self._echo:
-            self._echo(line)
+            try:
+                self._echo(line)
+            except Exception:
+                pass                     # the line still goes to flash
         data = line.encode()
         if self._size + len(data) > self.half:
             try:
