@@ -34,7 +34,10 @@ def tenant(tmp_path_factory):
 class Board(ConsoleClient):
     def set_clock(self, lag_s=0):
         """The board's clock reads the tenant's (or lags `lag_s` behind it)."""
-        (self.dir / "clock").write_text(str(int(self.tenant.clock.now()) - lag_s))
+        # in one step (a new file renamed over the old): the board reads it at any moment, and
+        # a file being rewritten in place reads empty
+        (self.dir / "clock.new").write_text(str(int(self.tenant.clock.now()) - lag_s))
+        os.replace(self.dir / "clock.new", self.dir / "clock")
 
     def advance(self, seconds, lag_s=0):
         self.tenant.clock.advance(seconds)
