@@ -8,7 +8,7 @@ import json
 import os
 
 from scanmail.firmware.app import config_schema
-from scanmail.host_tools.user_error import UserError
+from scanmail.host_tools.user_error import UserError, read_user_file
 
 FORMATS = ("toml", "json")
 # Words that mark a secret's name (the secret store's names: password, refresh_token, client_key,
@@ -90,11 +90,7 @@ def format_of(path, given=None):
 def read_file(path, fmt=None):
     """The settings in a TOML or JSON file (flat keys, or the board's own {"version", "settings"})."""
     fmt = format_of(path, fmt)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise UserError("cannot read %s: %s" % (path, exc.strerror or exc))
+    data = read_user_file(path)
     try:
         if fmt == "json":
             doc = json.loads(data)

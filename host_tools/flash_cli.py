@@ -10,7 +10,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from scanmail.emulator.boards.lifecycle import DEFAULT_ROOT
 from scanmail.host_tools import serial_ports, terminal
 from scanmail.host_tools.flash import BUILDS, BoardFlash, FlashError
-from scanmail.host_tools.user_error import UserError
+from scanmail.host_tools.user_error import UserError, read_user_file
 
 EXAMPLES = """examples:
   scanmail flash --port /dev/ttyUSB0
@@ -72,11 +72,7 @@ def ca_der(path):
     """The one certificate in a PEM or DER file, as DER (what the board's TLS loads), or UserError."""
     from cryptography import x509
 
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise UserError("--ca %s: %s" % (path, exc.strerror or exc))
+    data = read_user_file(path)
     try:
         if b"-----BEGIN" in data:
             certs = x509.load_pem_x509_certificates(data)

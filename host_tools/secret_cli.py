@@ -11,7 +11,7 @@ import sys
 
 from scanmail.host_tools import terminal
 from scanmail.host_tools.console_link import ConsoleLink, add_port_arguments
-from scanmail.host_tools.user_error import UserError
+from scanmail.host_tools.user_error import UserError, read_user_file
 
 EXAMPLES = """examples:
   scanmail secret set password --port /dev/ttyUSB0                asks for it, without echo
@@ -28,11 +28,7 @@ salted hash, different on every board) to tell two values apart.
 
 def _key_file(path):
     """A key file (PEM or DER) as the base64 DER the board takes."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise UserError("cannot read %s: %s" % (path, exc.strerror or exc))
+    data = read_user_file(path)
     if data.lstrip().startswith(b"-----BEGIN"):
         body = b"".join(line for line in data.splitlines() if line and not line.startswith(b"-----"))
         try:

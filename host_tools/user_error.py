@@ -6,3 +6,12 @@
 
 class UserError(Exception):
     """An error the user can fix; printed as one line, exit status 2."""
+
+
+def read_user_file(path):
+    """The bytes of a file the user named, or UserError saying why it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise UserError("cannot read %s: %s" % (path, exc.strerror or exc)) from None
