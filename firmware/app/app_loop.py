@@ -1,7 +1,8 @@
 # The scanner application's one asyncio loop: the console (frames and Improv Serial packets on the
 # serial port), the scan button, the outbox worker and the network (the configuration's settings,
 # joined with backoff and a status line, again when they change; then the clock by NTP before any
-# TLS). Rule: a task never dies of an error a user can cause (it logs one line and carries on);
+# TLS). Rule: a task never dies of an error a user can cause (it logs one line and carries on),
+# and one that ends with an error nobody expected is logged and started again (_kept);
 # Ctrl-C (KeyboardInterrupt) ends the loop and leaves the REPL, so mpremote keeps working; the
 # mail core is blocking, so while a message goes out the console answers after it.
 import asyncio
@@ -94,18 +95,16 @@ async def button_task(app):
 
 async def worker_task(app):
     while True:
+        pause = WORK_POLL_S
         try:
             result = app.work()
         except MemoryError:
             app.log("outbox: out of memory; trying again")
-            result = {"idle": 1}
-        except Exception as err:
+            result, pause = {}, 1
+        except Exception as err:                  # a line a try, not five a second
             app.log("outbox: %s: %s" % (type(err).__name__, err))
-            result = {"idle": 5}
-        if "job" in result:
-            await asyncio.sleep(0)
-        else:
-            await asyncio.sleep(WORK_POLL_S)
+            result, pause = {}, 5
+        await asyncio.sleep(0 if "job" in result else pause)
 
 
 def _backoff(attempt):
@@ -183,11 +182,28 @@ async def network_task(app):
             await _until_up(app)
 
 
+async def _kept(app, what, task):
+    """Run a background task for good: one that ends with an error (a board part that raises
+    where none was expected: an RTC on I2C, a network driver) is logged and started again after
+    a pause that grows as the network's does (1 s to 60 s), so that one fault never stops the
+    outbox or the network until the next reset."""
+    attempt = 0
+    while True:
+        try:
+            await task(app)
+            return
+        except Exception as err:
+            app.log("%s: stopped by %s: %s; starting it again in %d s"
+                    % (what, type(err).__name__, err, _backoff(attempt)))
+        await asyncio.sleep(_backoff(attempt))
+        attempt += 1
+
+
 async def _run(app, session, improv):
     tasks = [asyncio.create_task(console_task(app, session, improv)),
-             asyncio.create_task(button_task(app)),
-             asyncio.create_task(worker_task(app)),
-             asyncio.create_task(network_task(app))]
+             asyncio.create_task(_kept(app, "scan button", button_task)),
+             asyncio.create_task(_kept(app, "outbox", worker_task)),
+             asyncio.create_task(_kept(app, "network", network_task))]
     await tasks[0]
 
 
