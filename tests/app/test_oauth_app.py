@@ -80,7 +80,7 @@ def board(runtime, tenant, tmp_path):
                             env=runtimes.environment_for(runtime, (HERE, FIRMWARE_ON_RUNTIME, ROM)),
                             cwd=runtimes.REPO_ROOT)
     os.close(slave)
-    client = Board(None, timeout_s=20, serial_port=PtyPort(master))
+    client = Board(None, timeout_s=60, serial_port=PtyPort(master))   # a loaded machine: slow, not dead
     client.proc, client.tenant, client.root, client.dir = proc, tenant, root, tmp_path
     client.request("config.set", changes={
         "method": "submission", "auth": "xoauth2", "oauth_tenant": "contoso.com",
