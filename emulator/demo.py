@@ -66,7 +66,7 @@ _CREDENTIALS = {
     "hve": ("hve-scanner@contoso.com", "Hve-Pass-1"),
 }
 
-BOARD_CA_PATH = "/ca.der"
+BOARD_CA_PATH = app_install.BOARD_CA_PATH
 # The last case: a power cut while the board waits on the server for its RCPT reply.
 POWER_CUT_CASE = {"method": "submission", "board": "lobby", "sender": "scanner@contoso.com",
                   "to": "alice@contoso.com", "power_cut": True,

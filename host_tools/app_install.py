@@ -8,6 +8,8 @@ import os
 from scanmail.host_tools import firmware_build
 
 BOARD_FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "board_files")
+# Where a CA of the site's own goes on the board (the configuration's ca_path names it).
+BOARD_CA_PATH = "/ca.der"
 
 
 def board_file(name):

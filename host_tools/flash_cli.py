@@ -9,6 +9,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 
 from scanmail.emulator.boards.lifecycle import DEFAULT_ROOT
 from scanmail.host_tools import serial_ports, terminal
+from scanmail.host_tools.app_install import BOARD_CA_PATH
 from scanmail.host_tools.flash import BUILDS, BoardFlash, FlashError
 from scanmail.host_tools.user_error import UserError, read_user_file
 
@@ -29,8 +30,6 @@ mix. main.py (which starts the scanner application at boot), with --profile /boa
 board's hardware) and with --ca /ca.der (then `scanmail config set ca_path=/ca.der --port P`) are
 written beside it. Configuration, secrets and the outbox stay.
 """
-
-BOARD_CA_PATH = "/ca.der"
 
 
 def ports_to_flash(args):

@@ -2,8 +2,9 @@
 # esp32 port, only i32 and blob values and keys of at most 15 characters; each set or erase is
 # stored when it returns, one key at a time, as ESP-IDF's NVS writes every change to flash at once
 # (its nvs_commit writes nothing): a power cut between two sets keeps the first. commit() is still
-# what the API asks for, and fails as a set would on a board with no store. It lives in the board's state folder (<state>/nvs.json), not on its flash, so copying
-# files or wiping the flash keeps it; deleting the state folder is `erase_flash`.
+# what the API asks for, and fails as a set would on a board with no store. It lives in the
+# board's state folder (<state>/nvs.json), not on its flash, so copying files or wiping the flash
+# keeps it; deleting the state folder is `erase_flash`.
 import _vboard_host
 
 _ESP_ERR_NVS_NOT_FOUND = -0x1102

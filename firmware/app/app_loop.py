@@ -95,16 +95,15 @@ async def button_task(app):
 
 async def worker_task(app):
     while True:
-        pause = WORK_POLL_S
         try:
-            result = app.work()
+            pause = 0 if "job" in app.work() else WORK_POLL_S   # a job sent: the next one at once
         except MemoryError:
             app.log("outbox: out of memory; trying again")
-            result, pause = {}, 1
+            pause = 1
         except Exception as err:                  # a line a try, not five a second
             app.log("outbox: %s: %s" % (type(err).__name__, err))
-            result, pause = {}, 5
-        await asyncio.sleep(0 if "job" in result else pause)
+            pause = 5
+        await asyncio.sleep(pause)
 
 
 def _backoff(attempt):

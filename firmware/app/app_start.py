@@ -1,7 +1,7 @@
 # The scanner application's start: what to load before anything else (and in which order), the
 # board's NVS, safe mode, and the application itself. Loaded once per boot by app_loop (boot) and
-# let go once the application runs: its tables and functions are needed once per boot, and the heap they would
-# hold is the send's (docs/architecture.md, "Heap budget").
+# let go once the application runs: its tables and functions are needed once per boot, and the
+# heap they would hold is the send's (docs/architecture.md, "Heap budget").
 from scanmail.firmware.app.app_loop import code_in_heap
 
 
