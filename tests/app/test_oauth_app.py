@@ -87,9 +87,14 @@ def board(runtime, tenant, tmp_path):
         "oauth_client_id": SCANNER_APP, "sender": SCANNER, "address_book": {"alice": "alice@contoso.com"},
         "default_destination": "alice", "ca_path": "/ca.der", "timeout_s": 10})
     yield client
+    # shown by pytest only when the test failed: whether the board was still running, what it
+    # wrote to stderr and its last lines on the port (a board that stopped answering says why)
+    print("board exit status (None: still running):", proc.poll())
     if proc.poll() is None:
         proc.kill()
     proc.wait()
+    print("board stderr:", proc.stderr.read()[-3000:].decode("utf-8", "replace"))
+    print("board's last lines on the port:", client.log_lines[-30:])
     os.close(master)
 
 
