@@ -182,7 +182,7 @@ def do_reboot(args):
 def _wait_for_start(client, port, timeout_s):
     """The application's "started on" line after a reset, read on the port the reset was asked on;
     a port that vanishes meanwhile (a native-USB board re-enumerates) is opened again."""
-    from scanmail.host_tools.raw_repl import ReplError
+    from scanmail.host_tools.raw_repl import ReplError, is_pty
 
     deadline = time.monotonic() + timeout_s
     while True:
@@ -191,7 +191,8 @@ def _wait_for_start(client, port, timeout_s):
             return line.split(" ", 1)[-1]          # without the board's clock field
         except (ReplError, ConsoleError) as exc:
             client.close()
-            if time.monotonic() >= deadline or getattr(exc, "code", None) == "timeout":
+            # a native-USB port comes back after the reset; a pty that went is gone for good
+            if time.monotonic() >= deadline or getattr(exc, "code", None) == "timeout" or is_pty(port):
                 raise UserError("the board on %s did not start scanmail within %.0f s after the reset (%s); "
                                 "`scanmail monitor --port %s` shows what it prints" % (port, timeout_s, exc, port))
             time.sleep(0.2)

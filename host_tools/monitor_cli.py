@@ -1,8 +1,9 @@
 # `scanmail monitor --port P`: a running scanner's log, live, coloured by level (log_levels.py),
 # until Ctrl-] (or Ctrl-C). Rules: the port is opened with its lock and without resetting the board;
 # a port that goes away (a native-USB board resetting, a cable pulled) is waited for and opened
-# again, with one line saying so, and nothing the board printed after it came back is lost; console
-# frames (#SM...) are another tool's traffic and are not shown; nothing is ever sent to the board.
+# again, with one line saying so, and nothing the board printed after it came back is lost; a
+# virtual board's pty that goes away ends the monitor (its number goes to the next program that
+# opens a terminal, never back to the board: raw_repl.is_pty); console frames (#SM...) are another tool's traffic and are not shown; nothing is ever sent to the board.
 import os
 import sys
 import threading
@@ -73,8 +74,9 @@ def _show(line, show):
 
 
 def follow(port, show, status, left, first_open_error):
-    """Print the board's lines through `show` until `left` is set; `status` gets "gone"/"back"."""
-    from scanmail.host_tools.raw_repl import ReplError
+    """Print the board's lines through `show` until `left` is set (-> True) or a pty goes away
+    (-> False); `status` gets "gone"/"back"/"ended"."""
+    from scanmail.host_tools.raw_repl import ReplError, is_pty
 
     try:
         serial = _open(port)
@@ -87,9 +89,14 @@ def follow(port, show, status, left, first_open_error):
             try:
                 chunk = serial.read(serial.in_waiting or 1)
             except OSError as exc:                       # SerialException: the port went away
-                status("gone", exc)
                 serial.close()
                 serial = None
+                if is_pty(port):
+                    if pending:
+                        _show(bytes(pending), show)
+                    status("ended", exc)
+                    return False
+                status("gone", exc)
                 while serial is None and not left.is_set():
                     try:
                         serial = _open(port)
@@ -112,6 +119,7 @@ def follow(port, show, status, left, first_open_error):
     finally:
         if serial is not None:
             serial.close()
+    return True
 
 
 def do_monitor(args):
@@ -127,17 +135,21 @@ def do_monitor(args):
         out.print(styled(text))
 
     def status(what, exc):
-        if what == "gone":
+        if what == "ended":
+            out.print("-- the board on %s went away (%s); a virtual board's port does not come back: "
+                      "start it again and monitor its new port (`scanmail ports`) --" % (args.port, exc),
+                      style="dim", markup=False)
+        elif what == "gone":
             out.print("-- the board on %s went away (%s); waiting for it to come back --" % (args.port, exc),
                       style="dim", markup=False)
         else:
             out.print("-- %s is back --" % args.port, style="dim", markup=False)
 
     try:
-        follow(args.port, show, status, watch.left, lambda exc: UserError(str(exc)))
+        stayed = follow(args.port, show, status, watch.left, lambda exc: UserError(str(exc)))
     finally:
         watch.restore()
-    return 0
+    return 0 if stayed else 1
 
 
 def register(parser):

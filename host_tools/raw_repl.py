@@ -37,6 +37,36 @@ class DeviceError(Exception):
         super().__init__("the board raised: %s" % last)
 
 
+def is_pty(url):
+    """Whether `url` names a pseudo-terminal (a virtual board's port). A USB serial device's name
+    comes back with its board (a reset of native USB, a cable plugged in again); a pty's number,
+    once its board is gone, goes to the next program that opens a terminal (a shell, another
+    board), so a pty that went away is never opened again by its name."""
+    return url.startswith("/dev/pts/")
+
+
+_PTY_PORT = []
+
+
+def _pty_port_class(serial):
+    """pyserial's Serial, opened at most once: a tool that reopens a lost port by its name (esptool
+    does, after a write fails) gets an error instead of another program's terminal."""
+    if not _PTY_PORT:
+        class PtyPort(serial.Serial):
+            _opened_once = False
+
+            def open(self):
+                if self._opened_once:
+                    raise serial.SerialException(
+                        "%s went away, and a pseudo-terminal does not come back (its number goes to "
+                        "the next program that opens one)" % self.port)
+                super().open()
+                self._opened_once = True
+
+        _PTY_PORT.append(PtyPort)
+    return _PTY_PORT[0]
+
+
 def open_port(url, baudrate=115200, timeout=0.05, exclusive=False):
     """Open a port without resetting the board: DTR and RTS stay released on open (on an ESP32
     dev board's auto-reset circuit RTS pulls EN, the reset, and DTR pulls IO0, the boot mode).
@@ -44,7 +74,11 @@ def open_port(url, baudrate=115200, timeout=0.05, exclusive=False):
     import serial  # pyserial; imported here so a missing install gives a clear error at use
 
     try:
-        port = serial.serial_for_url(url, do_not_open=True, baudrate=baudrate, timeout=timeout)
+        if is_pty(url):
+            port = _pty_port_class(serial)(None, baudrate=baudrate, timeout=timeout)
+            port.port = url
+        else:
+            port = serial.serial_for_url(url, do_not_open=True, baudrate=baudrate, timeout=timeout)
         if exclusive and hasattr(port, "exclusive"):
             port.exclusive = True
         port.dtr = False

@@ -4,9 +4,11 @@
 # says the written image's version. `scanmail flash --micropython` does the same through esptool's
 # Python API and installs scanmail after it; what a user can get wrong is one line.
 import os
+import pty
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -169,6 +171,48 @@ def test_the_cable_pulled_while_esptool_writes_is_one_line(start_board, firmware
     with pytest.raises(FlashError) as err:
         write_micropython(board.port, firmware, progress=pull)
     stopper[0].join()
+    assert "\n" not in str(err.value) and "check the cable" in str(err.value)
+
+
+def stranger_on(path, stranger, timeout_s=10):
+    """Another program's pty that gets `path` once it is free (Linux gives a freed /dev/pts number
+    to the next program that asks): appends (its master, its slave), or (None, None)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        master, slave = pty.openpty()
+        if os.ttyname(slave) == path:
+            stranger.append((master, slave))
+            return
+        os.close(master)
+        os.close(slave)
+        time.sleep(0.005)
+    stranger.append((None, None))
+
+
+def test_a_board_gone_while_esptool_writes_leaves_the_next_owner_of_its_pty_alone(start_board, firmware):
+    # esptool reopens a lost port by its name and sends SYNC there; a /dev/pts name freed by a
+    # stopped virtual board belongs to another program's terminal by then (a shell, another board)
+    board = start_board("micropython")
+    stranger, pulled = [], []
+
+    def pull(done, total):
+        if done and not pulled:
+            pulled.append(threading.Thread(target=lambda: (board.stop(), stranger_on(board.port, stranger))))
+            pulled[0].start()
+
+    with pytest.raises(FlashError) as err:
+        write_micropython(board.port, firmware, progress=pull)
+    pulled[0].join()
+    master, slave = stranger[0]
+    assert master is not None, "%s never came free after the board stopped" % board.port
+    os.set_blocking(master, False)
+    try:
+        heard = os.read(master, 4096)
+    except BlockingIOError:
+        heard = b""
+    os.close(master)
+    os.close(slave)
+    assert heard == b"", "esptool wrote into another program's terminal: %r" % heard[:80]
     assert "\n" not in str(err.value) and "check the cable" in str(err.value)
 
 

@@ -606,6 +606,46 @@ def test_monitor_follows_the_log_in_colour_across_resets_and_a_port_that_comes_b
     assert run(capsys, "reboot", "--port", board.port)[0] == 0    # scanmail again, for the tests after
 
 
+def test_monitor_ends_when_a_virtual_boards_pty_goes_and_leaves_its_next_owner_alone():
+    import pty
+
+    import tty
+
+    master, slave = pty.openpty()           # a virtual board's port: a pty
+    tty.setraw(slave)
+    path = os.ttyname(slave)
+    proc = subprocess.Popen([sys.executable, "-m", "scanmail.host_tools.cli", "monitor", "--port", path,
+                             "--color", "never"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        out = Lines(proc.stdout)
+        out.wait_for("-- monitoring %s" % path)
+        opened = "/proc/%d/fd" % proc.pid           # pyserial empties the input as it opens: wait
+        for _ in range(3000):
+            if any(os.path.realpath(os.path.join(opened, fd)) == path for fd in os.listdir(opened)):
+                break
+            time.sleep(0.01)
+        os.write(master, b"1796195574 scanner started on scanner-3f2a\r\n>>> ")
+        out.wait_for("started on")
+        os.close(master)                     # the board stops: its pty is gone for good
+        os.close(slave)
+        at = out.wait_for("went away")
+        assert "does not come back" in out.lines[at] and "scanmail ports" in out.lines[at]
+        assert proc.wait(timeout=30) == 1
+        assert any(">>> " in line for line in out.lines)     # what came last was shown, not lost
+        assert proc.stderr.read() == b""
+        # the name goes to the next program that opens a terminal: the monitor never takes it
+        stranger = pty.openpty()
+        os.write(stranger[0], b"typed into a shell\n")
+        os.set_blocking(stranger[1], False)
+        assert os.read(stranger[1], 100) == b"typed into a shell\n"
+        for fd in stranger:
+            os.close(fd)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_monitor_on_a_port_that_does_not_exist_is_one_line(capsys):
     err = refused(*run(capsys, "monitor", "--port", "/dev/ttyUSB-nothing-here"))
     assert "cannot open serial port /dev/ttyUSB-nothing-here" in err
