@@ -10,6 +10,7 @@ import select
 import sys
 
 from scanmail.firmware.app.console_io import console_read, console_write
+from scanmail.firmware.compat import ticks_diff, ticks_ms
 
 CONSOLE_POLL_S = 0.02
 BUTTON_POLL_S = 0.05
@@ -185,13 +186,17 @@ async def _kept(app, what, task):
     """Run a background task for good: one that ends with an error (a board part that raises
     where none was expected: an RTC on I2C, a network driver) is logged and started again after
     a pause that grows as the network's does (1 s to 60 s), so that one fault never stops the
-    outbox or the network until the next reset."""
+    outbox or the network until the next reset. A task that then ran longer than the longest
+    pause before its next error starts from the shortest pause again."""
     attempt = 0
     while True:
+        started = ticks_ms()
         try:
             await task(app)
             return
         except Exception as err:
+            if ticks_diff(ticks_ms(), started) > 1000 * NETWORK_BACKOFF_S[-1]:
+                attempt = 0
             app.log("%s: stopped by %s: %s; starting it again in %d s"
                     % (what, type(err).__name__, err, _backoff(attempt)))
         await asyncio.sleep(_backoff(attempt))

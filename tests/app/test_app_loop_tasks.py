@@ -2,7 +2,8 @@
 # I2C does when the bus fails): no background task stays dead. The network task, which reads the
 # clock without expecting an error, is logged and started again until the clock answers; the
 # outbox worker logs its own failure once per try, not five times a second; then the network is
-# up, the clock set and the console answers as usual.
+# up, the clock set and the console answers as usual. A task that fails again and again waits
+# longer each time; one that ran well for longer than the longest pause starts from the shortest.
 import json
 import os
 import pty
@@ -48,3 +49,37 @@ def test_a_clock_that_raises_for_a_while_leaves_no_task_dead(runtime, tmp_path):
         proc.kill()
         proc.wait()
         os.close(master)
+
+
+KEPT = """
+import asyncio
+from scanmail.firmware.app import app_loop
+
+app_loop.NETWORK_BACKOFF_S = (0, 1, 2)       # the pauses, shortened; the longest is 2 s
+RUNS = [0, 0, 2.5, 0]                        # how long each start runs before its error
+
+
+class App:
+    def log(self, line):
+        print(line)
+
+
+async def task(app):
+    run_s = RUNS.pop(0)
+    await asyncio.sleep(run_s)
+    if not RUNS:
+        return
+    raise OSError(5)
+
+
+asyncio.run(app_loop._kept(App(), "button", task))
+print("done")
+"""
+
+
+def test_a_task_that_ran_well_for_long_starts_again_after_the_shortest_pause(runtime):
+    proc = runtimes.run_code(runtime, KEPT, timeout=60, extra_paths=(HERE, FIRMWARE_ON_RUNTIME, ROM))
+    lines = proc.stdout.decode().splitlines()
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert [line.rsplit(" in ", 1)[1] for line in lines[:-1]] == ["0 s", "1 s", "0 s"], lines
+    assert all(line.startswith("button: stopped by OSError") for line in lines[:-1]) and lines[-1] == "done"
