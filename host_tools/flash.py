@@ -292,7 +292,8 @@ class BoardFlash:
                 bad.append(line[4:])
 
         self.progress(0, total)
-        self.stage("writing slot %s" % plan["target"])
+        only_site = plan["nothing"] and rom_done     # the application as it was: no slot written
+        self.stage("writing site files" if only_site else "writing slot %s" % plan["target"])
         self._run_calls(["_sm_rm(%r)" % (slot_dir + p) for p in plan["remove"]])
         self._run_calls(["_sm_cp(%r,%r,%r)" % ("%s/%s/%s" % (APP_DIR, listing["active"], p), slot_dir + p,
                                                sha256_hex(image[p])) for p in plan["copy"]], verdict)
@@ -335,7 +336,7 @@ class BoardFlash:
             self._write_romfs(rom, plan["target"], listing["rom"] and not plan["switch"], summary)
         for path in site_changed:
             self._exec("_sm_replace(%r, %r)" % (path + ".new", path))
-        summary["status"] = "flashed"
+        summary["status"] = "site files written" if only_site else "flashed"
         if self.reset:
             self.stage("resetting")
             self.repl.soft_reset_to_application()

@@ -2,6 +2,8 @@
 # application slot that boot.py selects, a second sends nothing, a change sends only what changed,
 # a cut at any moment leaves a whole application (old or new), and what a user can get wrong
 # (wrong port, busy port, no MicroPython, the cable pulled) is one line, never a traceback.
+import json
+import os
 import random
 import threading
 
@@ -188,8 +190,6 @@ def test_a_board_that_reads_other_mpy_files_is_refused_before_anything_is_sent()
 def test_a_paced_board_behind_a_uart_bridge_loses_no_byte(start_board):
     # 115200 baud and a 260-byte input buffer that drops what overflows: the window keeps the
     # flash inside it, so the board's log shows no drop and every file verifies.
-    import os
-
     board = start_board("micropython")
     summary = BoardFlash(board.port, reset=False).run()
     assert summary["status"] == "flashed" and summary["sent"] == summary["files"]
@@ -201,8 +201,6 @@ def test_a_paced_board_behind_a_uart_bridge_loses_no_byte(start_board):
 def test_the_flash_puts_the_sites_files_in_place_after_the_switch(start_board, runtime):
     # main.py (what starts the application) and a CA beside the slots: written after the switch,
     # verified, and not sent again while their hash is the same.
-    import os
-
     from scanmail.host_tools.app_install import BOARD_FILES
     from scanmail.host_tools.flash_agent import BOOT_PY
 
@@ -227,8 +225,6 @@ def test_the_flash_puts_the_sites_files_in_place_after_the_switch(start_board, r
 def test_scanmail_flash_installs_main_py_and_the_profiles_board_file_and_the_application_starts(start_board, capsys):
     # a person flashing a board expects a scanner: after `scanmail flash` the board starts the
     # application at boot, and with --profile the firmware finds the board's hardware (its pins)
-    import json
-
     from scanmail.hardware import profiles
     from scanmail.host_tools.console_client import ConsoleClient
 
@@ -287,3 +283,12 @@ def test_flash_with_a_ca_lets_the_application_trust_a_server_of_a_private_ca(sta
             console.request("secret.set", name="password", value="Scanner-Pass-1")
             assert console.request("send-test", to="alice@contoso.com")["reply"].startswith("250")
         assert len(tenant.messages("alice@contoso.com", "Inbox")) == 1
+    # the same CA again changes nothing; another CA is a site file written, not a new slot
+    import trustme
+
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "other.pem"))
+    capsys.readouterr()
+    for ca, status, sent in ((tenant.ca_pem_path, "up to date", 0), (str(tmp_path / "other.pem"), "site files written", 1)):
+        assert cli.main(["flash", "--port", board.port, "--ca", ca, "--json", "-q", "--no-reset"]) == 0
+        summary = json.loads(capsys.readouterr().out)[0]
+        assert (summary["status"], summary["sent"] + summary["site_files"]) == (status, sent), summary
