@@ -72,6 +72,17 @@ MODULES = {
         "tests/firmware/test_tls_setup.py"]),
     "message_checks": ("firmware/message_checks.py", [
         "tests/firmware/test_message_refusals.py"]),
+    # OAuth 2.0 on the board: the sign-in and token cache, the token requests, the JSON reader of
+    # their answers and the signed client assertion.
+    "oauth": ("firmware/oauth.py", [
+        "tests/firmware/test_oauth_session.py", "tests/firmware/test_oauth.py"]),
+    "token_request": ("firmware/token_request.py", [
+        "tests/firmware/test_token_request.py", "tests/firmware/test_oauth.py",
+        "tests/firmware/test_client_assertion.py"]),
+    "json_fields": ("firmware/json_fields.py", [
+        "tests/firmware/test_json_fields.py", "tests/firmware/test_oauth.py"]),
+    "client_assertion": ("firmware/client_assertion.py", [
+        "tests/firmware/test_client_assertion.py"]),
     # The application's modules (firmware/app/).
     "app.outbox": ("firmware/app/outbox.py", [
         "tests/app/test_outbox_states.py", "tests/app/test_outbox.py", "tests/app/test_console.py"]),
@@ -89,6 +100,8 @@ MODULES = {
         "tests/app/test_console_frames.py", "tests/app/test_console.py"]),
     "app.secret_store": ("firmware/app/secret_store.py", [
         "tests/app/test_config_store_and_fingerprints.py", "tests/app/test_config_and_secrets.py"]),
+    "app.log_ring": ("firmware/app/log_ring.py", [
+        "tests/app/test_log_ring.py", "tests/app/test_console.py"]),
 }
 
 # Test units run for every mutant whose statement any unit runs: coverage.py cannot see what

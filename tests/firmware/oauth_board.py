@@ -71,6 +71,14 @@ class Board:
         return self
 
     def __exit__(self, *exc):
+        """The end of a case: the process is told so (its input ends) and exits as a program does,
+        so what it ran is saved (bench/mutation.py measures it); one that does not is cut."""
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
         self.stop()
 
 

@@ -1,0 +1,211 @@
+# The board's sign-in state (firmware/oauth.py) on both runtimes, without a server: the two
+# refresh-token slots in the real secret store (a new token always goes beside the current one,
+# with the next generation, so a torn write leaves the previous token; a new sign-in drops the
+# other slot), the slot format a firmware update must still read, the access token kept until
+# five minutes before it expires, the mailbox read from the access token, which failures are worth
+# retrying, and settings refused in one clear error. The sign-in against the fake Entra ID is in
+# test_oauth.py; the HTTPS request in test_token_request.py.
+import base64
+import hashlib
+import json
+import os
+
+from tests import runtimes
+
+ON_RUNTIME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "on_runtime")
+DEVICE = {"mode": "device", "tenant": "contoso.com", "client_id": "5ca9a11e-0000-4000-8000-000000000001"}
+
+PRELUDE = """
+import json
+from scanmail.firmware import oauth
+from scanmail.firmware.errors import SMTPError
+from scanmail.firmware.secret_store import FileSecrets
+from loopback_board import TestClock
+
+
+class Board:
+    def __init__(self, now):
+        self.clock = TestClock(now)
+
+
+def error(run):
+    try:
+        run()
+    except SMTPError as err:
+        return [err.stage, err.kind, err.transient, str(err)]
+    return None
+
+
+out = {}
+"""
+
+
+def run(runtime, code, tmp_path):
+    script = PRELUDE + code + "\nprint(json.dumps(out))\n"
+    proc = runtimes.run_code(runtime, script, timeout=60, extra_paths=(ON_RUNTIME,), cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr.decode()
+    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+
+
+def test_each_new_refresh_token_goes_beside_the_current_one_and_a_torn_one_is_passed_over(runtime, tmp_path):
+    got = run(runtime, """
+secrets = FileSecrets("secrets")
+session = oauth.OAuthSession(%r, Board(1800000000), secrets)
+out["before"] = session.state
+session._store("first token", True)
+for token in ("second token", "third token", "fourth token"):
+    session._store(token)
+out["slots"] = [[g, t.decode(), name] for g, t, name in session._slots()]
+out["after_restart"] = oauth.OAuthSession(%r, Board(1800000000), secrets).state
+secrets.set("oauth_rt_b", secrets.get("oauth_rt_b")[:-3])      # the newest, torn by a power cut
+out["torn"] = [[g, t.decode(), name] for g, t, name in session._slots()]
+session._store("fifth token")                                   # goes over the torn one
+out["fifth"] = [[g, t.decode(), name] for g, t, name in session._slots()]
+session._store("a new sign-in's token", True)                   # an earlier sign-in is no fallback
+out["new_sign_in"] = [[g, t.decode(), name] for g, t, name in session._slots()]
+session.sign_out()
+out["signed_out"] = [session.state, session._slots(), secrets.get("oauth_user")]
+""" % (DEVICE, DEVICE), tmp_path)
+    assert got["before"] == "signed_out"
+    assert got["slots"] == [[4, "fourth token", "oauth_rt_b"], [3, "third token", "oauth_rt_a"]]
+    assert got["after_restart"] == "signed_in"
+    assert got["torn"] == [[3, "third token", "oauth_rt_a"]]
+    assert got["fifth"] == [[4, "fifth token", "oauth_rt_b"], [3, "third token", "oauth_rt_a"]]
+    assert got["new_sign_in"] == [[5, "a new sign-in's token", "oauth_rt_a"]]
+    assert got["signed_out"] == ["signed_out", [], None]
+
+
+def previous_firmware_slot(generation, token):
+    """A slot as the firmware released before wrote it: generation, 12 hex digits of the token's
+    SHA-256, the token (which may hold spaces)."""
+    return b"%d %s %s" % (generation, hashlib.sha256(token).hexdigest()[:12].encode(), token)
+
+
+def test_a_slot_written_by_the_released_firmware_is_read_after_an_update(runtime, tmp_path):
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "oauth_rt_a").write_bytes(previous_firmware_slot(41, b"0.AR token with spaces"))
+    (tmp_path / "secrets" / "oauth_rt_b").write_bytes(previous_firmware_slot(42, b"0.AR newer token"))
+    got = run(runtime, """
+secrets = FileSecrets("secrets")
+session = oauth.OAuthSession(%r, Board(1800000000), secrets)
+out["state"] = session.state
+out["slots"] = [[g, t.decode()] for g, t, name in session._slots()]
+session._store("0.AR after the update")
+out["written"] = secrets.get("oauth_rt_a").decode()
+""" % (DEVICE,), tmp_path)
+    assert got["state"] == "signed_in"
+    assert got["slots"] == [[42, "0.AR newer token"], [41, "0.AR token with spaces"]]
+    assert got["written"].encode() == previous_firmware_slot(43, b"0.AR after the update")
+
+
+def test_a_damaged_slot_is_never_taken_for_a_token(runtime, tmp_path):
+    good = previous_firmware_slot(7, b"0.AR good")
+    damaged = {
+        "oauth_rt_a": good[:-1] + b"X",                     # a byte changed: its check differs
+        "oauth_rt_b": b"x7 " + good.split(b" ", 1)[1],     # a generation that is not a number
+    }
+    for name, value in damaged.items():
+        (tmp_path / name).write_bytes(value)
+    got = run(runtime, """
+class Store:
+    def __init__(self, values):
+        self.values = values
+    def get(self, name):
+        return self.values.get(name)
+    def set(self, name, value):
+        self.values[name] = value
+
+out["cases"] = []
+for a in (open("oauth_rt_a", "rb").read(), open("oauth_rt_b", "rb").read(), b"7 0123456789ab", b""):
+    session = oauth.OAuthSession(%r, Board(1800000000), Store({"oauth_rt_a": a}))
+    out["cases"].append([session.state, session._slots()])
+""" % (DEVICE,), tmp_path)
+    assert got["cases"] == [["signed_out", []]] * 4
+
+
+def token_with(claims):
+    """An access token (a JWT; only its payload is read) naming the mailbox in `claims`."""
+    def part(data):
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return part({"typ": "JWT", "alg": "RS256"}) + "." + part(claims) + ".c2lnbmF0dXJl"
+
+
+def test_the_mailbox_is_read_from_the_access_token(runtime, tmp_path):
+    long_claims = {"aud": "https://outlook.office.com", "name": "Scanner ?>?>?>" * 40,   # '-' and '_'
+                   "scp": "SMTP.Send", "upn": "scanner@contoso.com"}                     # in base64url
+    tokens = [token_with(long_claims), token_with({"unique_name": "lobby@contoso.com"}),
+              token_with({"preferred_username": "annex@contoso.com"}), "no dots at all",
+              "." + token_with({"upn": "x@contoso.com"}).split(".")[1] + ".",
+              "header." + base64.urlsafe_b64encode(b"not json").decode() + ".sig", token_with({"sub": "1"})]
+    assert "-" in tokens[0] and "_" in tokens[0] and len(tokens[0].split(".")[1]) > 600
+    got = run(runtime, "out['users'] = [oauth._token_user(t) for t in %r]\n" % (tokens,), tmp_path)
+    assert got["users"] == ["scanner@contoso.com", "lobby@contoso.com", "annex@contoso.com", None,
+                            "x@contoso.com", None, None]
+
+
+def test_the_access_token_is_used_until_five_minutes_before_it_expires(runtime, tmp_path):
+    got = run(runtime, """
+board = Board(1800000000)
+session = oauth.OAuthSession(%r, board, FileSecrets("secrets"))
+session._signed_in({"access_token": [b"eyJ0.kept"], "expires_in": 3600}, False)
+out["at"] = []
+for now in (1800000000, 1800003299, 1800003300, 1800003599):
+    board.clock._now = now
+    session._token = "eyJ0.kept"
+    got = error(session.access_token)
+    out["at"].append(got[1] if got else "kept")
+board.clock._now = 1800000000
+session._signed_in({"access_token": [b"eyJ0.default"]}, False)      # no expires_in: an hour
+board.clock._now = 1800003299
+out["default"] = session.access_token()
+""" % (DEVICE,), tmp_path)
+    # an hour's token: kept to 5 min before its end, then a refresh (no refresh token stored here)
+    assert got["at"] == ["kept", "kept", "sign_in_needed", "sign_in_needed"]
+    assert got["default"] == "eyJ0.default"
+
+
+def test_busy_or_failing_sign_in_servers_are_retried_and_refusals_are_not(runtime, tmp_path):
+    got = run(runtime, """
+session = oauth.OAuthSession(%r, Board(1800000000), FileSecrets("secrets"))
+out["answers"] = []
+for status in (500, 503, 429, 499, 428, 430, 400, 401):
+    err = session._refused(status, {"error": [b"temporarily_unavailable"]} if status == 503 else {}, "refreshing")
+    out["answers"].append([status, err.kind, err.transient, str(err)])
+""" % (DEVICE,), tmp_path)
+    answers = {status: (kind, transient, text) for status, kind, transient, text in got["answers"]}
+    for status in (500, 503, 429):
+        assert answers[status][:2] == ("server", True), answers[status]
+    for status in (499, 428, 430, 400, 401):
+        assert answers[status][:2] == ("refused", False), answers[status]
+    assert "answered temporarily_unavailable; retrying later" in answers[503][2]
+    assert "refused it (HTTP 401)" in answers[401][2]
+
+
+def test_settings_that_cannot_sign_in_are_one_clear_error(runtime, tmp_path):
+    got = run(runtime, """
+cases = [{"mode": "password", "tenant": "contoso.com", "client_id": "x"}, {"mode": "device", "client_id": "x"},
+         {"mode": "device", "tenant": "contoso.com"}, {"mode": "app", "tenant": "contoso.com", "client_id": "x"},
+         {"mode": "app", "tenant": "contoso.com", "client_id": "x", "username": "s@contoso.com", "credential": "pin"}]
+out["errors"] = [error(lambda: oauth.OAuthSession(c, Board(1800000000), FileSecrets("secrets"))) for c in cases]
+session = oauth.OAuthSession({"mode": "app", "tenant": "contoso.com", "client_id": "x", "username": "s@contoso.com",
+                              "credential": "certificate"}, Board(1800000000), FileSecrets("secrets"))
+out["no_key"] = error(session._assertion)
+out["no_secret"] = error(oauth.OAuthSession({"mode": "app", "tenant": "contoso.com", "client_id": "x",
+                                             "username": "s@contoso.com"}, Board(1800000000),
+                                            FileSecrets("secrets"))._client_credentials)
+out["cfg"] = oauth.OAuthSession(%r, Board(1800000000), FileSecrets("secrets")).cfg
+out["usable"] = []
+for state, before in (("signed_in", "signed_out"), ("signing_in", "signed_in"), ("signing_in", "signed_out"),
+                      ("sign_in_needed", "signed_in"), ("signed_out", "signed_in")):
+    session.state, session._before = state, before
+    out["usable"].append(session.usable())
+""" % (DEVICE,), tmp_path)
+    words = ["oauth mode 'password': choose device", "oauth setting 'tenant' is missing",
+             "oauth setting 'client_id' is missing", "oauth setting 'username' is missing",
+             "oauth credential 'pin': choose secret or certificate"]
+    for err, said in zip(got["errors"], words):
+        assert err[:3] == ["sign_in", "settings", False] and said in err[3], err
+    assert got["no_key"][1] == "settings" and "store the app certificate's private key first" in got["no_key"][3]
+    assert got["no_secret"][1] == "settings" and "secret 'oauth_secret'" in got["no_secret"][3]
+    assert got["cfg"] == {"host": "login.microsoftonline.com", "port": 443, "ca_der": None, "timeout_s": 30}
+    assert got["usable"] == [True, True, False, False, False]

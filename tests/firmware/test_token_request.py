@@ -1,0 +1,161 @@
+# The board's HTTPS request to the sign-in service (firmware/token_request.py) on both runtimes,
+# against a TLS server of the test's own that records the request byte for byte and answers what
+# each case scripts: the form is encoded as x-www-form-urlencoded says (a secret with reserved
+# characters arrives as it was), the Content-Length is the body's, the answer is read however the
+# server cuts it into pieces, and every broken answer (not HTTP, headers without an end, a close
+# before any answer, JSON cut short) is one SMTPError at stage "sign_in" whose kind and retry flag
+# say what happened, with no secret in its text.
+import json
+import os
+import ssl
+import urllib.parse
+
+import pytest
+
+from tests import runtimes
+from tests.firmware import plain_servers
+
+HOST = "login.microsoftonline.com"
+PATH = "/contoso.com/oauth2/v2.0/token"
+ON_RUNTIME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "on_runtime")
+SECRET = "Sc+ret &=%/?~._-ÄÖ 42"           # reserved, unreserved and non-ASCII characters
+
+
+class AnswerServer(plain_servers.ScriptedServer):
+    """TLS for HOST; reads one request whole (its headers, then Content-Length bytes) and writes
+    `pieces`, one send each, then closes. `requests` holds what it read."""
+
+    def __init__(self, pieces, read_body=True):
+        import trustme
+
+        plain_servers.ScriptedServer.__init__(self)
+        ca = trustme.CA()
+        self.ca_der = ssl.PEM_cert_to_DER_cert(ca.cert_pem.bytes().decode())
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ca.issue_cert(HOST).configure_cert(self._context)
+        self.pieces, self.read_body, self.requests = pieces, read_body, []
+
+    def _session(self, conn):
+        with self._context.wrap_socket(conn, server_side=True) as tls:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])[b"Content-Length"])
+            while self.read_body and len(body) < length:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    break
+                body += chunk
+            self.requests.append((head, body, length))
+            for piece in self.pieces:
+                tls.sendall(piece)
+
+
+CODE = """
+import json
+from loopback_board import TestBoard
+from scanmail.firmware import token_request
+from scanmail.firmware.errors import SMTPError
+
+spec = json.loads(%r)
+board = TestBoard("scanner-3f2a", "127.0.0.1", spec["routes"], spec["now"])
+cfg = {"host": spec["host"], "port": 443, "ca_der": bytes(spec["ca"]), "timeout_s": 5}
+try:
+    status, answer = token_request.post(cfg, board, spec["path"], [(k, v) for k, v in spec["fields"]])
+    out = {"status": status, "answer": dict((k, b"".join(v).decode() if isinstance(v, list) else v)
+                                            for k, v in answer.items())}
+except SMTPError as err:
+    out = {"error": {"stage": err.stage, "kind": err.kind, "transient": err.transient, "text": str(err)}}
+print(json.dumps(out))
+"""
+
+
+def post(runtime, server, fields):
+    import time
+
+    spec = {"routes": {"%s:443" % HOST: list(server.address)}, "now": int(time.time()), "host": HOST,
+            "path": PATH, "ca": list(server.ca_der), "fields": fields}
+    proc = runtimes.run_code(runtime, CODE % json.dumps(spec), timeout=60, extra_paths=(ON_RUNTIME,))
+    assert proc.returncode == 0, proc.stderr.decode()
+    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+
+
+def answer(status_line, body, cut=None):
+    """An HTTP/1.0 answer in pieces of `cut` bytes (None: one piece)."""
+    whole = ("%s\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n\r\n"
+             % status_line).encode() + body
+    if not cut:
+        return [whole]
+    return [whole[i:i + cut] for i in range(0, len(whole), cut)]
+
+
+TOKEN = json.dumps({"token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ0" + "A" * 1500,
+                    "refresh_token": "1.AR" + "b" * 900, "id_token": "x" * 700}).encode()
+
+
+@pytest.mark.parametrize("cut", [None, 7, 256])
+def test_the_form_arrives_as_sent_and_the_answer_is_read_in_any_pieces(runtime, cut):
+    fields = [["grant_type", "client_credentials"], ["client_id", "5ca9a11e-0000-4000-8000-000000000002"],
+              ["scope", "https://outlook.office365.com/.default"], ["client_secret", SECRET]]
+    with AnswerServer(answer("HTTP/1.1 200 OK", TOKEN, cut)) as server:
+        out = post(runtime, server, fields)
+    head, body, length = server.requests[0]
+    lines = head.decode().split("\r\n")
+    assert lines[0] == "POST %s HTTP/1.0" % PATH and "Host: %s" % HOST in lines
+    assert "Content-Type: application/x-www-form-urlencoded" in lines
+    assert length == len(body)                               # the length the header gave is the body's
+    assert urllib.parse.parse_qsl(body.decode(), strict_parsing=True) == [tuple(f) for f in fields]
+    assert body.decode().split("&")[3] == "client_secret=" + urllib.parse.quote(SECRET, safe="")
+    assert out["status"] == 200
+    assert out["answer"] == {"token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ0" + "A" * 1500,
+                             "refresh_token": "1.AR" + "b" * 900}     # id_token is not kept
+
+
+def test_a_refusal_is_the_status_and_the_error_fields(runtime):
+    body = json.dumps({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret.",
+                       "error_codes": [7000215]}).encode()
+    with AnswerServer(answer("HTTP/1.1 401 Unauthorized", body, 5)) as server:
+        out = post(runtime, server, [["client_secret", SECRET]])
+    assert out == {"status": 401, "answer": {"error": "invalid_client"}}     # the rest streams by unkept
+
+
+# what the server does -> (kind, worth retrying, words of the text)
+BROKEN = {
+    "answers something that is not HTTP": (
+        [b"SSH-2.0-OpenSSH_9.6\r\n\r\n"], ("protocol", False, "did not answer HTTP")),
+    "sends a status line without a number": (
+        [b"HTTP/1.1 OK\r\n\r\n{}"], ("protocol", False, "did not answer HTTP")),
+    "sends headers that never end": (
+        [b"HTTP/1.1 200 OK\r\n" + b"X-Padding: " + b"p" * 5000 + b"\r\n"], ("protocol", False, "no end of headers")),
+    "closes before any answer": (
+        [], ("closed", True, "closed the connection without an answer")),
+    "cuts its JSON short (HTTP 200)": (
+        answer("HTTP/1.1 200 OK", TOKEN[:300]), ("protocol", False, "(HTTP 200)")),
+    "cuts its JSON short (HTTP 503)": (
+        answer("HTTP/1.1 503 Service Unavailable", b'{"error": "temporarily_unava'), ("protocol", True, "(HTTP 503)")),
+    "answers a body that is not JSON": (
+        answer("HTTP/1.1 200 OK", b"<html>sign-in proxy</html>"), ("protocol", False, "the sign-in server's answer")),
+}
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_a_broken_answer_is_one_error_that_says_whether_to_retry(runtime, case):
+    pieces, (kind, transient, words) = BROKEN[case]
+    with AnswerServer(pieces) as server:
+        out = post(runtime, server, [["client_secret", SECRET]])
+    err = out["error"]
+    assert (err["stage"], err["kind"], err["transient"]) == ("sign_in", kind, transient), err
+    assert words in err["text"] and SECRET not in err["text"], err["text"]
+
+
+def test_a_host_nobody_listens_on_is_a_network_error_worth_retrying(runtime):
+    with AnswerServer([]) as server:
+        pass                                # stopped: its port now refuses
+    out = post(runtime, server, [["client_secret", SECRET]])
+    err = out["error"]
+    assert (err["stage"], err["kind"], err["transient"]) == ("sign_in", "refused", True), err
+    assert "cannot connect to %s:443 (refused)" % HOST in err["text"] and SECRET not in err["text"]
