@@ -209,3 +209,104 @@ for state, before in (("signed_in", "signed_out"), ("signing_in", "signed_in"), 
     assert got["no_secret"][1] == "settings" and "secret 'oauth_secret'" in got["no_secret"][3]
     assert got["cfg"] == {"host": "login.microsoftonline.com", "port": 443, "ca_der": None, "timeout_s": 30}
     assert got["usable"] == [True, True, False, False, False]
+
+
+# -- against a sign-in server that answers what the test scripts -----------------------------------
+SCRIPTED = PRELUDE + """
+import time
+from loopback_board import TestBoard
+spec = json.loads(%r)
+board = TestBoard("scanner-3f2a", "127.0.0.1", spec["routes"], spec["now"])
+settings = dict(spec["settings"], ca_der=bytes(spec["ca"]), timeout_s=5)
+secrets = FileSecrets("secrets")
+for name, value in spec.get("store", {}).items():
+    secrets.set(name, value)
+session = oauth.OAuthSession(settings, board, secrets)
+steps = []
+for what, at in spec["steps"]:
+    board.clock._now = spec["now"] + at
+    try:
+        got = getattr(session, what)()
+        if what == "access_token":
+            got = "a token"
+        elif what == "start_sign_in":
+            got = [got["expires_in"], got["interval"]]
+    except SMTPError as err:
+        got = [err.kind, err.transient, str(err)]
+    steps.append([what, got, session.state])
+out["steps"] = steps
+out["slots"] = [[g, t.decode()] for g, t, name in session._slots()]
+print(json.dumps(out))
+"""
+
+
+def scripted(runtime, tmp_path, answers, steps, settings=DEVICE, store=None):
+    """The session's `steps` ([method, seconds after now]) against a server giving `answers` (one a
+    request, as [status line, JSON]). -> (the steps' results, the refresh-token slots, requests)."""
+    import time
+
+    from tests.firmware.test_token_request import HOST, AnswerServer, answer
+
+    pieces = [answer(status, json.dumps(body).encode()) for status, body in answers]
+    with AnswerServer(pieces[0], pieces[1:]) as server:
+        spec = {"routes": {"%s:443" % HOST: list(server.address)}, "now": int(time.time()), "ca": list(server.ca_der),
+                "settings": settings, "steps": steps, "store": store or {}}
+        proc = runtimes.run_code(runtime, SCRIPTED % json.dumps(spec), timeout=60, extra_paths=(ON_RUNTIME,),
+                                 cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr.decode()
+    got = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    return got["steps"], got["slots"], [body.decode() for _, body, _ in server.requests]
+
+
+OK = "HTTP/1.1 200 OK"
+BAD = "HTTP/1.1 400 Bad Request"
+
+
+def test_a_device_code_without_its_times_gets_the_standard_ones_and_expires_by_the_boards_clock(runtime, tmp_path):
+    # RFC 8628: expires_in is required, interval defaults to 5 s; a server that leaves them out
+    # gets 900 s and 5 s, and a poll after the code's end is "expired" whatever the server says
+    steps, _, _ = scripted(runtime, tmp_path, [
+        (OK, {"device_code": "DC-1", "user_code": "ABCD-EFGH", "verification_uri": "https://x/devicelogin"}),
+        (BAD, {"error": "invalid_request"}),
+        (OK, {"device_code": "DC-2", "user_code": "ABCD-EFGH", "verification_uri": "https://x/devicelogin"}),
+        (BAD, {"error": "invalid_request"})],
+        [["start_sign_in", 0], ["poll_sign_in", 899], ["start_sign_in", 900], ["poll_sign_in", 1800]])
+    assert steps[0][1:] == [[900, 5], "signing_in"]
+    assert steps[1][1][:2] == ["refused", False] and steps[1][2] == "signed_out"    # before the end: refused
+    assert steps[3][1][:2] == ["expired", False] and steps[3][2] == "signed_out"    # at the end: expired
+
+
+def test_a_200_without_the_token_it_should_carry_is_a_refusal_not_a_sign_in(runtime, tmp_path):
+    steps, slots, _ = scripted(runtime, tmp_path, [
+        (OK, {"user_code": "ABCD-EFGH"}),                                  # no device_code
+        (OK, {"device_code": "DC-1", "user_code": "ABCD-EFGH", "expires_in": 900, "interval": 5}),
+        (OK, {"token_type": "Bearer"})],                                   # no access_token
+        [["start_sign_in", 0], ["start_sign_in", 1], ["poll_sign_in", 6]])
+    assert steps[0][1][:2] == ["refused", False] and steps[0][2] == "signed_out"
+    assert steps[2][1][:2] == ["refused", False] and steps[2][2] == "signed_out" and slots == []
+
+
+def test_a_refresh_keeps_the_token_before_it_and_a_refused_one_falls_back_to_it(runtime, tmp_path):
+    token = token_with({"upn": "scanner@contoso.com"})
+    store = {"oauth_rt_a": previous_firmware_slot(1, b"0.AR one").decode()}
+    steps, slots, requests = scripted(runtime, tmp_path, [
+        (OK, {"access_token": token, "refresh_token": "0.AR two", "expires_in": 3600}),
+        (BAD, {"error": "invalid_grant"}),                                 # "two" refused ...
+        (OK, {"access_token": token, "refresh_token": "0.AR three", "expires_in": 3600}),   # ... "one" taken
+        (OK, {"token_type": "Bearer"})],                                   # a 200 without a token
+        [["access_token", 0], ["access_token", 3400], ["access_token", 6800]], store=store)
+    assert [s[1] for s in steps[:2]] == ["a token", "a token"] and steps[1][2] == "signed_in"
+    assert "refresh_token=0.AR%20two" in requests[1] and "refresh_token=0.AR%20one" in requests[2]
+    assert slots == [[3, "0.AR three"], [2, "0.AR two"]]
+    assert steps[2][1][:2] == ["refused", False]
+
+
+def test_an_app_token_comes_with_the_client_secret_and_a_200_without_one_is_refused(runtime, tmp_path):
+    app = {"mode": "app", "tenant": "contoso.com", "client_id": "x", "username": "s@contoso.com"}
+    store = {"oauth_secret": "Scanner-App-Secret-1"}
+    steps, _, requests = scripted(runtime, tmp_path, [
+        (OK, {"access_token": "eyJ0.app", "expires_in": 3600}),
+        (OK, {"token_type": "Bearer"})],
+        [["access_token", 0], ["access_token", 3400]], settings=app, store=store)
+    assert steps[0][1] == "a token" and steps[1][1][:2] == ["refused", False]
+    assert "grant_type=client_credentials" in requests[0] and "client_secret=Scanner-App-Secret-1" in requests[0]

@@ -23,9 +23,10 @@ SECRET = "Sc+ret &=%/?~._-ÄÖ 42"           # reserved, unreserved and non-ASCI
 
 class AnswerServer(plain_servers.ScriptedServer):
     """TLS for HOST; reads one request whole (its headers, then Content-Length bytes) and writes
-    `pieces`, one send each, then closes. `requests` holds what it read."""
+    `pieces`, one send each, then closes. `requests` holds what it read. `then`: the pieces of
+    the answers to the next connections, in order."""
 
-    def __init__(self, pieces, read_body=True):
+    def __init__(self, pieces, then=()):
         import trustme
 
         plain_servers.ScriptedServer.__init__(self)
@@ -33,7 +34,7 @@ class AnswerServer(plain_servers.ScriptedServer):
         self.ca_der = ssl.PEM_cert_to_DER_cert(ca.cert_pem.bytes().decode())
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ca.issue_cert(HOST).configure_cert(self._context)
-        self.pieces, self.read_body, self.requests = pieces, read_body, []
+        self.answers, self.requests = [pieces] + list(then), []
 
     def _session(self, conn):
         with self._context.wrap_socket(conn, server_side=True) as tls:
@@ -45,13 +46,13 @@ class AnswerServer(plain_servers.ScriptedServer):
                 data += chunk
             head, _, body = data.partition(b"\r\n\r\n")
             length = int(dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])[b"Content-Length"])
-            while self.read_body and len(body) < length:
+            while len(body) < length:
                 chunk = tls.recv(4096)
                 if not chunk:
                     break
                 body += chunk
             self.requests.append((head, body, length))
-            for piece in self.pieces:
+            for piece in self.answers[min(len(self.requests), len(self.answers)) - 1]:
                 tls.sendall(piece)
 
 
