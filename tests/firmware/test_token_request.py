@@ -64,7 +64,7 @@ from scanmail.firmware.errors import SMTPError
 
 spec = json.loads(%r)
 board = TestBoard("scanner-3f2a", "127.0.0.1", spec["routes"], spec["now"])
-cfg = {"host": spec["host"], "port": 443, "ca_der": bytes(spec["ca"]), "timeout_s": 5}
+cfg = dict(spec["cfg"], host=spec["host"], ca_der=bytes(spec["ca"]))      # no port: 443
 try:
     status, answer = token_request.post(cfg, board, spec["path"], [(k, v) for k, v in spec["fields"]])
     out = {"status": status, "answer": dict((k, b"".join(v).decode() if isinstance(v, list) else v)
@@ -75,11 +75,12 @@ print(json.dumps(out))
 """
 
 
-def post(runtime, server, fields):
+def post(runtime, server, fields, timeout_s=5, now=None, ca_der=None):
     import time
 
-    spec = {"routes": {"%s:443" % HOST: list(server.address)}, "now": int(time.time()), "host": HOST,
-            "path": PATH, "ca": list(server.ca_der), "fields": fields}
+    spec = {"routes": {"%s:443" % HOST: list(server.address)}, "now": int(time.time()) if now is None else now,
+            "host": HOST, "path": PATH, "ca": list(ca_der or server.ca_der), "fields": fields,
+            "cfg": {"timeout_s": timeout_s}}
     proc = runtimes.run_code(runtime, CODE % json.dumps(spec), timeout=60, extra_paths=(ON_RUNTIME,))
     assert proc.returncode == 0, proc.stderr.decode()
     return json.loads(proc.stdout.decode().strip().splitlines()[-1])
@@ -130,12 +131,18 @@ BROKEN = {
         [b"SSH-2.0-OpenSSH_9.6\r\n\r\n"], ("protocol", False, "did not answer HTTP")),
     "sends a status line without a number": (
         [b"HTTP/1.1 OK\r\n\r\n{}"], ("protocol", False, "did not answer HTTP")),
+    "answers another protocol's status line": (
+        [b"RTSP/1.0 200 OK\r\n\r\n{}"], ("protocol", False, "did not answer HTTP")),
+    "sends an empty status line": (
+        [b"\r\n\r\n{}"], ("protocol", False, "did not answer HTTP")),
     "sends headers that never end": (
         [b"HTTP/1.1 200 OK\r\n" + b"X-Padding: " + b"p" * 5000 + b"\r\n"], ("protocol", False, "no end of headers")),
     "closes before any answer": (
         [], ("closed", True, "closed the connection without an answer")),
     "cuts its JSON short (HTTP 200)": (
         answer("HTTP/1.1 200 OK", TOKEN[:300]), ("protocol", False, "(HTTP 200)")),
+    "cuts its JSON short (HTTP 500)": (
+        answer("HTTP/1.1 500 Internal Server Error", b'{"error": "server_err'), ("protocol", True, "(HTTP 500)")),
     "cuts its JSON short (HTTP 503)": (
         answer("HTTP/1.1 503 Service Unavailable", b'{"error": "temporarily_unava'), ("protocol", True, "(HTTP 503)")),
     "answers a body that is not JSON": (
@@ -160,3 +167,42 @@ def test_a_host_nobody_listens_on_is_a_network_error_worth_retrying(runtime):
     err = out["error"]
     assert (err["stage"], err["kind"], err["transient"]) == ("sign_in", "refused", True), err
     assert "cannot connect to %s:443 (refused)" % HOST in err["text"] and SECRET not in err["text"]
+
+
+def test_a_status_line_without_a_reason_and_long_headers_are_still_an_answer(runtime):
+    # "HTTP/1.1 200" is a whole status line (the reason may be empty); a proxy's long headers
+    # under the 4 KB limit are read to their end
+    long_head = b"HTTP/1.1 200\r\nX-Proxy-Trace: " + b"t" * 4000 + b"\r\n\r\n"
+    with AnswerServer([long_head + TOKEN]) as server:
+        out = post(runtime, server, [["client_secret", SECRET]])
+    assert out["status"] == 200 and out["answer"]["expires_in"] == 3599, out
+
+
+class SilentAnswerServer(AnswerServer):
+    """Reads the request, then says nothing until the client gives up."""
+
+    def _session(self, conn):
+        with self._context.wrap_socket(conn, server_side=True) as tls:
+            while tls.recv(4096):           # until the client closes (or the session's timeout)
+                pass
+
+
+def test_a_server_that_stops_answering_is_a_timeout_worth_retrying(runtime):
+    with SilentAnswerServer([]) as server:
+        out = post(runtime, server, [["client_secret", SECRET]], timeout_s=1)
+    err = out["error"]
+    assert (err["stage"], err["kind"], err["transient"]) == ("sign_in", "timeout", True), err
+    assert "timed out talking to %s" % HOST in err["text"] and SECRET not in err["text"]
+
+
+def test_an_unset_clock_and_an_untrusted_certificate_stop_before_the_form_is_sent(runtime):
+    import trustme
+
+    other_ca = ssl.PEM_cert_to_DER_cert(trustme.CA().cert_pem.bytes().decode())   # not the server's
+    with AnswerServer(answer("HTTP/1.1 200 OK", TOKEN)) as server:
+        unset = post(runtime, server, [["client_secret", SECRET]], now=0)
+        untrusted = post(runtime, server, [["client_secret", SECRET]], ca_der=other_ca)
+    assert (unset["error"]["stage"], unset["error"]["kind"]) == ("sign_in", "clock"), unset
+    assert (untrusted["error"]["stage"], untrusted["error"]["kind"], untrusted["error"]["transient"]) == \
+        ("sign_in", "untrusted", False), untrusted
+    assert server.requests == []            # the secret never went to a server not proven
