@@ -108,3 +108,26 @@ def _length(n):
         return bytes([n])
     raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return bytes([0x80 | len(raw)]) + raw
+
+
+def test_a_key_cut_anywhere_or_with_a_bad_length_is_refused_in_one_line(run_firmware, key):
+    # a key file copied short, or damaged in its DER lengths, is a clear refusal at every byte:
+    # never accepted, never an error other than the one line (an IndexError would be a traceback)
+    good = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+    thumb = "ab" * 20
+    cases = [(good[:n].hex(), thumb) for n in list(range(0, 40)) + list(range(40, len(good), 97))]
+    header = bytearray(good)
+    header[1] = 0x80                        # a long length with no length bytes
+    five = bytearray(good)
+    five[1] = 0x85                          # five length bytes: more than a key needs
+    cases += [(bytes(header).hex(), thumb), (bytes(five).hex(), thumb), ("3082", thumb), ("30", thumb),
+              (good[:4].hex(), thumb), (good.hex(), thumb)]
+    out = json.loads(run_firmware(REFUSED.replace("except ValueError as e:", "except Exception as e:\n"
+                                                  "        e = e if isinstance(e, ValueError) else repr(e)")
+                                  % {"cases": cases}).strip().splitlines()[-1])
+    texts = {"the key is cut short", "the key is not DER", "the key is not an RSA private key",
+             "the key is encrypted or not a private key: export it unencrypted",
+             "the key is not an RSA key (Entra ID app certificates are RSA)"}
+    assert all(text in texts for text in out[:-1]), [t for t in out[:-1] if t not in texts]
+    assert out[-3:-1] == ["the key is cut short", "the key is cut short"] and out[-1] == "accepted"

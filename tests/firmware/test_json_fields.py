@@ -58,3 +58,22 @@ def test_long_values_and_broken_bodies_are_refused(run_firmware):
     assert got[0] == {"refused": "the answer is not the JSON object expected: a value is longer than 2048 bytes"}
     assert got[1] == {"refused": "the answer ended before its JSON object did"}
     assert all("not the JSON object expected" in g["refused"] for g in got[2:]), got
+
+
+def test_every_escape_and_the_edges_of_unicode_read_as_cpython_reads_them(run_firmware):
+    # what a server may escape: the short escapes, \u in either case of hex digit, the code points
+    # either side of the surrogates, and pairs up to the last code point
+    message = ('"quote\\" back\\\\ slash\\/ \\b\\f\\n\\r\\t \\u0030\\u0039 \\u00e9\\u00C9\\u00Ff '
+               '\\ud7ff \\ue000 \\uffff \\ud800\\udc00 \\udbff\\udfff \\uD83D\\uDE00"')
+    long_name = "k" * 64                    # the longest name a wanted key may have
+    body = '{"message": %s, "%s": "long key", "interval": 5}' % (message, long_name)
+    expected = {"message": json.loads(message), long_name: "long key", "interval": 5}
+    wanted = ["message", long_name, "interval"]
+    got = json.loads(run_firmware(CODE % (json.dumps([[body, []], [body, list(range(len(body)))]]), wanted)).strip())
+    assert got == [expected, expected]
+    bad = [['{"message": "\\u00g1"}', []], ['{"message": "\\u0/00"}', []], ['{"message": "\\u:000"}', []],
+           ['{"message": "\\u00v1"}', []]]
+    got = json.loads(run_firmware(CODE % (json.dumps(bad), wanted)).strip())
+    assert [g.get("refused", g) for g in got] == ["the answer is not the JSON object expected: a bad \\u escape"] * 4
+    # an empty object (a server with nothing to say) is an answer with no field, not a refusal
+    assert json.loads(run_firmware(CODE % (json.dumps([["{}", []], [" { } ", []]]), wanted)).strip()) == [{}, {}]
