@@ -131,3 +131,53 @@ def test_a_key_cut_anywhere_or_with_a_bad_length_is_refused_in_one_line(run_firm
              "the key is not an RSA key (Entra ID app certificates are RSA)"}
     assert all(text in texts for text in out[:-1]), [t for t in out[:-1] if t not in texts]
     assert out[-3:-1] == ["the key is cut short", "the key is cut short"] and out[-1] == "accepted"
+
+
+def _prime(bits, rng):
+    """A probable prime of `bits` bits with its top two bits set (Miller-Rabin, 40 rounds)."""
+    while True:
+        n = rng.getrandbits(bits) | (3 << (bits - 2)) | 1
+        d, r = n - 1, 0
+        while d % 2 == 0:
+            d, r = d // 2, r + 1
+        for _ in range(40):
+            x = pow(rng.randrange(2, n - 1), d, n)
+            if x in (1, n - 1):
+                continue
+            for _ in range(r - 1):
+                x = pow(x, 2, n)
+                if x == n - 1:
+                    break
+            else:
+                break
+        else:
+            return n
+
+
+def _small_key(modulus_bytes, rng):
+    """PKCS#1 DER of an RSA key whose modulus is `modulus_bytes` long (too short for real use)."""
+    while True:
+        p, q = _prime(modulus_bytes * 4, rng), _prime(modulus_bytes * 4, rng)
+        phi = (p - 1) * (q - 1)
+        if p != q and phi % 65537:
+            break
+    d = pow(65537, -1, phi)
+    numbers = rsa.RSAPrivateNumbers(p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p),
+                                    rsa.RSAPublicNumbers(65537, p * q))
+    assert (p * q).bit_length() == modulus_bytes * 8
+    return _pkcs1(numbers)
+
+
+def test_the_shortest_key_rs256_can_sign_with_and_der_lengths_read_exactly(run_firmware):
+    # PKCS#1 v1.5 with SHA-256 needs 62 bytes of modulus (51 of DigestInfo, 11 of padding)
+    import random
+
+    rng = random.Random(5)
+    thumb = "ab" * 20
+    eight = b"\x30\x18" + b"\x02\x01\x00" + b"\x02\x01\x05" * 7           # 8 integers, not 9
+    cases = [(_small_key(61, rng).hex(), thumb), (_small_key(62, rng).hex(), thumb), ("30020200", thumb),
+             ("3082", thumb), ("3080", thumb), ("30840000000a", thumb), (eight.hex(), thumb)]
+    out = json.loads(run_firmware(REFUSED % {"cases": cases}).strip().splitlines()[-1])
+    assert out == ["the key is too short for RS256", "accepted", "the key is not an RSA private key",
+                   "the key is not DER", "the key is not DER", "the key is not DER",
+                   "the key is not an RSA private key"]

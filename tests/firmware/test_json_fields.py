@@ -77,3 +77,10 @@ def test_every_escape_and_the_edges_of_unicode_read_as_cpython_reads_them(run_fi
     assert [g.get("refused", g) for g in got] == ["the answer is not the JSON object expected: a bad \\u escape"] * 4
     # an empty object (a server with nothing to say) is an answer with no field, not a refusal
     assert json.loads(run_firmware(CODE % (json.dumps([["{}", []], [" { } ", []]]), wanted)).strip()) == [{}, {}]
+
+
+def test_a_value_of_exactly_the_limit_is_kept_and_other_scalars_stay_text(run_firmware):
+    cases = [[json.dumps({"access_token": "a" * 2048}), []], ['{"interval": true, "expires_in": 1.5}', []]]
+    got = json.loads(run_firmware(CODE % (json.dumps(cases), WANTED)).strip())
+    assert got[0] == {"access_token": "a" * 2048}
+    assert got[1] == {"interval": "true", "expires_in": "1.5"}      # never a number read wrong

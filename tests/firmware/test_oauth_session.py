@@ -131,8 +131,10 @@ def token_with(claims):
 
 
 def test_the_mailbox_is_read_from_the_access_token(runtime, tmp_path):
-    long_claims = {"aud": "https://outlook.office.com", "name": "Scanner ?>?>?>" * 40,   # '-' and '_'
-                   "scp": "SMTP.Send", "upn": "scanner@contoso.com"}                     # in base64url
+    # the token is decoded 192 bytes at a time: the mailbox straddles the first boundary, and the
+    # name's characters give '-' and '_' in base64url
+    long_claims = {"aud": "a" * 170, "upn": "scanner@contoso.com", "name": "Scanner ?>?>?>" * 40,
+                   "scp": "SMTP.Send"}
     tokens = [token_with(long_claims), token_with({"unique_name": "lobby@contoso.com"}),
               token_with({"preferred_username": "annex@contoso.com"}), "no dots at all",
               "." + token_with({"upn": "x@contoso.com"}).split(".")[1] + ".",
@@ -220,6 +222,9 @@ board = TestBoard("scanner-3f2a", "127.0.0.1", spec["routes"], spec["now"])
 settings = dict(spec["settings"], ca_der=bytes(spec["ca"]), timeout_s=5)
 secrets = FileSecrets("secrets")
 for name, value in spec.get("store", {}).items():
+    if name.endswith("_hex"):                  # bytes, given as hex
+        import binascii
+        name, value = name[:-4], binascii.unhexlify(value)
     secrets.set(name, value)
 session = oauth.OAuthSession(settings, board, secrets)
 steps = []
@@ -310,3 +315,32 @@ def test_an_app_token_comes_with_the_client_secret_and_a_200_without_one_is_refu
         [["access_token", 0], ["access_token", 3400]], settings=app, store=store)
     assert steps[0][1] == "a token" and steps[1][1][:2] == ["refused", False]
     assert "grant_type=client_credentials" in requests[0] and "client_secret=Scanner-App-Secret-1" in requests[0]
+
+
+def test_an_app_token_by_certificate_sends_an_assertion_for_this_endpoint_and_a_bad_key_is_one_error(runtime, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    app = {"mode": "app", "tenant": "contoso.com", "client_id": "5ca9a11e-0000-4000-8000-000000000002",
+           "username": "s@contoso.com", "credential": "certificate", "thumbprint": "AB:" * 19 + "AB"}
+    steps, _, requests = scripted(runtime, tmp_path, [(OK, {"access_token": "eyJ0.app", "expires_in": 3600})],
+                                  [["access_token", 0]], settings=app, store={"oauth_key_hex": key.hex()})
+    assert steps[0][1] == "a token", steps
+    import urllib.parse
+
+    form = dict(urllib.parse.parse_qsl(requests[0]))
+    assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    header, claims, _ = form["client_assertion"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    header = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    assert claims["aud"] == "https://login.microsoftonline.com/contoso.com/oauth2/v2.0/token"
+    assert claims["iss"] == claims["sub"] == app["client_id"] and claims["exp"] - claims["nbf"] == 600
+    assert abs(claims["nbf"] - __import__("time").time()) < 3600 and len(claims["jti"]) == 32
+    assert base64.urlsafe_b64decode(header["x5t"] + "=") == bytes([0xAB] * 20)
+    (tmp_path / "bad").mkdir()
+    steps, _, requests = scripted(runtime, tmp_path / "bad", [(OK, {"access_token": "eyJ0.app"})],
+                                  [["access_token", 0]], settings=app, store={"oauth_key_hex": key[:300].hex()})
+    assert steps[0][1][:2] == ["settings", False] and "oauth certificate: the key is cut short" in steps[0][1][2]
+    assert requests == [] and key[:300].hex()[:40] not in steps[0][1][2]
