@@ -80,7 +80,8 @@ def test_every_escape_and_the_edges_of_unicode_read_as_cpython_reads_them(run_fi
 
 
 def test_a_value_of_exactly_the_limit_is_kept_and_other_scalars_stay_text(run_firmware):
-    cases = [[json.dumps({"access_token": "a" * 2048}), []], ['{"interval": true, "expires_in": 1.5}', []]]
+    cases = [[json.dumps({"access_token": "a" * 2048}), []], ['{"interval": true, "expires_in": 1.5}', []],
+             [json.dumps({"access_token": "a" * 2049}), [1000]]]
     got = json.loads(run_firmware(CODE % (json.dumps(cases), WANTED)).strip())
-    assert got[0] == {"access_token": "a" * 2048}
+    assert got[0] == {"access_token": "a" * 2048} and "longer than 2048 bytes" in got[2]["refused"]
     assert got[1] == {"interval": "true", "expires_in": "1.5"}      # never a number read wrong

@@ -63,6 +63,9 @@ session._store("fifth token")                                   # goes over the 
 out["fifth"] = [[g, t.decode(), name] for g, t, name in session._slots()]
 session._store("a new sign-in's token", True)                   # an earlier sign-in is no fallback
 out["new_sign_in"] = [[g, t.decode(), name] for g, t, name in session._slots()]
+session._store("and its refresh")
+session._store("and another sign-in", True)                    # written to b this time: a goes
+out["another"] = [[g, t.decode(), name] for g, t, name in session._slots()]
 session.sign_out()
 out["signed_out"] = [session.state, session._slots(), secrets.get("oauth_user")]
 """ % (DEVICE, DEVICE), tmp_path)
@@ -72,6 +75,7 @@ out["signed_out"] = [session.state, session._slots(), secrets.get("oauth_user")]
     assert got["torn"] == [[3, "third token", "oauth_rt_a"]]
     assert got["fifth"] == [[4, "fifth token", "oauth_rt_b"], [3, "third token", "oauth_rt_a"]]
     assert got["new_sign_in"] == [[5, "a new sign-in's token", "oauth_rt_a"]]
+    assert got["another"] == [[7, "and another sign-in", "oauth_rt_a"]]
     assert got["signed_out"] == ["signed_out", [], None]
 
 
@@ -159,11 +163,13 @@ for now in (1800000000, 1800003299, 1800003300, 1800003599):
 board.clock._now = 1800000000
 session._signed_in({"access_token": [b"eyJ0.default"]}, False)      # no expires_in: an hour
 board.clock._now = 1800003299
-out["default"] = session.access_token()
+out["default"] = [session.access_token()]
+board.clock._now = 1800003300
+out["default"].append(error(session.access_token)[1])
 """ % (DEVICE,), tmp_path)
     # an hour's token: kept to 5 min before its end, then a refresh (no refresh token stored here)
     assert got["at"] == ["kept", "kept", "sign_in_needed", "sign_in_needed"]
-    assert got["default"] == "eyJ0.default"
+    assert got["default"] == ["eyJ0.default", "sign_in_needed"]
 
 
 def test_busy_or_failing_sign_in_servers_are_retried_and_refusals_are_not(runtime, tmp_path):

@@ -131,6 +131,8 @@ BROKEN = {
         [b"SSH-2.0-OpenSSH_9.6\r\n\r\n"], ("protocol", False, "did not answer HTTP")),
     "sends a status line without a number": (
         [b"HTTP/1.1 OK\r\n\r\n{}"], ("protocol", False, "did not answer HTTP")),
+    "sends a status line with only its version": (
+        [b"HTTP/1.1\r\n\r\n{}"], ("protocol", False, "did not answer HTTP")),
     "answers another protocol's status line": (
         [b"RTSP/1.0 200 OK\r\n\r\n{}"], ("protocol", False, "did not answer HTTP")),
     "sends an empty status line": (
@@ -171,8 +173,8 @@ def test_a_host_nobody_listens_on_is_a_network_error_worth_retrying(runtime):
 
 def test_a_status_line_without_a_reason_and_long_headers_are_still_an_answer(runtime):
     # "HTTP/1.1 200" is a whole status line (the reason may be empty); a proxy's long headers
-    # under the 4 KB limit are read to their end
-    long_head = b"HTTP/1.1 200\r\nX-Proxy-Trace: " + b"t" * 4000 + b"\r\n\r\n"
+    # of about 4 KB are read to their end
+    long_head = b"HTTP/1.1 200\r\nX-Proxy-Trace: " + b"t" * 4167 + b"\r\n\r\n"     # 4200 bytes
     with AnswerServer([long_head + TOKEN]) as server:
         out = post(runtime, server, [["client_secret", SECRET]])
     assert out["status"] == 200 and out["answer"]["expires_in"] == 3599, out
