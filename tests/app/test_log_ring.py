@@ -73,6 +73,13 @@ os.mkdir(ROOT + "/many")
 for i in range(60):
     many("n%d" % i)
 out["default_count"] = [len(many.lines()), many.lines()[0]]
+os.mkdir(ROOT + "/fresh")
+fresh = LogRing(ROOT + "/fresh")                              # the application's ring: 8 KB a file
+for i in range(256):
+    fresh("line %04d of thirty-two bytes" % i)                # "- " + 29 + newline: 32 bytes
+out["fresh"] = [os.stat(ROOT + "/fresh/log.0")[6], "log.1" in os.listdir(ROOT + "/fresh")]
+fresh("one more")
+out["fresh"] += [os.stat(ROOT + "/fresh/log.1")[6], fresh.lines(1)]
 print(json.dumps(out))
 """
 
@@ -87,3 +94,4 @@ def test_the_ring_holds_the_newest_lines_in_two_files_of_at_most_half_each(run_f
     assert out["big"] == ["- a line longer than the whole ring"]
     assert out["gone"] == []
     assert out["default_count"] == [50, "7 n10"]     # `logs` without a count: the last 50
+    assert out["fresh"] == [8192, False, 8192, ["- one more"]]   # exactly full from empty, then turned

@@ -176,8 +176,10 @@ def test_the_shortest_key_rs256_can_sign_with_and_der_lengths_read_exactly(run_f
     thumb = "ab" * 20
     eight = b"\x30\x18" + b"\x02\x01\x00" + b"\x02\x01\x05" * 7           # 8 integers, not 9
     cases = [(_small_key(61, rng).hex(), thumb), (_small_key(62, rng).hex(), thumb), ("30020200", thumb),
-             ("3082", thumb), ("3080", thumb), ("30840000000a", thumb), (eight.hex(), thumb)]
+             ("3082", thumb), ("3080", thumb), ("30840000000a", thumb), (eight.hex(), thumb),
+             (_small_key(62, rng).hex(), "zz" * 20)]
     out = json.loads(run_firmware(REFUSED % {"cases": cases}).strip().splitlines()[-1])
     assert out == ["the key is too short for RS256", "accepted", "the key is not an RSA private key",
                    "the key is not DER", "the key is not DER", "the key is not DER",
-                   "the key is not an RSA private key"]
+                   "the key is not an RSA private key",
+                   "the certificate thumbprint is the SHA-1 of 40 hex digits the app registration shows"]

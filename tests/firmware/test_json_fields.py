@@ -85,3 +85,21 @@ def test_a_value_of_exactly_the_limit_is_kept_and_other_scalars_stay_text(run_fi
     got = json.loads(run_firmware(CODE % (json.dumps(cases), WANTED)).strip())
     assert got[0] == {"access_token": "a" * 2048} and "longer than 2048 bytes" in got[2]["refused"]
     assert got[1] == {"interval": "true", "expires_in": "1.5"}      # never a number read wrong
+
+
+def test_the_readers_own_limit_is_8_kb_a_value(run_firmware):
+    code = """
+import json
+from scanmail.firmware.json_fields import JsonFields, joined
+out = []
+for size in (8192, 8193):
+    reader = JsonFields(("access_token",))
+    try:
+        reader.feed(b'{"access_token": "' + b"a" * size + b'"}')
+        out.append(len(joined(reader.finish()["access_token"])))
+    except ValueError as exc:
+        out.append(str(exc))
+print(json.dumps(out))
+"""
+    assert json.loads(run_firmware(code).strip()) == [
+        8192, "the answer is not the JSON object expected: a value is longer than 8192 bytes"]

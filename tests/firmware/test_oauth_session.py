@@ -63,7 +63,6 @@ session._store("fifth token")                                   # goes over the 
 out["fifth"] = [[g, t.decode(), name] for g, t, name in session._slots()]
 session._store("a new sign-in's token", True)                   # an earlier sign-in is no fallback
 out["new_sign_in"] = [[g, t.decode(), name] for g, t, name in session._slots()]
-session._store("and its refresh")
 session._store("and another sign-in", True)                    # written to b this time: a goes
 out["another"] = [[g, t.decode(), name] for g, t, name in session._slots()]
 session.sign_out()
@@ -75,7 +74,7 @@ out["signed_out"] = [session.state, session._slots(), secrets.get("oauth_user")]
     assert got["torn"] == [[3, "third token", "oauth_rt_a"]]
     assert got["fifth"] == [[4, "fifth token", "oauth_rt_b"], [3, "third token", "oauth_rt_a"]]
     assert got["new_sign_in"] == [[5, "a new sign-in's token", "oauth_rt_a"]]
-    assert got["another"] == [[7, "and another sign-in", "oauth_rt_a"]]
+    assert got["another"] == [[6, "and another sign-in", "oauth_rt_b"]]
     assert got["signed_out"] == ["signed_out", [], None]
 
 

@@ -143,6 +143,8 @@ BROKEN = {
         [], ("closed", True, "closed the connection without an answer")),
     "cuts its JSON short (HTTP 200)": (
         answer("HTTP/1.1 200 OK", TOKEN[:300]), ("protocol", False, "(HTTP 200)")),
+    "cuts its JSON short (HTTP 499)": (
+        answer("HTTP/1.1 499 Client Closed Request", b'{"error": "inv'), ("protocol", False, "(HTTP 499)")),
     "cuts its JSON short (HTTP 500)": (
         answer("HTTP/1.1 500 Internal Server Error", b'{"error": "server_err'), ("protocol", True, "(HTTP 500)")),
     "cuts its JSON short (HTTP 503)": (
