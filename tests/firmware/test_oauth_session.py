@@ -246,13 +246,15 @@ for what, at in spec["steps"]:
     steps.append([what, got, session.state])
 out["steps"] = steps
 out["slots"] = [[g, t.decode()] for g, t, name in session._slots()]
+out["user"] = [session.user, (secrets.get("oauth_user") or b"").decode()]
 print(json.dumps(out))
 """
 
 
 def scripted(runtime, tmp_path, answers, steps, settings=DEVICE, store=None, now=None):
     """The session's `steps` ([method, seconds after now]) against a server giving `answers` (one a
-    request, as [status line, JSON]). -> (the steps' results, the refresh-token slots, requests)."""
+    request, as [status line, JSON]). -> (the steps' results, the refresh-token slots, requests,
+    [the session's mailbox, the stored one])."""
     import time
 
     from tests.firmware.test_token_request import HOST, AnswerServer, answer
@@ -266,7 +268,7 @@ def scripted(runtime, tmp_path, answers, steps, settings=DEVICE, store=None, now
                                  cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr.decode()
     got = json.loads(proc.stdout.decode().strip().splitlines()[-1])
-    return got["steps"], got["slots"], [body.decode() for _, body, _ in server.requests]
+    return got["steps"], got["slots"], [body.decode() for _, body, _ in server.requests], got["user"]
 
 
 OK = "HTTP/1.1 200 OK"
@@ -276,7 +278,7 @@ BAD = "HTTP/1.1 400 Bad Request"
 def test_a_device_code_without_its_times_gets_the_standard_ones_and_expires_by_the_boards_clock(runtime, tmp_path):
     # RFC 8628: expires_in is required, interval defaults to 5 s; a server that leaves them out
     # gets 900 s and 5 s, and a poll after the code's end is "expired" whatever the server says
-    steps, _, _ = scripted(runtime, tmp_path, [
+    steps, _, _, _ = scripted(runtime, tmp_path, [
         (OK, {"device_code": "DC-1", "user_code": "ABCD-EFGH", "verification_uri": "https://x/devicelogin"}),
         (BAD, {"error": "invalid_request"}),
         (OK, {"device_code": "DC-2", "user_code": "ABCD-EFGH", "verification_uri": "https://x/devicelogin"}),
@@ -288,7 +290,7 @@ def test_a_device_code_without_its_times_gets_the_standard_ones_and_expires_by_t
 
 
 def test_a_200_without_the_token_it_should_carry_is_a_refusal_not_a_sign_in(runtime, tmp_path):
-    steps, slots, _ = scripted(runtime, tmp_path, [
+    steps, slots, _, _ = scripted(runtime, tmp_path, [
         (OK, {"user_code": "ABCD-EFGH"}),                                  # no device_code
         (OK, {"device_code": "DC-1", "user_code": "ABCD-EFGH", "expires_in": 900, "interval": 5}),
         (OK, {"token_type": "Bearer"})],                                   # no access_token
@@ -298,9 +300,9 @@ def test_a_200_without_the_token_it_should_carry_is_a_refusal_not_a_sign_in(runt
 
 
 def test_a_refresh_keeps_the_token_before_it_and_a_refused_one_falls_back_to_it(runtime, tmp_path):
-    token = token_with({"upn": "scanner@contoso.com"})
-    store = {"oauth_rt_a": previous_firmware_slot(1, b"0.AR one").decode()}
-    steps, slots, requests = scripted(runtime, tmp_path, [
+    token = token_with({"upn": "renamed@contoso.com"})      # the mailbox is the one that signed in
+    store = {"oauth_rt_a": previous_firmware_slot(1, b"0.AR one").decode(), "oauth_user": "scanner@contoso.com"}
+    steps, slots, requests, user = scripted(runtime, tmp_path, [
         (OK, {"access_token": token, "refresh_token": "0.AR two", "expires_in": 3600}),
         (BAD, {"error": "invalid_grant"}),                                 # "two" refused ...
         (OK, {"access_token": token, "refresh_token": "0.AR three", "expires_in": 3600}),   # ... "one" taken
@@ -310,12 +312,13 @@ def test_a_refresh_keeps_the_token_before_it_and_a_refused_one_falls_back_to_it(
     assert "refresh_token=0.AR%20two" in requests[1] and "refresh_token=0.AR%20one" in requests[2]
     assert slots == [[3, "0.AR three"], [2, "0.AR two"]]
     assert steps[2][1][:2] == ["refused", False]
+    assert user == ["scanner@contoso.com"] * 2                    # a refresh writes no mailbox
 
 
 def test_an_app_token_comes_with_the_client_secret_and_a_200_without_one_is_refused(runtime, tmp_path):
     app = {"mode": "app", "tenant": "contoso.com", "client_id": "x", "username": "s@contoso.com"}
     store = {"oauth_secret": "Scanner-App-Secret-1"}
-    steps, _, requests = scripted(runtime, tmp_path, [
+    steps, _, requests, _ = scripted(runtime, tmp_path, [
         (OK, {"access_token": "eyJ0.app", "expires_in": 3600}),
         (OK, {"token_type": "Bearer"})],
         [["access_token", 0], ["access_token", 3400]], settings=app, store=store)
@@ -332,7 +335,7 @@ def test_an_app_token_by_certificate_sends_an_assertion_for_this_endpoint_and_a_
     app = {"mode": "app", "tenant": "contoso.com", "client_id": "5ca9a11e-0000-4000-8000-000000000002",
            "username": "s@contoso.com", "credential": "certificate", "thumbprint": "AB:" * 19 + "AB"}
     now = 1800000000                        # the board's clock (the server's certificate is valid then)
-    steps, _, requests = scripted(runtime, tmp_path, [(OK, {"access_token": "eyJ0.app", "expires_in": 3600})],
+    steps, _, requests, _ = scripted(runtime, tmp_path, [(OK, {"access_token": "eyJ0.app", "expires_in": 3600})],
                                   [["access_token", 0]], settings=app, store={"oauth_key_hex": key.hex()}, now=now)
     assert steps[0][1] == "a token", steps
     import urllib.parse
@@ -347,7 +350,7 @@ def test_an_app_token_by_certificate_sends_an_assertion_for_this_endpoint_and_a_
     assert claims["nbf"] == claims["iat"] == now and len(claims["jti"]) == 32
     assert base64.urlsafe_b64decode(header["x5t"] + "=") == bytes([0xAB] * 20)
     (tmp_path / "bad").mkdir()
-    steps, _, requests = scripted(runtime, tmp_path / "bad", [(OK, {"access_token": "eyJ0.app"})],
+    steps, _, requests, _ = scripted(runtime, tmp_path / "bad", [(OK, {"access_token": "eyJ0.app"})],
                                   [["access_token", 0]], settings=app, store={"oauth_key_hex": key[:300].hex()})
     assert steps[0][1][:2] == ["settings", False] and "oauth certificate: the key is cut short" in steps[0][1][2]
     assert requests == [] and key[:300].hex()[:40] not in steps[0][1][2]
