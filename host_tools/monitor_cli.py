@@ -22,8 +22,9 @@ EXAMPLES = """examples:
   scanmail monitor --port /dev/ttyACM0 --color always | tee scanner.log
 
 Each line the board logs, as it comes, coloured by level (errors red, warnings yellow, sends and
-starts green). A reset, or a native-USB port that disappears and comes back, is followed; Ctrl-]
-leaves.
+starts green). A reset, or a native-USB port that disappears and comes back, is followed; a
+virtual board's port (a /dev/pts pty) that goes away ends the monitor (exit status 1), since its
+number goes to the next terminal opened. Ctrl-] leaves.
 """
 
 
