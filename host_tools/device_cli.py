@@ -192,7 +192,8 @@ def _wait_for_start(client, port, timeout_s):
         except (ReplError, ConsoleError) as exc:
             client.close()
             # a native-USB port comes back after the reset; a pty that went is gone for good
-            if time.monotonic() >= deadline or getattr(exc, "code", None) == "timeout" or is_pty(port):
+            code = getattr(exc, "code", None)
+            if time.monotonic() >= deadline or code == "timeout" or (code == "disconnected" and is_pty(port)):
                 raise UserError("the board on %s did not start scanmail within %.0f s after the reset (%s); "
                                 "`scanmail monitor --port %s` shows what it prints" % (port, timeout_s, exc, port))
             time.sleep(0.2)

@@ -3,7 +3,8 @@
 # a port that goes away (a native-USB board resetting, a cable pulled) is waited for and opened
 # again, with one line saying so, and nothing the board printed after it came back is lost; a
 # virtual board's pty that goes away ends the monitor (its number goes to the next program that
-# opens a terminal, never back to the board: raw_repl.is_pty); console frames (#SM...) are another tool's traffic and are not shown; nothing is ever sent to the board.
+# opens a terminal, never back to the board: raw_repl.is_pty); console frames (#SM...) are another
+# tool's traffic and are not shown; nothing is ever sent to the board.
 import os
 import sys
 import threading

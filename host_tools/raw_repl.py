@@ -45,26 +45,13 @@ def is_pty(url):
     return url.startswith("/dev/pts/")
 
 
-_PTY_PORT = []
-
-
-def _pty_port_class(serial):
-    """pyserial's Serial, opened at most once: a tool that reopens a lost port by its name (esptool
-    does, after a write fails) gets an error instead of another program's terminal."""
-    if not _PTY_PORT:
-        class PtyPort(serial.Serial):
-            _opened_once = False
-
-            def open(self):
-                if self._opened_once:
-                    raise serial.SerialException(
-                        "%s went away, and a pseudo-terminal does not come back (its number goes to "
-                        "the next program that opens one)" % self.port)
-                super().open()
-                self._opened_once = True
-
-        _PTY_PORT.append(PtyPort)
-    return _PTY_PORT[0]
+def _never_again(serial, url):
+    """The `open` of a pty's port once it is open: a tool that reopens a lost port by its name
+    (esptool does, after a write fails) gets an error instead of another program's terminal."""
+    def refuse():
+        raise serial.SerialException("%s went away, and a pseudo-terminal does not come back (its number "
+                                     "goes to the next program that opens one)" % url)
+    return refuse
 
 
 def open_port(url, baudrate=115200, timeout=0.05, exclusive=False):
@@ -74,16 +61,14 @@ def open_port(url, baudrate=115200, timeout=0.05, exclusive=False):
     import serial  # pyserial; imported here so a missing install gives a clear error at use
 
     try:
-        if is_pty(url):
-            port = _pty_port_class(serial)(None, baudrate=baudrate, timeout=timeout)
-            port.port = url
-        else:
-            port = serial.serial_for_url(url, do_not_open=True, baudrate=baudrate, timeout=timeout)
+        port = serial.serial_for_url(url, do_not_open=True, baudrate=baudrate, timeout=timeout)
         if exclusive and hasattr(port, "exclusive"):
             port.exclusive = True
         port.dtr = False
         port.rts = False
         port.open()
+        if is_pty(url):
+            port.open = _never_again(serial, url)
         return port
     except (serial.SerialException, OSError) as exc:
         if "lock" in str(exc).lower() or "busy" in str(exc).lower():

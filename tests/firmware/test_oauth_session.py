@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 
-from tests import runtimes
 
 ON_RUNTIME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "on_runtime")
 DEVICE = {"mode": "device", "tenant": "contoso.com", "client_id": "5ca9a11e-0000-4000-8000-000000000001"}
@@ -40,15 +39,13 @@ out = {}
 """
 
 
-def run(runtime, code, tmp_path):
+def run(run_firmware, code, tmp_path):
     script = PRELUDE + code + "\nprint(json.dumps(out))\n"
-    proc = runtimes.run_code(runtime, script, timeout=60, extra_paths=(ON_RUNTIME,), cwd=str(tmp_path))
-    assert proc.returncode == 0, proc.stderr.decode()
-    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    return json.loads(run_firmware(script, extra_paths=(ON_RUNTIME,), cwd=str(tmp_path)).strip().splitlines()[-1])
 
 
-def test_each_new_refresh_token_goes_beside_the_current_one_and_a_torn_one_is_passed_over(runtime, tmp_path):
-    got = run(runtime, """
+def test_each_new_refresh_token_goes_beside_the_current_one_and_a_torn_one_is_passed_over(run_firmware, tmp_path):
+    got = run(run_firmware, """
 secrets = FileSecrets("secrets")
 session = oauth.OAuthSession(%r, Board(1800000000), secrets)
 out["before"] = session.state
@@ -84,11 +81,11 @@ def previous_firmware_slot(generation, token):
     return b"%d %s %s" % (generation, hashlib.sha256(token).hexdigest()[:12].encode(), token)
 
 
-def test_a_slot_written_by_the_released_firmware_is_read_after_an_update(runtime, tmp_path):
+def test_a_slot_written_by_the_released_firmware_is_read_after_an_update(run_firmware, tmp_path):
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "oauth_rt_a").write_bytes(previous_firmware_slot(41, b"0.AR token with spaces"))
     (tmp_path / "secrets" / "oauth_rt_b").write_bytes(previous_firmware_slot(42, b"0.AR newer token"))
-    got = run(runtime, """
+    got = run(run_firmware, """
 secrets = FileSecrets("secrets")
 session = oauth.OAuthSession(%r, Board(1800000000), secrets)
 out["state"] = session.state
@@ -101,7 +98,7 @@ out["written"] = secrets.get("oauth_rt_a").decode()
     assert got["written"].encode() == previous_firmware_slot(43, b"0.AR after the update")
 
 
-def test_a_damaged_slot_is_never_taken_for_a_token(runtime, tmp_path):
+def test_a_damaged_slot_is_never_taken_for_a_token(run_firmware, tmp_path):
     good = previous_firmware_slot(7, b"0.AR good")
     damaged = {
         "oauth_rt_a": good[:-1] + b"X",                     # a byte changed: its check differs
@@ -109,7 +106,7 @@ def test_a_damaged_slot_is_never_taken_for_a_token(runtime, tmp_path):
     }
     for name, value in damaged.items():
         (tmp_path / name).write_bytes(value)
-    got = run(runtime, """
+    got = run(run_firmware, """
 class Store:
     def __init__(self, values):
         self.values = values
@@ -133,7 +130,7 @@ def token_with(claims):
     return part({"typ": "JWT", "alg": "RS256"}) + "." + part(claims) + ".c2lnbmF0dXJl"
 
 
-def test_the_mailbox_is_read_from_the_access_token(runtime, tmp_path):
+def test_the_mailbox_is_read_from_the_access_token(run_firmware, tmp_path):
     # the token is decoded 192 bytes at a time: the mailbox straddles the first boundary, and the
     # name's characters give '-' and '_' in base64url
     long_claims = {"aud": "a" * 170, "upn": "scanner@contoso.com", "name": "Scanner ?>?>?>" * 40,
@@ -143,13 +140,13 @@ def test_the_mailbox_is_read_from_the_access_token(runtime, tmp_path):
               "." + token_with({"upn": "x@contoso.com"}).split(".")[1] + ".",
               "header." + base64.urlsafe_b64encode(b"not json").decode() + ".sig", token_with({"sub": "1"})]
     assert "-" in tokens[0] and "_" in tokens[0] and len(tokens[0].split(".")[1]) > 600
-    got = run(runtime, "out['users'] = [oauth._token_user(t) for t in %r]\n" % (tokens,), tmp_path)
+    got = run(run_firmware, "out['users'] = [oauth._token_user(t) for t in %r]\n" % (tokens,), tmp_path)
     assert got["users"] == ["scanner@contoso.com", "lobby@contoso.com", "annex@contoso.com", None,
                             "x@contoso.com", None, None]
 
 
-def test_the_access_token_is_used_until_five_minutes_before_it_expires(runtime, tmp_path):
-    got = run(runtime, """
+def test_the_access_token_is_used_until_five_minutes_before_it_expires(run_firmware, tmp_path):
+    got = run(run_firmware, """
 board = Board(1800000000)
 session = oauth.OAuthSession(%r, board, FileSecrets("secrets"))
 session._signed_in({"access_token": [b"eyJ0.kept"], "expires_in": 3600}, False)
@@ -171,8 +168,8 @@ out["default"].append(error(session.access_token)[1])
     assert got["default"] == ["eyJ0.default", "sign_in_needed"]
 
 
-def test_busy_or_failing_sign_in_servers_are_retried_and_refusals_are_not(runtime, tmp_path):
-    got = run(runtime, """
+def test_busy_or_failing_sign_in_servers_are_retried_and_refusals_are_not(run_firmware, tmp_path):
+    got = run(run_firmware, """
 session = oauth.OAuthSession(%r, Board(1800000000), FileSecrets("secrets"))
 out["answers"] = []
 for status in (500, 503, 429, 499, 428, 430, 400, 401):
@@ -188,8 +185,8 @@ for status in (500, 503, 429, 499, 428, 430, 400, 401):
     assert "refused it (HTTP 401)" in answers[401][2]
 
 
-def test_settings_that_cannot_sign_in_are_one_clear_error(runtime, tmp_path):
-    got = run(runtime, """
+def test_settings_that_cannot_sign_in_are_one_clear_error(run_firmware, tmp_path):
+    got = run(run_firmware, """
 cases = [{"mode": "password", "tenant": "contoso.com", "client_id": "x"}, {"mode": "device", "client_id": "x"},
          {"mode": "device", "tenant": "contoso.com"}, {"mode": "app", "tenant": "contoso.com", "client_id": "x"},
          {"mode": "app", "tenant": "contoso.com", "client_id": "x", "username": "s@contoso.com", "credential": "pin"}]
@@ -251,7 +248,7 @@ print(json.dumps(out))
 """
 
 
-def scripted(runtime, tmp_path, answers, steps, settings=DEVICE, store=None, now=None):
+def scripted(run_firmware, tmp_path, answers, steps, settings=DEVICE, store=None, now=None):
     """The session's `steps` ([method, seconds after now]) against a server giving `answers` (one a
     request, as [status line, JSON]). -> (the steps' results, the refresh-token slots, requests,
     [the session's mailbox, the stored one])."""
@@ -264,10 +261,8 @@ def scripted(runtime, tmp_path, answers, steps, settings=DEVICE, store=None, now
         spec = {"routes": {"%s:443" % HOST: list(server.address)}, "now": now or int(time.time()),
                 "ca": list(server.ca_der),
                 "settings": settings, "steps": steps, "store": store or {}}
-        proc = runtimes.run_code(runtime, SCRIPTED % json.dumps(spec), timeout=60, extra_paths=(ON_RUNTIME,),
-                                 cwd=str(tmp_path))
-    assert proc.returncode == 0, proc.stderr.decode()
-    got = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+        got = json.loads(run_firmware(SCRIPTED % json.dumps(spec), extra_paths=(ON_RUNTIME,),
+                                      cwd=str(tmp_path)).strip().splitlines()[-1])
     return got["steps"], got["slots"], [body.decode() for _, body, _ in server.requests], got["user"]
 
 
@@ -275,10 +270,10 @@ OK = "HTTP/1.1 200 OK"
 BAD = "HTTP/1.1 400 Bad Request"
 
 
-def test_a_device_code_without_its_times_gets_the_standard_ones_and_expires_by_the_boards_clock(runtime, tmp_path):
+def test_a_device_code_without_its_times_gets_the_standard_ones_and_expires_by_the_boards_clock(run_firmware, tmp_path):
     # RFC 8628: expires_in is required, interval defaults to 5 s; a server that leaves them out
     # gets 900 s and 5 s, and a poll after the code's end is "expired" whatever the server says
-    steps, _, _, _ = scripted(runtime, tmp_path, [
+    steps, _, _, _ = scripted(run_firmware, tmp_path, [
         (OK, {"device_code": "DC-1", "user_code": "ABCD-EFGH", "verification_uri": "https://x/devicelogin"}),
         (BAD, {"error": "invalid_request"}),
         (OK, {"device_code": "DC-2", "user_code": "ABCD-EFGH", "verification_uri": "https://x/devicelogin"}),
@@ -289,8 +284,8 @@ def test_a_device_code_without_its_times_gets_the_standard_ones_and_expires_by_t
     assert steps[3][1][:2] == ["expired", False] and steps[3][2] == "signed_out"    # at the end: expired
 
 
-def test_a_200_without_the_token_it_should_carry_is_a_refusal_not_a_sign_in(runtime, tmp_path):
-    steps, slots, _, _ = scripted(runtime, tmp_path, [
+def test_a_200_without_the_token_it_should_carry_is_a_refusal_not_a_sign_in(run_firmware, tmp_path):
+    steps, slots, _, _ = scripted(run_firmware, tmp_path, [
         (OK, {"user_code": "ABCD-EFGH"}),                                  # no device_code
         (OK, {"device_code": "DC-1", "user_code": "ABCD-EFGH", "expires_in": 900, "interval": 5}),
         (OK, {"token_type": "Bearer"})],                                   # no access_token
@@ -299,10 +294,10 @@ def test_a_200_without_the_token_it_should_carry_is_a_refusal_not_a_sign_in(runt
     assert steps[2][1][:2] == ["refused", False] and steps[2][2] == "signed_out" and slots == []
 
 
-def test_a_refresh_keeps_the_token_before_it_and_a_refused_one_falls_back_to_it(runtime, tmp_path):
+def test_a_refresh_keeps_the_token_before_it_and_a_refused_one_falls_back_to_it(run_firmware, tmp_path):
     token = token_with({"upn": "renamed@contoso.com"})      # the mailbox is the one that signed in
     store = {"oauth_rt_a": previous_firmware_slot(1, b"0.AR one").decode(), "oauth_user": "scanner@contoso.com"}
-    steps, slots, requests, user = scripted(runtime, tmp_path, [
+    steps, slots, requests, user = scripted(run_firmware, tmp_path, [
         (OK, {"access_token": token, "refresh_token": "0.AR two", "expires_in": 3600}),
         (BAD, {"error": "invalid_grant"}),                                 # "two" refused ...
         (OK, {"access_token": token, "refresh_token": "0.AR three", "expires_in": 3600}),   # ... "one" taken
@@ -315,10 +310,10 @@ def test_a_refresh_keeps_the_token_before_it_and_a_refused_one_falls_back_to_it(
     assert user == ["scanner@contoso.com"] * 2                    # a refresh writes no mailbox
 
 
-def test_an_app_token_comes_with_the_client_secret_and_a_200_without_one_is_refused(runtime, tmp_path):
+def test_an_app_token_comes_with_the_client_secret_and_a_200_without_one_is_refused(run_firmware, tmp_path):
     app = {"mode": "app", "tenant": "contoso.com", "client_id": "x", "username": "s@contoso.com"}
     store = {"oauth_secret": "Scanner-App-Secret-1"}
-    steps, _, requests, _ = scripted(runtime, tmp_path, [
+    steps, _, requests, _ = scripted(run_firmware, tmp_path, [
         (OK, {"access_token": "eyJ0.app", "expires_in": 3600}),
         (OK, {"token_type": "Bearer"})],
         [["access_token", 0], ["access_token", 3400]], settings=app, store=store)
@@ -326,7 +321,7 @@ def test_an_app_token_comes_with_the_client_secret_and_a_200_without_one_is_refu
     assert "grant_type=client_credentials" in requests[0] and "client_secret=Scanner-App-Secret-1" in requests[0]
 
 
-def test_an_app_token_by_certificate_sends_an_assertion_for_this_endpoint_and_a_bad_key_is_one_error(runtime, tmp_path):
+def test_an_app_token_by_certificate_sends_an_assertion_for_this_endpoint_and_a_bad_key_is_one_error(run_firmware, tmp_path):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -335,7 +330,7 @@ def test_an_app_token_by_certificate_sends_an_assertion_for_this_endpoint_and_a_
     app = {"mode": "app", "tenant": "contoso.com", "client_id": "5ca9a11e-0000-4000-8000-000000000002",
            "username": "s@contoso.com", "credential": "certificate", "thumbprint": "AB:" * 19 + "AB"}
     now = 1800000000                        # the board's clock (the server's certificate is valid then)
-    steps, _, requests, _ = scripted(runtime, tmp_path, [(OK, {"access_token": "eyJ0.app", "expires_in": 3600})],
+    steps, _, requests, _ = scripted(run_firmware, tmp_path, [(OK, {"access_token": "eyJ0.app", "expires_in": 3600})],
                                   [["access_token", 0]], settings=app, store={"oauth_key_hex": key.hex()}, now=now)
     assert steps[0][1] == "a token", steps
     import urllib.parse
@@ -350,7 +345,7 @@ def test_an_app_token_by_certificate_sends_an_assertion_for_this_endpoint_and_a_
     assert claims["nbf"] == claims["iat"] == now and len(claims["jti"]) == 32
     assert base64.urlsafe_b64decode(header["x5t"] + "=") == bytes([0xAB] * 20)
     (tmp_path / "bad").mkdir()
-    steps, _, requests, _ = scripted(runtime, tmp_path / "bad", [(OK, {"access_token": "eyJ0.app"})],
+    steps, _, requests, _ = scripted(run_firmware, tmp_path / "bad", [(OK, {"access_token": "eyJ0.app"})],
                                   [["access_token", 0]], settings=app, store={"oauth_key_hex": key[:300].hex()})
     assert steps[0][1][:2] == ["settings", False] and "oauth certificate: the key is cut short" in steps[0][1][2]
     assert requests == [] and key[:300].hex()[:40] not in steps[0][1][2]

@@ -12,7 +12,6 @@ import urllib.parse
 
 import pytest
 
-from tests import runtimes
 from tests.firmware import plain_servers
 
 HOST = "login.microsoftonline.com"
@@ -21,19 +20,13 @@ ON_RUNTIME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "on_runtim
 SECRET = "Sc+ret &=%/?~._-ÄÖ 42"           # reserved, unreserved and non-ASCII characters
 
 
-class AnswerServer(plain_servers.ScriptedServer):
-    """TLS for HOST; reads one request whole (its headers, then Content-Length bytes) and writes
-    `pieces`, one send each, then closes. `requests` holds what it read. `then`: the pieces of
-    the answers to the next connections, in order."""
+class AnswerServer(plain_servers.CertificateServer):
+    """TLS for HOST (its CA: `ca_der`); reads one request whole (its headers, then Content-Length
+    bytes) and writes `pieces`, one send each, then closes. `requests` holds what it read.
+    `then`: the pieces of the answers to the next connections, in order."""
 
     def __init__(self, pieces, then=()):
-        import trustme
-
-        plain_servers.ScriptedServer.__init__(self)
-        ca = trustme.CA()
-        self.ca_der = ssl.PEM_cert_to_DER_cert(ca.cert_pem.bytes().decode())
-        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ca.issue_cert(HOST).configure_cert(self._context)
+        plain_servers.CertificateServer.__init__(self, HOST)
         self.answers, self.requests = [pieces] + list(then), []
 
     def _session(self, conn):
@@ -61,6 +54,7 @@ import json
 from loopback_board import TestBoard
 from scanmail.firmware import token_request
 from scanmail.firmware.errors import SMTPError
+from oauth_case import error_fields
 
 spec = json.loads(%r)
 board = TestBoard("scanner-3f2a", "127.0.0.1", spec["routes"], spec["now"])
@@ -70,20 +64,18 @@ try:
     out = {"status": status, "answer": dict((k, b"".join(v).decode() if isinstance(v, list) else v)
                                             for k, v in answer.items())}
 except SMTPError as err:
-    out = {"error": {"stage": err.stage, "kind": err.kind, "transient": err.transient, "text": str(err)}}
+    out = {"error": error_fields(err)}
 print(json.dumps(out))
 """
 
 
-def post(runtime, server, fields, timeout_s=5, now=None, ca_der=None):
+def post(run_firmware, server, fields, timeout_s=5, now=None, ca_der=None):
     import time
 
     spec = {"routes": {"%s:443" % HOST: list(server.address)}, "now": int(time.time()) if now is None else now,
             "host": HOST, "path": PATH, "ca": list(ca_der or server.ca_der), "fields": fields,
             "cfg": {"timeout_s": timeout_s}}
-    proc = runtimes.run_code(runtime, CODE % json.dumps(spec), timeout=60, extra_paths=(ON_RUNTIME,))
-    assert proc.returncode == 0, proc.stderr.decode()
-    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    return json.loads(run_firmware(CODE % json.dumps(spec), extra_paths=(ON_RUNTIME,)).strip().splitlines()[-1])
 
 
 def answer(status_line, body, cut=None):
@@ -100,11 +92,11 @@ TOKEN = json.dumps({"token_type": "Bearer", "expires_in": 3599, "access_token": 
 
 
 @pytest.mark.parametrize("cut", [None, 7, 256])
-def test_the_form_arrives_as_sent_and_the_answer_is_read_in_any_pieces(runtime, cut):
+def test_the_form_arrives_as_sent_and_the_answer_is_read_in_any_pieces(run_firmware, cut):
     fields = [["grant_type", "client_credentials"], ["client_id", "5ca9a11e-0000-4000-8000-000000000002"],
               ["scope", "https://outlook.office365.com/.default"], ["client_secret", SECRET]]
     with AnswerServer(answer("HTTP/1.1 200 OK", TOKEN, cut)) as server:
-        out = post(runtime, server, fields)
+        out = post(run_firmware, server, fields)
     head, body, length = server.requests[0]
     lines = head.decode().split("\r\n")
     assert lines[0] == "POST %s HTTP/1.0" % PATH and "Host: %s" % HOST in lines
@@ -117,11 +109,11 @@ def test_the_form_arrives_as_sent_and_the_answer_is_read_in_any_pieces(runtime, 
                              "refresh_token": "1.AR" + "b" * 900}     # id_token is not kept
 
 
-def test_a_refusal_is_the_status_and_the_error_fields(runtime):
+def test_a_refusal_is_the_status_and_the_error_fields(run_firmware):
     body = json.dumps({"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret.",
                        "error_codes": [7000215]}).encode()
     with AnswerServer(answer("HTTP/1.1 401 Unauthorized", body, 5)) as server:
-        out = post(runtime, server, [["client_secret", SECRET]])
+        out = post(run_firmware, server, [["client_secret", SECRET]])
     assert out == {"status": 401, "answer": {"error": "invalid_client"}}     # the rest streams by unkept
 
 
@@ -155,30 +147,30 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
-def test_a_broken_answer_is_one_error_that_says_whether_to_retry(runtime, case):
+def test_a_broken_answer_is_one_error_that_says_whether_to_retry(run_firmware, case):
     pieces, (kind, transient, words) = BROKEN[case]
     with AnswerServer(pieces) as server:
-        out = post(runtime, server, [["client_secret", SECRET]])
+        out = post(run_firmware, server, [["client_secret", SECRET]])
     err = out["error"]
     assert (err["stage"], err["kind"], err["transient"]) == ("sign_in", kind, transient), err
-    assert words in err["text"] and SECRET not in err["text"], err["text"]
+    assert words in err["str"] and SECRET not in err["str"], err["str"]
 
 
-def test_a_host_nobody_listens_on_is_a_network_error_worth_retrying(runtime):
+def test_a_host_nobody_listens_on_is_a_network_error_worth_retrying(run_firmware):
     with AnswerServer([]) as server:
         pass                                # stopped: its port now refuses
-    out = post(runtime, server, [["client_secret", SECRET]])
+    out = post(run_firmware, server, [["client_secret", SECRET]])
     err = out["error"]
     assert (err["stage"], err["kind"], err["transient"]) == ("sign_in", "refused", True), err
-    assert "cannot connect to %s:443 (refused)" % HOST in err["text"] and SECRET not in err["text"]
+    assert "cannot connect to %s:443 (refused)" % HOST in err["str"] and SECRET not in err["str"]
 
 
-def test_a_status_line_without_a_reason_and_long_headers_are_still_an_answer(runtime):
+def test_a_status_line_without_a_reason_and_long_headers_are_still_an_answer(run_firmware):
     # "HTTP/1.1 200" is a whole status line (the reason may be empty); a proxy's long headers
     # of about 4 KB are read to their end
     long_head = b"HTTP/1.1 200\r\nX-Proxy-Trace: " + b"t" * 4167 + b"\r\n\r\n"     # 4200 bytes
     with AnswerServer([long_head + TOKEN]) as server:
-        out = post(runtime, server, [["client_secret", SECRET]])
+        out = post(run_firmware, server, [["client_secret", SECRET]])
     assert out["status"] == 200 and out["answer"]["expires_in"] == 3599, out
 
 
@@ -191,21 +183,21 @@ class SilentAnswerServer(AnswerServer):
                 pass
 
 
-def test_a_server_that_stops_answering_is_a_timeout_worth_retrying(runtime):
+def test_a_server_that_stops_answering_is_a_timeout_worth_retrying(run_firmware):
     with SilentAnswerServer([]) as server:
-        out = post(runtime, server, [["client_secret", SECRET]], timeout_s=1)
+        out = post(run_firmware, server, [["client_secret", SECRET]], timeout_s=1)
     err = out["error"]
     assert (err["stage"], err["kind"], err["transient"]) == ("sign_in", "timeout", True), err
-    assert "timed out talking to %s" % HOST in err["text"] and SECRET not in err["text"]
+    assert "timed out talking to %s" % HOST in err["str"] and SECRET not in err["str"]
 
 
-def test_an_unset_clock_and_an_untrusted_certificate_stop_before_the_form_is_sent(runtime):
+def test_an_unset_clock_and_an_untrusted_certificate_stop_before_the_form_is_sent(run_firmware):
     import trustme
 
     other_ca = ssl.PEM_cert_to_DER_cert(trustme.CA().cert_pem.bytes().decode())   # not the server's
     with AnswerServer(answer("HTTP/1.1 200 OK", TOKEN)) as server:
-        unset = post(runtime, server, [["client_secret", SECRET]], now=0)
-        untrusted = post(runtime, server, [["client_secret", SECRET]], ca_der=other_ca)
+        unset = post(run_firmware, server, [["client_secret", SECRET]], now=0)
+        untrusted = post(run_firmware, server, [["client_secret", SECRET]], ca_der=other_ca)
     assert (unset["error"]["stage"], unset["error"]["kind"]) == ("sign_in", "clock"), unset
     assert (untrusted["error"]["stage"], untrusted["error"]["kind"], untrusted["error"]["transient"]) == \
         ("sign_in", "untrusted", False), untrusted
